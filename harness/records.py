@@ -1,0 +1,151 @@
+"""Record schemas: the only contract between producers and ``reports/``.
+
+A run directory holds ``records/<table>/<producer>-<n>.parquet``: each producer
+process appends rows in batches, every batch its own file written atomically,
+so a crash loses nothing already flushed and several processes (or machines)
+merge by listing files. Times are integer nanoseconds of CLOCK_MONOTONIC
+(``time.monotonic_ns()``), one clock for every process on a host; each producer
+also writes a ``producers`` row pairing that clock with wall time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final, Literal, Protocol
+
+
+if TYPE_CHECKING:
+    from harness.rules import Checker
+
+__all__ = ["TABLES", "ColumnType", "MemorySink", "RowSink", "columns"]
+
+ColumnType = Literal["int64", "int32", "float64", "string", "bool"]
+
+TABLES: Final[dict[str, tuple[tuple[str, ColumnType], ...]]] = {
+    # One row per producer process: its clock anchor and identity.
+    "producers": (
+        ("producer", "string"),
+        ("kind", "string"),  # platform | receiver | scenario
+        ("pid", "int64"),
+        ("host", "string"),
+        ("wall_ns", "int64"),
+        ("mono_ns", "int64"),
+    ),
+    # Scenario side: one row per REST request (start or stop).
+    "requests": (
+        ("run_id", "string"),
+        ("request_id", "string"),
+        ("kind", "string"),  # start | stop
+        ("conference_sid", "string"),
+        ("codec", "string"),
+        ("track", "string"),
+        ("n_params", "int32"),
+        ("due_ns", "int64"),  # when the request was scheduled (coordinated omission)
+        ("sent_ns", "int64"),
+        ("done_ns", "int64"),
+        ("status", "int32"),  # HTTP status, 0 when no answer came
+        ("stream_sid", "string"),
+        ("error", "string"),
+    ),
+    # Platform side: one row per stream it served (ground truth).
+    "platform_streams": (
+        ("stream_sid", "string"),
+        ("conference_sid", "string"),
+        ("request_id", "string"),
+        ("codec", "string"),
+        ("track", "string"),
+        ("n_params", "int32"),
+        ("created_ns", "int64"),
+        ("connected_ns", "int64"),  # 0 if the WebSocket never opened
+        ("first_due_ns", "int64"),  # chunk 1's scheduled send time
+        ("stopped_ns", "int64"),
+        ("frames_sent", "int64"),
+        ("end_reason", "string"),  # stopped | shutdown | connect-failed | disconnected
+        ("error", "string"),
+    ),
+    # Platform side: one row per media frame sent (the send log).
+    "sent_frames": (
+        ("stream_sid", "string"),
+        ("track", "string"),
+        ("chunk", "int64"),
+        ("seq", "int64"),
+        ("due_ns", "int64"),
+        ("sent_ns", "int64"),
+        ("payload_bytes", "int32"),
+    ),
+    # Receiver side: one row per media frame received.
+    "frames": (
+        ("stream_sid", "string"),
+        ("track", "string"),
+        ("chunk", "int64"),
+        ("seq", "int64"),
+        ("timestamp_ms", "int64"),
+        ("arrival_ns", "int64"),
+        ("payload_bytes", "int32"),
+        ("jitter_ns", "float64"),  # RFC 3550 running estimate after this frame
+    ),
+    # Receiver side: one row per WebSocket connection.
+    "streams": (
+        ("stream_sid", "string"),
+        ("run_id", "string"),
+        ("request_id", "string"),
+        ("codec", "string"),
+        ("track", "string"),
+        ("n_params", "int32"),
+        ("connected_ns", "int64"),  # socket accepted
+        ("start_ns", "int64"),  # start message arrived (0 if never)
+        ("first_media_ns", "int64"),
+        ("stop_ns", "int64"),  # stop message arrived (0 if never)
+        ("closed_ns", "int64"),
+        ("frames", "int64"),
+        ("payload_bytes", "int64"),
+        ("violations", "int64"),
+        ("close_code", "int32"),
+    ),
+    # Every checker: per subject and rule, how many checks and failures.
+    "rule_checks": (
+        ("source", "string"),  # receiver | scenario | callback
+        ("subject", "string"),
+        ("rule", "string"),
+        ("checks", "int64"),
+        ("failures", "int64"),
+        ("reading", "string"),  # the reading seen, for rules with several allowed
+    ),
+    # The first few violations per rule and subject, as evidence.
+    "violations": (
+        ("source", "string"),
+        ("rule", "string"),
+        ("subject", "string"),
+        ("seq", "int64"),  # -1 when not about one message
+        ("expected", "string"),
+        ("actual", "string"),
+        ("at_ns", "int64"),
+    ),
+}
+
+
+def columns(table: str) -> tuple[str, ...]:
+    """Column names of ``table``, in row order."""
+    return tuple(name for name, _ in TABLES[table])
+
+
+class RowSink(Protocol):
+    """Where producers put rows (tuples in column order); the core needs only this."""
+
+    def add(self, table: str, row: tuple[object, ...]) -> None: ...
+
+
+class MemorySink:
+    """Keep rows in lists: for tests and in-process pipelines."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[tuple[object, ...]]] = {t: [] for t in TABLES}
+
+    def add(self, table: str, row: tuple[object, ...]) -> None:
+        self.rows[table].append(row)
+
+    def add_checker(self, source: str, checker: Checker) -> None:
+        """Add a checker's per-rule counts and evidence."""
+        from harness.checks_io import checker_rows
+
+        for table, row in checker_rows(source, checker):
+            self.add(table, row)

@@ -1,0 +1,224 @@
+"""The conformance rule catalog and the checker that counts rule outcomes.
+
+Each rule has a stable id, a one-line statement, the section of api.md it comes
+from, and a severity. ``info`` rules never fail: they record which of several
+readings the docs allow (api.md §10) was seen, because a false alarm costs
+users more than a missed nit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Final, Literal
+
+
+__all__ = ["RULES", "Checker", "Rule", "RuleCount", "Severity", "Violation"]
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    statement: str
+    section: str
+    severity: Severity = "error"
+
+
+def _catalog(*rules: Rule) -> dict[str, Rule]:
+    return {r.id: r for r in rules}
+
+
+RULES: Final[dict[str, Rule]] = _catalog(
+    # --- WebSocket handshake and messages (api.md §5) ---
+    Rule(
+        "WS-HANDSHAKE-001",
+        "the WebSocket upgrade carries Authorization: Bearer "
+        "equal to the AuthorizationBearerToken sent",
+        "§5.1",
+    ),
+    Rule(
+        "WS-JSON-001", "every message is a JSON text frame with a known event", "§5.2"
+    ),
+    Rule(
+        "WS-JSON-002",
+        "every field has the documented JSON type "
+        "(sequenceNumber, chunk, timestamp are strings)",
+        "§5.2",
+    ),
+    Rule(
+        "WS-ORDER-001",
+        "messages come in order: connected, start, "
+        "media/dtmf/mark, stop, nothing after",
+        "§5.2",
+    ),
+    Rule(
+        "WS-CONNECTED-001",
+        'connected has protocol "Call" and the dialect\'s '
+        "version (SignalWire 0.2.0, Twilio 1.0.0)",
+        "§5.2, §5.4",
+        "warning",
+    ),
+    Rule(
+        "WS-SEQ-001",
+        'sequenceNumber starts at "1" on start and grows by 1 with each message',
+        "§5.2",
+    ),
+    Rule(
+        "WS-START-001",
+        "start.mediaFormat matches the requested StreamCodec "
+        "(encoding, sampleRate, channels 1)",
+        "§5.2, §3",
+    ),
+    Rule("WS-START-002", "start.tracks matches the requested Track", "§5.2"),
+    Rule(
+        "WS-START-003", "start.customParameters equals the parameters sent", "§5.2, §3"
+    ),
+    Rule(
+        "WS-START-004",
+        "top-level streamSid: absent (SignalWire examples) or "
+        "present (Twilio); either reading is allowed",
+        "§5.4, §10",
+        "info",
+    ),
+    Rule(
+        "WS-SID-001",
+        "every streamSid in the stream equals start.streamSid",
+        "§5.2, §10",
+    ),
+    Rule("WS-MEDIA-001", "media.track is one of the tracks announced in start", "§5.2"),
+    Rule("WS-MEDIA-002", 'media.chunk starts at "1" and grows by 1 per track', "§5.2"),
+    Rule(
+        "WS-MEDIA-003",
+        "media.payload is valid base64 of exactly one 20 ms frame of the codec",
+        "§5.2, §5.5",
+    ),
+    Rule(
+        "WS-MEDIA-004",
+        "media.timestamp (ms from stream start) never goes back on a track",
+        "§5.2",
+    ),
+    Rule(
+        "WS-MEDIA-005",
+        "media.timestamp stays within 60 ms of (chunk-1) x 20 ms",
+        "§5.2, §5.5",
+        "warning",
+    ),
+    Rule(
+        "WS-STOP-001",
+        "the stream ends with a stop message before the socket closes",
+        "§5.2",
+    ),
+    # --- REST (api.md §1-2) ---
+    Rule("REST-CREATE-001", "a valid create request gets HTTP 200", "§1.2, §1.3"),
+    Rule(
+        "REST-CREATE-002",
+        "the create response has exactly the 7 documented fields with their types",
+        "§1.2",
+    ),
+    Rule(
+        "REST-CREATE-003",
+        "sid, account_sid and conference_sid are UUIDs "
+        "(account and conference as requested)",
+        "§1.2",
+    ),
+    Rule("REST-CREATE-004", "date_updated is an RFC 2822 date", "§1.2"),
+    Rule("REST-CREATE-005", "uri is the stream's path ending in .json", "§1.2"),
+    Rule(
+        "REST-CREATE-006",
+        "name echoes the Name sent, or null when none was sent",
+        "§1.2",
+    ),
+    Rule(
+        "REST-CREATE-007",
+        "status is queued or in-progress after create "
+        "(either reading is allowed; the one seen is reported)",
+        "§1.2, §10",
+    ),
+    Rule(
+        "REST-STOP-001",
+        "stopping a live stream gets HTTP 200 with status stopped",
+        "§2.1",
+    ),
+    Rule(
+        "REST-STOP-002",
+        "the stop response has the 7 documented fields and the stream's sid",
+        "§2.1, §1.2",
+    ),
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Violation:
+    """One failed check, with the evidence a user needs to reproduce it."""
+
+    rule: str
+    subject: str
+    """Stream sid, request id or callback id the check was about."""
+    seq: int | None
+    expected: str
+    actual: str
+    at_ns: int
+
+    @property
+    def severity(self) -> Severity:
+        return RULES[self.rule].severity
+
+
+@dataclasses.dataclass(slots=True)
+class RuleCount:
+    checks: int = 0
+    failures: int = 0
+
+
+class Checker:
+    """Count checks per rule and keep the first few violations of each as evidence.
+
+    Memory stays bounded whatever the peer sends: counts are integers and at
+    most ``max_evidence`` violations are kept per rule.
+    """
+
+    def __init__(self, subject: str, max_evidence: int = 5) -> None:
+        self.subject = subject
+        self.max_evidence = max_evidence
+        self.counts: dict[str, RuleCount] = {}
+        self.violations: list[Violation] = []
+        self.readings: dict[str, str] = {}
+        """For ``info`` rules: the reading seen (api.md §10 ambiguities)."""
+        self._kept: dict[str, int] = {}
+
+    def check(
+        self,
+        rule: str,
+        ok: bool,
+        *,
+        expected: object = "",
+        actual: object = "",
+        seq: int | None = None,
+        at_ns: int = 0,
+    ) -> bool:
+        """Record one outcome of ``rule``; return ``ok`` so callers can branch on it."""
+        count = self.counts.get(rule)
+        if count is None:
+            count = self.counts[rule] = RuleCount()
+        count.checks += 1
+        if not ok:
+            count.failures += 1
+            kept = self._kept.get(rule, 0)
+            if kept < self.max_evidence:
+                self._kept[rule] = kept + 1
+                self.violations.append(
+                    Violation(
+                        rule, self.subject, seq, str(expected), str(actual), at_ns
+                    )
+                )
+        return ok
+
+    def note(self, rule: str, reading: str) -> None:
+        """Record which allowed reading was seen (api.md §10); it counts as a passed check."""
+        self.readings[rule] = reading
+        self.check(rule, True)
+
+    @property
+    def failures(self) -> int:
+        return sum(c.failures for c in self.counts.values())

@@ -1,0 +1,25 @@
+"""Session fixtures shared by every test package."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.tls import TlsFiles, make_tls
+
+
+TIMEOUT_FACTOR = float(os.environ.get("STREAMLOAD_TESTS_TIMEOUT_FACTOR", "1"))
+"""Scale every wait on slow or noisy machines (websockets' MS habit)."""
+
+
+def seconds(value: float) -> float:
+    """A test wait, scaled by ``STREAMLOAD_TESTS_TIMEOUT_FACTOR``."""
+    return value * TIMEOUT_FACTOR
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """One throwaway CA and loopback server certificate for the whole session."""
+    return make_tls(Path(tmp_path_factory.mktemp("tls")))

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import re
+
+from harness.rules import RULES, Checker
+
+
+def test_rule_ids_are_stable_and_cite_a_section() -> None:
+    for rule_id, rule in RULES.items():
+        assert re.fullmatch(r"(WS|REST|CB)-[A-Z]+-\d{3}", rule_id)
+        assert rule.id == rule_id and rule.section.startswith("§") and rule.statement
+
+
+def test_checker_counts_everything_but_keeps_bounded_evidence() -> None:
+    checker = Checker("s1", max_evidence=2)
+    for i in range(10):
+        checker.check("WS-SEQ-001", i % 2 == 0, expected=i, actual=i + 1, seq=i)
+    assert checker.counts["WS-SEQ-001"].checks == 10
+    assert checker.failures == 5
+    assert [v.seq for v in checker.violations] == [1, 3]
+
+
+def test_note_records_the_reading_as_a_pass() -> None:
+    checker = Checker("s1")
+    checker.note("REST-CREATE-007", "queued")
+    assert checker.readings == {"REST-CREATE-007": "queued"} and checker.failures == 0
