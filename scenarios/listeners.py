@@ -1,0 +1,116 @@
+"""Locust hooks: streamload's options, the per-process context and record flushing.
+
+State lives on the environment (``environment.streamload``), never in this
+module, so several environments (tests, library use) cannot share it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import gevent
+import gevent.ssl
+from locust import events
+from locust.runners import MasterRunner
+
+from harness.errors import ConfigError
+from harness.sink import RecordSink
+from scenarios.context import context_from_options
+from scenarios.users import StreamUser
+
+
+__all__: list[str] = []
+
+_FLUSH_EVERY_S = 1.0
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser: Any) -> None:
+    add = parser.add_argument
+    add("--sl-run-dir", default="", help="run directory for records (streamload)")
+    add(
+        "--sl-run-id",
+        default="adhoc",
+        help="run id carried in every stream's correlation parameter",
+    )
+    add(
+        "--sl-account-sid",
+        default="",
+        env_var="SIGNALWIRE_PROJECT_ID",
+        help="AccountSid (Project ID); the API token comes from SIGNALWIRE_API_TOKEN",
+    )
+    add("--sl-receiver-url", default="", help="public wss:// URL of the receivers")
+    add(
+        "--sl-ca-file",
+        default="",
+        help="CA certificate to trust for the platform's HTTPS",
+    )
+    add(
+        "--sl-conferences",
+        default="",
+        help="comma-separated conference sids (default: discover)",
+    )
+    add(
+        "--sl-codecs",
+        default="PCMU,L16@16000h",
+        help="comma-separated StreamCodec values",
+    )
+    add(
+        "--sl-tracks",
+        default="inbound_track,outbound_track,both_tracks",
+        help="Track values",
+    )
+    add(
+        "--sl-params", default="0,1,10", help="custom parameter counts to cycle through"
+    )
+    add("--sl-stop-by", default="sid,name", help="stop streams by sid, name or both")
+    add("--sl-hold", default="1-3", help="seconds to hold each stream, N or MIN-MAX")
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_: Any) -> None:
+    options = environment.parsed_options
+    if options is None:
+        return
+    record = not isinstance(environment.runner, MasterRunner)
+    try:
+        ctx = context_from_options(options, record=record)
+    except ConfigError as exc:
+        print(f"streamload: {exc}", file=sys.stderr)
+        sys.exit(2)
+    environment.streamload = ctx
+    if options.sl_ca_file:
+        ca_file = options.sl_ca_file
+        StreamUser.ssl_context_factory = staticmethod(
+            lambda: gevent.ssl.create_default_context(cafile=ca_file)
+        )
+    if ctx.sink is not None:
+        gevent.spawn(_flush_forever, ctx.sink)
+
+
+def _flush_forever(sink: RecordSink) -> None:
+    while True:
+        gevent.sleep(_FLUSH_EVERY_S)
+        if sink.pending:
+            try:
+                sink.flush()
+            except OSError:
+                logging.exception("streamload: cannot write records")
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Any, **_: Any) -> None:
+    _flush(environment)
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Any, **_: Any) -> None:
+    _flush(environment)
+
+
+def _flush(environment: Any) -> None:
+    ctx = getattr(environment, "streamload", None)
+    if ctx is not None and ctx.sink is not None:
+        ctx.sink.flush()
