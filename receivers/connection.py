@@ -1,0 +1,104 @@
+"""One accepted WebSocket connection: read, stamp, feed the session, record the close.
+
+The loop is the receiver's hot path: per message it awaits ``recv``, reads the
+clock first (so parsing never delays the stamp) and hands the text to
+:meth:`harness.session.StreamSession.receive`, which never raises on peer input.
+Whatever ends the connection (the peer's close, a dropped socket, an oversized
+frame, the idle sweep, shutdown), :meth:`Connection.run` records the stream once
+and returns without raising, so one connection can never take down another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Final
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+
+from harness.records import RowSink
+from harness.session import StreamSession
+
+
+__all__ = ["IDLE_CLOSE_CODE", "Connection", "close_code"]
+
+logger = logging.getLogger("receivers.connection")
+
+IDLE_CLOSE_CODE: Final = 4408
+"""Sent when a connection stays silent past the idle timeout (RFC 6455 §7.4.2
+private range; 408 as in HTTP Request Timeout), so records tell it apart."""
+
+
+def close_code(exc: ConnectionClosed) -> int:
+    """The code that ended the connection: the peer's, else ours, else 1006."""
+    if exc.rcvd is not None:
+        return exc.rcvd.code
+    if exc.sent is not None:
+        return exc.sent.code
+    return CloseCode.ABNORMAL_CLOSURE
+
+
+class Connection:
+    """Drive one :class:`StreamSession` from one server connection.
+
+    Args:
+        ws: the accepted connection.
+        sink: where the session puts its rows.
+        bearer_ok: the handshake's token check, ``None`` when none is configured.
+    """
+
+    __slots__ = ("_closing", "last_ns", "session", "sink", "ws")
+
+    def __init__(
+        self, ws: ServerConnection, sink: RowSink, *, bearer_ok: bool | None
+    ) -> None:
+        now = time.monotonic_ns()
+        self.ws = ws
+        self.sink = sink
+        self.session = StreamSession(now, bearer_ok=bearer_ok)
+        self.last_ns = now
+        """Arrival of the latest message (or the accept): the idle sweep reads it."""
+        self._closing: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        """Receive until the connection ends, then record the stream; never raises."""
+        recv = self.ws.recv
+        receive = self.session.receive
+        sink = self.sink
+        clock = time.monotonic_ns
+        code: int | None = None
+        try:
+            while True:
+                message = await recv()
+                now = clock()
+                receive(message, now, sink)
+                self.last_ns = now
+        except ConnectionClosed as exc:
+            code = close_code(exc)
+        except Exception:  # a bug here must cost only this stream
+            logger.exception("receiving on %s failed", self.session.subject)
+            code = CloseCode.INTERNAL_ERROR
+            self.finish(code)
+            await self.ws.close(code, "receiver error")
+        finally:
+            # CancelledError (a forced shutdown) also lands here, with no code.
+            self.finish(code)
+
+    def finish(self, code: int | None) -> None:
+        """Record the stream's row and rule outcomes (idempotent, never raises)."""
+        try:
+            self.session.close(time.monotonic_ns(), code, self.sink)
+        except Exception:  # the core promises not to; guard anyway
+            logger.exception("recording %s failed", self.session.subject)
+
+    def expire(self) -> None:
+        """Close the connection for idleness; :meth:`run` records the code.
+
+        The task is kept on the connection so it lives until it is done.
+        """
+        if self._closing is None:
+            closing = self.ws.close(IDLE_CLOSE_CODE, "idle timeout")
+            self._closing = asyncio.get_running_loop().create_task(closing)

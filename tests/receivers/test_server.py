@@ -1,0 +1,212 @@
+"""receivers.server: handshake policy, counts, Parquet records and shutdown."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosedOK, InvalidStatus
+
+from harness.records import MemorySink
+from harness.secret import Secret
+from harness.sink import RecordSink
+from harness.tls import TlsFiles, server_context
+from receivers.server import HANDSHAKE_SUBJECT, Receiver, ServerConfig
+from receivers.sink import BatchSink
+from tests.receivers.helpers import (
+    client,
+    read_table,
+    row_dicts,
+    run_async,
+    send_all,
+    serving,
+    stream_messages,
+    wait_for,
+)
+
+
+TOKEN = "s3cr3t-token-value"
+
+
+async def refused_status(url: str, tls: TlsFiles, **kwargs: object) -> int:
+    with pytest.raises(InvalidStatus) as info:
+        async with client(url, tls, **kwargs):
+            pass
+    return info.value.response.status_code
+
+
+def test_wrong_path_is_refused_with_404(tls_files: TlsFiles) -> None:
+    async def scenario() -> tuple[int, int, dict[str, int]]:
+        async with serving(tls_files) as (receiver, _, _):
+            base = receiver.url.removesuffix("/stream")
+            status = await refused_status(base + "/other", tls_files)
+            # a query string on the right path is fine (api.md §5.1 URLs)
+            async with client(receiver.url + "?x=1", tls_files) as ws:
+                await send_all(ws, stream_messages(1)[1])
+            return status, receiver.refused, receiver.stats()
+
+    status, refused, stats = run_async(scenario)
+    assert status == 404
+    assert refused == 1
+    assert stats["streams_total"] == 1
+
+
+def test_bearer_token_missing_or_wrong_is_refused_with_401(tls_files: TlsFiles) -> None:
+    async def scenario() -> tuple[list[int], Receiver, MemorySink, str]:
+        async with serving(tls_files, token=Secret(TOKEN)) as (receiver, sink, _):
+            statuses = [
+                await refused_status(receiver.url, tls_files),
+                await refused_status(
+                    receiver.url,
+                    tls_files,
+                    additional_headers={"Authorization": "Bearer nope"},
+                ),
+                await refused_status(
+                    receiver.url,
+                    tls_files,
+                    additional_headers={"Authorization": f"Basic {TOKEN}"},
+                ),
+            ]
+            sid, messages = stream_messages(2)
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            async with client(
+                receiver.url, tls_files, additional_headers=headers
+            ) as ws:
+                await send_all(ws, messages)
+            await wait_for(lambda: bool(sink.rows["streams"]))
+        receiver.record_handshakes()
+        return statuses, receiver, sink, sid
+
+    statuses, receiver, sink, sid = run_async(scenario)
+    assert statuses == [401, 401, 401]
+    assert receiver.refused == 3 and receiver.stats()["refused"] == 3
+    assert receiver.accepted == 1
+    checks = {(r["subject"], r["rule"]): r for r in row_dicts(sink, "rule_checks")}
+    refused = checks[(HANDSHAKE_SUBJECT, "WS-HANDSHAKE-001")]
+    assert (refused["checks"], refused["failures"]) == (3, 3)
+    admitted = checks[(sid, "WS-HANDSHAKE-001")]
+    assert (admitted["checks"], admitted["failures"]) == (1, 0)
+    evidence = [v["actual"] for v in row_dicts(sink, "violations")]
+    assert evidence == [
+        "no Authorization header",
+        "a different token",
+        "not a Bearer credential",
+    ]
+    assert not any(
+        TOKEN in str(row) or "nope" in str(row) for row in sink.rows["violations"]
+    )
+
+
+def test_without_a_token_any_upgrade_is_accepted_and_nothing_is_checked(
+    tls_files: TlsFiles,
+) -> None:
+    async def scenario() -> MemorySink:
+        async with serving(tls_files) as (receiver, sink, _):
+            headers = {"Authorization": "Bearer whatever"}
+            async with client(
+                receiver.url, tls_files, additional_headers=headers
+            ) as ws:
+                await send_all(ws, stream_messages(1)[1])
+            await wait_for(lambda: bool(sink.rows["streams"]))
+        receiver.record_handshakes()
+        return sink
+
+    sink = run_async(scenario)
+    assert "WS-HANDSHAKE-001" not in {r["rule"] for r in row_dicts(sink, "rule_checks")}
+
+
+def test_streams_and_frames_land_in_parquet(
+    tls_files: TlsFiles, tmp_path: Path
+) -> None:
+    streams = [
+        stream_messages(25),
+        stream_messages(10, codec="L16@16000h", track="both_tracks"),
+    ]
+
+    async def scenario() -> dict[str, int]:
+        sink = BatchSink(RecordSink(tmp_path, "receiver-t", "receiver"))
+        ctx = server_context(tls_files.cert_file, tls_files.key_file)
+        receiver = Receiver(ServerConfig(), ctx, sink)
+        await receiver.start()
+        for _, messages in streams:
+            async with client(receiver.url, tls_files) as ws:
+                await send_all(ws, messages)
+        await wait_for(
+            lambda: receiver.stats()["streams_total"] == 2 and not receiver.open
+        )
+        await receiver.close(timeout=5)
+        await sink.close()
+        assert sink.errors == 0
+        return receiver.stats()
+
+    stats = run_async(scenario)
+    assert stats == {
+        "streams_open": 0,
+        "streams_total": 2,
+        "frames": 45,
+        "violations": 0,
+        "refused": 0,
+    }
+    frames = read_table(tmp_path, "frames")
+    by_sid = {sid: [f for f in frames if f["stream_sid"] == sid] for sid, _ in streams}
+    assert [len(v) for v in by_sid.values()] == [25, 20]
+    assert {f["payload_bytes"] for f in by_sid[streams[0][0]]} == {160}
+    assert {f["payload_bytes"] for f in by_sid[streams[1][0]]} == {640}
+    rows = {r["stream_sid"]: r for r in read_table(tmp_path, "streams")}
+    assert set(rows) == {sid for sid, _ in streams}
+    assert [(r["frames"], r["violations"], r["close_code"]) for r in rows.values()] == [
+        (25, 0, 1000),
+        (20, 0, 1000),
+    ]
+    assert read_table(tmp_path, "violations") == []
+    assert all(r["failures"] == 0 for r in read_table(tmp_path, "rule_checks"))
+    (producer,) = read_table(tmp_path, "producers")
+    assert (producer["producer"], producer["kind"]) == ("receiver-t", "receiver")
+
+
+def test_close_ends_open_streams_with_1001_and_records_them(
+    tls_files: TlsFiles,
+) -> None:
+    sid, messages = stream_messages(3, stop=False)
+
+    async def scenario() -> tuple[MemorySink, int | None]:
+        async with serving(tls_files) as (receiver, sink, _):
+            ws = await client(receiver.url, tls_files)
+            await send_all(ws, messages)
+            await wait_for(lambda: receiver.stats()["frames"] == 3)
+            assert receiver.stats()["streams_open"] == 1
+            await receiver.close(timeout=5)
+            with pytest.raises(ConnectionClosedOK):
+                await ws.recv()
+            return sink, ws.close_code
+
+    sink, seen = run_async(scenario)
+    assert seen == 1001
+    (row,) = row_dicts(sink, "streams")
+    assert (row["stream_sid"], row["frames"], row["close_code"]) == (sid, 3, 1001)
+
+
+def test_reuse_port_lets_two_receivers_share_one_port(tls_files: TlsFiles) -> None:
+    async def scenario() -> tuple[str, str]:
+        async with serving(tls_files, reuse_port=True) as (first, _, _):
+            port = int(first.url.rsplit(":", 1)[1].split("/")[0])
+            async with serving(tls_files, port=port, reuse_port=True) as (second, _, _):
+                return first.url, second.url
+
+    first, second = run_async(scenario)
+    assert first == second
+
+
+def test_a_taken_port_raises_oserror(tls_files: TlsFiles) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        async def scenario() -> None:
+            async with serving(tls_files, port=port):
+                pass
+
+        with pytest.raises(OSError):
+            run_async(scenario)
