@@ -52,6 +52,7 @@ class Child:
             env={**os.environ, **(env or {})},
             start_new_session=True,
         )
+        self._reader: threading.Thread | None = None
         if json_lines:
             self._reader = threading.Thread(
                 target=self._read, name=f"{name}-stdout", daemon=True

@@ -29,10 +29,13 @@ def build_matrix(
     param_counts: Sequence[int],
     stop_by: Sequence[StopBy] = ("sid", "name"),
 ) -> list[Combo]:
-    """Every combination, in a stable order, so users can walk it evenly."""
+    """Every combination, in a stable order where the codec varies fastest.
+
+    A short run then still covers every codec, then every track, and so on.
+    """
     return [
         Combo(c, t, n, s)
-        for c, t, n, s in itertools.product(codecs, tracks, param_counts, stop_by)
+        for s, n, t, c in itertools.product(stop_by, param_counts, tracks, codecs)
     ]
 
 

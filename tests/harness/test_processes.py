@@ -47,3 +47,15 @@ def test_a_child_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     child = Child("stubborn", ["-c", script], log_dir=tmp_path)
     child.wait_ready(seconds(20))
     assert child.stop(0.5) == -signal.SIGKILL
+
+
+def test_a_child_without_json_lines_logs_stdout_and_stops(tmp_path: Path) -> None:
+    child = Child(
+        "plain",
+        ["-c", "print('hello', flush=True)"],
+        log_dir=tmp_path,
+        json_lines=False,
+    )
+    assert child.wait(seconds(20)) == 0
+    assert child.stop(seconds(5)) == 0
+    assert child.log_path.read_text() == "hello\n"

@@ -7,6 +7,8 @@ def test_matrix_is_the_full_product_in_a_stable_order() -> None:
     matrix = build_matrix(["PCMU", "L16"], ["inbound_track"], [0, 10], ["sid", "name"])
     assert len(matrix) == 8
     assert matrix[0] == Combo("PCMU", "inbound_track", 0, "sid")
+    assert matrix[1] == Combo("L16", "inbound_track", 0, "sid")  # codecs vary fastest
+    assert len(set(matrix)) == 8
     assert matrix == build_matrix(["PCMU", "L16"], ["inbound_track"], [0, 10], ["sid", "name"])
 
 
