@@ -188,9 +188,13 @@ class _Run:
     def start(self) -> None:
         opts = self.opts
         tls = make_tls(opts.out / "tls")
+        # Fresh random credentials per run unless the user pins them (e.g. to grep
+        # logs for leaks); children get them through the environment, never argv.
         env = {
-            "SIGNALWIRE_API_TOKEN": secrets.token_urlsafe(24),
-            "STREAMLOAD_BEARER_TOKEN": secrets.token_urlsafe(24),
+            "SIGNALWIRE_API_TOKEN": os.environ.get("STREAMLOAD_PLATFORM_TOKEN")
+            or secrets.token_urlsafe(24),
+            "STREAMLOAD_BEARER_TOKEN": os.environ.get("STREAMLOAD_BEARER_TOKEN")
+            or secrets.token_urlsafe(24),
         }
         self.env = env
         self.receiver = Child(

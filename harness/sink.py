@@ -12,6 +12,7 @@ import itertools
 import os
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -85,11 +86,24 @@ class RecordSink:
             self._write(table, rows)
         self._pending = 0
 
+    def write_columns(self, table: str, columns: Sequence[object]) -> None:
+        """Write one part at once from whole columns, in ``TABLES`` order.
+
+        For producers that buffer columnar (arrays, not tuples) because building
+        per-row Python objects would cost them more than the write.
+        """
+        self._write_columns(table, list(columns))
+
     def _write(self, table: str, rows: list[tuple[object, ...]]) -> None:
+        self._write_columns(table, list(zip(*rows, strict=True)))
+
+    def _write_columns(self, table: str, columns: list[object]) -> None:
         schema = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in TABLES[table]])
         data = [
-            pa.array(col, type=schema.field(i).type)
-            for i, col in enumerate(zip(*rows, strict=True))
+            col.cast(schema.field(i).type)
+            if isinstance(col, pa.Array)
+            else pa.array(col, type=schema.field(i).type)
+            for i, col in enumerate(columns)
         ]
         directory = self.root / table
         directory.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,9 @@ def test_matrix_is_the_full_product_in_a_stable_order() -> None:
     assert matrix[0] == Combo("PCMU", "inbound_track", 0, "sid")
     assert matrix[1] == Combo("L16", "inbound_track", 0, "sid")  # codecs vary fastest
     assert len(set(matrix)) == 8
-    assert matrix == build_matrix(["PCMU", "L16"], ["inbound_track"], [0, 10], ["sid", "name"])
+    assert matrix == build_matrix(
+        ["PCMU", "L16"], ["inbound_track"], [0, 10], ["sid", "name"]
+    )
 
 
 def test_custom_parameters_are_distinct_per_request() -> None:

@@ -1,0 +1,343 @@
+"""``python -m harness.platform``: serve the reference platform on loopback until told to stop.
+
+Standard output carries machine-readable JSON lines only (one ``ready`` line,
+then ``stats`` lines) so a parent process can wait on it; logs go to standard
+error. The process ends by itself after ``--max-duration`` seconds, on SIGTERM
+or SIGINT; either way every live stream is stopped (``stop`` sent, socket
+closed, end_reason ``shutdown``) and the records are flushed before exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import gc
+import json
+import logging
+import os
+import signal
+import ssl
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import uvloop
+from aiohttp import web
+
+from harness.codecs import ByteOrder
+from harness.errors import ConfigError
+from harness.platform.callbacks import Callbacks
+from harness.platform.dialect import DIALECTS, Dialect
+from harness.platform.recorder import Recorder
+from harness.platform.server import Api
+from harness.platform.state import Conference, Registry
+from harness.platform.streamer import StreamerSettings
+from harness.platform.supervisor import Supervisor
+from harness.secret import Secret
+from harness.sink import RecordSink
+from harness.tls import client_context, server_context
+
+
+__all__ = ["Options", "build_parser", "main", "serve"]
+
+log = logging.getLogger("harness.platform")
+
+TOKEN_ENV = "SIGNALWIRE_API_TOKEN"
+SIGNING_KEY_ENV = "SIGNALWIRE_SIGNING_KEY"
+FLUSH_INTERVAL_S = 1.0
+"""How often buffered records are written: a crash loses at most about this much."""
+SHUTDOWN_GRACE_S = 5.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Options:
+    """Validated command-line options."""
+
+    host: str
+    port: int
+    cert_file: Path
+    key_file: Path
+    ca_file: Path | None
+    validate_certificate: bool
+    run_dir: Path
+    producer: str
+    account_sid: str
+    conferences: int
+    dialect: Dialect
+    stats_interval_s: float
+    max_duration_s: float
+    token: Secret
+    signing_key: Secret | None
+    l16_byte_order: ByteOrder
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> Options:
+        """Check the parsed arguments.
+
+        Raises:
+            ConfigError: a value is missing or out of range.
+        """
+        token = args.auth_token or environ.get(TOKEN_ENV)
+        if not token:
+            raise ConfigError(
+                "--auth-token",
+                "no API token given",
+                f"pass --auth-token or set {TOKEN_ENV}",
+            )
+        if args.conferences < 1:
+            raise ConfigError(
+                "--conferences", f"{args.conferences} is too few", "use 1 or more"
+            )
+        if not args.stats_interval > 0:
+            raise ConfigError(
+                "--stats-interval",
+                f"{args.stats_interval} is not positive",
+                "use e.g. 1.0",
+            )
+        if not args.max_duration > 0:
+            raise ConfigError(
+                "--max-duration",
+                f"{args.max_duration} is not positive",
+                "use e.g. 3600",
+            )
+        if not 0 <= args.port <= 65535:
+            raise ConfigError(
+                "--port", f"{args.port} is not a TCP port", "use 0 to pick a free one"
+            )
+        dialect = DIALECTS[args.dialect]
+        signing_key = args.signing_key or environ.get(SIGNING_KEY_ENV)
+        return cls(
+            host=args.host,
+            port=args.port,
+            cert_file=Path(args.cert_file),
+            key_file=Path(args.key_file),
+            ca_file=Path(args.ca_file) if args.ca_file else None,
+            validate_certificate=args.validate_certificate,
+            run_dir=Path(args.run_dir),
+            producer=args.producer,
+            account_sid=args.account_sid or dialect.new_sid("account"),
+            conferences=args.conferences,
+            dialect=dialect,
+            stats_interval_s=args.stats_interval,
+            max_duration_s=args.max_duration,
+            token=Secret(token),
+            signing_key=Secret(signing_key) if signing_key else None,
+            l16_byte_order=args.l16_byte_order,
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.platform",
+        description="Serve the streamload reference platform (conference media streams) over HTTPS.",
+    )
+    add = parser.add_argument
+    add(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s)",
+    )
+    add(
+        "--port",
+        type=int,
+        default=0,
+        help="TCP port; 0 picks a free one (default: %(default)s)",
+    )
+    add("--cert-file", required=True, help="server certificate chain (PEM) for HTTPS")
+    add("--key-file", required=True, help="server private key (PEM)")
+    add("--ca-file", help="CA to trust when dialing receivers (and status callbacks)")
+    add(
+        "--validate-certificate",
+        action="store_true",
+        help="verify receivers' TLS certificates (off by default, like streamSslValidateCertificate)",
+    )
+    add(
+        "--run-dir",
+        required=True,
+        help="run directory; records go under RUN_DIR/records",
+    )
+    add(
+        "--producer",
+        default="platform",
+        help="producer name in the records (default: %(default)s)",
+    )
+    add("--account-sid", help="the AccountSid (project id); default: a random one")
+    add("--auth-token", help=f"API token for Basic auth; default: ${TOKEN_ENV}")
+    add(
+        "--signing-key",
+        help=f"sign status callbacks with this key; default: ${SIGNING_KEY_ENV}",
+    )
+    add(
+        "--conferences",
+        type=int,
+        default=3,
+        help="conferences in progress (default: %(default)s)",
+    )
+    add(
+        "--dialect",
+        choices=sorted(DIALECTS),
+        default="signalwire",
+        help="(default: %(default)s)",
+    )
+    add(
+        "--l16-byte-order",
+        choices=("big", "little"),
+        default="big",
+        help="(default: %(default)s)",
+    )
+    add("--stats-interval", type=float, default=1.0, help="seconds between stats lines")
+    add(
+        "--max-duration",
+        type=float,
+        default=3600.0,
+        help="exit after this many seconds",
+    )
+    add("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return parser
+
+
+def _emit(event: dict[str, object]) -> None:
+    """Write one JSON line on stdout, flushed; a gone parent is not our failure."""
+    try:
+        print(json.dumps(event, separators=(",", ":")), flush=True)
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+async def _stats(supervisor: Supervisor, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        _emit(
+            {
+                "event": "stats",
+                "streams_active": supervisor.registry.live_count,
+                "streams_total": supervisor.registry.total_count,
+                "frames_sent": supervisor.counters.frames_sent,
+            }
+        )
+
+
+async def serve(options: Options) -> int:
+    """Run the platform until a signal or ``max_duration``; return the exit code."""
+    try:
+        options.run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(
+            f"error: --run-dir: cannot create {options.run_dir} ({exc}); pick a writable path",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        server_ssl = server_context(options.cert_file, options.key_file)
+        client_ssl = client_context(
+            options.ca_file, verify=options.validate_certificate
+        )
+    except (OSError, ssl.SSLError) as exc:
+        print(
+            f"error: --cert-file/--key-file/--ca-file: cannot load ({exc}); check the paths",
+            file=sys.stderr,
+        )
+        return 2
+    dialect = options.dialect
+    now = time.time()
+    registry = Registry(
+        Conference(dialect.new_sid("conference"), f"streamload-{i}", now)
+        for i in range(1, options.conferences + 1)
+    )
+    recorder = Recorder(RecordSink(options.run_dir, options.producer, "platform"))
+    callbacks = Callbacks(
+        account_sid=options.account_sid,
+        ssl_context=client_ssl,
+        signature_header=dialect.signature_header,
+        signing_key=options.signing_key,
+    )
+    settings = StreamerSettings(
+        account_sid=options.account_sid,
+        ssl=client_ssl,
+        dialect=dialect,
+        l16_byte_order=options.l16_byte_order,
+    )
+    supervisor = Supervisor(registry, settings, recorder, callbacks=callbacks)
+    runner = web.AppRunner(
+        Api(supervisor, options.token).app(),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=2.0,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, options.host, options.port, ssl_context=server_ssl)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        print(
+            f"error: --port: cannot listen on {options.host}:{options.port} ({exc}); use another port or 0",
+            file=sys.stderr,
+        )
+        return 2
+    # limits.md §3: a full GC pass over ~100k long-lived objects stalls the loop
+    # for tens of ms, which shows up as late frames. Everything alive now (modules,
+    # the app) lives for the whole process, so take it out of the collector's scans.
+    gc.collect()
+    gc.freeze()
+    port = runner.addresses[0][1]
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    _emit(
+        {
+            "event": "ready",
+            "url": f"https://{host}:{port}{dialect.uri_prefix}",
+            "account_sid": options.account_sid,
+            "conferences": [c.sid for c in registry.conferences],
+            "ca_file": str(options.ca_file) if options.ca_file else None,
+            "pid": os.getpid(),
+        }
+    )
+    log.info("listening on https://%s:%d (%s dialect)", host, port, dialect.name)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    background = [
+        asyncio.create_task(recorder.run(FLUSH_INTERVAL_S)),
+        asyncio.create_task(_stats(supervisor, options.stats_interval_s)),
+    ]
+    try:
+        await asyncio.wait_for(stopping.wait(), timeout=options.max_duration_s)
+        log.info("signal received; shutting down")
+    except TimeoutError:
+        log.info("--max-duration %.0f s reached; shutting down", options.max_duration_s)
+    await runner.cleanup()  # no new streams from here on
+    await supervisor.shutdown(SHUTDOWN_GRACE_S)
+    await callbacks.close(SHUTDOWN_GRACE_S)
+    for task in background:
+        task.cancel()
+    await asyncio.gather(*background, return_exceptions=True)
+    await recorder.flush()
+    log.info(
+        "stopped: %d streams served, %d frames sent",
+        registry.total_count,
+        supervisor.counters.frames_sent,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and serve; exit 2 for a usage or configuration error."""
+    args = build_parser().parse_args(argv)
+    try:
+        options = Options.from_args(args, os.environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return uvloop.run(serve(options))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Thresholds on summary metrics, turned into pass/fail gates and an exit code.
+
+A :class:`Threshold` names a metric by its path in the summary, e.g.
+``performance.codecs.PCMU.latency_ms.p99``. A ``*`` segment expands over the
+keys found there, so ``performance.codecs.*.loss_ratio`` gives one gate per
+codec, each with a ``filter`` such as ``codec=PCMU``. A metric that is absent
+or null is ``no-data``, which does not fail the run: a run that sent no PCMA
+should not fail a PCMA latency gate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, Literal
+
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "OPS",
+    "GateResult",
+    "Op",
+    "Threshold",
+    "evaluate",
+    "exit_code",
+    "verdict",
+]
+
+Op = Literal["<=", "<", ">=", ">", "==", "!="]
+GateResult = Literal["pass", "fail", "no-data"]
+Json = dict[str, Any]
+
+OPS: Final[dict[Op, Callable[[float, float], bool]]] = {
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Threshold:
+    """``metric op limit`` must hold; ``metric`` is a dotted path, ``*`` allowed."""
+
+    name: str
+    metric: str
+    op: Op
+    limit: float
+
+
+DEFAULT_THRESHOLDS: Final[tuple[Threshold, ...]] = (
+    # an empty run must not pass: at least one stream was started and answered
+    Threshold("activity", "accounting.requests_started_ok", ">=", 1),
+    Threshold("conformance", "conformance.failed", "==", 0),
+    Threshold("loss", "performance.codecs.*.loss_ratio", "<=", 0.001),
+    Threshold("latency", "performance.codecs.*.latency_ms.p99", "<=", 50),
+    Threshold("setup", "performance.codecs.*.setup_ms.p99", "<=", 3000),
+    Threshold("accounting", "accounting.unaccounted", "==", 0),
+    Threshold("request-errors", "performance.requests.error_ratio", "<=", 0.01),
+)
+"""Gates applied when the caller names none (a profile loader will override them)."""
+
+
+def evaluate(
+    summary: Mapping[str, Any], thresholds: Iterable[Threshold] = DEFAULT_THRESHOLDS
+) -> list[Json]:
+    """One gate per threshold and per key a ``*`` expands to, in threshold order."""
+    gates: list[Json] = []
+    for threshold in thresholds:
+        for path, filters, value in _resolve(summary, threshold.metric.split(".")):
+            gates.append(_gate(threshold, ".".join(path), filters, value))
+    return gates
+
+
+def verdict(gates: Sequence[Mapping[str, Any]]) -> Literal["pass", "fail"]:
+    """``fail`` if any gate failed; ``no-data`` never fails."""
+    return "fail" if any(g["result"] == "fail" for g in gates) else "pass"
+
+
+def exit_code(gates: Sequence[Mapping[str, Any]]) -> int:
+    """0 when every gate passed or had no data, 1 when one failed."""
+    return 1 if verdict(gates) == "fail" else 0
+
+
+def _resolve(
+    node: object, segments: list[str], path: tuple[str, ...] = (), filters: str = ""
+) -> list[tuple[tuple[str, ...], str, object]]:
+    """Walk ``segments`` from ``node``: (concrete path, filter text, value) per match."""
+    if not segments:
+        return [(path, filters, node)]
+    head, rest = segments[0], segments[1:]
+    if head != "*":
+        child = node.get(head) if isinstance(node, Mapping) else None
+        return _resolve(child, rest, (*path, head), filters)
+    if not isinstance(node, Mapping) or not node:
+        return [((*path, head, *rest), filters, None)]
+    label = _label(path, filters)
+    found: list[tuple[tuple[str, ...], str, object]] = []
+    for key in sorted(node):
+        term = f"{filters},{label}={key}".lstrip(",")
+        found.extend(_resolve(node[key], rest, (*path, str(key)), term))
+    return found
+
+
+_LABELS: Final = {
+    "codecs": "codec",
+    "tracks": "codec",
+    "by_codec": "codec",
+    "by_kind": "kind",
+}
+"""What the keys under a summary section are, for a gate's filter text."""
+
+
+def _label(path: tuple[str, ...], filters: str) -> str:
+    """Name the keys a ``*`` expands over: ``tracks.*.*`` is a codec, then a track."""
+    if len(path) >= 2 and path[-2] == "tracks" and filters:
+        return "track"
+    return _LABELS.get(path[-1], path[-1]) if path else "key"
+
+
+def _gate(threshold: Threshold, metric: str, filters: str, value: object) -> Json:
+    limit = threshold.limit
+    bound = f"{threshold.op} {_fmt(limit)}"
+    number = _number(value)
+    result: GateResult
+    if number is None:
+        result = "no-data"
+        message = f"{metric}: no data (limit {bound}); not gated"
+    elif OPS[threshold.op](number, limit):
+        result = "pass"
+        message = f"{metric} = {_fmt(number)}, within the limit {bound}"
+    else:
+        result = "fail"
+        message = f"{metric} = {_fmt(number)}, breaks the limit {bound}"
+    return {
+        "name": threshold.name,
+        "metric": metric,
+        "filter": filters or None,
+        "op": threshold.op,
+        "limit": limit,
+        "value": number,
+        "result": result,
+        "message": message,
+    }
+
+
+def _number(value: object) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,206 @@
+"""Media performance per codec and per codec + track (architecture.md, "What a run measures").
+
+* ``loss_ratio``: with a send log, ``1 - unique received / unique sent`` over
+  the (stream, track, chunk) the platform logged; without one, from chunk gaps
+  per track (``highest chunk - unique chunks``), which cannot see a lost tail.
+* ``latency_ms``: per frame matched in the send log, ``arrival - sent``: exact
+  transit when both ran on one host (one CLOCK_MONOTONIC).
+* ``transit_relative_ms``: ``arrival - chunk x 20 ms`` above the track's
+  fastest frame; needs no send log, so it also works against a real platform.
+* ``jitter_ms``: the receivers' RFC 3550 running estimate, over every frame.
+* ``interarrival_ms``: gaps between consecutive arrivals on one track.
+* ``reordered``: frames that arrived after a higher chunk of the same track.
+* ``setup_ms`` / ``first_media_ms``: start request sent -> ``start`` message /
+  first ``media`` at the receiver, joined on the request id; ``stop_ms``: stop
+  request sent -> ``stop`` message, joined on the stream sid.
+* ``throughput``: frames/s and payload bytes/s over the active span (first to
+  last arrival), and the real-time factor (media seconds per wall second).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from reports.frames import UNKNOWN, FrameFacts
+from reports.load import Run
+from reports.stats import NS_PER_MS, distribution
+
+
+__all__ = ["Performance", "Plots", "analyse", "stream_codecs"]
+
+_SETUP_BINS = 30
+_STREAM_TIMES = ("setup_ms", "first_media_ms", "stop_ms")
+
+Json = dict[str, Any]
+I64 = npt.NDArray[np.int64]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plots:
+    """Downsampled series for the HTML plots (never the raw frames)."""
+
+    latency_cdf: dict[str, tuple[list[float], list[float]]]
+    """Codec -> (latency ms at each quantile, quantile)."""
+    rate_bin_s: float
+    """Width of one bin of :attr:`frames_per_second`, in seconds."""
+    frames_per_second: dict[str, tuple[list[float], list[float]]]
+    """Codec -> (bin start in seconds from the first frame, frames per second)."""
+    setup_edges_ms: list[float]
+    setup_counts: dict[str, list[int]]
+    """Codec -> streams per setup-latency bin (edges shared by all codecs)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Performance:
+    codecs: dict[str, Json]
+    tracks: dict[str, dict[str, Json]]
+    """Codec -> media track (``inbound``/``outbound``) -> frame metrics."""
+    basis: dict[str, str | None]
+    """How ``loss_ratio`` and ``latency_ms`` were measured (``None``: no data)."""
+    plots: Plots
+
+
+def stream_codecs(run: Run) -> pd.Series[str]:
+    """Stream sid -> the codec its start request asked for.
+
+    Performance is reported per requested codec (the matrix dimension), so a
+    platform that streams the wrong codec shows up under the one asked for (and
+    fails WS-START-001). The request is found through the receiver's request id,
+    else the stream sid the start response gave; failing both, the platform's
+    record, then what the receiver saw.
+    """
+    start = run.requests[run.requests["kind"] == "start"]
+    start = start[start["codec"] != ""]
+    by_request = _first(start, "request_id", "codec")
+    streams, platform = run.streams, run.platform_streams
+    parts = [
+        pd.Series(
+            streams["request_id"].map(by_request).to_numpy(),
+            index=streams["stream_sid"].to_numpy(),
+        ),
+        pd.Series(start["codec"].to_numpy(), index=start["stream_sid"].to_numpy()),
+        pd.Series(
+            platform["codec"].to_numpy(), index=platform["stream_sid"].to_numpy()
+        ),
+        pd.Series(streams["codec"].to_numpy(), index=streams["stream_sid"].to_numpy()),
+    ]
+    merged = pd.concat(parts)
+    merged = merged[merged.notna() & (merged != "") & (merged.index != "")]
+    return merged[~merged.index.duplicated()].astype(str)
+
+
+def analyse(run: Run) -> Performance:
+    """Compute the performance sections of the summary from ``run``."""
+    sid_codec = stream_codecs(run)
+    codecs = _codec_names(run, sid_codec)
+    facts = FrameFacts(run, sid_codec, codecs)
+    times = _stream_times(run, sid_codec, codecs)
+    counts = _stream_counts(run, sid_codec, facts.sids_with_frames)
+    nt = facts.nt
+
+    out: dict[str, Json] = {}
+    tracks: dict[str, dict[str, Json]] = {}
+    for c, codec in enumerate(codecs):
+        entry: Json = {"streams": counts.get(codec, 0)}
+        entry.update(facts.codec_metrics(c))
+        entry.update({name: distribution(v) for name, v in times[codec].items()})
+        for t, track in enumerate(facts.track_names):
+            if facts.has_data(c * nt + t):
+                tracks.setdefault(codec, {})[track] = facts.track_metrics(c * nt + t)
+        seen = entry["streams"] or entry["frames"] or entry["frames_sent"]
+        if codec != UNKNOWN or seen or any(len(v) for v in times[codec].values()):
+            out[codec] = entry
+
+    return Performance(
+        codecs=out,
+        tracks=tracks,
+        basis=facts.basis(),
+        plots=Plots(
+            latency_cdf=facts.cdf,
+            rate_bin_s=facts.rate_bin_s,
+            frames_per_second=facts.rates(),
+            **_setup_hist(times),
+        ),
+    )
+
+
+def _first(frame: pd.DataFrame, key: str, value: str) -> pd.Series[Any]:
+    """``value`` of the first row per non-empty ``key``, indexed by ``key``."""
+    rows = frame[frame[key] != ""].drop_duplicates(key)
+    return pd.Series(rows[value].to_numpy(), index=rows[key].to_numpy())
+
+
+def _codec_names(run: Run, sid_codec: pd.Series[str]) -> list[str]:
+    """Every codec the run touched, plus :data:`UNKNOWN` for streams no record names."""
+    names = set(sid_codec.unique().tolist())
+    requests = run.requests
+    ok = requests[(requests["kind"] == "start") & (requests["status"] == 200)]
+    names.update(ok["codec"].unique().tolist())
+    names.discard("")
+    names.discard(UNKNOWN)
+    return [*sorted(str(n) for n in names), UNKNOWN]
+
+
+def _stream_times(
+    run: Run, sid_codec: pd.Series[str], codecs: list[str]
+) -> dict[str, dict[str, I64]]:
+    """Per codec: setup, first-media and stop latencies in ns, one per stream."""
+    requests = run.requests[run.requests["sent_ns"] > 0]
+    start_sent = _first(requests[requests["kind"] == "start"], "request_id", "sent_ns")
+    stop_sent = _first(requests[requests["kind"] == "stop"], "stream_sid", "sent_ns")
+    streams = run.streams[run.streams["start_ns"] > 0]
+    codec = streams["stream_sid"].map(sid_codec)
+    codec = codec.where(codec.notna(), streams["codec"]).replace("", UNKNOWN)
+    sent = streams["request_id"].map(start_sent)
+    table = pd.DataFrame(
+        {
+            "codec": codec.to_numpy(),
+            "setup_ms": _minus(streams["start_ns"], sent),
+            "first_media_ms": _minus(streams["first_media_ns"], sent),
+            "stop_ms": _minus(streams["stop_ns"], streams["stream_sid"].map(stop_sent)),
+        }
+    )
+    out: dict[str, dict[str, I64]] = {}
+    for name in codecs:
+        rows = table[table["codec"] == name]
+        out[name] = {c: rows[c].dropna().to_numpy(np.int64) for c in _STREAM_TIMES}
+    return out
+
+
+def _minus(later: pd.Series[Any], earlier: pd.Series[Any]) -> pd.Series[Any]:
+    """``later - earlier`` in exact integers; missing where either is absent or 0."""
+    a = later.astype("Int64")
+    b = earlier.astype("Int64")
+    return (a - b).where((a > 0) & b.notna() & (b > 0))
+
+
+def _stream_counts(
+    run: Run, sid_codec: pd.Series[str], sids_with_frames: list[str]
+) -> dict[str, int]:
+    """Distinct streams per codec that started at, or delivered media to, a receiver."""
+    started = run.streams.loc[run.streams["start_ns"] > 0, "stream_sid"].astype(str)
+    sids = pd.Index(started.unique(), dtype=object).union(
+        pd.Index(sids_with_frames, dtype=object)
+    )
+    sids = sids[sids != ""]
+    codecs = pd.Series(sids, index=sids).map(sid_codec).fillna(UNKNOWN)
+    return {str(k): int(v) for k, v in codecs.value_counts().items()}
+
+
+def _setup_hist(times: dict[str, dict[str, I64]]) -> Json:
+    """Setup latency per codec binned on shared edges, for a histogram plot."""
+    values = [t["setup_ms"] for t in times.values() if len(t["setup_ms"])]
+    if not values:
+        return {"setup_edges_ms": [], "setup_counts": {}}
+    edges = np.histogram_bin_edges(np.concatenate(values) / NS_PER_MS, bins=_SETUP_BINS)
+    counts = {
+        codec: np.histogram(t["setup_ms"] / NS_PER_MS, bins=edges)[0].tolist()
+        for codec, t in times.items()
+        if len(t["setup_ms"])
+    }
+    return {"setup_edges_ms": edges.round(3).tolist(), "setup_counts": counts}

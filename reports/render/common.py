@@ -1,0 +1,104 @@
+"""Formatting shared by the human-readable renderers (Markdown and HTML)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+
+__all__ = [
+    "CODEC_COLUMNS",
+    "codec_row",
+    "failing_rules",
+    "fmt",
+    "fmt_ratio",
+    "gate_label",
+    "run_line",
+]
+
+CODEC_COLUMNS: Final = (
+    "codec",
+    "streams",
+    "frames",
+    "sent",
+    "loss",
+    "dups",
+    "latency p50 / p99 ms",
+    "jitter p99 ms",
+    "interarrival p99 ms",
+    "setup p50 / p99 ms",
+    "frames/s",
+)
+
+
+def fmt(value: object) -> str:
+    """A number for a table cell; ``-`` for missing."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def fmt_ratio(value: object) -> str:
+    """A ratio as a percentage with enough digits for a 0.1 % gate."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "-"
+    return f"{value * 100:.3f}".rstrip("0").rstrip(".") + " %"
+
+
+def _pair(dist: Mapping[str, Any], a: str, b: str) -> str:
+    return f"{fmt(dist.get(a))} / {fmt(dist.get(b))}"
+
+
+def codec_row(codec: str, entry: Mapping[str, Any]) -> list[str]:
+    """One row of the per-codec table, in :data:`CODEC_COLUMNS` order."""
+    return [
+        codec,
+        fmt(entry.get("streams")),
+        fmt(entry.get("frames")),
+        fmt(entry.get("frames_sent")),
+        fmt_ratio(entry.get("loss_ratio")),
+        fmt(entry.get("duplicates")),
+        _pair(entry.get("latency_ms", {}), "p50", "p99"),
+        fmt(entry.get("jitter_ms", {}).get("p99")),
+        fmt(entry.get("interarrival_ms", {}).get("p99")),
+        _pair(entry.get("setup_ms", {}), "p50", "p99"),
+        fmt(entry.get("throughput", {}).get("frames_per_s")),
+    ]
+
+
+def gate_label(gate: Mapping[str, Any]) -> str:
+    """``name`` or ``name [filter]``."""
+    return (
+        f"{gate['name']} [{gate['filter']}]"
+        if gate.get("filter")
+        else str(gate["name"])
+    )
+
+
+def failing_rules(summary: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """Failed rules, then warned ones, each in catalog order."""
+    results = summary["conformance"]["results"]
+    return [
+        (rule_id, result)
+        for wanted in ("fail", "warn")
+        for rule_id, result in results.items()
+        if result["verdict"] == wanted
+    ]
+
+
+def run_line(summary: Mapping[str, Any]) -> str:
+    """One line naming the run: id, duration, producers."""
+    run = summary.get("run", {})
+    producers = ", ".join(f"{k} {v}" for k, v in run.get("producers", {}).items())
+    parts = [
+        f"run {run.get('run_id') or '(no id)'}",
+        f"{fmt(run.get('duration_s'))} s",
+        f"producers: {producers or 'none'}",
+    ]
+    return " · ".join(parts)

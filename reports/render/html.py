@@ -1,0 +1,290 @@
+"""``report.html``: one self-contained page (inline CSS and SVG, no scripts or URLs).
+
+It opens offline, from a CI artifact or an e-mail attachment, and prints. Every
+value comes from the summary, escaped; the plots come from :class:`Plots`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from reports.performance import Plots
+from reports.render import plots as svg
+from reports.render.common import (
+    CODEC_COLUMNS,
+    codec_row,
+    failing_rules,
+    fmt,
+    fmt_ratio,
+    gate_label,
+    run_line,
+)
+
+
+__all__ = ["render"]
+
+_CSS: Final = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;
+max-width:1200px;padding:0 1rem;color:#1d2330}
+h1{font-size:1.6rem;margin:0 0 .3rem}h2{font-size:1.2rem;margin:2rem 0 .5rem;
+border-bottom:1px solid #d8dde6;padding-bottom:.2rem}
+.muted{color:#5b6475}
+table{border-collapse:collapse;margin:.4rem 0 1rem;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #d8dde6;padding:.25rem .5rem;text-align:right;vertical-align:top}
+th{background:#f3f5f9}td.l,th.l{text-align:left}
+.badge{display:inline-block;padding:.1rem .55rem;border-radius:.3rem;font-weight:600;
+font-size:.85em}
+.pass{background:#dff3e4;color:#135d2a}.fail{background:#fde2e1;color:#8a1c17}
+.warn{background:#fff1d6;color:#7a4b00}.no-data,.not-checked{background:#eceff4;color:#4a5261}
+.plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1rem}
+figure{margin:0}figure svg{max-width:100%;height:auto}figcaption{font-weight:600}
+details summary{cursor:pointer}code{font-size:.9em}
+"""
+
+
+def render(summary: Mapping[str, Any], plots: Plots | None = None) -> str:
+    """The whole report as one HTML document."""
+    verdict = str(summary["verdict"])
+    body = [
+        f"<h1>streamload report {_badge(verdict, verdict.upper())}</h1>",
+        f"<p class=muted>{_e(run_line(summary))}</p>",
+        *_gates(summary["thresholds"]),
+        *_accounting(summary["accounting"]),
+        *_codecs(summary["performance"]),
+        *_plots(plots),
+        *_tracks(summary["performance"]["tracks"]),
+        *_requests(summary["performance"]["requests"]),
+        *_conformance(summary),
+    ]
+    return (
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>streamload report: {_e(verdict)}</title><style>{_CSS}</style>"
+        "</head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _badge(kind: str, text: str | None = None) -> str:
+    return f'<span class="badge {_e(kind)}">{_e(text or kind)}</span>'
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) -> str:
+    """A table; the first ``left`` columns are text (left-aligned), cells pre-escaped."""
+
+    def cells(tag: str, values: Sequence[str]) -> str:
+        return "".join(
+            f"<{tag}{' class=l' if i < left else ''}>{v}</{tag}>"
+            for i, v in enumerate(values)
+        )
+
+    head = f"<tr>{cells('th', [_e(h) for h in header])}</tr>"
+    body = "".join("<tr>" + cells("td", r) + "</tr>" for r in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def _gates(gates: Sequence[Mapping[str, Any]]) -> list[str]:
+    rows = [
+        [
+            _badge(g["result"]),
+            _e(gate_label(g)),
+            f"<code>{_e(g['metric'])}</code>",
+            _e(fmt(g["value"])),
+            _e(f"{g['op']} {fmt(g['limit'])}"),
+        ]
+        for g in gates
+    ]
+    return [
+        "<h2>Gates</h2>",
+        _table(("result", "gate", "metric", "value", "limit"), rows, 3),
+    ]
+
+
+def _accounting(acc: Mapping[str, Any]) -> list[str]:
+    keys = (
+        ("requests_started_ok", "start requests OK"),
+        ("streams_platform", "platform streams"),
+        ("streams_received", "streams received"),
+        ("streams_stopped", "streams stopped"),
+        ("never_arrived", "never arrived"),
+        ("without_stop", "without stop"),
+        ("unaccounted", "unaccounted"),
+        ("frames_sent", "frames sent"),
+        ("frames_received", "frames received"),
+    )
+    out = [
+        "<h2>Accounting</h2>",
+        _table([label for _, label in keys], [[_e(fmt(acc[k])) for k, _ in keys]], 0),
+    ]
+    examples = acc.get("unaccounted_examples") or []
+    if examples:
+        rows = [
+            [_e(e["stream_sid"] or "-"), _e(e["request_id"] or "-"), _e(e["reason"])]
+            for e in examples
+        ]
+        out.append(_table(("stream sid", "request id", "why"), rows, 3))
+    return out
+
+
+def _codecs(performance: Mapping[str, Any]) -> list[str]:
+    basis = performance.get("basis", {})
+    note = (
+        f"Loss from {basis.get('loss') or 'no data'}; latency from "
+        f"{basis.get('latency') or 'no send log (see relative transit below)'}."
+    )
+    rows = [
+        [_e(c) for c in codec_row(codec, entry)]
+        for codec, entry in performance["codecs"].items()
+    ]
+    return [
+        "<h2>Media per codec</h2>",
+        f"<p class=muted>{_e(note)}</p>",
+        _table(CODEC_COLUMNS, rows) if rows else "<p>No streams.</p>",
+    ]
+
+
+def _plots(plots: Plots | None) -> list[str]:
+    if plots is None:
+        return []
+    figures = (
+        ("Transit latency CDF per codec", svg.latency_cdf(plots)),
+        ("Frames received per second", svg.frames_per_second(plots)),
+        ("Setup latency", svg.setup_histogram(plots)),
+    )
+    items = [
+        f"<figure><figcaption>{_e(title)}</figcaption>"
+        f"{image if image else '<p class=muted>No data.</p>'}</figure>"
+        for title, image in figures
+    ]
+    return ["<h2>Plots</h2>", f"<div class=plots>{''.join(items)}</div>"]
+
+
+def _tracks(tracks: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[str]:
+    header = (
+        "codec",
+        "track",
+        "streams",
+        "frames",
+        "sent",
+        "loss",
+        "dups",
+        "reordered",
+        "latency p99 ms",
+        "relative transit p99 ms",
+        "jitter p99 ms",
+        "interarrival p50 / p99 ms",
+    )
+    rows = [
+        [
+            _e(codec),
+            _e(track),
+            *(_e(fmt(m[k])) for k in ("streams", "frames", "frames_sent")),
+            _e(fmt_ratio(m["loss_ratio"])),
+            _e(fmt(m["duplicates"])),
+            _e(fmt(m["reordered"])),
+            _e(fmt(m["latency_ms"]["p99"])),
+            _e(fmt(m["transit_relative_ms"]["p99"])),
+            _e(fmt(m["jitter_ms"]["p99"])),
+            _e(
+                f"{fmt(m['interarrival_ms']['p50'])} / "
+                f"{fmt(m['interarrival_ms']['p99'])}"
+            ),
+        ]
+        for codec, by_track in tracks.items()
+        for track, m in by_track.items()
+    ]
+    if not rows:
+        return []
+    return ["<h2>Media per codec and track</h2>", _table(header, rows, 2)]
+
+
+def _requests(requests: Mapping[str, Any]) -> list[str]:
+    if not requests["count"]:
+        return ["<h2>Requests</h2>", "<p>No requests recorded.</p>"]
+    rows = [
+        [
+            _e(kind),
+            _e(fmt(b["count"])),
+            _e(fmt(b["errors"])),
+            _e(", ".join(f"{s}: {n}" for s, n in b["statuses"].items())),
+            *(_e(fmt(b["latency_ms"][p])) for p in ("p50", "p95", "p99", "max")),
+            _e(fmt(b["from_due_ms"]["p99"])),
+        ]
+        for kind, b in requests["by_kind"].items()
+    ]
+    header = (
+        "kind",
+        "count",
+        "errors",
+        "statuses",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "p99 from due ms",
+    )
+    out = ["<h2>Requests</h2>", _table(header, rows, 1)]
+    if requests["top_errors"]:
+        errors = [[_e(e["error"]), _e(fmt(e["count"]))] for e in requests["top_errors"]]
+        out.append(_table(("error", "count"), errors, 1))
+    return out
+
+
+def _conformance(summary: Mapping[str, Any]) -> list[str]:
+    conf = summary["conformance"]
+    failing = {rule_id for rule_id, _ in failing_rules(summary)}
+    rows = []
+    for rule_id, r in conf["results"].items():
+        readings = ", ".join(f"{k} ({n})" for k, n in r["readings"].items())
+        detail = _e(r["statement"])
+        if r["evidence"]:
+            evidence = _table(
+                ("subject", "seq", "expected", "actual"),
+                (
+                    [
+                        _e(e["subject"]),
+                        _e(fmt(e["seq"])),
+                        _e(e["expected"]),
+                        _e(e["actual"]),
+                    ]
+                    for e in r["evidence"]
+                ),
+                4,
+            )
+            opened = " open" if rule_id in failing else ""
+            detail += (
+                f"<details{opened}><summary>evidence</summary>{evidence}</details>"
+            )
+        rows.append(
+            [
+                f"<code>{_e(rule_id)}</code>",
+                _badge(r["verdict"]),
+                _e(r["severity"]),
+                _e(r["section"]),
+                detail,
+                _e(readings),
+                _e(fmt(r["checks"])),
+                _e(fmt(r["failures"])),
+            ]
+        )
+    line = (
+        f"{conf['rules']} rules in the catalog: {conf['passed']} passed, "
+        f"{conf['failed']} failed, {conf['warnings']} warnings, "
+        f"{conf['not_checked']} not checked."
+    )
+    header = (
+        "rule",
+        "verdict",
+        "severity",
+        "section",
+        "statement",
+        "readings",
+        "checks",
+        "failures",
+    )
+    return ["<h2>Conformance</h2>", f"<p>{_e(line)}</p>", _table(header, rows, 6)]

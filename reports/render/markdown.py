@@ -1,0 +1,194 @@
+"""``report.md``: the verdict and what broke, short enough for a CI job summary."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from reports.render.common import (
+    CODEC_COLUMNS,
+    codec_row,
+    failing_rules,
+    fmt,
+    gate_label,
+    run_line,
+)
+
+
+__all__ = ["render"]
+
+_CELL_CHARS: Final = 120
+_TAG: Final = re.compile(r"<(?=[A-Za-z/!?])")
+"""A ``<`` that could open an HTML tag (a ``<=`` in a limit stays readable)."""
+
+
+def render(summary: Mapping[str, Any]) -> str:
+    """The whole report as GitHub-flavoured Markdown."""
+    lines = [
+        f"# streamload report: {summary['verdict'].upper()}",
+        "",
+        run_line(summary),
+    ]
+    lines += _gates(summary["thresholds"])
+    lines += _accounting(summary["accounting"])
+    lines += _codecs(summary["performance"])
+    lines += _requests(summary["performance"]["requests"])
+    lines += _conformance(summary)
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: object) -> str:
+    """Table-safe text: no pipes, newlines or live HTML; bounded length."""
+    text = str(value).replace("\\", "\\\\").replace("|", "\\|")
+    text = _TAG.sub("&lt;", text)
+    text = " ".join(text.split())
+    if len(text) > _CELL_CHARS:
+        text = text[: _CELL_CHARS - 1] + "…"
+    return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{fmt(n)} {noun}" + ("" if n == 1 else "s")
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    out = [
+        "| " + " | ".join(_cell(h) for h in header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def _gates(gates: Sequence[Mapping[str, Any]]) -> list[str]:
+    failed = sum(g["result"] == "fail" for g in gates)
+    lines = ["", "## Gates", "", f"{len(gates)} gates, {failed} failed.", ""]
+    rows = sorted(gates, key=lambda g: {"fail": 0, "pass": 1}.get(g["result"], 2))
+    return lines + _table(
+        ("result", "gate", "metric", "value", "limit"),
+        (
+            (
+                g["result"].upper() if g["result"] == "fail" else g["result"],
+                gate_label(g),
+                g["metric"],
+                fmt(g["value"]),
+                f"{g['op']} {fmt(g['limit'])}",
+            )
+            for g in rows
+        ),
+    )
+
+
+def _accounting(acc: Mapping[str, Any]) -> list[str]:
+    lines = ["", "## Accounting", ""]
+    lines += _table(
+        (
+            "started OK",
+            "platform streams",
+            "received",
+            "stopped",
+            "unaccounted",
+            "frames sent",
+            "frames received",
+        ),
+        [
+            [
+                fmt(acc["requests_started_ok"]),
+                fmt(acc["streams_platform"]),
+                fmt(acc["streams_received"]),
+                fmt(acc["streams_stopped"]),
+                fmt(acc["unaccounted"]),
+                fmt(acc["frames_sent"]),
+                fmt(acc["frames_received"]),
+            ]
+        ],
+    )
+    examples = acc.get("unaccounted_examples") or []
+    if examples:
+        lines += ["", "Unaccounted streams (examples):", ""]
+        lines += [
+            f"- `{_cell(e['stream_sid'] or '-')}` request `{_cell(e['request_id'] or '-')}`: "
+            f"{e['reason']}"
+            for e in examples
+        ]
+    return lines
+
+
+def _codecs(performance: Mapping[str, Any]) -> list[str]:
+    codecs = performance["codecs"]
+    basis = performance.get("basis", {})
+    lines = ["", "## Media per codec", ""]
+    if not codecs:
+        return lines + ["No streams."]
+    lines += [
+        f"Loss from {basis.get('loss') or 'no data'}; "
+        f"latency from {basis.get('latency') or 'no send log (see transit_relative_ms)'}.",
+        "",
+    ]
+    return lines + _table(CODEC_COLUMNS, (codec_row(c, e) for c, e in codecs.items()))
+
+
+def _requests(requests: Mapping[str, Any]) -> list[str]:
+    lines = ["", "## Requests", ""]
+    if not requests["count"]:
+        return lines + ["No requests recorded."]
+    rows = [
+        (
+            kind,
+            fmt(block["count"]),
+            fmt(block["errors"]),
+            ", ".join(f"{s}: {n}" for s, n in block["statuses"].items()),
+            fmt(block["latency_ms"]["p50"]),
+            fmt(block["latency_ms"]["p99"]),
+            fmt(block["from_due_ms"]["p99"]),
+        )
+        for kind, block in requests["by_kind"].items()
+    ]
+    return lines + _table(
+        ("kind", "count", "errors", "statuses", "p50 ms", "p99 ms", "p99 from due ms"),
+        rows,
+    )
+
+
+def _conformance(summary: Mapping[str, Any]) -> list[str]:
+    conf = summary["conformance"]
+    lines = [
+        "",
+        "## Conformance",
+        "",
+        f"{conf['rules']} rules in the catalog: {conf['passed']} passed, "
+        f"{conf['failed']} failed, {_count(conf['warnings'], 'warning')}, "
+        f"{conf['not_checked']} not checked.",
+    ]
+    for rule_id, result in failing_rules(summary):
+        lines += [
+            "",
+            f"### {rule_id} ({result['verdict']}, {result['severity']}, "
+            f"{result['section'] or 'no section'})",
+            "",
+            f"{result['statement']}: {fmt(result['failures'])} of "
+            f"{fmt(result['checks'])} checks failed, in "
+            f"{_count(result['failed_subjects'], 'subject')}.",
+        ]
+        if result["evidence"]:
+            lines.append("")
+            lines += _table(
+                ("subject", "seq", "expected", "actual"),
+                (
+                    (e["subject"], fmt(e["seq"]), e["expected"], e["actual"])
+                    for e in result["evidence"]
+                ),
+            )
+    readings = [
+        (rule_id, r["readings"])
+        for rule_id, r in conf["results"].items()
+        if r["readings"]
+    ]
+    if readings:
+        lines += ["", "Readings seen (information, never a failure):", ""]
+        lines += [
+            f"- {rule_id}: " + ", ".join(f"{_cell(k)} ({n})" for k, n in seen.items())
+            for rule_id, seen in readings
+        ]
+    return lines

@@ -1,0 +1,444 @@
+"""The REST API over real HTTPS on loopback, answers checked against the OpenAPI excerpt.
+
+api.md §1 (paths, auth), §1.2 (response), §1.3 (errors), §2.1 (stop), §9.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from harness.tls import TlsFiles
+from tests.harness.platform.support import (
+    TOKEN,
+    Receiver,
+    basic,
+    run,
+    running_platform,
+    schema_validator,
+)
+
+
+@pytest.fixture(scope="module")
+def schemas() -> dict[str, Draft202012Validator]:
+    names = (
+        "ConferenceStreamResponse",
+        "CompatibilityErrorResponse",
+        "CompatibilityErrorStringArrayResponse",
+    )
+    return {name: schema_validator(name) for name in names}
+
+
+def check_stream(
+    schemas: dict[str, Draft202012Validator], body: Any, status: str
+) -> None:
+    schemas["ConferenceStreamResponse"].validate(body)
+    assert body["status"] == status
+    assert parsedate_to_datetime(body["date_updated"]).utcoffset() is not None
+
+
+def check_error(
+    schemas: dict[str, Draft202012Validator], http: int, body: Any, code: int
+) -> None:
+    schemas["CompatibilityErrorResponse"].validate(body)
+    assert (body["status"], body["code"]) == (http, code)
+
+
+def check_errors(schemas: dict[str, Draft202012Validator], body: Any) -> list[str]:
+    schemas["CompatibilityErrorStringArrayResponse"].validate(body)
+    errors: list[str] = body["errors"]
+    return errors
+
+
+@pytest.mark.parametrize("prefix", ["/api/laml/2010-04-01", "/2010-04-01"])
+@pytest.mark.parametrize("suffix", ["", ".json"])
+def test_create_and_stop_by_sid_on_every_path_variant(
+    tls_files: TlsFiles,
+    schemas: dict[str, Draft202012Validator],
+    prefix: str,
+    suffix: str,
+) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver, running_platform(tls_files) as p:
+            status, body = await p.create(
+                {"Url": receiver.url}, prefix=prefix, suffix=suffix
+            )
+            assert status == 200, body
+            check_stream(schemas, body, "in-progress")
+            sid = body["sid"]
+            assert set(body) == {
+                "account_sid",
+                "conference_sid",
+                "date_updated",
+                "name",
+                "sid",
+                "status",
+                "uri",
+            }
+            assert (body["account_sid"], body["conference_sid"], body["name"]) == (
+                p.account,
+                p.conference,
+                None,
+            )
+            assert body["uri"] == (
+                f"/api/laml/2010-04-01/Accounts/{p.account}/Conferences/{p.conference}/Streams/{sid}.json"
+            )
+            conn = await receiver.wait_media(0, 1)
+            assert conn.messages[1]["start"]["streamSid"] == sid
+            status, body = await p.stop(sid, prefix=prefix, suffix=suffix)
+            assert status == 200, body
+            check_stream(schemas, body, "stopped")
+            assert body["sid"] == sid
+            await receiver.wait_closed(0)
+            assert receiver.connections[0].events()[-1] == "stop"
+
+    run(main())
+
+
+def test_stop_by_name_and_stop_twice(
+    tls_files: TlsFiles, schemas: dict[str, Draft202012Validator]
+) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver, running_platform(tls_files) as p:
+            status, created = await p.create({"Url": receiver.url, "Name": "my stream"})
+            assert status == 200 and created["name"] == "my stream"
+            await receiver.wait_media(0, 1)
+            status, body = await p.stop("my stream", suffix=".json")
+            assert status == 200
+            check_stream(schemas, body, "stopped")
+            assert (body["sid"], body["name"]) == (created["sid"], "my stream")
+            for key in (created["sid"], "my stream"):  # already stopped: same answer
+                status, again = await p.stop(key)
+                assert (status, again["status"], again["sid"]) == (
+                    200,
+                    "stopped",
+                    created["sid"],
+                )
+            await receiver.wait_closed(0)
+            (record,) = p.sink.rows["platform_streams"]
+            assert record[11] == "stopped"
+
+    run(main())
+
+
+def test_json_body_is_accepted(
+    tls_files: TlsFiles, schemas: dict[str, Draft202012Validator]
+) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver, running_platform(tls_files) as p:
+            status, body = await p.post(
+                p.streams_url(),
+                json_body={
+                    "Url": receiver.url,
+                    "Name": "j",
+                    "StreamRealTime": True,
+                    "StatusCallback": None,
+                    "Parameter1.Name": "n",
+                    "Parameter1.Value": 7,
+                },
+            )
+            assert status == 200, body
+            check_stream(schemas, body, "in-progress")
+            conn = await receiver.wait_media(0, 1)
+            assert conn.messages[1]["start"]["customParameters"] == {"n": "7"}
+            status, _ = await p.post(
+                p.streams_url(sid="j"), json_body={"Status": "stopped"}
+            )
+            assert status == 200
+
+    run(main())
+
+
+def test_duplicate_name_in_a_conference(
+    tls_files: TlsFiles, schemas: dict[str, Draft202012Validator]
+) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver, running_platform(tls_files) as p:
+            assert (await p.create({"Url": receiver.url, "Name": "dup"}))[0] == 200
+            status, body = await p.create({"Url": receiver.url, "Name": "dup"})
+            assert status == 422
+            assert check_errors(schemas, body) == ["Name: Duplicated stream name"]
+            other = p.conferences[1]
+            assert (
+                await p.create({"Url": receiver.url, "Name": "dup"}, conference=other)
+            )[0] == 200
+            assert (await p.stop("dup"))[0] == 200
+            assert (await p.create({"Url": receiver.url, "Name": "dup"}))[
+                0
+            ] == 200  # the name is free again
+
+    run(main())
+
+
+def test_authentication_failures(
+    tls_files: TlsFiles, schemas: dict[str, Draft202012Validator]
+) -> None:
+    async def main() -> None:
+        async with running_platform(tls_files) as p:
+            url = p.streams_url()
+            form = {"Url": "wss://127.0.0.1:9/"}
+            attempts = [
+                {},
+                basic(p.account, "wrong-token"),
+                basic(str(uuid.uuid4()), TOKEN),
+                {"Authorization": "Bearer " + TOKEN},
+                {"Authorization": "Basic %%%"},
+                {"Authorization": "Basic bm9jb2xvbg=="},  # "nocolon"
+            ]
+            for headers in attempts:
+                status, body = await p.post(url, form, headers=headers, auth=False)
+                assert status == 401, headers
+                check_error(schemas, 401, body, 20003)
+                assert body["message"] == "Authentication failed"
+            async with p.http.get(
+                url.replace("/Conferences/" + p.conference + "/Streams", "/Conferences")
+            ) as r:
+                assert r.status == 401
+            assert p.supervisor.registry.total_count == 0
+
+    run(main())
+
+
+def test_not_found(
+    tls_files: TlsFiles, schemas: dict[str, Draft202012Validator]
+) -> None:
+    async def main() -> None:
+        async with running_platform(tls_files) as p:
+            form = {"Url": "wss://127.0.0.1:9/"}
+            cases = [
+                p.streams_url(account=str(uuid.uuid4())),  # another account, after auth
+                p.streams_url(conference=str(uuid.uuid4())),
+                p.streams_url(sid=str(uuid.uuid4())),  # unknown stream
+                p.streams_url(sid="no-such-name", suffix=".json"),
+                p.streams_url(conference=str(uuid.uuid4()), sid="x"),
+                f"{p.base}/api/laml/2010-04-01/Accounts/{p.account}/Calls/x/Streams",
+                f"{p.base}/nothing/here",
+            ]
+            for url in cases:
+                data = {"Status": "stopped"} if "/Streams/" in url else form
+                status, body = await p.post(url, data)
+                assert status == 404, url
+                check_error(schemas, 404, body, 20404)
+            async with p.http.get(
+                p.streams_url(), headers=basic(p.account, TOKEN)
+            ) as r:
+                assert r.status == 405
+                check_error(schemas, 405, await r.json(), 20004)
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        (
+            {"Track": "left_track"},
+            ["Track: Track must be one of inbound_track, outbound_track, both_tracks"],
+        ),
+        (
+            {"StreamCodec": "G722"},
+            [
+                "StreamCodec: StreamCodec must be one of PCMU, PCMA, L16, L16@16000h, L16@24000h"
+            ],
+        ),
+        (
+            {
+                "Parameter1.Name": "a",
+                "Parameter1.Value": "1",
+                "Parameter3.Name": "c",
+                "Parameter3.Value": "3",
+            },
+            ["Parameter2.Name: custom parameters must be numbered without gaps"],
+        ),
+        (
+            {"Parameter100.Name": "a", "Parameter100.Value": "b"},
+            ["Parameter100.Name: custom parameters are numbered 1 to 99"],
+        ),
+        ({"Parameter1.Name": "a"}, ["Parameter1.Value: a name without a value"]),
+        ({"Url": ""}, ["Url: Url is required"]),
+        ({"Url": None}, ["Url: Url is required"]),
+        (
+            {"StatusCallbackMethod": "PUT"},
+            ["StatusCallbackMethod: StatusCallbackMethod must be GET or POST"],
+        ),
+        (
+            {"StreamRealTime": "maybe"},
+            ["StreamRealTime: StreamRealTime must be true or false"],
+        ),
+    ],
+)
+def test_validation_errors_are_422(
+    tls_files: TlsFiles,
+    schemas: dict[str, Draft202012Validator],
+    fields: dict[str, str | None],
+    errors: list[str],
+) -> None:
+    async def main() -> None:
+        async with running_platform(tls_files) as p:
+            form = {"Url": "wss://127.0.0.1:9/media", **fields}
+            status, body = await p.create(
+                {k: v for k, v in form.items() if v is not None}
+            )
+            assert status == 422
+            assert check_errors(schemas, body) == errors
+            assert p.supervisor.registry.total_count == 0
+
+    run(main())
+
+
+def test_ninety_nine_parameters_are_fine(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver, running_platform(tls_files) as p:
+            form = {"Url": receiver.url}
+            for i in range(1, 100):
+                form[f"Parameter{i}.Name"] = f"p{i}"
+                form[f"Parameter{i}.Value"] = f"v{i}"
+            status, body = await p.create(form)
+            assert status == 200, body
+            conn = await receiver.wait_media(0, 1)
+            assert len(conn.messages[1]["start"]["customParameters"]) == 99
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ws://127.0.0.1:9/media", "Url: the websocket URL schema is not WSS"),
+        ("https://127.0.0.1:9/media", "Url: the websocket URL schema is not WSS"),
+        ("wss://127.0.0.1:9/media ", "Url: the websocket URL has whitespace"),
+        ("wss://127.0.0.1:9/me dia", "Url: the websocket URL has whitespace"),
+        ("wss:///nohost", "Url: the websocket URL provided is invalid"),
+    ],
+)
+def test_bad_websocket_urls_are_400_31922(
+    tls_files: TlsFiles,
+    schemas: dict[str, Draft202012Validator],
+    url: str,
+    message: str,
+) -> None:
+    async def main() -> None:
+        async with running_platform(tls_files) as p:
+            status, body = await p.create(
+                {"Url": url, "Track": "bad"}
+            )  # the coded error wins
+            assert status == 400
+            check_error(schemas, 400, body, 31922)
+            assert body["message"] == message
+
+    run(main())
+
+
+def test_stop_validation(
+    tls_files: TlsFiles, schemas: dict[str, Draft202012Validator]
+) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver, running_platform(tls_files) as p:
+            _, created = await p.create({"Url": receiver.url})
+            url = p.streams_url(sid=created["sid"])
+            for data, error in (
+                ({}, "Status: Status is required"),
+                ({"Status": "in-progress"}, "Status: Only 'stopped' is allowed"),
+            ):
+                status, body = await p.post(url, data)
+                assert status == 422
+                assert check_errors(schemas, body) == [error]
+            assert (await p.stop(created["sid"]))[0] == 200
+
+    run(main())
+
+
+def test_malformed_bodies_get_4xx_naming_the_field(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with running_platform(tls_files) as p:
+            url = p.streams_url()
+            cases: list[tuple[bytes, str, str]] = [
+                (b"{not json", "application/json", "body: is not valid JSON"),
+                (b"[1, 2]", "application/json", "body: must be a JSON object"),
+                (b"[" * 100_000, "application/json", "body: is not valid JSON"),
+                (
+                    b'{"Url": {"nested": 1}}',
+                    "application/json",
+                    "Url: must be a string",
+                ),
+                (
+                    b"Url=\xff\xfe",
+                    "application/x-www-form-urlencoded",
+                    "body: could not be read as a form",
+                ),
+                (b"", "application/json", "Url: Url is required"),
+                (b"garbage", "text/plain", "Url: Url is required"),
+                (b"--x\r\nbroken", "multipart/form-data; boundary=x", "body:"),
+            ]
+            for raw, ctype, start in cases:
+                status, body = await p.post(url, raw, headers={"Content-Type": ctype})
+                assert status == 422, (raw, body)
+                assert body["errors"][0].startswith(start), (raw, body)
+            big = io.BytesIO(b"Url=" + b"x" * (2 * 1024**2))
+            status, body = await p.post(
+                url, big, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            )
+            assert status == 413 and body["status"] == 413
+
+    run(main())
+
+
+def test_list_conferences(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with running_platform(tls_files, conferences=3) as p:
+            for prefix in ("/api/laml/2010-04-01", "/2010-04-01"):
+                for suffix in ("", ".json"):
+                    url = f"{p.base}{prefix}/Accounts/{p.account}/Conferences{suffix}"
+                    async with p.http.get(url, headers=basic(p.account, TOKEN)) as r:
+                        assert r.status == 200
+                        page = await r.json()
+                    assert [c["sid"] for c in page["conferences"]] == p.conferences
+                    assert {c["status"] for c in page["conferences"]} == {"in-progress"}
+                    assert (
+                        page["page"],
+                        page["page_size"],
+                        page["start"],
+                        page["end"],
+                    ) == (0, 50, 0, 2)
+                    assert page["next_page_uri"] is None
+
+    run(main())
+
+
+def test_streams_that_fail_to_connect_free_their_name(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with running_platform(tls_files) as p:
+            async with Receiver(tls_files, refuse=True) as refusing:
+                status, body = await p.create({"Url": refusing.url, "Name": "r"})
+                assert status == 200
+                await p.supervisor.join(body["sid"])
+                assert p.supervisor.registry.live_count == 0
+            status, body = await p.stop("r")
+            assert (status, body["status"]) == (200, "stopped")
+            (record,) = p.sink.rows["platform_streams"]
+            assert record[11] == "connect-failed"
+
+    run(main())
+
+
+def test_twilio_dialect_uri(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with (
+            Receiver(tls_files) as receiver,
+            running_platform(tls_files, dialect="twilio") as p,
+        ):
+            status, body = await p.create(
+                {"Url": receiver.url}, prefix="/2010-04-01", suffix=".json"
+            )
+            assert status == 200
+            assert body["sid"].startswith("MZ") and body["account_sid"].startswith("AC")
+            assert body["uri"].startswith(
+                f"/2010-04-01/Accounts/{p.account}/Conferences/"
+            )
+
+    run(main())

@@ -1,0 +1,35 @@
+"""reports.render.common: cell formatting shared by Markdown and HTML."""
+
+from __future__ import annotations
+
+from reports.render.common import fmt, fmt_ratio, gate_label, run_line
+
+
+def test_fmt() -> None:
+    assert fmt(None) == "-"
+    assert fmt(True) == "true"
+    assert fmt(1234567) == "1,234,567"
+    assert fmt(2.5) == "2.5"
+    assert fmt(3.0) == "3"
+    assert fmt(0.1234567) == "0.123"
+    assert fmt("PCMU") == "PCMU"
+
+
+def test_fmt_ratio() -> None:
+    assert fmt_ratio(0.03) == "3 %"
+    assert fmt_ratio(0.0005) == "0.05 %"
+    assert fmt_ratio(None) == "-"
+    assert fmt_ratio(False) == "-"
+
+
+def test_gate_label() -> None:
+    assert gate_label({"name": "loss", "filter": "codec=PCMU"}) == "loss [codec=PCMU]"
+    assert gate_label({"name": "accounting", "filter": None}) == "accounting"
+
+
+def test_run_line() -> None:
+    summary = {
+        "run": {"run_id": "r1", "duration_s": 12.5, "producers": {"receiver": 2}}
+    }
+    assert run_line(summary) == "run r1 · 12.5 s · producers: receiver 2"
+    assert run_line({}) == "run (no id) · - s · producers: none"

@@ -1,0 +1,70 @@
+"""reports.render.html: one self-contained page with inline SVG plots."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from reports.render.html import render
+from reports.summary import Report
+from tests.reports.conftest import EVIL
+
+
+class Tags(HTMLParser):
+    """Collect start tags and their attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def parse(text: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = Tags()
+    parser.feed(text)
+    return parser.tags
+
+
+def test_self_contained_with_inline_plots(failing_report: Report) -> None:
+    text = render(failing_report.summary, failing_report.plots)
+    tags = parse(text)
+
+    assert text.startswith("<!DOCTYPE html>")
+    assert text.count("<svg") >= 3
+    assert not [
+        t for t, _ in tags if t in {"script", "link", "img", "iframe", "object"}
+    ]
+    external = re.compile(r"^\s*(https?:)?//", re.I)
+    for tag, attrs in tags:
+        for name in ("src", "href", "xlink:href"):
+            assert not external.match(attrs.get(name) or ""), (tag, attrs)
+    assert not re.search(r"(src|href)\s*=\s*[\"']?\s*https?:", text, re.I)
+    assert "@import" not in text
+    assert not re.search(r"url\(\s*['\"]?\s*(https?:)?//", text, re.I)
+
+
+def test_values_and_tables(failing_report: Report) -> None:
+    text = render(failing_report.summary, failing_report.plots)
+
+    assert '<span class="badge fail">FAIL</span>' in text
+    assert "<code>performance.codecs.PCMA.loss_ratio</code>" in text
+    assert "<code>WS-MEDIA-003</code>" in text
+    assert "Transit latency CDF per codec" in text
+    assert "Media per codec and track" in text
+
+
+def test_hostile_evidence_is_escaped(failing_report: Report) -> None:
+    text = render(failing_report.summary, failing_report.plots)
+
+    assert EVIL not in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
+    assert "<script" not in text
+
+
+def test_without_plots_or_data(passing_report: Report) -> None:
+    text = render(passing_report.summary)
+
+    assert "<svg" not in text
+    assert '<span class="badge pass">PASS</span>' in text

@@ -1,0 +1,61 @@
+"""reports.render.junit: one test case per catalog rule and per gate."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from harness.rules import RULES
+from reports.render.junit import render
+from reports.summary import Report
+
+
+def suites(report: Report) -> dict[str, ET.Element]:
+    root = ET.fromstring(render(report.summary))
+    assert root.tag == "testsuites"
+    return {s.get("name", ""): s for s in root.findall("testsuite")}
+
+
+def test_one_case_per_catalog_rule(failing_report: Report) -> None:
+    conformance = suites(failing_report)["conformance"]
+    cases = {c.get("name"): c for c in conformance.findall("testcase")}
+
+    assert list(cases) == list(RULES)
+    failure = cases["WS-MEDIA-003"].find("failure")
+    assert failure is not None
+    assert failure.get("message", "").startswith("WS-MEDIA-003: media.payload is valid")
+    assert "1 of 1 checks failed" in failure.get("message", "")
+    assert "MZ2 seq=7: expected 160 bytes" in (failure.text or "")
+    assert cases["WS-MEDIA-005"].find("failure") is None  # a warning passes
+    assert cases["WS-JSON-001"].find("skipped") is not None
+    assert conformance.get("tests") == str(len(RULES))
+    assert conformance.get("failures") == "1"
+    assert conformance.get("skipped") == str(len(RULES) - 3)
+
+
+def test_one_case_per_gate(failing_report: Report) -> None:
+    gates = suites(failing_report)["gates"]
+    cases = gates.findall("testcase")
+    thresholds = failing_report.summary["thresholds"]
+
+    assert len(cases) == len(thresholds)
+    assert gates.get("failures") == str(sum(g["result"] == "fail" for g in thresholds))
+    failed = [c.get("name") for c in cases if c.find("failure") is not None]
+    assert "loss [codec=PCMA]" in failed
+    assert "accounting" in failed
+
+
+def test_no_data_gates_are_skipped() -> None:
+    summary = {
+        "conformance": {"results": {}},
+        "thresholds": [
+            {
+                "name": "latency",
+                "filter": None,
+                "result": "no-data",
+                "message": "performance.codecs.*.latency_ms.p99: no data",
+            }
+        ],
+    }
+    root = ET.fromstring(render(summary))
+    assert root.get("skipped") == "1"
+    assert root.get("tests") == "1"

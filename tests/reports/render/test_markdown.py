@@ -1,0 +1,42 @@
+"""reports.render.markdown: a CI job summary that says what broke."""
+
+from __future__ import annotations
+
+import re
+
+from reports.render.markdown import render
+from reports.summary import Report
+
+
+def test_a_failing_run(failing_report: Report) -> None:
+    text = render(failing_report.summary)
+    lines = text.splitlines()
+
+    assert lines[0] == "# streamload report: FAIL"
+    assert (
+        "| FAIL | loss [codec=PCMA] | performance.codecs.PCMA.loss_ratio | 0.1 | <= 0.001 |"
+        in lines
+    )
+    assert "## Accounting" in lines
+    assert "### WS-MEDIA-003 (fail, error, §5.2, §5.5)" in lines
+    assert "### WS-MEDIA-005 (warn, warning, §5.2, §5.5)" in lines
+    assert "- WS-START-004: present (1)" in lines
+    assert any(line.startswith("| PCMA | 1 | 90 | 100 | 10 % |") for line in lines)
+
+
+def test_evidence_cannot_break_a_table(failing_report: Report) -> None:
+    text = render(failing_report.summary)
+    (row,) = [line for line in text.splitlines() if line.startswith("| MZ2 | 7 |")]
+
+    # the pipe is escaped and the newline folded, so the row keeps 4 cells
+    assert len(re.split(r"(?<!\\)\|", row)) == 4 + 2
+    assert "a b" in row
+    assert "<script>" not in text  # inline HTML is shown, not interpreted
+
+
+def test_a_passing_run(passing_report: Report) -> None:
+    text = render(passing_report.summary)
+
+    assert text.startswith("# streamload report: PASS\n")
+    assert "FAIL" not in text
+    assert "###" not in text  # no failed or warned rules

@@ -1,0 +1,133 @@
+"""reports.gates: thresholds over summary paths, wildcards, no-data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reports.gates import DEFAULT_THRESHOLDS, Threshold, evaluate, exit_code, verdict
+
+
+def summary(**codecs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "conformance": {"failed": 0},
+        "accounting": {"unaccounted": 0, "requests_started_ok": 1},
+        "performance": {"codecs": codecs, "requests": {"error_ratio": 0.0}},
+    }
+
+
+def test_a_wildcard_gives_one_gate_per_codec_with_a_filter() -> None:
+    data = summary(
+        PCMU={"latency_ms": {"p99": 12.5}}, L16={"latency_ms": {"p99": 61.0}}
+    )
+    gates = evaluate(
+        data, [Threshold("latency", "performance.codecs.*.latency_ms.p99", "<=", 50)]
+    )
+
+    assert gates == [
+        {
+            "name": "latency",
+            "metric": "performance.codecs.L16.latency_ms.p99",
+            "filter": "codec=L16",
+            "op": "<=",
+            "limit": 50,
+            "value": 61.0,
+            "result": "fail",
+            "message": "performance.codecs.L16.latency_ms.p99 = 61, breaks the limit <= 50",
+        },
+        {
+            "name": "latency",
+            "metric": "performance.codecs.PCMU.latency_ms.p99",
+            "filter": "codec=PCMU",
+            "op": "<=",
+            "limit": 50,
+            "value": 12.5,
+            "result": "pass",
+            "message": "performance.codecs.PCMU.latency_ms.p99 = 12.5, within the limit <= 50",
+        },
+    ]
+    assert verdict(gates) == "fail"
+    assert exit_code(gates) == 1
+
+
+def test_null_absent_and_unmatched_metrics_are_no_data_and_do_not_fail() -> None:
+    data = summary(PCMU={"latency_ms": {"p99": None}})
+    gates = evaluate(
+        data,
+        [
+            Threshold("latency", "performance.codecs.PCMU.latency_ms.p99", "<=", 50),
+            Threshold("missing", "performance.nothing.here", "<=", 1),
+            Threshold("none", "performance.tracks.*.loss_ratio", "<=", 0.001),
+        ],
+    )
+
+    assert [g["result"] for g in gates] == ["no-data"] * 3
+    assert gates[0]["message"] == (
+        "performance.codecs.PCMU.latency_ms.p99: no data (limit <= 50); not gated"
+    )
+    assert gates[2]["metric"] == "performance.tracks.*.loss_ratio"
+    assert gates[2]["filter"] is None
+    assert verdict(gates) == "pass"
+    assert exit_code(gates) == 0
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "result"),
+    [
+        ("<=", 1, "pass"),
+        ("<=", 2, "fail"),
+        ("<", 1, "fail"),
+        (">=", 1, "pass"),
+        (">", 1, "fail"),
+        ("==", 1, "pass"),
+        ("!=", 1, "fail"),
+    ],
+)
+def test_operators(op: Any, value: float, result: str) -> None:
+    (gate,) = evaluate({"x": value}, [Threshold("x", "x", op, 1)])
+    assert gate["result"] == result
+
+
+def test_booleans_and_strings_are_not_numbers() -> None:
+    gates = evaluate(
+        {"a": True, "b": "3"},
+        [Threshold("a", "a", "==", 1), Threshold("b", "b", "==", 3)],
+    )
+    assert [g["result"] for g in gates] == ["no-data", "no-data"]
+
+
+def test_nested_wildcards_join_their_filters() -> None:
+    data = {"performance": {"tracks": {"PCMU": {"inbound": {"loss_ratio": 0.5}}}}}
+    (gate,) = evaluate(
+        data, [Threshold("loss", "performance.tracks.*.*.loss_ratio", "<=", 0.1)]
+    )
+    assert gate["filter"] == "codec=PCMU,track=inbound"
+    assert gate["metric"] == "performance.tracks.PCMU.inbound.loss_ratio"
+
+
+def test_the_defaults() -> None:
+    data = summary(
+        PCMU={
+            "loss_ratio": 0.0005,
+            "latency_ms": {"p99": 3.0},
+            "setup_ms": {"p99": 3500.0},
+        }
+    )
+    gates = evaluate(data)
+
+    assert [(g["name"], g["result"]) for g in gates] == [
+        ("activity", "pass"),
+        ("conformance", "pass"),
+        ("loss", "pass"),
+        ("latency", "pass"),
+        ("setup", "fail"),
+        ("accounting", "pass"),
+        ("request-errors", "pass"),
+    ]
+    assert [t.metric for t in DEFAULT_THRESHOLDS][
+        2
+    ] == "performance.codecs.*.loss_ratio"
+    assert gates[4]["message"] == (
+        "performance.codecs.PCMU.setup_ms.p99 = 3500, breaks the limit <= 3000"
+    )

@@ -1,0 +1,88 @@
+"""``python -m reports``: the four files, the verdict line and the exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import reports.__main__ as cli
+from tests.conftest import seconds
+from tests.reports.conftest import build_failing, build_passing
+
+
+OUTPUTS = ("summary.json", "report.md", "report.html", "junit.xml")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reports", *args],
+        capture_output=True,
+        text=True,
+        timeout=seconds(60),
+        check=False,
+    )
+
+
+def test_a_passing_run_exits_0_and_writes_four_files(tmp_path: Path) -> None:
+    root = build_passing(tmp_path)
+    done = run_cli(str(root))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        *(str(root / name) for name in OUTPUTS),
+        "verdict: pass",
+    ]
+    assert json.loads((root / "summary.json").read_text())["verdict"] == "pass"
+    assert not list(root.glob(".*.tmp"))
+
+
+def test_a_failing_gate_exits_1(tmp_path: Path) -> None:
+    root = build_failing(tmp_path)
+    done = run_cli(str(root), "--quiet")
+
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    assert done.stderr == "verdict: fail\n"
+    assert all((root / name).is_file() for name in OUTPUTS)
+
+
+def test_a_missing_run_dir_exits_2_naming_the_fix(tmp_path: Path) -> None:
+    done = run_cli(str(tmp_path / "nope"))
+
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"streamload report: RUN_DIR: {str(tmp_path / 'nope')!r} is not a directory; "
+        "pass the directory a streamload run wrote\n"
+    )
+
+
+def test_usage_errors_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main([]) == 2
+    assert "RUN_DIR" in capsys.readouterr().err
+    assert cli.main([str(tmp_path)]) == 2  # a directory, but no records
+    assert "no records/<table>/*.parquet" in capsys.readouterr().err
+    assert cli.main(["--help"]) == 0
+
+
+def test_a_bug_in_the_report_exits_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = build_passing(tmp_path)
+
+    def broken(*_: object) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(cli, "build_report", broken)
+    assert cli.main([str(root)]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert err.splitlines()[-1] == (
+        "streamload report: internal error (KeyError: 'boom'); "
+        "please report it with the traceback above"
+    )

@@ -1,0 +1,90 @@
+"""reports.stats: distributions against a straightforward reference."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, strategies as st
+
+from reports.stats import QUANTILES, distribution, ms, quantiles, ratio
+
+
+MS = 1_000_000
+
+
+def reference_quantile(values: list[int], q: float) -> float:
+    """Linear interpolation between the order statistics at ``q x (n - 1)``."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def test_distribution_by_hand() -> None:
+    """1, 2, 3, 4 ms: p50 sits halfway between 2 and 3; p90 at 3 + 0.7."""
+    dist = distribution(np.array([4, 1, 3, 2]) * MS)
+    assert dist == {
+        "p50": 2.5,
+        "p90": 3.7,
+        "p95": 3.85,
+        "p99": 3.97,
+        "p999": 3.997,
+        "max": 4.0,
+        "min": 1.0,
+        "mean": 2.5,
+        "count": 4,
+    }
+
+
+def test_an_empty_distribution_keeps_its_keys() -> None:
+    dist = distribution(np.zeros(0, np.int64))
+    assert dist["count"] == 0
+    assert {k for k, v in dist.items() if v is not None} == {"count"}
+    assert set(dist) == {
+        *(name for name, _ in QUANTILES),
+        "max",
+        "min",
+        "mean",
+        "count",
+    }
+
+
+def test_nan_values_are_ignored() -> None:
+    dist = distribution(np.array([np.nan, 2 * MS, np.nan]))
+    assert (dist["count"], dist["p50"], dist["max"]) == (1, 2.0, 2.0)
+
+
+def test_ms_rounds_to_a_microsecond_and_passes_missing_through() -> None:
+    assert ms(1_234_567) == 1.235
+    assert ms(None) is None
+    assert ms(float("nan")) is None
+
+
+def test_ratio() -> None:
+    assert ratio(3, 100) == 0.03
+    assert ratio(1, 3) == 0.333333
+    assert ratio(0, 0) is None
+
+
+@given(
+    st.lists(st.integers(-(10**12), 10**12), min_size=1, max_size=200),
+    st.sampled_from([q for _, q in QUANTILES]),
+)
+def test_quantiles_match_the_reference(values: list[int], q: float) -> None:
+    (got,) = quantiles(np.array(values, np.int64), [q])
+    assert math.isclose(got, reference_quantile(values, q), rel_tol=1e-9, abs_tol=1e-3)
+
+
+@given(st.lists(st.integers(0, 10**11), min_size=1, max_size=200))
+def test_distribution_matches_the_reference(values: list[int]) -> None:
+    dist = distribution(np.array(values, np.int64))
+    for name, q in QUANTILES:
+        # Rounded to a microsecond; allow the rounding of either side.
+        got, expected = dist[name], reference_quantile(values, q) / MS
+        assert got is not None
+        assert math.isclose(got, expected, abs_tol=0.0005 + 1e-9)
+    assert dist["max"] == round(max(values) / MS, 3)
+    assert dist["min"] == round(min(values) / MS, 3)
+    assert dist["count"] == len(values)
