@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import msgspec
 import pytest
 
 from harness import messages as m
+from tests.conftest import shared_file
 
 
-EXAMPLES = json.loads(
-    (
-        Path(__file__).parents[3] / "shared" / "spec" / "ws-messages.examples.json"
-    ).read_text()
-)
+EXAMPLES = json.loads(shared_file("spec/ws-messages.examples.json").read_text())
 
 
 def _examples(direction_prefix: str) -> list[tuple[str, str, dict[str, object]]]:

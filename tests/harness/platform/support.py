@@ -16,12 +16,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from http import HTTPStatus
-from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import aiohttp
 import msgspec
-import pytest
 import uvloop
 from aiohttp import web
 from jsonschema import Draft202012Validator
@@ -41,7 +39,7 @@ from harness.platform.supervisor import Supervisor
 from harness.secret import Secret
 from harness.sink import MemorySink
 from harness.tls import TlsFiles, client_context, server_context
-from tests.conftest import seconds
+from tests.conftest import seconds, shared_file
 
 
 __all__ = [
@@ -58,10 +56,7 @@ __all__ = [
 ]
 
 TOKEN = "test-api-token-not-a-real-one"
-SPEC = (
-    Path(__file__).resolve().parents[3].parent
-    / "shared/spec/signalwire-compat-streams.openapi.yaml"
-)
+SPEC = "spec/signalwire-compat-streams.openapi.yaml"
 
 
 T = TypeVar("T")
@@ -84,9 +79,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 def schema_validator(name: str) -> Draft202012Validator:
     """A validator for one component schema of the OpenAPI excerpt (JSON Schema 2020-12)."""
-    if not SPEC.exists():
-        pytest.skip(f"the OpenAPI excerpt is not at {SPEC}")
-    doc = msgspec.yaml.decode(SPEC.read_bytes())
+    doc = msgspec.yaml.decode(shared_file(SPEC).read_bytes())
     resource = Resource.from_contents(doc, default_specification=DRAFT202012)
     registry: SchemaRegistry[Any] = SchemaRegistry().with_resource("urn:spec", resource)
     return Draft202012Validator(
