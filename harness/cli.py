@@ -294,8 +294,6 @@ class _Run:
                 str(receiver["url"]),
                 "--sl-ca-file",
                 str(tls.ca_file),
-                "--sl-conferences",
-                ",".join(platform["conferences"]),
                 "--sl-codecs",
                 opts.codecs,
                 "--sl-tracks",

@@ -104,6 +104,19 @@ def test_no_secret_reaches_a_report_record_or_log(smoke_run) -> None:
     )
 
 
+def test_users_discovered_conferences_through_the_api(smoke_run) -> None:
+    out, _ = smoke_run
+    log = (out / "locust.html").read_text()
+    assert "list_conferences" in log
+
+
+def test_nothing_is_left_running(smoke_run) -> None:
+    out, _ = smoke_run
+    pids = [int(str(p["pid"])) for p in table(out, "producers")]
+    assert len(pids) >= 3
+    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+
+
 def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     for argv, needle in (
         (["--bogus"], "unrecognized arguments: --bogus"),
