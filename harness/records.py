@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TABLES", "ColumnType", "MemorySink", "RowSink", "columns"]
 
-ColumnType = Literal["int64", "int32", "float64", "string", "bool"]
+ColumnType = Literal["int64", "int32", "float64", "string", "bool", "binary"]
 
 TABLES: Final[dict[str, tuple[tuple[str, ColumnType], ...]]] = {
     # One row per producer process: its clock anchor and identity.
@@ -100,6 +100,15 @@ TABLES: Final[dict[str, tuple[tuple[str, ColumnType], ...]]] = {
         ("payload_bytes", "int64"),
         ("violations", "int64"),
         ("close_code", "int32"),
+    ),
+    # Receiver side: the raw payload of one frame a second per track (chunks 1, 51, ...),
+    # so reports can decode it and compare it with the reference platform's test signal.
+    "audio_samples": (
+        ("stream_sid", "string"),
+        ("track", "string"),
+        ("chunk", "int64"),
+        ("codec", "string"),  # as announced in start.mediaFormat
+        ("payload", "binary"),
     ),
     # Every checker: per subject and rule, how many checks and failures.
     "rule_checks": (

@@ -27,11 +27,13 @@ from harness.rules import Checker
 from harness.transitions import State, allowed, next_state
 
 
-__all__ = ["StreamSession", "TrackState"]
+__all__ = ["AUDIO_SAMPLE_EVERY", "StreamSession", "TrackState"]
 
 _VERSIONS: Final = {"0.2.0": "signalwire", "1.0.0": "twilio"}
 _TIMESTAMP_SLACK_MS: Final = 60
 _MS: Final = 1_000_000
+AUDIO_SAMPLE_EVERY: Final = 50
+"""Keep the payload of chunks 1, 51, 101, ...: one 20 ms frame a second per track."""
 _connection_ids = itertools.count(1)
 
 
@@ -381,9 +383,16 @@ class StreamSession:
             at_ns=arrival_ns,
         )
         try:
-            size = len(binascii.a2b_base64(media.payload, strict_mode=True))
+            payload = binascii.a2b_base64(media.payload, strict_mode=True)
+            size = len(payload)
         except (binascii.Error, ValueError):
-            size = -1
+            payload, size = b"", -1
+        if chunk % AUDIO_SAMPLE_EVERY == 1 and size > 0:
+            # one frame a second per track, kept whole so reports can check the audio
+            sink.add(
+                "audio_samples",
+                (self.stream_sid, media.track, chunk, self.codec, payload),
+            )
         check(
             "WS-MEDIA-003",
             size == self._frame_bytes,

@@ -35,6 +35,7 @@ _ARROW_TYPES = {
     "float64": pa.float64(),
     "string": pa.string(),
     "bool": pa.bool_(),
+    "binary": pa.binary(),
 }
 
 

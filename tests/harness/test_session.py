@@ -145,6 +145,16 @@ def test_arbitrary_input_never_raises(inputs) -> None:
     assert session.frames == len(sink.rows["frames"])
 
 
+def test_one_payload_a_second_per_track_is_kept_for_audio_checks() -> None:
+    texts, _ = valid_stream("L16@16000h", "both_tracks", 0, 120)
+    _, sink = feed(list(texts))
+    samples = sink.rows["audio_samples"]
+    assert sorted((r[1], r[2]) for r in samples) == [
+        (t, c) for t in ("inbound", "outbound") for c in (1, 51, 101)
+    ]
+    assert {len(r[4]) for r in samples} == {640}  # type: ignore[arg-type]
+
+
 def test_numeric_fields_are_reported_but_the_frame_is_still_measured() -> None:
     texts, _ = valid_stream("PCMU", "inbound_track", 0, 2)
     doc = json.loads(texts[2])
