@@ -35,6 +35,7 @@ __all__ = [
     "parse_start",
     "parse_stop",
     "rfc2822",
+    "sid_dialect",
 ]
 
 TRACKS: Final = ("inbound_track", "outbound_track", "both_tracks")
@@ -55,6 +56,7 @@ RESPONSE_FIELDS: Final = frozenset(
 API_PREFIXES: Final = ("/api/laml/2010-04-01", "/2010-04-01")
 """Documented prefix first; the Twilio-style one is what Twilio-based SDKs call (api.md §1)."""
 
+_TWILIO_STREAM_SID = re.compile(r"MZ[0-9a-fA-F]{32}")
 _PARAM_FIELD = re.compile(r"Parameter(\d+)\.(Name|Value)")
 _RFC2822 = re.compile(
     r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} "
@@ -259,6 +261,18 @@ def rfc2822(epoch_s: float) -> str:
     return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(epoch_s))
 
 
+def sid_dialect(value: object) -> Literal["signalwire", "twilio"] | None:
+    """Which dialect a stream sid's format belongs to, if any (api.md §1.2, §2.3).
+
+    SignalWire's are UUIDs; Twilio's are ``MZ`` and 32 hex digits.
+    """
+    if _is_uuid(value):
+        return "signalwire"
+    if isinstance(value, str) and _TWILIO_STREAM_SID.fullmatch(value):
+        return "twilio"
+    return None
+
+
 def _is_uuid(value: object) -> bool:
     if not isinstance(value, str):
         return False
@@ -332,15 +346,17 @@ def check_stream_response(
             )
         return doc
     sid = doc.get("sid")
-    checker.check(
+    dialect = sid_dialect(sid)
+    if checker.check(
         "REST-CREATE-003",
-        _is_uuid(sid)
+        dialect is not None
         and doc.get("account_sid") == account_sid
         and doc.get("conference_sid") == conference_sid,
         expected=f"uuid sid, account {account_sid}, conference {conference_sid}",
         actual=f"sid {sid}, account {doc.get('account_sid')}, conference {doc.get('conference_sid')}",
         at_ns=at_ns,
-    )
+    ):
+        checker.readings["REST-CREATE-003"] = str(dialect)
     date = doc.get("date_updated")
     date_ok = isinstance(date, str) and _RFC2822.fullmatch(date) is not None
     if date_ok:

@@ -62,15 +62,20 @@ TABLES: Final[dict[str, tuple[tuple[str, ColumnType], ...]]] = {
         ("end_reason", "string"),  # stopped | shutdown | connect-failed | disconnected
         ("error", "string"),
     ),
-    # Platform side: one row per media frame sent (the send log).
+    # Platform side: one row per media frame that left the media pipeline (the send
+    # log), including frames the emulated network then lost (wire_ns 0).
     "sent_frames": (
         ("stream_sid", "string"),
         ("track", "string"),
         ("chunk", "int64"),
         ("seq", "int64"),
         ("due_ns", "int64"),
-        ("sent_ns", "int64"),
+        ("sent_ns", "int64"),  # left the media pipeline (before emulated impairments)
         ("payload_bytes", "int32"),
+        (
+            "wire_ns",
+            "int64",
+        ),  # written to the socket; 0 if lost (harness/platform/network.py)
     ),
     # Receiver side: one row per media frame received.
     "frames": (
@@ -112,7 +117,7 @@ TABLES: Final[dict[str, tuple[tuple[str, ColumnType], ...]]] = {
     ),
     # Every checker: per subject and rule, how many checks and failures.
     "rule_checks": (
-        ("source", "string"),  # receiver | scenario | callback
+        ("source", "string"),  # receiver | scenario | callback | negative
         ("subject", "string"),
         ("rule", "string"),
         ("checks", "int64"),
@@ -128,6 +133,65 @@ TABLES: Final[dict[str, tuple[tuple[str, ColumnType], ...]]] = {
         ("expected", "string"),
         ("actual", "string"),
         ("at_ns", "int64"),
+    ),
+    # Every producer, once a second: its own load, so a saturated harness is
+    # told apart from a slow platform (harness/health.py).
+    "health": (
+        ("producer", "string"),
+        ("kind", "string"),  # platform | receiver
+        ("at_ns", "int64"),  # end of the interval
+        ("interval_ns", "int64"),
+        ("cpu_ns", "int64"),  # process CPU time (user + system) in the interval
+        ("loop_cpu_ns", "int64"),  # CPU time of the event-loop thread alone
+        ("lag_samples", "int64"),  # event-loop lag probes in the interval
+        ("lag_p99_ns", "int64"),
+        ("lag_max_ns", "int64"),
+        ("gc_pauses", "int64"),  # garbage-collection passes (any generation)
+        ("gc_total_ns", "int64"),
+        ("gc_max_ns", "int64"),
+        ("rss_bytes", "int64"),
+    ),
+    # Mergeable log-linear histograms (harness/histogram.py): each flush writes
+    # the counts since the last, so summing every row of every producer is exact.
+    "histograms": (
+        ("producer", "string"),
+        ("metric", "string"),  # e.g. interarrival_ns, jitter_ns, loop_lag_ns
+        ("codec", "string"),
+        ("track", "string"),
+        ("bucket", "int64"),
+        ("count", "int64"),
+    ),
+    # Platform side: every impairment it injected (--fault), the ground truth for
+    # loss, duplicates, reordering, stalls, disconnects and failed starts.
+    "impairments": (
+        ("stream_sid", "string"),  # "" for an API error on a create
+        ("track", "string"),  # "" when not about one track
+        ("chunk", "int64"),  # 0 when not about one frame
+        (
+            "kind",
+            "string",
+        ),  # loss | duplicate | reorder | stall | disconnect | start-delay | start-fail | api-error
+        ("value_ns", "int64"),  # the stall or delay length; 0 when it has none
+        ("at_ns", "int64"),
+        ("detail", "string"),  # e.g. "503 create" for an api-error
+    ),
+    # Callback sink (receivers/callbacks.py): one row per status callback received.
+    "callbacks": (
+        ("stream_sid", "string"),
+        (
+            "event",
+            "string",
+        ),  # StreamEvent: stream-started | stream-stopped | stream-error
+        ("method", "string"),  # GET | POST as received
+        ("at_ns", "int64"),
+        (
+            "signature_ok",
+            "bool",
+        ),  # a signing key is configured and the signature is valid
+        ("signature", "string"),  # valid | invalid | missing | unchecked (no key)
+        ("stream_name", "string"),
+        ("error", "string"),  # StreamError, "" unless stream-error
+        ("timestamp", "string"),  # the callback's own Timestamp, as sent
     ),
 }
 

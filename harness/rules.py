@@ -86,11 +86,17 @@ RULES: Final[dict[str, Rule]] = _catalog(
         "every streamSid in the stream equals start.streamSid",
         "§5.2, §10",
     ),
-    Rule("WS-MEDIA-001", "media.track is one of the tracks announced in start", "§5.2"),
+    Rule(
+        "WS-MEDIA-001",
+        "media.track is one of the tracks requested "
+        "(announced in start when the request is unknown)",
+        "§5.2",
+    ),
     Rule("WS-MEDIA-002", 'media.chunk starts at "1" and grows by 1 per track', "§5.2"),
     Rule(
         "WS-MEDIA-003",
-        "media.payload is valid base64 of exactly one 20 ms frame of the codec",
+        "media.payload is valid base64 of exactly one 20 ms frame "
+        "of the codec requested (announced when the request is unknown)",
         "§5.2, §5.5",
     ),
     Rule(
@@ -100,7 +106,8 @@ RULES: Final[dict[str, Rule]] = _catalog(
     ),
     Rule(
         "WS-MEDIA-005",
-        "media.timestamp stays within 60 ms of (chunk-1) x 20 ms",
+        "media.timestamp stays within 60 ms of (chunk-1) x 20 ms "
+        "(checked on frames whose chunk is in sequence)",
         "§5.2, §5.5",
         "warning",
     ),
@@ -108,6 +115,34 @@ RULES: Final[dict[str, Rule]] = _catalog(
         "WS-STOP-001",
         "the stream ends with a stop message before the socket closes",
         "§5.2",
+    ),
+    Rule(
+        "WS-STOP-002",
+        "nothing arrives after stop",
+        "§5.2",
+    ),
+    Rule(
+        "WS-HANDSHAKE-002",
+        "the platform dials the receiver over TLS (wss only)",
+        "§1.1, §5.1",
+    ),
+    # --- dialects (api.md §5.4, §2.4): told apart by connected.version ---
+    Rule(
+        "WS-DIALECT-001",
+        "start's streamSid, accountSid and callSid have the dialect's format "
+        "(SignalWire: UUIDs; Twilio: MZ, AC, CA + 32 hex)",
+        "§5.4, §2.4",
+    ),
+    Rule(
+        "WS-DIALECT-002",
+        "Twilio dialect: start, media and stop carry a top-level streamSid",
+        "§5.4",
+    ),
+    Rule(
+        "WS-DIALECT-003",
+        "stop body: Twilio's carries stop.accountSid and stop.callSid equal to "
+        "start's; SignalWire's has none (one that is sent must agree too)",
+        "§5.4",
     ),
     # --- REST (api.md §1-2) ---
     Rule("REST-CREATE-001", "a valid create request gets HTTP 200", "§1.2, §1.3"),
@@ -118,8 +153,8 @@ RULES: Final[dict[str, Rule]] = _catalog(
     ),
     Rule(
         "REST-CREATE-003",
-        "sid, account_sid and conference_sid are UUIDs "
-        "(account and conference as requested)",
+        "sid is a UUID (Twilio dialect: MZ + 32 hex; the reading is reported); "
+        "account_sid and conference_sid are the ones requested",
         "§1.2",
     ),
     Rule("REST-CREATE-004", "date_updated is an RFC 2822 date", "§1.2"),
@@ -144,6 +179,104 @@ RULES: Final[dict[str, Rule]] = _catalog(
         "REST-STOP-002",
         "the stop response has the 7 documented fields and the stream's sid",
         "§2.1, §1.2",
+    ),
+    # --- REST rejections (api.md §1.3, §10): 400 or 422 are both allowed
+    # readings for a validation failure; the one seen is reported ---
+    Rule(
+        "REST-REJECT-001",
+        "a ws:// Url is refused with 400 or 422 (code 31922 when the body has one)",
+        "§1.1, §1.3, §10",
+    ),
+    Rule(
+        "REST-REJECT-002",
+        "a malformed Url (whitespace, no host) is refused with 400 or 422 "
+        "(code 31922 when the body has one)",
+        "§1.3, §10",
+    ),
+    Rule("REST-REJECT-003", "a create without Url is refused with 400 or 422", "§1.1"),
+    Rule(
+        "REST-REJECT-004",
+        "an unknown Track or StreamCodec is refused with 400 or 422",
+        "§1.1, §9.2",
+    ),
+    Rule(
+        "REST-REJECT-005",
+        "a 100th custom parameter is refused with 400 or 422",
+        "§1.1",
+    ),
+    Rule(
+        "REST-REJECT-006",
+        "bad credentials get 401 with code 20003",
+        "§1, §1.3",
+    ),
+    Rule(
+        "REST-REJECT-007",
+        "an unknown account gets 404 with code 20404 "
+        "(or 401 with 20003: the user is not that account; reading reported)",
+        "§1.3, §9.1",
+    ),
+    Rule(
+        "REST-REJECT-008",
+        "an unknown conference gets 404 with code 20404",
+        "§1.3",
+    ),
+    Rule(
+        "REST-REJECT-009",
+        "a duplicate Name in the same conference is refused with 400 or 422 "
+        "(a platform may report it only by a stream-error callback, api.md §10)",
+        "§1.1, §4, §10",
+        "warning",
+    ),
+    Rule(
+        "REST-REJECT-010",
+        "stopping an unknown stream gets 404 (code 20404 when the body has one)",
+        "§2.1, §1.3",
+    ),
+    Rule(
+        "REST-REJECT-011",
+        "a stop with Status other than stopped is refused with 400 or 422",
+        "§2.1",
+    ),
+    Rule(
+        "REST-ERROR-001",
+        "an error body has its status's documented shape: "
+        "{code, message, more_info, status} for 400/401/404 "
+        '(status equal to the HTTP one); {"errors": [...]} or that shape for 422',
+        "§1.3",
+    ),
+    # --- status callbacks (api.md §4) ---
+    Rule(
+        "CB-001",
+        "a stream's callbacks come in order: stream-started once, "
+        "before stream-stopped once",
+        "§4",
+    ),
+    Rule(
+        "CB-002",
+        "a callback carries the documented parameters: AccountSid, StreamSid, "
+        "StreamName, StreamEvent (started, stopped or error), an ISO 8601 "
+        "Timestamp, StreamError exactly on stream-error, a valid StreamTrack",
+        "§4",
+    ),
+    Rule(
+        "CB-003",
+        "a callback uses the requested StatusCallbackMethod "
+        "(POST form-encoded, GET in the query)",
+        "§1.1, §4",
+    ),
+    Rule(
+        "CB-004",
+        "with a signing key configured, every callback carries a valid "
+        "Twilio-algorithm signature (HMAC-SHA1, base64, over the URL and "
+        "sorted POST parameters)",
+        "§4",
+    ),
+    Rule(
+        "CB-005",
+        "signature header: X-SignalWire-Signature (SignalWire) or "
+        "X-Twilio-Signature (Twilio); either is accepted, the one seen is reported",
+        "§4, §5.4",
+        "info",
     ),
 )
 
@@ -213,6 +346,20 @@ class Checker:
                     )
                 )
         return ok
+
+    def passes(self, rule: str, n: int) -> None:
+        """Record ``n`` passed checks of ``rule`` at once.
+
+        Hot paths count passes in an integer and hand them over here, instead
+        of paying a call per rule per message (issue 4: checking at most
+        doubles the cost of parsing).
+        """
+        if n <= 0:
+            return
+        count = self.counts.get(rule)
+        if count is None:
+            count = self.counts[rule] = RuleCount()
+        count.checks += n
 
     def note(self, rule: str, reading: str) -> None:
         """Record which allowed reading was seen (api.md §10); it counts as a passed check."""

@@ -5,12 +5,19 @@ WebSocket message, stamps its arrival (``time.monotonic_ns()``) and calls
 :meth:`StreamSession.receive`; rows go to an injected :class:`RowSink`. Nothing
 here raises on hostile input: every breach becomes a violation and the session
 keeps measuring, so one bad field never costs the frames around it.
+
+Cost: a conformant ``media`` message takes a fast path that decides every
+per-message rule with plain comparisons and counts the passes in one integer
+(handed to the checker in bulk at close); only a message that breaks a rule
+goes through the per-rule path that builds evidence. Issue 4 bounds the
+checker at the cost of parsing (tests/benchmarks/test_checker.py).
 """
 
 from __future__ import annotations
 
 import binascii
 import itertools
+import re
 from typing import Final
 
 import msgspec
@@ -19,33 +26,72 @@ from msgspec import UNSET
 from harness import messages as m
 from harness.api import TRACK_MEDIA
 from harness.checks_io import checker_rows
-from harness.codecs import FRAME_MS, codec_by_encoding, get_codec
+from harness.codecs import CODEC_NAMES, FRAME_MS, codec_by_encoding, get_codec
 from harness.correlation import PARAM_NAME, Expectation
-from harness.metrics import InterarrivalJitter, SequenceCounter
 from harness.records import RowSink
 from harness.rules import Checker
 from harness.transitions import State, allowed, next_state
 
 
-__all__ = ["AUDIO_SAMPLE_EVERY", "StreamSession", "TrackState"]
+__all__ = ["AUDIO_SAMPLE_EVERY", "DIALECT_VERSIONS", "StreamSession", "TrackState"]
 
-_VERSIONS: Final = {"0.2.0": "signalwire", "1.0.0": "twilio"}
+DIALECT_VERSIONS: Final = {"0.2.0": "signalwire", "1.0.0": "twilio"}
+"""``connected.version`` per dialect (api.md §5.4)."""
 _TIMESTAMP_SLACK_MS: Final = 60
 _MS: Final = 1_000_000
 AUDIO_SAMPLE_EVERY: Final = 50
 """Keep the payload of chunks 1, 51, 101, ...: one 20 ms frame a second per track."""
 _connection_ids = itertools.count(1)
 
+# api.md §5.4, §2.4: SignalWire ids are UUIDs; Twilio's are a prefix + 32 hex.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TWILIO_ID = {
+    "streamSid": re.compile(r"MZ[0-9a-fA-F]{32}"),
+    "callSid": re.compile(r"CA[0-9a-fA-F]{32}"),
+}
+
+_MEDIA: Final = m.Media
+_STREAMING: Final = State.STREAMING  # a module constant: enum member lookups are slow
+
+_FAST_RULES: Final = (
+    "WS-JSON-001",
+    "WS-JSON-002",
+    "WS-ORDER-001",
+    "WS-SEQ-001",
+    "WS-MEDIA-001",
+    "WS-MEDIA-002",
+    "WS-MEDIA-003",
+    "WS-MEDIA-004",
+    "WS-MEDIA-005",
+)
+"""Rules a ``media`` message on the fast path passes (each counted once per message)."""
+
 
 class TrackState:
-    """What one media track has shown so far."""
+    """What one media track has shown so far.
 
-    __slots__ = ("chunks", "jitter", "last_timestamp")
+    The jitter estimate is :class:`harness.metrics.InterarrivalJitter`'s (RFC
+    3550 §6.4.1) kept inline, since a method call per frame costs more than
+    the arithmetic; ``tests/harness/test_session.py`` holds the two equal.
+    """
+
+    __slots__ = ("highest", "jitter_ns", "last_timestamp", "last_transit")
 
     def __init__(self) -> None:
-        self.chunks = SequenceCounter()
-        self.jitter = InterarrivalJitter()
+        self.highest = 0
+        """Highest ``chunk`` seen (0 before the first)."""
         self.last_timestamp = -1
+        self.last_transit: int | None = None
+        self.jitter_ns = 0.0
+
+    def jitter(self, arrival_ns: int, timestamp_ms: int) -> float:
+        """Feed one frame; return the estimate after it (the slow path's spelling)."""
+        transit = arrival_ns - timestamp_ms * _MS
+        last = self.last_transit
+        self.last_transit = transit
+        if last is not None:
+            self.jitter_ns += (abs(transit - last) - self.jitter_ns) / 16.0
+        return self.jitter_ns
 
 
 class StreamSession:
@@ -54,9 +100,43 @@ class StreamSession:
     Args:
         connected_ns: when the socket was accepted.
         bearer_ok: the handshake's bearer-token check, if the shell made one.
+        tls: whether the connection came over TLS, if the shell knows.
     """
 
-    def __init__(self, connected_ns: int, *, bearer_ok: bool | None = None) -> None:
+    __slots__ = (
+        "_closed",
+        "_decoder",
+        "_fast",
+        "_fast_sid",
+        "_frame_bytes",
+        "_frames",
+        "_need_sid",
+        "_next_seq",
+        "_payload_bytes",
+        "account_sid",
+        "call_sid",
+        "checker",
+        "codec",
+        "connected_ns",
+        "connection_id",
+        "dialect",
+        "expectation",
+        "first_media_ns",
+        "start_ns",
+        "state",
+        "stop_ns",
+        "stream_sid",
+        "track",
+        "tracks",
+    )
+
+    def __init__(
+        self,
+        connected_ns: int,
+        *,
+        bearer_ok: bool | None = None,
+        tls: bool | None = None,
+    ) -> None:
         self.connection_id = f"conn-{next(_connection_ids)}"
         self.checker = Checker(self.connection_id)
         self.state = State.AWAIT_CONNECTED
@@ -65,22 +145,41 @@ class StreamSession:
         self.first_media_ns = 0
         self.stop_ns = 0
         self.stream_sid = ""
+        self.account_sid = ""
+        self.call_sid = ""
         self.codec = ""
         self.track = ""
+        self.dialect: str | None = None
+        """``signalwire`` or ``twilio`` from ``connected.version``; ``None`` if unknown."""
         self.expectation: Expectation | None = None
-        self.frames = 0
-        self.payload_bytes = 0
+        self._frames = 0
+        self._payload_bytes = 0
         self.tracks: dict[str, TrackState] = {}
         self._frame_bytes = 0
         self._next_seq = 0  # 0 until start: connected carries no sequenceNumber
         self._decoder = m.decoder()
         self._closed = False
+        self._fast = 0
+        """Media messages that passed every rule of :data:`_FAST_RULES` on the
+        fast path and are not yet folded into the checker and the totals."""
+        self._fast_sid = 0
+        """... of which carried a top-level ``streamSid`` (a WS-SID-001 pass each)."""
+        self._need_sid = False
+        """Twilio dialect: a media message without ``streamSid`` breaks WS-DIALECT-002."""
         if bearer_ok is not None:
             self.checker.check(
                 "WS-HANDSHAKE-001",
                 bearer_ok,
                 expected="the token sent",
                 actual="match" if bearer_ok else "missing or different",
+                at_ns=connected_ns,
+            )
+        if tls is not None:
+            self.checker.check(
+                "WS-HANDSHAKE-002",
+                tls,
+                expected="wss (TLS)",
+                actual="TLS" if tls else "plain ws",
                 at_ns=connected_ns,
             )
 
@@ -92,14 +191,96 @@ class StreamSession:
     def violations(self) -> int:
         return self.checker.failures
 
+    @property
+    def frames(self) -> int:
+        """Media frames received (whatever their rule outcomes)."""
+        return self._frames + self._fast
+
+    @property
+    def payload_bytes(self) -> int:
+        """Decoded payload bytes received."""
+        return self._payload_bytes + self._fast * self._frame_bytes
+
     # -- feeding -----------------------------------------------------------
 
     def receive(self, data: str | bytes, arrival_ns: int, sink: RowSink) -> None:
         """Handle one WebSocket message that arrived at ``arrival_ns``."""
-        check = self.checker.check
-        message: m.Message | None
-        if isinstance(data, bytes):
-            check(
+        if type(data) is not str:
+            self._undecodable(data, arrival_ns, sink)
+            return
+        try:
+            message = self._decoder.decode(data)
+        except msgspec.DecodeError:
+            self._undecodable(data, arrival_ns, sink)
+            return
+        if type(message) is _MEDIA and self.state is _STREAMING:
+            # The fast path: decide every per-message rule with plain
+            # comparisons; each mirrors one in _media, which re-checks a
+            # refused message rule by rule with evidence.
+            media = message.media
+            track = self.tracks.get(media.track)
+            sid = message.stream_sid
+            if track is not None and (
+                sid == self.stream_sid if sid is not UNSET else not self._need_sid
+            ):
+                try:
+                    seq = int(message.sequence_number)
+                    chunk = int(media.chunk)
+                    timestamp = int(media.timestamp)
+                    payload = binascii.a2b_base64(media.payload, strict_mode=True)
+                except (ValueError, binascii.Error):
+                    seq = -1
+                size = len(payload) if seq >= 0 else -1
+                if (
+                    seq == self._next_seq
+                    and chunk == track.highest + 1
+                    and timestamp >= track.last_timestamp
+                    and size == self._frame_bytes
+                    and -_TIMESTAMP_SLACK_MS
+                    <= timestamp - (chunk - 1) * FRAME_MS
+                    <= _TIMESTAMP_SLACK_MS
+                ):
+                    self._next_seq = seq + 1
+                    track.highest = chunk
+                    track.last_timestamp = timestamp
+                    self._fast += 1  # frames and payload bytes too: size is fixed
+                    if sid is not UNSET:
+                        self._fast_sid += 1
+                    if chunk % AUDIO_SAMPLE_EVERY == 1:
+                        sink.add(
+                            "audio_samples",
+                            (self.stream_sid, media.track, chunk, self.codec, payload),
+                        )
+                    if not self.first_media_ns:
+                        self.first_media_ns = arrival_ns
+                    transit = arrival_ns - timestamp * _MS
+                    last = track.last_transit
+                    track.last_transit = transit
+                    if last is not None:
+                        d = transit - last
+                        track.jitter_ns += (
+                            (d if d >= 0 else -d) - track.jitter_ns
+                        ) / 16.0
+                    sink.add(
+                        "frames",
+                        (
+                            self.stream_sid,
+                            media.track,
+                            chunk,
+                            seq,
+                            timestamp,
+                            arrival_ns,
+                            size,
+                            track.jitter_ns,
+                        ),
+                    )
+                    return
+        self._dispatch(message, arrival_ns, sink)
+
+    def _undecodable(self, data: str | bytes, arrival_ns: int, sink: RowSink) -> None:
+        """A binary frame, bad JSON, or JSON of the wrong shape or types."""
+        if not isinstance(data, str):
+            self.checker.check(
                 "WS-JSON-001",
                 False,
                 expected="a text frame",
@@ -108,13 +289,14 @@ class StreamSession:
             )
             return
         try:
-            message = self._decoder.decode(data)
+            self._decoder.decode(data)
         except msgspec.ValidationError as exc:
             message = self._lenient(data, str(exc), arrival_ns)
-            if message is None:
-                return
+            if message is not None:
+                self._dispatch(message, arrival_ns, sink, typed=False)
+            return
         except msgspec.DecodeError as exc:
-            check(
+            self.checker.check(
                 "WS-JSON-001",
                 False,
                 expected="a JSON object with a known event",
@@ -122,33 +304,31 @@ class StreamSession:
                 at_ns=arrival_ns,
             )
             return
-        else:
-            check("WS-JSON-002", True)
-        check("WS-JSON-001", True)
-        self._advance(message, arrival_ns)
+        raise AssertionError("decodes now, did not before")  # pragma: no cover
+
+    def _dispatch(
+        self,
+        message: m.Message,
+        arrival_ns: int,
+        sink: RowSink,
+        *,
+        typed: bool = True,
+    ) -> None:
+        """The per-rule path: every message but a conformant media one."""
+        if typed:
+            self.checker.check("WS-JSON-002", True)
+        self.checker.check("WS-JSON-001", True)
+        if not self._advance(message, arrival_ns):
+            return
         match message:
             case m.Media():
                 self._media(message, arrival_ns, sink)
             case m.Start():
                 self._start(message, arrival_ns)
             case m.Connected():
-                version = message.version
-                dialect = _VERSIONS.get(version)
-                if (
-                    check(
-                        "WS-CONNECTED-001",
-                        message.protocol == "Call" and dialect is not None,
-                        expected='protocol "Call", version 0.2.0 or 1.0.0',
-                        actual=f"protocol {message.protocol!r}, version {version!r}",
-                        at_ns=arrival_ns,
-                    )
-                    and dialect is not None
-                ):
-                    self.checker.readings["WS-CONNECTED-001"] = f"{dialect} {version}"
+                self._connected(message, arrival_ns)
             case m.Stop():
-                self._sequence(message.sequence_number, arrival_ns)
-                self._same_sid(message.stream_sid, arrival_ns)
-                self.stop_ns = arrival_ns
+                self._stop(message, arrival_ns)
             case m.Dtmf() | m.Mark():
                 if message.sequence_number is not UNSET:
                     self._sequence(message.sequence_number, arrival_ns)
@@ -166,6 +346,9 @@ class StreamSession:
             actual=f"closed in state {self.state.value}",
             at_ns=closed_ns,
         )
+        if self.state is State.STOPPED and "WS-STOP-002" not in self.checker.counts:
+            self.checker.passes("WS-STOP-002", 1)  # nothing came after stop
+        self.settle()
         exp = self.expectation
         sink.add(
             "streams",
@@ -191,7 +374,62 @@ class StreamSession:
         for table, row in checker_rows("receiver", self.checker):
             sink.add(table, row)
 
+    def settle(self) -> None:
+        """Fold the fast path's counts into the checker and the totals (idempotent).
+
+        :meth:`close` calls it; call it before reading ``checker`` mid-stream.
+        """
+        checker, n = self.checker, self._fast
+        if n:
+            for rule in _FAST_RULES:
+                checker.passes(rule, n)
+            if self._need_sid:
+                checker.passes("WS-DIALECT-002", n)
+            self._frames += n
+            self._payload_bytes += n * self._frame_bytes
+            self._fast = 0
+        checker.passes("WS-SID-001", self._fast_sid)
+        self._fast_sid = 0
+
     # -- steps ---------------------------------------------------------------
+
+    def _frame(
+        self,
+        track: TrackState,
+        media: m.MediaBody,
+        seq: int,
+        chunk: int,
+        timestamp: int,
+        payload: bytes,
+        arrival_ns: int,
+        sink: RowSink,
+    ) -> None:
+        """Measure and record one frame (whatever its rule outcomes)."""
+        size = len(payload)
+        if chunk % AUDIO_SAMPLE_EVERY == 1 and size:
+            # one frame a second per track, kept whole so reports can check the audio
+            sink.add(
+                "audio_samples",
+                (self.stream_sid, media.track, chunk, self.codec, payload),
+            )
+        jitter = track.jitter(arrival_ns, timestamp)
+        if not self.first_media_ns:
+            self.first_media_ns = arrival_ns
+        self._frames += 1
+        self._payload_bytes += size
+        sink.add(
+            "frames",
+            (
+                self.stream_sid,
+                media.track,
+                chunk,
+                seq,
+                timestamp,
+                arrival_ns,
+                size,
+                jitter,
+            ),
+        )
 
     def _lenient(self, data: str, error: str, at_ns: int) -> m.Message | None:
         """Record a type violation, then read the message with numbers turned to strings."""
@@ -216,14 +454,21 @@ class StreamSession:
             return None
         return message
 
-    def _advance(self, message: m.Message, at_ns: int) -> None:
+    def _advance(self, message: m.Message, at_ns: int) -> bool:
+        """Move the state machine; ``False`` when the message came after stop."""
         event = type(message).__struct_config__.tag
         assert isinstance(event, str)
+        if self.state is State.STOPPED:
+            # api.md §5.2: stop ends the stream; what follows is outside it
+            self.checker.check(
+                "WS-STOP-002", False, expected="nothing", actual=event, at_ns=at_ns
+            )
+            return False
         following = next_state(self.state, event)
         if self.checker.check(
             "WS-ORDER-001",
             following is not None,
-            expected=" or ".join(allowed(self.state)) or "nothing after stop",
+            expected=" or ".join(allowed(self.state)),
             actual=event,
             at_ns=at_ns,
         ):
@@ -231,6 +476,25 @@ class StreamSession:
             self.state = following
         elif event == "start" and self.state is State.AWAIT_CONNECTED:
             self.state = State.STREAMING  # connected was missing: keep measuring
+        return True
+
+    def _connected(self, message: m.Connected, at_ns: int) -> None:
+        version = message.version
+        dialect = DIALECT_VERSIONS.get(version)
+        if (
+            self.checker.check(
+                "WS-CONNECTED-001",
+                message.protocol == "Call" and dialect is not None,
+                expected='protocol "Call", version 0.2.0 or 1.0.0',
+                actual=f"protocol {message.protocol!r}, version {version!r}",
+                at_ns=at_ns,
+            )
+            and dialect is not None
+        ):
+            self.checker.readings["WS-CONNECTED-001"] = f"{dialect} {version}"
+        self.settle()  # a second connected may change the dialect
+        self.dialect = dialect
+        self._need_sid = dialect == "twilio"
 
     def _sequence(self, value: str, at_ns: int) -> int:
         try:
@@ -256,31 +520,53 @@ class StreamSession:
         self._next_seq = seq + 1
         return seq
 
-    def _same_sid(self, sid: str | msgspec.UnsetType, at_ns: int) -> None:
+    def _same_sid(
+        self, sid: str | msgspec.UnsetType, at_ns: int, seq: int | None = None
+    ) -> None:
         if sid is not UNSET:
             self.checker.check(
                 "WS-SID-001",
                 sid == self.stream_sid,
                 expected=self.stream_sid,
                 actual=sid,
+                seq=seq,
+                at_ns=at_ns,
+            )
+
+    def _top_level_sid(
+        self, sid: str | msgspec.UnsetType, at_ns: int, seq: int | None = None
+    ) -> None:
+        """Twilio dialect: start, media and stop repeat ``streamSid`` (api.md §5.4)."""
+        if self._need_sid:
+            self.checker.check(
+                "WS-DIALECT-002",
+                sid is not UNSET,
+                expected="a top-level streamSid",
+                actual="present" if sid is not UNSET else "absent",
+                seq=seq,
                 at_ns=at_ns,
             )
 
     def _start(self, message: m.Start, at_ns: int) -> None:
         check = self.checker.check
         body = message.start
+        self.settle()  # a second start may change the frame size
         self._next_seq = 0
         self._sequence(message.sequence_number, at_ns)
         self.start_ns = at_ns
         self.stream_sid = self.checker.subject = body.stream_sid
+        self.account_sid = body.account_sid
+        self.call_sid = body.call_sid if body.call_sid is not UNSET else ""
         fmt = body.media_format
         codec = codec_by_encoding(fmt.encoding, fmt.sample_rate)
         self.codec = codec or f"{fmt.encoding}@{fmt.sample_rate}"
-        if codec is not None:
-            self._frame_bytes = get_codec(codec).frame_bytes
         params = body.custom_parameters if body.custom_parameters is not UNSET else {}
         exp = self.expectation = Expectation.from_parameters(params)
-        wanted = exp.codec if exp else None
+        wanted = exp.codec if exp and exp.codec in CODEC_NAMES else None
+        # Payloads are judged against the codec requested when it is known: a
+        # wrong mediaFormat is WS-START-001's finding, not every frame's.
+        framing = wanted or codec
+        self._frame_bytes = get_codec(framing).frame_bytes if framing else 0
         check(
             "WS-START-001",
             codec is not None
@@ -295,7 +581,7 @@ class StreamSession:
             self.track = exp.track
             check(
                 "WS-START-002",
-                tracks == TRACK_MEDIA.get(exp.track),
+                sorted(tracks) == sorted(TRACK_MEDIA.get(exp.track, ())),
                 expected=list(TRACK_MEDIA.get(exp.track, ())),
                 actual=list(tracks),
                 at_ns=at_ns,
@@ -308,7 +594,7 @@ class StreamSession:
                 at_ns=at_ns,
             )
         else:
-            known = tracks in TRACK_MEDIA.values()
+            known = tuple(sorted(tracks)) in TRACK_MEDIA.values()
             check(
                 "WS-START-002",
                 known,
@@ -316,20 +602,79 @@ class StreamSession:
                 actual=list(tracks),
                 at_ns=at_ns,
             )
-            self.track = next((k for k, v in TRACK_MEDIA.items() if v == tracks), "")
-        for name in tracks:
-            self.tracks[name] = TrackState()
+            self.track = next(
+                (k for k, v in TRACK_MEDIA.items() if v == tuple(sorted(tracks))), ""
+            )
+        # Media tracks are judged against the Track requested when it is
+        # known: a wrong start.tracks is WS-START-002's finding alone.
+        requested = TRACK_MEDIA.get(exp.track) if exp is not None else None
+        self.tracks = {name: TrackState() for name in requested or tracks}
         self.checker.note(
             "WS-START-004", "absent" if message.stream_sid is UNSET else "present"
         )
         self._same_sid(message.stream_sid, at_ns)
+        self._top_level_sid(message.stream_sid, at_ns)
+        self._dialect_ids(body, at_ns)
+
+    def _dialect_ids(self, body: m.StartBody, at_ns: int) -> None:
+        """WS-DIALECT-001: ids in the format of the dialect ``connected`` announced."""
+        if self.dialect is None:
+            return
+        ids = {"streamSid": body.stream_sid}
+        if body.call_sid is not UNSET:  # api.md §10: undocumented for conferences
+            ids["callSid"] = body.call_sid
+        if self.dialect == "twilio":
+            bad = [k for k, v in ids.items() if not _TWILIO_ID[k].fullmatch(v)]
+        else:
+            bad = [k for k, v in ids.items() if not _UUID.fullmatch(v)]
+        self.checker.check(
+            "WS-DIALECT-001",
+            not bad,
+            expected=f"{self.dialect} ids",
+            actual=", ".join(f"{k} {ids[k][:40]!r}" for k in bad),
+            at_ns=at_ns,
+        )
+
+    def _stop(self, message: m.Stop, at_ns: int) -> None:
+        seq = self._sequence(message.sequence_number, at_ns)
+        self._same_sid(message.stream_sid, at_ns, seq)
+        self._top_level_sid(message.stream_sid, at_ns, seq)
+        self.stop_ns = at_ns
+        if self.dialect is None:
+            return
+        body = message.stop
+        if body is UNSET:
+            ok = self.dialect == "signalwire"
+            actual = "no stop body"
+        else:
+            got = (body.account_sid, body.call_sid)
+            want = (self.account_sid, self.call_sid or UNSET)
+            if self.dialect == "twilio":
+                ok = got == want
+            else:  # none documented; one that is sent must agree
+                ok = all(g is UNSET or g == w for g, w in zip(got, want, strict=True))
+            actual = "accountSid {}, callSid {}".format(
+                *("absent" if g is UNSET else repr(g[:40]) for g in got)
+            )
+        self.checker.check(
+            "WS-DIALECT-003",
+            ok,
+            expected=(
+                "stop.accountSid and stop.callSid as in start"
+                if self.dialect == "twilio"
+                else "no stop body, or one agreeing with start"
+            ),
+            actual=actual,
+            seq=seq,
+            at_ns=at_ns,
+        )
 
     def _media(self, message: m.Media, arrival_ns: int, sink: RowSink) -> None:
         check = self.checker.check
         media = message.media
         seq = self._sequence(message.sequence_number, arrival_ns)
-        if message.stream_sid is not UNSET:
-            self._same_sid(message.stream_sid, arrival_ns)
+        self._same_sid(message.stream_sid, arrival_ns, seq)
+        self._top_level_sid(message.stream_sid, arrival_ns, seq)
         track = self.tracks.get(media.track)
         if not check(
             "WS-MEDIA-001",
@@ -354,9 +699,9 @@ class StreamSession:
                 at_ns=arrival_ns,
             )
             return
-        expected_chunk = track.chunks.highest + 1
-        track.chunks.receive(chunk)
-        check(
+        expected_chunk = track.highest + 1
+        track.highest = max(track.highest, chunk)
+        in_sequence = check(
             "WS-MEDIA-002",
             chunk == expected_chunk,
             expected=expected_chunk,
@@ -373,26 +718,23 @@ class StreamSession:
             at_ns=arrival_ns,
         )
         track.last_timestamp = max(track.last_timestamp, timestamp)
-        nominal = (chunk - 1) * FRAME_MS
-        check(
-            "WS-MEDIA-005",
-            abs(timestamp - nominal) <= _TIMESTAMP_SLACK_MS,
-            expected=f"{nominal} ± {_TIMESTAMP_SLACK_MS}",
-            actual=timestamp,
-            seq=seq,
-            at_ns=arrival_ns,
-        )
+        if in_sequence:
+            # a chunk out of sequence is WS-MEDIA-002's finding; its timestamp
+            # cannot be judged against a counter that is itself wrong
+            nominal = (chunk - 1) * FRAME_MS
+            check(
+                "WS-MEDIA-005",
+                abs(timestamp - nominal) <= _TIMESTAMP_SLACK_MS,
+                expected=f"{nominal} ± {_TIMESTAMP_SLACK_MS}",
+                actual=timestamp,
+                seq=seq,
+                at_ns=arrival_ns,
+            )
         try:
             payload = binascii.a2b_base64(media.payload, strict_mode=True)
             size = len(payload)
         except (binascii.Error, ValueError):
             payload, size = b"", -1
-        if chunk % AUDIO_SAMPLE_EVERY == 1 and size > 0:
-            # one frame a second per track, kept whole so reports can check the audio
-            sink.add(
-                "audio_samples",
-                (self.stream_sid, media.track, chunk, self.codec, payload),
-            )
         check(
             "WS-MEDIA-003",
             size == self._frame_bytes,
@@ -401,24 +743,7 @@ class StreamSession:
             seq=seq,
             at_ns=arrival_ns,
         )
-        jitter = track.jitter.update(arrival_ns, timestamp * _MS)
-        if not self.first_media_ns:
-            self.first_media_ns = arrival_ns
-        self.frames += 1
-        self.payload_bytes += max(size, 0)
-        sink.add(
-            "frames",
-            (
-                self.stream_sid,
-                media.track,
-                chunk,
-                seq,
-                timestamp,
-                arrival_ns,
-                max(size, 0),
-                jitter,
-            ),
-        )
+        self._frame(track, media, seq, chunk, timestamp, payload, arrival_ns, sink)
 
 
 def _stringify(value: object) -> object:

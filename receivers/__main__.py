@@ -6,6 +6,12 @@ SIGINT or after ``--max-duration`` seconds: it stops accepting, closes open
 connections with 1001, records every stream and flushes. Exit codes: 0 done,
 2 bad flags or environment, 3 records could not be written. The expected
 bearer token comes from ``STREAMLOAD_BEARER_TOKEN`` and is never printed.
+
+With ``--processes N`` (N > 1) it runs N such receivers sharing one port
+(SO_REUSEPORT, see :mod:`receivers.workers`) and prints one merged ``ready``
+line and merged ``stats`` lines; each worker records as ``<producer>-<i>``.
+Beside the frames, every receiver records its own health once a second (CPU,
+event-loop lag, GC pauses) and per-codec/track histograms at each flush.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -27,8 +34,11 @@ from harness.errors import ConfigError
 from harness.secret import Secret
 from harness.sink import RecordSink
 from harness.tls import server_context
+from receivers.distributions import Distributions
+from receivers.health import Monitor
 from receivers.server import Receiver, ServerConfig
 from receivers.sink import BatchSink
+from receivers.workers import supervise
 
 
 __all__ = ["TOKEN_ENV", "Options", "main", "parse_args", "run"]
@@ -51,6 +61,10 @@ class Options:
     max_duration: float
     stats_interval: float
     flush_interval: float = 1.0
+    processes: int = 1
+    """Receiver processes sharing the port; 1 serves in this process."""
+    exit_with_parent: bool = False
+    """Stop when the parent process goes away (set on ``--processes`` workers)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reuse-port", action="store_true", help="share the port (SO_REUSEPORT)"
     )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="receiver processes sharing one port, e.g. one per core (default 1)",
+    )
+    p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     return p
 
 
@@ -137,6 +158,10 @@ def parse_args(
         raise ConfigError(
             "--run-dir", f"{str(a.run_dir)!r} is not a directory", "give a dir"
         )
+    if not 1 <= a.processes <= 256:
+        raise ConfigError(
+            "--processes", f"{a.processes} is out of range", "use 1..256 (one per core)"
+        )
     if not a.producer or "/" in a.producer:
         raise ConfigError(
             "--producer", f"{a.producer!r} is not a file-name part", "use receiver-N"
@@ -159,6 +184,8 @@ def parse_args(
         producer=a.producer,
         max_duration=a.max_duration,
         stats_interval=a.stats_interval,
+        processes=a.processes,
+        exit_with_parent=a.exit_with_parent,
     )
 
 
@@ -171,12 +198,40 @@ def _emit(event: str, **fields: object) -> None:
         pass  # nobody is reading any more; records still get written
 
 
-async def _report(receiver: Receiver, stop: asyncio.Event, interval: float) -> None:
+def _stats(receiver: Receiver, monitor: Monitor) -> dict[str, object]:
+    """Counts plus the latest health figures (CPU share of the loop thread, lag)."""
+    out: dict[str, object] = dict(receiver.stats())
+    row = monitor.last
+    if row is not None:
+        interval, loop_cpu, p99, lag_max = (int(row[i]) for i in (3, 5, 7, 8))  # type: ignore[call-overload]
+        out["cpu"] = round(loop_cpu / interval, 3) if interval > 0 else 0.0
+        out["lag_p99_ms"] = round(p99 / 1e6, 3)
+        out["lag_max_ms"] = round(lag_max / 1e6, 3)
+    return out
+
+
+async def _report(
+    receiver: Receiver, monitor: Monitor, stop: asyncio.Event, interval: float
+) -> None:
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:
-            _emit("stats", **receiver.stats())
+            _emit("stats", **_stats(receiver, monitor))
+
+
+async def _watch_parent(stop: asyncio.Event, period: float = 0.5) -> None:
+    """Set ``stop`` once the parent that started us is gone (we were re-parented)."""
+    parent = os.getppid()
+    while not stop.is_set():
+        if os.getppid() != parent:
+            logger.warning("parent %d is gone; stopping", parent)
+            stop.set()
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=period)
+        except TimeoutError:
+            pass
 
 
 async def main(options: Options) -> int:
@@ -212,8 +267,15 @@ async def main(options: Options) -> int:
             "give a writable directory",
         )
     sink = BatchSink(RecordSink(options.run_dir, options.producer, "receiver"))
+    dist = Distributions(options.producer)
+    monitor = Monitor(options.producer, "receiver", sink)
+    sink.before_flush += [lambda: dist.drain(sink), monitor.drain]
     await sink.flush()  # the producers row; also warms pyarrow before traffic
-    receiver = Receiver(options.server, ctx, sink)
+    # Everything alive now (modules, pyarrow, numpy) lives as long as the process:
+    # keep it out of every later collection, so a full pass costs what the
+    # connections hold, not what the imports hold (limits.md §3: 12-19 ms passes).
+    gc.freeze()
+    receiver = Receiver(options.server, ctx, sink, dist)
     try:
         url = await receiver.start()
     except OSError as exc:
@@ -228,8 +290,11 @@ async def main(options: Options) -> int:
     tasks = [
         asyncio.create_task(receiver.sweep(stop)),
         asyncio.create_task(sink.run(stop, options.flush_interval)),
-        asyncio.create_task(_report(receiver, stop, options.stats_interval)),
+        asyncio.create_task(_report(receiver, monitor, stop, options.stats_interval)),
+        asyncio.create_task(monitor.run(stop)),
     ]
+    if options.exit_with_parent:
+        tasks.append(asyncio.create_task(_watch_parent(stop)))
     try:
         await stop.wait()
     finally:
@@ -238,7 +303,7 @@ async def main(options: Options) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         receiver.record_handshakes()
         await sink.close()
-        _emit("stats", **receiver.stats())
+        _emit("stats", **_stats(receiver, monitor))
     if sink.errors:
         logger.error(
             "%d record write(s) failed; records under %s are incomplete",
@@ -260,6 +325,8 @@ def run(argv: list[str] | None = None) -> int:
     logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         options = parse_args(argv)
+        if options.processes > 1:
+            return uvloop.run(supervise(options, options.processes))
         return uvloop.run(main(options))
     except ConfigError as exc:
         print(f"python -m receivers: {exc}", file=sys.stderr)

@@ -21,6 +21,7 @@ from websockets.frames import CloseCode
 
 from harness.records import RowSink
 from harness.session import StreamSession
+from receivers.distributions import Distributions, FrameTap
 
 
 __all__ = ["IDLE_CLOSE_CODE", "Connection", "close_code"]
@@ -48,17 +49,26 @@ class Connection:
         ws: the accepted connection.
         sink: where the session puts its rows.
         bearer_ok: the handshake's token check, ``None`` when none is configured.
+        dist: the receiver's histograms, fed from this connection's frame rows.
     """
 
     __slots__ = ("_closing", "last_ns", "session", "sink", "ws")
 
     def __init__(
-        self, ws: ServerConnection, sink: RowSink, *, bearer_ok: bool | None
+        self,
+        ws: ServerConnection,
+        sink: RowSink,
+        *,
+        bearer_ok: bool | None,
+        dist: Distributions | None = None,
     ) -> None:
         now = time.monotonic_ns()
         self.ws = ws
-        self.sink = sink
-        self.session = StreamSession(now, bearer_ok=bearer_ok)
+        tls = ws.transport.get_extra_info("ssl_object") is not None
+        self.session = StreamSession(now, bearer_ok=bearer_ok, tls=tls)
+        self.sink: RowSink = (
+            sink if dist is None else FrameTap(sink, dist, self.session)
+        )
         self.last_ns = now
         """Arrival of the latest message (or the accept): the idle sweep reads it."""
         self._closing: asyncio.Task[None] | None = None

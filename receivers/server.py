@@ -25,6 +25,7 @@ from harness.records import RowSink
 from harness.rules import Checker
 from harness.secret import Secret
 from receivers.connection import Connection
+from receivers.distributions import Distributions
 
 
 __all__ = ["HANDSHAKE_SUBJECT", "Receiver", "ServerConfig"]
@@ -65,14 +66,20 @@ class Receiver:
         config: listening address and handshake policy.
         ssl_context: the server's TLS context (wss only).
         sink: where sessions put their rows; called on the loop only.
+        dist: per-codec/track histograms fed by every connection, if kept.
     """
 
     def __init__(
-        self, config: ServerConfig, ssl_context: ssl.SSLContext, sink: RowSink
+        self,
+        config: ServerConfig,
+        ssl_context: ssl.SSLContext,
+        sink: RowSink,
+        dist: Distributions | None = None,
     ) -> None:
         self.config = config
         self.ssl_context = ssl_context
         self.sink = sink
+        self.dist = dist
         self.handshake = Checker(HANDSHAKE_SUBJECT)
         """Refused upgrades, by rule (evidence never holds a presented token)."""
         self.refused = 0
@@ -196,7 +203,7 @@ class Receiver:
         return response
 
     async def _handle(self, ws: ServerConnection) -> None:
-        conn = Connection(ws, self.sink, bearer_ok=self._bearer_ok)
+        conn = Connection(ws, self.sink, bearer_ok=self._bearer_ok, dist=self.dist)
         self.open.add(conn)
         self.accepted += 1
         try:

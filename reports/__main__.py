@@ -1,5 +1,11 @@
 """``python -m reports RUN_DIR``: write the four report files into the run directory.
 
+The gates come from the run's ``profile.json`` (the profile the run used, with
+its flags applied), or from ``--profile`` to judge a run again by other rules;
+a run without one is judged by :data:`reports.gates.DEFAULT_THRESHOLDS`. Beside
+the summary's own sections this adds what the profile asks for: the capacity
+search, codecs side by side, and always "what failed and when".
+
 Exit codes (architecture.md, "Command line and outputs"): 0 every gate passed,
 1 a threshold or conformance gate failed, 2 usage error (the message names the
 fix), 3 the report itself failed.
@@ -8,18 +14,27 @@ fix), 3 the report itself failed.
 from __future__ import annotations
 
 import argparse
+import json as jsonlib
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from harness.errors import ConfigError
-from reports.gates import exit_code
-from reports.load import load_run
+from harness.profile import Profile, load_profile
+from reports import capacity, compare, timeline
+from reports.gates import (
+    DEFAULT_THRESHOLDS,
+    Threshold,
+    conformance_gate,
+    exit_code,
+    verdict,
+)
+from reports.load import Run, load_run
 from reports.render import html, json, junit, markdown
-from reports.summary import build_report
+from reports.summary import Report, build_report
 
 
 __all__ = ["OUTPUTS", "main", "write_reports"]
@@ -32,18 +47,80 @@ EXIT_USAGE: Final = 2
 EXIT_INTERNAL: Final = 3
 
 
-def write_reports(run_dir: Path) -> tuple[str, list[Path], int]:
-    """Load, summarise, render and write; return (verdict, files, exit code)."""
+def _profile(run_dir: Path, ref: str | None) -> Profile | None:
+    if ref:
+        return load_profile(ref)
+    path = run_dir / "profile.json"
+    return load_profile(str(path)) if path.is_file() else None
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = jsonlib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _gated(run: Run, profile: Profile | None) -> Report:
+    """The summary of ``run`` with the profile's gates (conformance included)."""
+    if profile is None:
+        return build_report(run, DEFAULT_THRESHOLDS)
+    thresholds = [Threshold.from_spec(g.as_json()) for g in profile.gates()]
+    report = build_report(run, thresholds)
+    if profile.conformance.gate:
+        gate = conformance_gate(report.summary, profile.conformance.allow)
+        report.summary["thresholds"].insert(0, gate)
+    report.summary["verdict"] = verdict(report.summary["thresholds"])
+    return report
+
+
+def write_reports(
+    run_dir: Path, profile_ref: str | None = None
+) -> tuple[str, list[Path], int]:
+    """Load, summarise, gate, render and write; return (verdict, files, exit code)."""
     run = load_run(run_dir)
-    report = build_report(run)
+    profile = _profile(run_dir, profile_ref)
+    report = _gated(run, profile)
+    summary = report.summary
+    extra_md: list[str] = []
+    extra_html: list[str] = []
+    if profile is not None:
+        summary["profile"] = {"name": profile.name, "source": profile.source}
+    shape = _read_json(run_dir / "shape.json")
+    if profile is not None and profile.capacity.enabled and shape is not None:
+        result = capacity.search(
+            run,
+            shape,
+            lambda part: _gated(part, profile).summary["thresholds"],
+            profile.capacity.require,
+        )
+        summary["capacity"] = result
+        # the whole run includes the levels that broke: only the answer gates it
+        summary["thresholds"] = [capacity.capacity_gate(result)]
+        summary["verdict"] = verdict(summary["thresholds"])
+        extra_md += capacity.render_markdown(result)
+        extra_html.append(capacity.render_html(result))
+    if profile is not None and profile.report.codec_compare:
+        side = compare.compare_codecs(
+            summary, profile.report.baseline, profile.report.band
+        )
+        summary["codec_compare"] = side
+        extra_md += compare.render_codec_markdown(side)
+        extra_html.append(compare.render_codec_html(side))
+    summary["timeline"] = timeline.timeline(run, _read_json(run_dir / "run.json"))
+    extra_md += timeline.render_markdown(summary["timeline"])
+    extra_html.append(timeline.render_html(summary["timeline"]))
+    page = html.render(summary, report.plots)
+    end = page.rfind("</body>")
     texts = {
-        "summary.json": json.render(report.summary),
-        "report.md": markdown.render(report.summary),
-        "report.html": html.render(report.summary, report.plots),
-        "junit.xml": junit.render(report.summary),
+        "summary.json": json.render(summary),
+        "report.md": markdown.render(summary) + "\n".join(extra_md) + "\n",
+        "report.html": page[:end] + "\n".join(extra_html) + page[end:],
+        "junit.xml": junit.render(summary),
     }
     paths = [_write(run_dir / name, texts[name]) for name in OUTPUTS]
-    return report.summary["verdict"], paths, exit_code(report.summary["thresholds"])
+    return summary["verdict"], paths, exit_code(summary["thresholds"])
 
 
 def _write(path: Path, text: str) -> Path:
@@ -64,6 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quiet", action="store_true", help="print nothing unless something failed"
     )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="judge by this profile's gates (default: the run's profile.json)",
+    )
     return parser
 
 
@@ -75,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PASS if exc.code == 0 else EXIT_USAGE
     run_dir: Path = args.run_dir
     try:
-        verdict, paths, code = write_reports(run_dir)
+        outcome, paths, code = write_reports(run_dir, args.profile)
     except ConfigError as exc:
         print(f"streamload report: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -90,10 +172,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quiet:
         for path in paths:
             print(path)
-        print(f"verdict: {verdict}")
+        print(f"verdict: {outcome}")
     elif code:
-        print(f"verdict: {verdict}", file=sys.stderr)
+        print(f"verdict: {outcome}", file=sys.stderr)
+    if code:
+        for gate in _failed(paths[0]):
+            print(f"gate failed: {gate}", file=sys.stderr)
     return code
+
+
+def _failed(summary_path: Path) -> list[str]:
+    """One line per failed gate, for the CI log: the name, where it was declared, why."""
+    doc = _read_json(summary_path) or {}
+    out = []
+    for gate in doc.get("thresholds", []):
+        if gate.get("result") == "fail":
+            where = f" ({gate['source']})" if gate.get("source") else ""
+            out.append(f"{gate['name']}{where}: {gate['message']}")
+    return out
 
 
 if __name__ == "__main__":

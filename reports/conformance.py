@@ -3,7 +3,9 @@
 Verdicts: ``pass`` (checked, never failed), ``fail`` (an ``error`` rule failed),
 ``warn`` (a ``warning`` or ``info`` rule failed: reported, never fatal) and
 ``not-checked``. Rules with several allowed readings (api.md §10) list the
-readings seen with how many subjects showed each, as information. A rule id
+readings seen with how many subjects showed each, as information; ``sources``
+names who checked it (receiver, scenario, negative, callback), so a rule that
+needs the negative suite or the callback sink shows whether they ran. A rule id
 that is not in the catalog is reported too, as an ``error`` rule, so a checker
 newer than this report cannot fail silently.
 """
@@ -64,6 +66,10 @@ def summarise_conformance(
     for key, n in seen_readings.items():
         rule_id, reading = cast(tuple[str, str], key)
         readings.setdefault(rule_id, {})[reading] = int(n)
+    sources: dict[str, list[str]] = {
+        str(rule_id): sorted({str(s) for s in group})
+        for rule_id, group in checks.groupby("rule")["source"]
+    }
     evidence = _evidence(violations)
     ids = [*rules, *sorted((set(counts) | set(evidence)) - set(rules))]
 
@@ -81,6 +87,7 @@ def summarise_conformance(
             **count,
             "verdict": verdict(count["checks"], count["failures"], severity),
             "readings": readings.get(rule_id, {}),
+            "sources": sources.get(rule_id, []),
             "evidence": evidence.get(rule_id, []),
         }
     verdicts = [r["verdict"] for r in results.values()]

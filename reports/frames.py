@@ -37,6 +37,7 @@ _CDF_POINTS: Final = tuple(
 )
 _DISTRIBUTIONS: Final = (
     "latency_ms",
+    "lateness_ms",
     "transit_relative_ms",
     "jitter_ms",
     "interarrival_ms",
@@ -127,7 +128,9 @@ class FrameFacts:
         self.sids_with_frames = [s for s in sids[used] if s]
         group = self._narrow(self.to_codec[f_sid] * nt + f_track)
         tkey = f_sid * nt + f_track
-        del f_sid, f_track
+        del f_track
+        self._lateness(run.platform_streams, sids, f_sid, chunk, arrival, group)
+        del f_sid
 
         self.frames = np.bincount(group, minlength=n)
         payload = frames["payload_bytes"].to_numpy(np.float64)
@@ -150,10 +153,18 @@ class FrameFacts:
         self.unique = np.bincount(g_sorted[unique], minlength=n)
         self.gap_missing, self.gap_expected = self._gaps(key[unique], g_sorted[unique])
         del unique
+        self.bursts = np.zeros(n, np.int64)
+        """Runs of consecutive lost chunks per group."""
+        self.longest_burst = np.zeros(n, np.int64)
+        """Longest such run per group (0: no loss)."""
 
         # The send log: rows, unique keys, and the transit of frames that match.
         arr_sorted = arrival[order]
         pos, hit = self._match(key, valid, first_of_key, g_sorted)
+        if self.has_log:
+            missed = np.ones(len(self._log_keys), bool)
+            missed[pos[hit]] = False
+            self._bursts(self._log_keys[missed], self._log_group[missed])
         self._reduce(
             "latency_ms",
             arr_sorted[hit] - self._log_sent[pos[hit]],
@@ -196,18 +207,69 @@ class FrameFacts:
         """Per group: chunks missing below each track's highest, and the highests.
 
         ``keys`` are the sorted distinct valid frame keys, ``groups`` theirs.
+        Without a send log, also the loss bursts: each gap between received
+        chunks of a track (and before its first) is one burst.
         """
         n = self.n_groups
         if not len(keys):
+            self._gap_bursts = (np.zeros(n, np.int64), np.zeros(n, np.int64))
             return np.zeros(n, np.int64), np.zeros(n, np.int64)
         tkey = keys // self.span
-        starts = np.flatnonzero(np.r_[True, tkey[1:] != tkey[:-1]])
+        first = np.r_[True, tkey[1:] != tkey[:-1]]
+        starts = np.flatnonzero(first)
         ends = np.r_[starts[1:], len(tkey)]
         highest = keys[ends - 1] % self.span
         group = groups[starts]
         missing = np.bincount(group, weights=highest - (ends - starts), minlength=n)
         expected = np.bincount(group, weights=highest, minlength=n)
+        chunk = keys % self.span
+        gap = np.where(first, chunk - 1, np.diff(chunk, prepend=0) - 1)
+        lost = gap > 0
+        longest = np.zeros(n, np.int64)
+        np.maximum.at(longest, groups[lost], gap[lost])
+        self._gap_bursts = (np.bincount(groups[lost], minlength=n), longest)
         return missing.astype(np.int64), expected.astype(np.int64)
+
+    def _bursts(self, missing: I64, groups: Codes) -> None:
+        """Loss bursts from the send log's sorted keys that never arrived."""
+        if not len(missing):
+            return
+        starts = np.flatnonzero(np.r_[True, np.diff(missing) != 1])
+        lengths = np.diff(np.r_[starts, len(missing)])
+        run_group = groups[starts]
+        self.bursts = np.bincount(run_group, minlength=self.n_groups)
+        np.maximum.at(self.longest_burst, run_group, lengths)
+
+    def _lateness(
+        self,
+        platform: pd.DataFrame,
+        sids: pd.Index[str],
+        f_sid: I64,
+        chunk: I64,
+        arrival: I64,
+        group: Codes,
+    ) -> None:
+        """Arrival against the schedule: first media due + (chunk - 1) x 20 ms.
+
+        The schedule is the platform's (``platform_streams.first_due_ns``), so a
+        late sender shows here and not in transit (architecture.md "Measure
+        against the schedule"); streams without one are left out.
+        """
+        rows = platform[platform["first_due_ns"] > 0].drop_duplicates("stream_sid")
+        due = pd.Series(
+            rows["first_due_ns"].to_numpy(np.int64),
+            index=pd.Index(rows["stream_sid"].astype(str), dtype=object),
+        )
+        first_due = due.reindex(sids).fillna(0).to_numpy(np.int64)
+        self.has_schedule = bool(len(rows))
+        per_frame = first_due[f_sid]
+        ok = (per_frame > 0) & (chunk >= 1)
+        if ok.all():
+            late = arrival - per_frame - (chunk - 1) * FRAME_NS
+            self._reduce("lateness_ms", late, group)
+        else:
+            late = arrival[ok] - per_frame[ok] - (chunk[ok] - 1) * FRAME_NS
+            self._reduce("lateness_ms", late, group[ok])
 
     def _read_log(
         self, sent: pd.DataFrame, sids: pd.Index[str], tracks: pd.Index[str]
@@ -225,7 +287,12 @@ class FrameFacts:
         self._log_keys, first_row = _unique_first(keys)
         del keys
         self._log_sent = sent["sent_ns"].to_numpy(np.int64)[ok][first_row]
-        self.sent_unique = np.bincount(s_group[ok][first_row], minlength=n)
+        self._log_group = s_group[ok][first_row]
+        self.sent_unique = np.bincount(self._log_group, minlength=n)
+        pacing = sent["sent_ns"].to_numpy(np.int64) - sent["due_ns"].to_numpy(np.int64)
+        has_due = sent["due_ns"].to_numpy(np.int64) > 0
+        self.pacing_ns = pacing[has_due]
+        """The sender's own lateness per frame (sent - due): the harness's pacing."""
 
     def _match(
         self,
@@ -351,6 +418,10 @@ class FrameFacts:
             lost = total(self.gap_missing)
             loss = ratio(lost, total(self.gap_expected))
             frames_sent = None
+        if self.has_log:
+            bursts, longest = self.bursts, self.longest_burst
+        else:
+            bursts, longest = self._gap_bursts
         begin, end = int(self.first[part].min()), int(self.last[part].max())
         active_s = (end - begin) / 1e9 if end > begin else 0.0
         return {
@@ -360,6 +431,10 @@ class FrameFacts:
             "loss_ratio": loss,
             "duplicates": total(self.valid) - unique,
             "reordered": total(self.reordered),
+            "loss_bursts": {
+                "count": total(bursts),
+                "longest": int(longest[part].max(initial=0)),
+            },
             **{name: dists[name] for name in _DISTRIBUTIONS},
             "throughput": {
                 "active_s": round(active_s, 3),

@@ -5,7 +5,11 @@ A :class:`Threshold` names a metric by its path in the summary, e.g.
 keys found there, so ``performance.codecs.*.loss_ratio`` gives one gate per
 codec, each with a ``filter`` such as ``codec=PCMU``. A metric that is absent
 or null is ``no-data``, which does not fail the run: a run that sent no PCMA
-should not fail a PCMA latency gate.
+should not fail a PCMA latency gate. A true/false metric counts as 1/0.
+
+Profiles (:mod:`harness.profile`) declare thresholds k6-style; each compiles to
+a :class:`Threshold` through :meth:`Threshold.from_spec`, keeping the file and
+line it came from so a failed gate names where to change it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ __all__ = [
     "GateResult",
     "Op",
     "Threshold",
+    "conformance_gate",
     "evaluate",
     "exit_code",
     "verdict",
@@ -50,6 +55,25 @@ class Threshold:
     metric: str
     op: Op
     limit: float
+    filter: str = ""
+    """Filters fixed by the metric path, e.g. ``codec=PCMU``; wildcards add theirs."""
+    source: str = ""
+    """Where it was declared (``nightly.toml:12``), for messages."""
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> Threshold:
+        """From a :class:`harness.thresholds.ThresholdSpec` (or its JSON form)."""
+        op = str(spec["op"])
+        if op not in OPS:
+            raise ValueError(f"unknown operator {op!r}")
+        return cls(
+            name=str(spec["name"]),
+            metric=str(spec["path"]),
+            op=next(o for o in OPS if o == op),
+            limit=float(spec["limit"]),
+            filter=str(spec.get("filter") or ""),
+            source=str(spec.get("source") or ""),
+        )
 
 
 DEFAULT_THRESHOLDS: Final[tuple[Threshold, ...]] = (
@@ -71,9 +95,47 @@ def evaluate(
     """One gate per threshold and per key a ``*`` expands to, in threshold order."""
     gates: list[Json] = []
     for threshold in thresholds:
-        for path, filters, value in _resolve(summary, threshold.metric.split(".")):
+        found = _resolve(summary, threshold.metric.split("."), (), threshold.filter)
+        for path, filters, value in found:
             gates.append(_gate(threshold, ".".join(path), filters, value))
     return gates
+
+
+def conformance_gate(summary: Mapping[str, Any], allow: Iterable[str] = ()) -> Json:
+    """One gate over every rule: failed error-severity rules, minus ``allow``.
+
+    The value is how many rules failed; the message names them, so a CI log
+    says which contract rule broke without opening the report.
+    """
+    allowed = set(allow)
+    results = summary.get("conformance", {}).get("results", {})
+    failed = sorted(
+        rule
+        for rule, result in results.items()
+        if result.get("verdict") == "fail" and rule not in allowed
+    )
+    excused = sorted(
+        rule
+        for rule, result in results.items()
+        if result.get("verdict") == "fail" and rule in allowed
+    )
+    note = f"; allowed to fail: {', '.join(excused)}" if excused else ""
+    if failed:
+        message = f"{len(failed)} rule(s) failed: {', '.join(failed)}{note}"
+    else:
+        message = f"every checked rule passed{note}"
+    return {
+        "name": "conformance",
+        "metric": "conformance.failed",
+        "filter": None,
+        "op": "==",
+        "limit": 0,
+        "value": len(failed),
+        "result": "fail" if failed else "pass",
+        "message": message,
+        "source": "",
+        "rules": failed,
+    }
 
 
 def verdict(gates: Sequence[Mapping[str, Any]]) -> Literal["pass", "fail"]:
@@ -111,6 +173,7 @@ _LABELS: Final = {
     "tracks": "codec",
     "by_codec": "codec",
     "by_kind": "kind",
+    "results": "rule",
 }
 """What the keys under a summary section are, for a gate's filter text."""
 
@@ -145,11 +208,14 @@ def _gate(threshold: Threshold, metric: str, filters: str, value: object) -> Jso
         "value": number,
         "result": result,
         "message": message,
+        "source": threshold.source,
     }
 
 
 def _number(value: object) -> float | int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool):
+        return int(value)
+    if not isinstance(value, int | float):
         return None
     return value if math.isfinite(value) else None
 

@@ -46,10 +46,11 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "request_id",
         "codec",
         "track",
+        "first_due_ns",
         "frames_sent",
         "end_reason",
     ),
-    "sent_frames": ("stream_sid", "track", "chunk", "sent_ns"),
+    "sent_frames": ("stream_sid", "track", "chunk", "due_ns", "sent_ns"),
     "frames": (
         "stream_sid",
         "track",
@@ -69,9 +70,26 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "stop_ns",
         "closed_ns",
         "frames",
+        "payload_bytes",
     ),
     "rule_checks": ("source", "subject", "rule", "checks", "failures", "reading"),
     "violations": ("source", "rule", "subject", "seq", "expected", "actual", "at_ns"),
+    "health": (
+        "producer",
+        "kind",
+        "at_ns",
+        "interval_ns",
+        "cpu_ns",
+        "loop_cpu_ns",
+        "lag_samples",
+        "lag_p99_ns",
+        "lag_max_ns",
+        "gc_pauses",
+        "gc_total_ns",
+        "gc_max_ns",
+        "rss_bytes",
+    ),
+    "histograms": ("producer", "metric", "codec", "track", "bucket", "count"),
 }
 """The columns each table contributes to a report; nothing else is read."""
 
@@ -79,6 +97,7 @@ _CATEGORICAL: Final[dict[str, frozenset[str]]] = {
     "sent_frames": frozenset({"stream_sid", "track"}),
     "frames": frozenset({"stream_sid", "track"}),
     "rule_checks": frozenset({"source", "rule", "reading"}),
+    "histograms": frozenset({"producer", "metric", "codec", "track"}),
 }
 """Low-cardinality strings in tables that grow with the run: read as dictionaries."""
 
@@ -111,10 +130,16 @@ class Run:
     streams: pd.DataFrame
     rule_checks: pd.DataFrame
     violations: pd.DataFrame
+    health: pd.DataFrame
+    histograms: pd.DataFrame
+    audio: pa.Table
+    """``audio_samples`` as Arrow (payloads stay one binary buffer, never Python bytes)."""
 
     def rows(self) -> dict[str, int]:
         """Row count per table, for the report's run section."""
-        return {name: len(getattr(self, name)) for name in COLUMNS}
+        counts = {name: len(getattr(self, name)) for name in COLUMNS}
+        counts["audio_samples"] = self.audio.num_rows
+        return counts
 
 
 def find_parts(run_dir: Path, table: str) -> list[Path]:
@@ -188,4 +213,26 @@ def load_run(run_dir: Path | str) -> Run:
             "pass the directory a streamload run wrote (it holds records/)",
         )
     tables = {name: load_table(root, name) for name in COLUMNS}
-    return Run(run_dir=root, **tables)
+    return Run(run_dir=root, audio=load_audio(root), **tables)
+
+
+def load_audio(run_dir: Path) -> pa.Table:
+    """The ``audio_samples`` table as Arrow (empty with its schema when absent).
+
+    One 20 ms payload a second per track: 1.2 M rows for a 60 M-frame run,
+    kept as Arrow binary so the audio check slices the buffers with numpy.
+    """
+    schema = pa.schema(
+        [
+            ("stream_sid", pa.string()),
+            ("track", pa.string()),
+            ("chunk", pa.int64()),
+            ("codec", pa.string()),
+            ("payload", pa.binary()),
+        ]
+    )
+    parts = find_parts(run_dir, "audio_samples")
+    if not parts:
+        return schema.empty_table()
+    dataset = ds.dataset([str(p) for p in parts], schema=schema, format="parquet")
+    return dataset.to_table()

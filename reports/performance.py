@@ -4,7 +4,14 @@
   the (stream, track, chunk) the platform logged; without one, from chunk gaps
   per track (``highest chunk - unique chunks``), which cannot see a lost tail.
 * ``latency_ms``: per frame matched in the send log, ``arrival - sent``: exact
-  transit when both ran on one host (one CLOCK_MONOTONIC).
+  transit when both ran on one host (one CLOCK_MONOTONIC). ``sent_ns`` is when
+  the frame left the platform's media pipeline, before any emulated impairment,
+  so an injected delay is part of transit.
+* ``lateness_ms``: ``arrival - (first media due + (chunk - 1) x 20 ms)`` on the
+  platform's schedule (``platform_streams.first_due_ns``): transit plus the
+  sender's own lateness; needs the reference platform's records.
+* ``loss_bursts``: runs of consecutive lost chunks of a track (``count``,
+  ``longest``), from the send log or, without one, from chunk gaps.
 * ``transit_relative_ms``: ``arrival - chunk x 20 ms`` above the track's
   fastest frame; needs no send log, so it also works against a real platform.
 * ``jitter_ms``: the receivers' RFC 3550 running estimate, over every frame.
@@ -15,6 +22,14 @@
   request sent -> ``stop`` message, joined on the stream sid.
 * ``throughput``: frames/s and payload bytes/s over the active span (first to
   last arrival), and the real-time factor (media seconds per wall second).
+* Per stream, as distributions over a codec's streams: ``duration_ms``
+  (``start`` to ``stop``, else to the close), ``stream_frames``,
+  ``stream_bytes`` and ``realtime_factor`` (media seconds per track over the
+  wall time from first media to ``stop``/close: 1.0 is real time).
+* ``audio``: fidelity of the sampled payloads against the reference tone
+  (:mod:`reports.audio`).
+* ``receiver_histograms``: the receivers' own mergeable histograms
+  (:mod:`reports.histograms`), per announced codec and track.
 """
 
 from __future__ import annotations
@@ -26,15 +41,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from reports.frames import UNKNOWN, FrameFacts
+from harness.codecs import ByteOrder
+from reports.audio import AudioFacts
+from reports.frames import FRAME_NS, UNKNOWN, FrameFacts
+from reports.health import summarise_harness
+from reports.histograms import summarise_histograms
 from reports.load import Run
-from reports.stats import NS_PER_MS, distribution
+from reports.stats import NS_PER_MS, distribution, spread
 
 
 __all__ = ["Performance", "Plots", "analyse", "stream_codecs"]
 
 _SETUP_BINS = 30
-_STREAM_TIMES = ("setup_ms", "first_media_ms", "stop_ms")
+_STREAM_TIMES = ("setup_ms", "first_media_ms", "stop_ms", "duration_ms")
+_STREAM_AMOUNTS = ("stream_frames", "stream_bytes", "realtime_factor")
 
 Json = dict[str, Any]
 I64 = npt.NDArray[np.int64]
@@ -63,6 +83,10 @@ class Performance:
     basis: dict[str, str | None]
     """How ``loss_ratio`` and ``latency_ms`` were measured (``None``: no data)."""
     plots: Plots
+    harness: Json
+    """``performance.harness``: the producers' own health and the saturation flag."""
+    receiver_histograms: Json
+    """Announced codec -> track -> metric -> summary of the merged histograms."""
 
 
 def stream_codecs(run: Run) -> pd.Series[str]:
@@ -94,11 +118,15 @@ def stream_codecs(run: Run) -> pd.Series[str]:
     return merged[~merged.index.duplicated()].astype(str)
 
 
-def analyse(run: Run) -> Performance:
-    """Compute the performance sections of the summary from ``run``."""
+def analyse(run: Run, l16_byte_order: ByteOrder = "big") -> Performance:
+    """Compute the performance sections of the summary from ``run``.
+
+    ``l16_byte_order`` is how the audio check reads L16 payloads (api.md §10).
+    """
     sid_codec = stream_codecs(run)
     codecs = _codec_names(run, sid_codec)
     facts = FrameFacts(run, sid_codec, codecs)
+    audio = AudioFacts(run, sid_codec, l16_byte_order)
     times = _stream_times(run, sid_codec, codecs)
     counts = _stream_counts(run, sid_codec, facts.sids_with_frames)
     nt = facts.nt
@@ -108,10 +136,18 @@ def analyse(run: Run) -> Performance:
     for c, codec in enumerate(codecs):
         entry: Json = {"streams": counts.get(codec, 0)}
         entry.update(facts.codec_metrics(c))
-        entry.update({name: distribution(v) for name, v in times[codec].items()})
+        entry.update(
+            {
+                name: distribution(v) if name in _STREAM_TIMES else spread(v)
+                for name, v in times[codec].items()
+            }
+        )
+        entry["audio"] = audio.summary(codec)
         for t, track in enumerate(facts.track_names):
             if facts.has_data(c * nt + t):
-                tracks.setdefault(codec, {})[track] = facts.track_metrics(c * nt + t)
+                metrics = facts.track_metrics(c * nt + t)
+                metrics["audio"] = audio.summary(codec, track)
+                tracks.setdefault(codec, {})[track] = metrics
         seen = entry["streams"] or entry["frames"] or entry["frames_sent"]
         if codec != UNKNOWN or seen or any(len(v) for v in times[codec].values()):
             out[codec] = entry
@@ -126,6 +162,8 @@ def analyse(run: Run) -> Performance:
             frames_per_second=facts.rates(),
             **_setup_hist(times),
         ),
+        harness=summarise_harness(run.health, run.histograms, facts.pacing_ns),
+        receiver_histograms=summarise_histograms(run.histograms),
     )
 
 
@@ -148,8 +186,9 @@ def _codec_names(run: Run, sid_codec: pd.Series[str]) -> list[str]:
 
 def _stream_times(
     run: Run, sid_codec: pd.Series[str], codecs: list[str]
-) -> dict[str, dict[str, I64]]:
-    """Per codec: setup, first-media and stop latencies in ns, one per stream."""
+) -> dict[str, dict[str, npt.NDArray[Any]]]:
+    """Per codec, one value per stream: setup, first-media, stop latency and
+    duration in ns; frames, bytes and the real-time factor."""
     requests = run.requests[run.requests["sent_ns"] > 0]
     start_sent = _first(requests[requests["kind"] == "start"], "request_id", "sent_ns")
     stop_sent = _first(requests[requests["kind"] == "stop"], "stream_sid", "sent_ns")
@@ -157,18 +196,30 @@ def _stream_times(
     codec = streams["stream_sid"].map(sid_codec)
     codec = codec.where(codec.notna(), streams["codec"]).replace("", UNKNOWN)
     sent = streams["request_id"].map(start_sent)
+    end = streams["stop_ns"].where(streams["stop_ns"] > 0, streams["closed_ns"])
+    tracks = np.where(streams["track"].astype(str) == "both_tracks", 2, 1)
+    media_ns = streams["frames"].to_numpy(np.float64) / tracks * FRAME_NS
+    wall = _minus(end, streams["first_media_ns"]).astype("float64")
+    wall = wall.where(wall > 0)
     table = pd.DataFrame(
         {
             "codec": codec.to_numpy(),
             "setup_ms": _minus(streams["start_ns"], sent),
             "first_media_ms": _minus(streams["first_media_ns"], sent),
             "stop_ms": _minus(streams["stop_ns"], streams["stream_sid"].map(stop_sent)),
+            "duration_ms": _minus(end, streams["start_ns"]),
+            "stream_frames": streams["frames"].to_numpy(np.float64),
+            "stream_bytes": streams["payload_bytes"].to_numpy(np.float64),
+            "realtime_factor": (pd.Series(media_ns, index=wall.index) / wall).to_numpy(
+                np.float64, na_value=np.nan
+            ),
         }
     )
-    out: dict[str, dict[str, I64]] = {}
+    out: dict[str, dict[str, npt.NDArray[Any]]] = {}
     for name in codecs:
         rows = table[table["codec"] == name]
         out[name] = {c: rows[c].dropna().to_numpy(np.int64) for c in _STREAM_TIMES}
+        out[name].update({c: rows[c].to_numpy(np.float64) for c in _STREAM_AMOUNTS})
     return out
 
 
@@ -192,7 +243,7 @@ def _stream_counts(
     return {str(k): int(v) for k, v in codecs.value_counts().items()}
 
 
-def _setup_hist(times: dict[str, dict[str, I64]]) -> Json:
+def _setup_hist(times: dict[str, dict[str, npt.NDArray[Any]]]) -> Json:
     """Setup latency per codec binned on shared edges, for a histogram plot."""
     values = [t["setup_ms"] for t in times.values() if len(t["setup_ms"])]
     if not values:

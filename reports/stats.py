@@ -21,6 +21,7 @@ __all__ = [
     "ms",
     "quantiles",
     "ratio",
+    "spread",
 ]
 
 NS_PER_MS: Final = 1_000_000
@@ -78,4 +79,22 @@ def distribution(values_ns: Array) -> dict[str, float | int | None]:
     out["max"] = ms(float(values.max()))
     out["min"] = ms(float(values.min()))
     out["mean"] = ms(float(values.mean(dtype=np.float64)))
+    return out
+
+
+def spread(values: Array, digits: int = 3) -> dict[str, float | int | None]:
+    """Like :func:`distribution` for plain quantities (counts, ratios): no unit change."""
+    values = np.asarray(values, np.float64)
+    values = values[~np.isnan(values)]
+    out: dict[str, float | int | None] = {name: None for name, _ in QUANTILES}
+    out.update(max=None, min=None, mean=None, count=int(values.size))
+    if values.size == 0:
+        return out
+    for (name, _), value in zip(
+        QUANTILES, quantiles(values, [q for _, q in QUANTILES]), strict=True
+    ):
+        out[name] = round(value, digits)
+    out["max"] = round(float(values.max()), digits)
+    out["min"] = round(float(values.min()), digits)
+    out["mean"] = round(float(values.mean()), digits)
     return out

@@ -52,6 +52,8 @@ def build_report(
             "codecs": performance.codecs,
             "tracks": performance.tracks,
             "requests": summarise_requests(run.requests),
+            "harness": performance.harness,
+            "receiver_histograms": performance.receiver_histograms,
         },
     }
     gates = evaluate(summary, thresholds)

@@ -1,4 +1,9 @@
-"""What every user of one Locust process shares: options, the record sink, the matrix."""
+"""What every user of one Locust process shares: the profile, the matrix, forms, the sink.
+
+Options come from a profile (``--sl-profile``: a built-in, a TOML file or a
+run's ``profile.json``) with ``--sl-*`` flags on top, checked by
+:mod:`harness.profile` exactly as ``streamload run`` checks them.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,50 @@ import itertools
 import os
 from pathlib import Path
 
-from harness.api import MAX_PARAMETERS, TRACKS
-from harness.codecs import CODEC_NAMES
 from harness.errors import ConfigError
+from harness.profile import Load, Profile, apply_overrides, load_profile
 from harness.secret import Secret
 from harness.sink import RecordSink
-from scenarios.matrix import Combo, StopBy, build_matrix, parse_list
+from scenarios.forms import Forms
+from scenarios.matrix import Combo, Matrix, parse_list
 
 
-__all__ = ["ScenarioContext", "context_from_options"]
+__all__ = ["OVERRIDES", "Pacer", "ScenarioContext", "context_from_options"]
+
+OVERRIDES = {
+    # Locust option attribute -> profile override key
+    "sl_codecs": "codecs",
+    "sl_tracks": "tracks",
+    "sl_params": "params",
+    "sl_param_size": "param_size",
+    "sl_real_time": "real_time",
+    "sl_bearer_token": "bearer_token",
+    "sl_status_callback": "status_callback",
+    "sl_stop_by": "stop_by",
+    "sl_hold": "hold",
+    "sl_wait": "wait",
+    "sl_rate": "rate",
+}
+"""Flags that override one profile value each (the flag is ``--sl-codecs`` ...)."""
+
+
+class Pacer:
+    """Open-model arrivals: hand out due times ``1/rate`` apart, whoever is free.
+
+    A user that takes a slot already in the past sends at once, and the
+    request's latency still counts from the slot: a slow target cannot make
+    the load generator wait politely and hide it (coordinated omission).
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.interval_ns = round(1e9 / rate)
+        self.next_ns: int | None = None
+
+    def take(self, now_ns: int) -> int:
+        """The next due time; the first one is ``now_ns``."""
+        due = now_ns if self.next_ns is None else self.next_ns
+        self.next_ns = due + self.interval_ns
+        return due
 
 
 @dataclasses.dataclass
@@ -23,74 +63,51 @@ class ScenarioContext:
     run_id: str
     account_sid: str
     api_token: Secret
-    receiver_url: str
-    bearer_token: Secret | None
-    hold_s: tuple[float, float]
-    matrix: list[Combo]
+    profile: Profile
+    matrix: Matrix
+    forms: Forms
     sink: RecordSink | None
     producer: str
     conferences: list[str] = dataclasses.field(default_factory=list)
+    pacer: Pacer | None = None
+    """Set in the open model: arrivals at a fixed rate."""
     _requests: itertools.count[int] = dataclasses.field(
         default_factory=lambda: itertools.count(1)
     )
     _cells: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
 
+    @property
+    def load(self) -> Load:
+        return self.profile.load
+
     def next_request_id(self) -> str:
         return f"{self.producer}-{next(self._requests)}"
 
     def next_combo(self) -> Combo:
-        """Walk the matrix round-robin across all users of this process."""
-        return self.matrix[next(self._cells) % len(self.matrix)]
+        """The next cell of the weighted matrix walk, shared by this process's users."""
+        return self.matrix.combo(next(self._cells))
 
 
-def _hold(text: str) -> tuple[float, float]:
-    try:
-        parts = [float(p) for p in text.split("-")]
-    except ValueError:
-        parts = []
-    if len(parts) not in (1, 2) or min(parts) < 0:
-        raise ConfigError(
-            "--sl-hold", f"{text!r} is not a hold time", "give seconds like 2 or 1-3"
-        )
-    return (parts[0], parts[-1])
+def _profile(options: object) -> Profile:
+    get = options.__getattribute__
+    profile = load_profile(get("sl_profile") or "default")
+    flags = {
+        key: (f"--{attr.replace('_', '-')}", str(value))
+        for attr, key in OVERRIDES.items()
+        if (value := getattr(options, attr, None)) not in (None, "")
+    }
+    return apply_overrides(profile, flags) if flags else profile
 
 
 def context_from_options(options: object, *, record: bool) -> ScenarioContext:
-    """Build the context from Locust's parsed options; ``record=False`` on a master."""
+    """Build the context from Locust's parsed options; ``record=False`` on a master.
+
+    Raises:
+        ConfigError: a flag, the profile or an environment variable is wrong.
+    """
     get = options.__getattribute__
-    codecs = parse_list(get("sl_codecs"))
-    for codec in codecs:
-        if codec not in CODEC_NAMES:
-            raise ConfigError(
-                "--sl-codecs",
-                f"{codec!r} is not a codec",
-                f"use {', '.join(CODEC_NAMES)}",
-            )
-    tracks = parse_list(get("sl_tracks"))
-    for track in tracks:
-        if track not in TRACKS:
-            raise ConfigError(
-                "--sl-tracks", f"{track!r} is not a track", f"use {', '.join(TRACKS)}"
-            )
-    try:
-        counts = [int(n) for n in parse_list(get("sl_params"))]
-    except ValueError:
-        counts = [-1]
-    if not counts or any(not 0 <= n < MAX_PARAMETERS for n in counts):
-        raise ConfigError(
-            "--sl-params",
-            "counts must be whole numbers from 0 to 98",
-            "one slot of the 99 carries the correlation parameter",
-        )
-    stop_by: list[StopBy] = []
-    for style in parse_list(get("sl_stop_by")):
-        if style not in ("sid", "name"):
-            raise ConfigError(
-                "--sl-stop-by",
-                f"{style!r} is not a stop style",
-                "use sid, name or sid,name",
-            )
-        stop_by.append("sid" if style == "sid" else "name")
+    profile = _profile(options)
+    values = profile.matrix.values
     token = os.environ.get("SIGNALWIRE_API_TOKEN", "")
     if not token:
         raise ConfigError(
@@ -102,22 +119,47 @@ def context_from_options(options: object, *, record: bool) -> ScenarioContext:
             "--sl-receiver-url", "is required", "give the receivers' public wss:// URL"
         )
     bearer = os.environ.get("STREAMLOAD_BEARER_TOKEN", "")
+    if "on" in values["bearer_token"] and not bearer:
+        raise ConfigError(
+            "STREAMLOAD_BEARER_TOKEN",
+            "is not set but the matrix sends bearer tokens",
+            "export the token the receivers expect, or use --sl-bearer-token off",
+        )
+    callback_url = getattr(options, "sl_callback_url", "") or ""
+    if "on" in values["status_callback"] and not callback_url:
+        raise ConfigError(
+            "--sl-callback-url",
+            "is required when the matrix asks for status callbacks",
+            "give the callback sink's https:// URL, or use --sl-status-callback off",
+        )
+    workers = int(getattr(options, "sl_workers", 1) or 1)
+    if workers < 1:
+        raise ConfigError("--sl-workers", f"{workers} is below 1", "give e.g. 2")
     producer = f"scenario-{os.getpid()}"
     run_dir = get("sl_run_dir")
     sink = (
-        RecordSink(Path(run_dir), producer, "scenario", batch_rows=5_000)
+        RecordSink(Path(run_dir), producer, "scenario", batch_rows=20_000)
         if record and run_dir
         else None
     )
+    run_id = get("sl_run_id")
+    load = profile.load
     return ScenarioContext(
-        run_id=get("sl_run_id"),
+        run_id=run_id,
         account_sid=get("sl_account_sid"),
         api_token=Secret(token),
-        receiver_url=receiver_url,
-        bearer_token=Secret(bearer) if bearer else None,
-        hold_s=_hold(get("sl_hold")),
-        matrix=build_matrix(codecs, tracks, counts, stop_by or ("sid",)),
+        profile=profile,
+        matrix=Matrix(profile.matrix),
+        forms=Forms(
+            run_id=run_id,
+            receiver_url=receiver_url,
+            receiver_url_open=getattr(options, "sl_receiver_url_open", "")
+            or receiver_url,
+            callback_url=callback_url,
+            bearer_token=Secret(bearer) if bearer else None,
+        ),
         sink=sink,
         producer=producer,
         conferences=parse_list(get("sl_conferences")),
+        pacer=Pacer(load.rate / workers) if load.model == "open" else None,
     )

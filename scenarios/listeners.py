@@ -28,8 +28,20 @@ _FLUSH_EVERY_S = 1.0
 
 @events.init_command_line_parser.add_listener
 def _add_options(parser: Any) -> None:
-    add = parser.add_argument
-    add("--sl-run-dir", default="", help="run directory for records (streamload)")
+    group = parser.add_argument_group(
+        "streamload",
+        "Start and stop conference media streams; see the README. A profile sets "
+        "the matrix and load; each --sl-MATRIX flag overrides one dimension.",
+    )
+    add = group.add_argument
+    add(
+        "--sl-profile",
+        default="",
+        env_var="STREAMLOAD_PROFILE",
+        help="built-in profile (default, smoke, nightly, capacity, codec-compare), "
+        "a .toml file, or a run's profile.json",
+    )
+    add("--sl-run-dir", default="", help="run directory for records")
     add(
         "--sl-run-id",
         default="adhoc",
@@ -43,30 +55,38 @@ def _add_options(parser: Any) -> None:
     )
     add("--sl-receiver-url", default="", help="public wss:// URL of the receivers")
     add(
-        "--sl-ca-file",
+        "--sl-receiver-url-open",
         default="",
-        help="CA certificate to trust for the platform's HTTPS",
+        help="wss:// URL for requests without a bearer token (default: --sl-receiver-url)",
     )
+    add(
+        "--sl-callback-url", default="", help="https:// URL of the status-callback sink"
+    )
+    add("--sl-ca-file", default="", help="CA certificate to trust for the platform")
     add(
         "--sl-conferences",
         default="",
         help="comma-separated conference sids (default: discover)",
     )
     add(
-        "--sl-codecs",
-        default="PCMU,L16@16000h",
-        help="comma-separated StreamCodec values",
+        "--sl-workers",
+        default="1",
+        help="Locust processes sharing the open model's --sl-rate (each takes 1/N)",
     )
-    add(
-        "--sl-tracks",
-        default="inbound_track,outbound_track,both_tracks",
-        help="Track values",
-    )
-    add(
-        "--sl-params", default="0,1,10", help="custom parameter counts to cycle through"
-    )
-    add("--sl-stop-by", default="sid,name", help="stop streams by sid, name or both")
-    add("--sl-hold", default="1-3", help="seconds to hold each stream, N or MIN-MAX")
+    for flag, what in (
+        ("codecs", "StreamCodec values, e.g. PCMU,L16@16000h"),
+        ("tracks", "Track values"),
+        ("params", "custom parameter counts, 0 to 98"),
+        ("param-size", "short, long or short,long"),
+        ("real-time", "StreamRealTime: omit, true, false"),
+        ("bearer-token", "send AuthorizationBearerToken: on, off"),
+        ("status-callback", "send StatusCallback: off, on"),
+        ("stop-by", "stop streams by sid, name or both"),
+        ("hold", "seconds to hold each stream, N or MIN-MAX"),
+        ("wait", "closed model: seconds between a stop and the next start"),
+        ("rate", "open model: stream starts per second (all processes together)"),
+    ):
+        add(f"--sl-{flag}", default="", help=f"{what} (default: from the profile)")
 
 
 @events.init.add_listener

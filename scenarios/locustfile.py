@@ -1,9 +1,14 @@
-"""Entry point: ``locust -f scenarios/locustfile.py --host https://…/api/laml/2010-04-01``."""
+"""Entry point: ``locust -f scenarios/locustfile.py --host https://…/api/laml/2010-04-01``.
+
+``StreamUser`` starts and stops streams over the profile's matrix;
+``ProfileShape`` runs the profile's load shape (a constant load when it has none).
+"""
 
 from __future__ import annotations
 
 from scenarios import listeners as listeners
+from scenarios.shapes import ProfileShape as ProfileShape
 from scenarios.users import StreamUser as StreamUser
 
 
-__all__ = ["StreamUser"]
+__all__ = ["ProfileShape", "StreamUser"]

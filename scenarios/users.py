@@ -1,7 +1,10 @@
 """``StreamUser``: start a stream, hold it, stop it, again, walking the request matrix.
 
 Each request is checked against the REST contract (harness.api) and recorded
-with its scheduled time, so latency counts from when the request was due.
+with its scheduled time, so latency counts from when the request was due: in
+the closed model that is when the user became free; in the open model it is the
+arrival slot the :class:`~scenarios.context.Pacer` handed out, however late a
+free user picked it up.
 """
 
 from __future__ import annotations
@@ -9,21 +12,22 @@ from __future__ import annotations
 import random
 import time
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import gevent
-from locust import FastHttpUser, between, task
+from locust import FastHttpUser, tag, task
 from locust.exception import StopUser
 
-from harness.api import StartStreamRequest, check_stream_response
-from harness.correlation import PARAM_NAME, Expectation, digest
+from harness.api import check_stream_response
 from harness.rules import Checker
 from scenarios.context import ScenarioContext
-from scenarios.matrix import Combo, custom_parameters
+from scenarios.matrix import Combo
 
 
 __all__ = ["StreamUser"]
 
+_RETRY_AFTER_S = (0.1, 0.3)
+"""Pause after a start that failed, before the next try."""
 _FORM = {
     "Content-Type": "application/x-www-form-urlencoded",
     "Accept": "application/json",
@@ -46,8 +50,6 @@ class _Active:
 class StreamUser(FastHttpUser):
     """One caller that keeps one stream at a time open."""
 
-    wait_time = between(0.05, 0.25)
-    """Pause between a stop and the next start."""
     insecure = False
     """Verify the platform's certificate (the listeners trust the run's CA)."""
 
@@ -65,6 +67,13 @@ class StreamUser(FastHttpUser):
     def on_stop(self) -> None:
         if self.active is not None:
             self._stop(self.active)
+
+    def wait_time(self) -> float:
+        """Closed model: the profile's pause; open model: none (the pacer paces)."""
+        if self.ctx.pacer is not None:
+            return 0.0
+        low, high = self.ctx.load.wait_s
+        return random.uniform(low, high)
 
     def _auth(self) -> tuple[str, str]:
         return (self.ctx.account_sid, self.ctx.api_token.reveal())
@@ -84,36 +93,44 @@ class StreamUser(FastHttpUser):
             if c.get("status") == "in-progress"
         ]
 
+    @tag("stream")
     @task
     def stream_once(self) -> None:
         """Start one stream from the matrix, hold it, stop it."""
+        active = self.create_stream()
+        if active is None:
+            # a refused caller does not redial in a hot loop (a dead target would
+            # otherwise get thousands of starts a second from each user)
+            gevent.sleep(random.uniform(*_RETRY_AFTER_S))
+            return
+        self.active = active
+        gevent.sleep(random.uniform(*self.ctx.load.hold_s))
+        self._stop(active)
+
+    def create_stream(self) -> _Active | None:
+        """Send the next start request of the matrix, check and record the answer.
+
+        Not a task by itself (and not named ``start``, which would shadow
+        ``User.start``): a custom user class can fire starts without stops.
+        """
         ctx = self.ctx
         combo = ctx.next_combo()
         request_id = ctx.next_request_id()
-        params = custom_parameters(combo.n_params, request_id)
-        expect = Expectation(
-            ctx.run_id,
-            request_id,
-            combo.codec,
-            combo.track,
-            len(params),
-            digest(params),
-        )
         conference = random.choice(self.conferences)
         name = f"sl-{request_id}" if combo.stop_by == "name" else None
-        request = StartStreamRequest(
-            url=ctx.receiver_url,
-            name=name,
-            track=combo.track,
-            codec=combo.codec,
-            parameters=(*params, (PARAM_NAME, expect.encode())),
-            bearer_token=ctx.bearer_token,
-        )
+        body, _ = ctx.forms.start(combo, request_id, name)
         path = f"/Accounts/{ctx.account_sid}/Conferences/{conference}/Streams"
-        due = sent = time.monotonic_ns()  # closed model: due when the user is free
+        now = time.monotonic_ns()
+        if ctx.pacer is None:
+            due = now  # closed model: due when the user is free
+        else:
+            due = ctx.pacer.take(now)
+            if due > now:
+                gevent.sleep((due - now) / 1e9)
+        sent = time.monotonic_ns()
         with self.client.post(
             path,
-            data=urlencode(request.form()),
+            data=body,
             headers=_FORM,
             auth=self._auth(),
             name="create_stream",
@@ -148,11 +165,7 @@ class StreamUser(FastHttpUser):
             error,
             checker,
         )
-        if not sid:
-            return
-        self.active = _Active(conference, sid, name, combo, request_id)
-        gevent.sleep(random.uniform(*ctx.hold_s))
-        self._stop(self.active)
+        return _Active(conference, sid, name, combo, request_id) if sid else None
 
     def _stop(self, active: _Active) -> None:
         self.active = None

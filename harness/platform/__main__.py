@@ -3,8 +3,13 @@
 Standard output carries machine-readable JSON lines only (one ``ready`` line,
 then ``stats`` lines) so a parent process can wait on it; logs go to standard
 error. The process ends by itself after ``--max-duration`` seconds, on SIGTERM
-or SIGINT; either way every live stream is stopped (``stop`` sent, socket
+or SIGINT (later ones are ignored while it shuts down); either way every live stream is stopped (``stop`` sent, socket
 closed, end_reason ``shutdown``) and the records are flushed before exit 0.
+
+``--fault NAME=VALUE`` injects seeded impairments (harness/platform/faults.py)
+and ``--defect NAME`` one deliberate contract breach each
+(harness/platform/defects.py); the ready line echoes both and the seed, so a
+run can be repeated.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import gc
 import json
 import logging
 import os
+import random
 import signal
 import ssl
 import sys
@@ -29,12 +35,16 @@ from aiohttp import web
 from harness.codecs import ByteOrder
 from harness.errors import ConfigError
 from harness.platform.callbacks import Callbacks
+from harness.platform.defects import parse_defects
 from harness.platform.dialect import DIALECTS, Dialect
+from harness.platform.faults import Faults, parse_faults
+from harness.platform.health import Health
 from harness.platform.recorder import Recorder
 from harness.platform.server import Api
-from harness.platform.state import Conference, Registry
+from harness.platform.state import Call, Conference, Registry
 from harness.platform.streamer import StreamerSettings
 from harness.platform.supervisor import Supervisor
+from harness.platform.workers import WorkerPool
 from harness.secret import Secret
 from harness.sink import RecordSink
 from harness.tls import client_context, server_context
@@ -49,6 +59,7 @@ SIGNING_KEY_ENV = "SIGNALWIRE_SIGNING_KEY"
 FLUSH_INTERVAL_S = 1.0
 """How often buffered records are written: a crash loses at most about this much."""
 SHUTDOWN_GRACE_S = 5.0
+SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -65,12 +76,17 @@ class Options:
     producer: str
     account_sid: str
     conferences: int
+    calls: int
     dialect: Dialect
     stats_interval_s: float
     max_duration_s: float
     token: Secret
     signing_key: Secret | None
     l16_byte_order: ByteOrder
+    faults: Faults
+    defects: frozenset[str]
+    seed: int
+    workers: int
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> Options:
@@ -90,6 +106,12 @@ class Options:
             raise ConfigError(
                 "--conferences", f"{args.conferences} is too few", "use 1 or more"
             )
+        if args.workers < 1:
+            raise ConfigError(
+                "--workers", f"{args.workers} is too few", "use 1 (in process) or more"
+            )
+        if args.calls < 0:
+            raise ConfigError("--calls", f"{args.calls} is too few", "use 0 or more")
         if not args.stats_interval > 0:
             raise ConfigError(
                 "--stats-interval",
@@ -107,6 +129,13 @@ class Options:
                 "--port", f"{args.port} is not a TCP port", "use 0 to pick a free one"
             )
         dialect = DIALECTS[args.dialect]
+        faults = parse_faults(args.fault)
+        defects = parse_defects(args.defect)
+        seed = (
+            args.seed
+            if args.seed is not None
+            else random.SystemRandom().randrange(2**31)
+        )
         signing_key = args.signing_key or environ.get(SIGNING_KEY_ENV)
         return cls(
             host=args.host,
@@ -119,12 +148,17 @@ class Options:
             producer=args.producer,
             account_sid=args.account_sid or dialect.new_sid("account"),
             conferences=args.conferences,
+            calls=args.calls,
             dialect=dialect,
             stats_interval_s=args.stats_interval,
             max_duration_s=args.max_duration,
             token=Secret(token),
             signing_key=Secret(signing_key) if signing_key else None,
             l16_byte_order=args.l16_byte_order,
+            faults=faults,
+            defects=defects,
+            seed=seed,
+            workers=args.workers,
         )
 
 
@@ -176,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="conferences in progress (default: %(default)s)",
     )
     add(
+        "--calls",
+        type=int,
+        default=3,
+        help="calls in progress, for call streams (default: %(default)s)",
+    )
+    add(
         "--dialect",
         choices=sorted(DIALECTS),
         default="signalwire",
@@ -185,7 +225,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--l16-byte-order",
         choices=("big", "little"),
         default="big",
-        help="(default: %(default)s)",
+        help="byte order of L16 payloads, undocumented upstream (api.md §10); "
+        "default: %(default)s (network order, RFC 3551)",
+    )
+    add(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="inject an impairment, e.g. delay=5ms, jitter=normal:2ms, loss=0.01, "
+        "stall=0.001:200ms, api-error=0.01 (repeatable; see harness/platform/faults.py)",
+    )
+    add(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="break one contract rule on purpose, e.g. chunk-global, missing-stop "
+        "(repeatable; see harness/platform/defects.py)",
+    )
+    add(
+        "--workers",
+        type=int,
+        default=1,
+        help="streaming processes: 1 streams in this process; N > 1 starts N workers "
+        "behind this one's API, e.g. one per core (default: %(default)s)",
+    )
+    add(
+        "--seed",
+        type=int,
+        help="seed of every --fault draw (default: random, echoed in the ready line)",
     )
     add("--stats-interval", type=float, default=1.0, help="seconds between stats lines")
     add(
@@ -206,7 +275,7 @@ def _emit(event: dict[str, object]) -> None:
         pass
 
 
-async def _stats(supervisor: Supervisor, interval_s: float) -> None:
+async def _stats(supervisor: Supervisor, health: Health, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
         _emit(
@@ -214,7 +283,10 @@ async def _stats(supervisor: Supervisor, interval_s: float) -> None:
                 "event": "stats",
                 "streams_active": supervisor.registry.live_count,
                 "streams_total": supervisor.registry.total_count,
-                "frames_sent": supervisor.counters.frames_sent,
+                "frames_sent": supervisor.frames_sent,
+                "cpu_ratio": round(health.cpu_ratio, 3),
+                "loop_lag_max_ms": round(health.lag_max_ns / 1e6, 3),
+                "ticker_lag_max_ms": round(supervisor.ticker.take_lag() / 1e6, 3),
             }
         )
 
@@ -243,8 +315,14 @@ async def serve(options: Options) -> int:
     dialect = options.dialect
     now = time.time()
     registry = Registry(
-        Conference(dialect.new_sid("conference"), f"streamload-{i}", now)
-        for i in range(1, options.conferences + 1)
+        (
+            Conference(dialect.new_sid("conference"), f"streamload-{i}", now)
+            for i in range(1, options.conferences + 1)
+        ),
+        (
+            Call(dialect.new_sid("call"), f"+1555010{i:04d}", "+15550100000", now)
+            for i in range(1, options.calls + 1)
+        ),
     )
     recorder = Recorder(RecordSink(options.run_dir, options.producer, "platform"))
     callbacks = Callbacks(
@@ -252,14 +330,44 @@ async def serve(options: Options) -> int:
         ssl_context=client_ssl,
         signature_header=dialect.signature_header,
         signing_key=options.signing_key,
+        defects=options.defects,
     )
     settings = StreamerSettings(
         account_sid=options.account_sid,
         ssl=client_ssl,
         dialect=dialect,
         l16_byte_order=options.l16_byte_order,
+        faults=options.faults,
+        defects=options.defects,
     )
-    supervisor = Supervisor(registry, settings, recorder, callbacks=callbacks)
+    supervisor = Supervisor(
+        registry, settings, recorder, callbacks=callbacks, seed=options.seed
+    )
+    if options.workers > 1:
+        pool = WorkerPool(
+            options.workers,
+            {
+                "account_sid": options.account_sid,
+                "dialect": dialect.name,
+                "l16_byte_order": options.l16_byte_order,
+                "ca_file": str(options.ca_file) if options.ca_file else None,
+                "validate_certificate": options.validate_certificate,
+                "faults": [f"{k}={v}" for k, v in options.faults.describe().items()],
+                "defects": sorted(options.defects),
+                "seed": options.seed,
+                "run_dir": str(options.run_dir),
+                "producer": options.producer,
+            },
+            supervisor.remote_started,
+            supervisor.remote_ended,
+        )
+        try:
+            await pool.start()
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            await pool.shutdown(1.0)
+            print(f"error: --workers: could not start ({exc})", file=sys.stderr)
+            return 3
+        supervisor.attach(pool)
     runner = web.AppRunner(
         Api(supervisor, options.token).app(),
         access_log=None,
@@ -282,6 +390,11 @@ async def serve(options: Options) -> int:
     # the app) lives for the whole process, so take it out of the collector's scans.
     gc.collect()
     gc.freeze()
+    # The record writer thread holds the GIL in bursts; Python hands it back to
+    # the loop only every switch interval (5 ms by default), which showed as
+    # 5-6 ms loop lag and late frames at a few hundred streams. 0.5 ms keeps a
+    # waiting loop's delay well inside the 2 ms pacing budget.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     port = runner.addresses[0][1]
     host = f"[{options.host}]" if ":" in options.host else options.host
     _emit(
@@ -290,24 +403,44 @@ async def serve(options: Options) -> int:
             "url": f"https://{host}:{port}{dialect.uri_prefix}",
             "account_sid": options.account_sid,
             "conferences": [c.sid for c in registry.conferences],
+            "calls": [c.sid for c in registry.calls],
             "ca_file": str(options.ca_file) if options.ca_file else None,
             "pid": os.getpid(),
+            "faults": options.faults.describe(),
+            "defects": sorted(options.defects),
+            "seed": options.seed,
+            "workers": options.workers,
         }
     )
     log.info("listening on https://%s:%d (%s dialect)", host, port, dialect.name)
+    if options.faults.describe() or options.defects:
+        log.warning(
+            "misbehaving on purpose: faults %s, defects %s, seed %d",
+            options.faults.describe(),
+            sorted(options.defects),
+            options.seed,
+        )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
+    health = Health(options.producer, recorder)
     background = [
         asyncio.create_task(recorder.run(FLUSH_INTERVAL_S)),
-        asyncio.create_task(_stats(supervisor, options.stats_interval_s)),
+        asyncio.create_task(health.run()),
+        asyncio.create_task(_stats(supervisor, health, options.stats_interval_s)),
     ]
     try:
         await asyncio.wait_for(stopping.wait(), timeout=options.max_duration_s)
         log.info("signal received; shutting down")
     except TimeoutError:
         log.info("--max-duration %.0f s reached; shutting down", options.max_duration_s)
+    # The shutdown is bounded by its own grace periods; a second SIGTERM (a parent
+    # that sends one, then one more to make sure) must not kill the process
+    # halfway, after the loop has closed and taken its handlers with it.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(signum)
+        signal.signal(signum, signal.SIG_IGN)
     await runner.cleanup()  # no new streams from here on
     await supervisor.shutdown(SHUTDOWN_GRACE_S)
     await callbacks.close(SHUTDOWN_GRACE_S)
@@ -318,7 +451,7 @@ async def serve(options: Options) -> int:
     log.info(
         "stopped: %d streams served, %d frames sent",
         registry.total_count,
-        supervisor.counters.frames_sent,
+        supervisor.frames_sent,
     )
     return 0
 

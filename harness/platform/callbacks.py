@@ -7,7 +7,12 @@ per ``StatusCallbackMethod``) carrying ``AccountSid``, ``CallSid``,
 ``Timestamp``. With a signing key each request carries Twilio's signature,
 HMAC-SHA1 over the URL plus the sorted POST keys and values, base64
 (api.md §4 "Signing"). Delivery is best effort: a failure is logged and never
-touches the stream. One stream's callbacks go out in order.
+touches the stream. One stream's callbacks go out in order. Call streams
+(api.md §2.2) carry no ``ConferenceSid``.
+
+Two ``--defect`` switches live here: ``callback-unsigned`` drops the signature
+header, ``callback-order`` holds ``stream-started`` back until the stream's
+next event has been sent.
 """
 
 from __future__ import annotations
@@ -53,13 +58,14 @@ def callback_params(
     params = {
         "AccountSid": account_sid,
         "CallSid": stream.call_sid,
-        "ConferenceSid": stream.conference_sid,
         "StreamSid": stream.sid,
         "StreamName": stream.name or stream.sid,
         "StreamEvent": event,
         "StreamTrack": stream.request.effective_track,
         "Timestamp": now.isoformat(timespec="milliseconds"),
     }
+    if stream.kind == "conference":
+        params["ConferenceSid"] = stream.conference_sid
     if error is not None:
         params["StreamError"] = error
     return params
@@ -76,6 +82,7 @@ class Callbacks:
         signature_header: str,
         signing_key: Secret | None = None,
         timeout_s: float = 5.0,
+        defects: frozenset[str] = frozenset(),
     ) -> None:
         self._account_sid = account_sid
         self._ssl = ssl_context
@@ -85,6 +92,9 @@ class Callbacks:
         self._session: aiohttp.ClientSession | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._last: dict[str, asyncio.Task[None]] = {}
+        self._unsigned = "callback-unsigned" in defects
+        self._out_of_order = "callback-order" in defects
+        self._held: dict[str, dict[str, str]] = {}
         self.delivered = 0
         self.failed = 0
 
@@ -100,6 +110,15 @@ class Callbacks:
             error=error,
             now=datetime.datetime.now(datetime.UTC),
         )
+        if self._out_of_order and event == "stream-started":
+            self._held[stream.sid] = params
+            return
+        self._queue(url, stream, params)
+        held = self._held.pop(stream.sid, None)
+        if held is not None:
+            self._queue(url, stream, held)
+
+    def _queue(self, url: str, stream: Stream, params: dict[str, str]) -> None:
         before = self._last.get(stream.sid)
         task = asyncio.create_task(self._deliver(url, stream, params, before))
         self._pending.add(task)
@@ -167,6 +186,6 @@ class Callbacks:
             )
 
     def _signed(self, url: str, params: Mapping[str, str] | None) -> dict[str, str]:
-        if self._key is None:
+        if self._key is None or self._unsigned:
             return {}
         return {self._header: signature(self._key, url, params)}

@@ -48,6 +48,7 @@ class _FrameColumns:
         "sids",
         "track",
         "tracks",
+        "wire",
     )
 
     def __init__(self) -> None:
@@ -60,12 +61,13 @@ class _FrameColumns:
         self.due = array("q")
         self.sent = array("q")
         self.payload = array("i")
+        self.wire = array("q")
 
     def __len__(self) -> int:
         return len(self.chunk)
 
     def add(self, row: tuple[object, ...]) -> None:
-        sid, track, chunk, seq, due, sent, payload = row
+        sid, track, chunk, seq, due, sent, payload, wire = row
         assert isinstance(sid, str) and isinstance(track, str)
         index = self.sids.get(sid)
         if index is None:
@@ -80,6 +82,7 @@ class _FrameColumns:
         self.due.append(due)  # type: ignore[arg-type]
         self.sent.append(sent)  # type: ignore[arg-type]
         self.payload.append(payload)  # type: ignore[arg-type]
+        self.wire.append(wire)  # type: ignore[arg-type]
 
     def columns(self) -> list[object]:
         """Arrow/numpy columns in ``TABLES["sent_frames"]`` order (worker thread)."""
@@ -97,6 +100,7 @@ class _FrameColumns:
             np.frombuffer(self.due, dtype=np.int64),
             np.frombuffer(self.sent, dtype=np.int64),
             np.frombuffer(self.payload, dtype=np.int32),
+            np.frombuffer(self.wire, dtype=np.int64),
         ]
 
 

@@ -5,44 +5,80 @@ request (api.md §5.1), sends ``connected``, ``start``, then one ``media``
 message per track every 20 ms, then ``stop`` (api.md §5.2). Frames are paced
 against an absolute schedule, chunk k due at ``first_due + (k-1) * 20 ms``, so
 one late frame never shifts the ones after it (architecture.md "Measure against
-the schedule"); a late frame is sent at once, never skipped. Each frame sent is
-logged with its due and send times: the ground truth receivers are measured
-against.
+the schedule"); a late frame is sent at once, never skipped. ``first_due`` is
+a whole millisecond (the shared ticker's bucket size) in the least loaded of
+the next 20 (:mod:`harness.platform.ticker`), so chunk 1 follows ``start`` by
+at most 20 ms and the load stays even across the period.
 
-This is one task per stream. limits.md §3 measured a shared 1 ms ticker at
-+50 % streams per core; that is a later optimisation behind the same interface.
+The media are sent by the shared ticker, not by a task per stream, and written
+without awaiting (the WebSocket protocol's frame goes straight to the
+transport's buffer), so a receiver that stops reading delays nobody; its
+buffer is watched and the stream aborted once it has been full for
+``stall_timeout_s``.
+
+The send log (``sent_frames``) is the ground truth receivers are measured
+against. ``sent_ns`` is when a frame left the media pipeline; with ``--fault``
+network impairments the frame then goes through the emulated network
+(:mod:`harness.platform.network`) and ``wire_ns`` is when it was really written
+to the socket (0 if lost). So ``arrival - sent_ns`` includes the injected delay
+and jitter, and ``wire_ns - sent_ns`` is exactly what was injected. Without
+network impairments ``wire_ns == sent_ns``.
+
+Bidirectional streams (``StreamRealTime=true``) also read what the receiver
+sends (api.md §5.3): ``media`` is queued and played out in real time, ``mark``
+is echoed when the audio before it has played (at once when none is queued),
+``clear`` drops the queue and echoes its marks, and a ``dtmf`` the receiver
+injects comes back as a ``dtmf`` event, as if detected on the inbound audio.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import dataclasses
 import functools
 import logging
+import random
+import socket
 import ssl
 import time
 from typing import Literal, Protocol
 
+import msgspec
 import websockets
 from msgspec import UNSET
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.protocol import State
+from websockets.speedups import apply_mask
 
 from harness.api import TRACK_MEDIA
 from harness.codecs import FRAME_MS, ByteOrder, get_codec
-from harness.correlation import Expectation
+from harness.correlation import PARAM_NAME, Expectation
 from harness.messages import (
+    Clear,
     Connected,
+    Dtmf,
+    DtmfBody,
+    Mark,
+    MarkBody,
     MediaFormat,
+    Reply,
+    ReplyMedia,
     Start,
     StartBody,
     Stop,
     StopBody,
     encode,
     media_json,
+    reply_decoder,
 )
 from harness.platform.dialect import Dialect
+from harness.platform.faults import Faults, StreamPlan
+from harness.platform.network import Link
+from harness.platform.playback import Playback
 from harness.platform.state import Stream
+from harness.platform.ticker import Ticker
 from harness.secret import redact
 from harness.signal import encoded_frames
 from harness.sink import RowSink
@@ -56,6 +92,7 @@ __all__ = [
     "Streamer",
     "StreamerSettings",
     "payloads",
+    "ws_text_frame",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,6 +102,39 @@ FRAME_NS = FRAME_MS * 1_000_000
 
 EndReason = Literal["stopped", "shutdown", "connect-failed", "disconnected"]
 """``platform_streams.end_reason`` (harness/records.py)."""
+
+_FRAME_RNG = random.Random()
+"""Masking keys (RFC 6455 §5.3): fresh per frame; not secret on a test platform."""
+
+
+def ws_text_frame(payload: bytes, rng: random.Random = _FRAME_RNG) -> bytes:
+    """One final, masked text frame (RFC 6455 §5.2), built without websockets' frame objects.
+
+    The hot path writes media frames straight to the transport: websockets'
+    ``send`` costs a coroutine, a ``Frame`` and a ``secrets`` call per message,
+    about a third of the sender's CPU per frame at a thousand streams. Whole
+    frames written between websockets' own ones (stop, pings, close) keep the
+    byte stream valid: nothing is ever fragmented.
+    """
+    size = len(payload)
+    key = rng.getrandbits(32).to_bytes(4, "little")
+    if size < 126:
+        head = bytes((0x81, 0x80 | size))
+    elif size < 65536:
+        head = bytes((0x81, 0xFE)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((0x81, 0xFF)) + size.to_bytes(8, "big")
+    return head + key + apply_mask(payload, key)
+
+
+_MEDIA_NUMERIC = (
+    '{"event":"media","sequenceNumber":%d,"media":{"track":"%s","chunk":%d,'
+    '"timestamp":%d,"payload":"%s"}}'
+)
+_MEDIA_NUMERIC_WITH_SID = (
+    '{"event":"media","sequenceNumber":%d,"media":{"track":"%s","chunk":%d,'
+    '"timestamp":%d,"payload":"%s"},"streamSid":"%s"}'
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,6 +151,14 @@ class StreamerSettings:
     close_timeout_s: float = 2.0
     stop_grace_s: float = 2.0
     """How long a stop may wait on a receiver that does not read before the socket is aborted."""
+    stall_timeout_s: float = 5.0
+    """How long a receiver may leave the write buffer full before its stream is aborted."""
+    send_buffer_bytes: int = 256 * 1024
+    """``SO_SNDBUF`` of each stream's socket: bounds the memory a stalled receiver holds
+    (Linux autotunes loopback buffers to ~4 MB, half a minute of L16 audio)."""
+    faults: Faults = Faults()
+    defects: frozenset[str] = frozenset()
+    """Active ``--defect`` names (harness/platform/defects.py)."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -99,17 +177,27 @@ class StreamObserver(Protocol):
 
 
 @functools.cache
-def payloads(codec_name: str, byte_order: ByteOrder, track: str) -> tuple[str, ...]:
-    """Base64 of the 50 test-signal frames of one codec and track, encoded once per process."""
+def payloads(
+    codec_name: str, byte_order: ByteOrder, track: str, short: bool = False
+) -> tuple[str, ...]:
+    """Base64 of the 50 test-signal frames of one codec and track, encoded once per process.
+
+    ``short`` drops each frame's last byte (the ``payload-size`` defect).
+    """
     codec = get_codec(codec_name, byte_order)
     return tuple(
-        base64.b64encode(f).decode("ascii") for f in encoded_frames(codec, track)
+        base64.b64encode(f[:-1] if short else f).decode("ascii")
+        for f in encoded_frames(codec, track)
     )
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+_Frame = tuple[bytes, str, int, int, int, int]
+"""A frame in the emulated network: message, track, chunk, seq, due_ns, sent_ns."""
 
 
 class Streamer:
@@ -122,19 +210,47 @@ class Streamer:
         sink: RowSink,
         counters: Counters,
         observer: StreamObserver | None = None,
+        *,
+        ticker: Ticker | None = None,
+        rng: random.Random | None = None,
+        plan: StreamPlan | None = None,
     ) -> None:
         self.stream = stream
         self._settings = settings
         self._sink = sink
         self._counters = counters
         self._observer = observer
+        self._ticker = ticker
+        self._own_ticker = ticker is None
+        self._plan = plan or StreamPlan()
+        defects = settings.defects
+        self._defects = defects
         request = stream.request
         self._codec = get_codec(request.effective_codec, settings.l16_byte_order)
+        short = "payload-size" in defects
         self._tracks = tuple(
-            (t, payloads(self._codec.name, settings.l16_byte_order, t))
+            (t, payloads(self._codec.name, settings.l16_byte_order, t, short))
             for t in TRACK_MEDIA[request.effective_track]
         )
+        top = settings.dialect.top_level_stream_sid
+        if "stream-sid-mismatch" in defects:
+            self._top_sid: str | None = settings.dialect.new_sid("stream")
+        else:
+            self._top_sid = stream.sid if top else None
+        faults = settings.faults
+        self._link: Link[_Frame] | None = None
+        if faults.network:
+            self._link = Link(faults, rng or random.Random(), self._impairment)
+        self._playback: Playback | None = None
+        if request.real_time:
+            self._playback = Playback(self._codec.frame_bytes, FRAME_NS)
         self._seq = 0
+        self._chunk = 0
+        self._global_chunk = 0
+        self._next_due = 0
+        self._live = False
+        self._paused_since = 0
+        self._failure = ""
         self._stop_reason: EndReason | None = None
         self._peer_gone = False
         self._waiter: asyncio.Future[None] | None = None
@@ -163,6 +279,7 @@ class Streamer:
         if self._stop_reason is not None or self.done:
             return
         self._stop_reason = reason
+        self._live = False
         self._wake()
         ws = self._ws
         if ws is not None:
@@ -173,11 +290,15 @@ class Streamer:
 
     async def run(self) -> None:
         """Run the whole session; never raises for anything the receiver does."""
+        if self._ticker is None:
+            self._ticker = Ticker()
         try:
-            ws = await self._connect()
-            if ws is not None:
-                await self._stream(ws)
+            if await self._start_faults():
+                ws = await self._connect()
+                if ws is not None:
+                    await self._stream(ws)
         finally:
+            self._live = False
             if self._abort_handle is not None:
                 self._abort_handle.cancel()
             if not self.done:
@@ -187,20 +308,53 @@ class Streamer:
                 self._finish(
                     self._stop_reason or "shutdown", "cancelled before a clean close"
                 )
+            if self._own_ticker:
+                await self._ticker.close()
 
     # -- connecting ---------------------------------------------------------
+
+    async def _start_faults(self) -> bool:
+        """Apply ``start-delay`` and ``start-fail``; ``False`` if the stream ended here."""
+        plan = self._plan
+        if plan.start_delay_ns:
+            self._impairment("", 0, "start-delay", plan.start_delay_ns)
+            await self._sleep(plan.start_delay_ns / 1e9)
+            if self._stop_reason is not None:
+                self._finish(self._stop_reason, "stopped before the WebSocket opened")
+                return False
+        if plan.start_fails:
+            self._impairment("", 0, "start-fail", 0)
+            self._finish(
+                "connect-failed",
+                "injected start failure (--fault start-fail)",
+                "connection_refused",
+            )
+            return False
+        return True
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, or return early on :meth:`stop`."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        handle = loop.call_later(seconds, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            handle.cancel()
+            self._waiter = None
 
     async def _connect(self) -> ClientConnection | None:
         request = self.stream.request
         headers = None
-        if request.bearer_token is not None:
+        if request.bearer_token is not None and "bearer-missing" not in self._defects:
             # api.md §5.1: Authorization: Bearer, only when a token was given.
             headers = {"Authorization": f"Bearer {request.bearer_token.reveal()}"}
         loop = asyncio.get_running_loop()
+        url = request.url
         dialing = asyncio.ensure_future(
             connect(
-                request.url,
-                ssl=self._settings.ssl,
+                url,
+                ssl=self._settings.ssl if url[:4].lower() == "wss:" else None,
                 additional_headers=headers,
                 compression=None,
                 open_timeout=self._settings.open_timeout_s,
@@ -226,6 +380,11 @@ class Streamer:
             return None
         ws = dialing.result()
         self._ws = ws
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None and self._settings.send_buffer_bytes:
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDBUF, self._settings.send_buffer_bytes
+            )
         self.connected_ns = time.monotonic_ns()
         if self._stop_reason is not None:
             self._abort_handle = loop.call_later(
@@ -236,15 +395,23 @@ class Streamer:
     # -- streaming ----------------------------------------------------------
 
     async def _stream(self, ws: ClientConnection) -> None:
-        reader = asyncio.create_task(self._drain(ws))
+        reader = asyncio.create_task(self._read(ws))
         try:
             await ws.send(self._connected_json())
             await ws.send(self._start_json())
             if self._observer is not None:
                 self._observer.stream_started(self)
-            await self._pace(ws)
-            if self._stop_reason is not None and not self._peer_gone:
-                await ws.send(self._stop_json())
+            if self._stop_reason is None and not self._peer_gone:
+                await self._pace()
+            if self._failure:
+                ws.transport.abort()
+                self._finish("disconnected", self._failure)
+            elif self._stop_reason is not None and not self._peer_gone:
+                await self._settle_link()
+                if "missing-stop" not in self._defects:
+                    await ws.send(self._stop_json())
+                if "message-after-stop" in self._defects:
+                    await ws.send(self._after_stop_json())
                 await ws.close()
                 self._finish(self._stop_reason, "")
             else:
@@ -261,71 +428,213 @@ class Streamer:
             log.exception("stream %s failed", self.stream.sid)
             self._finish(self._stop_reason or "disconnected", self._describe(exc))
         finally:
+            self._live = False
             reader.cancel()
             if not self.done or ws.state is not websockets.State.CLOSED:
                 ws.transport.abort()
 
-    async def _pace(self, ws: ClientConnection) -> None:
-        # Hot path: locals, one preformatted string per message (messages.media_json).
-        send = ws.send
-        add = self._sink.add
-        counters = self._counters
-        sid = self.stream.sid
-        top_sid = sid if self._settings.dialect.top_level_stream_sid else None
-        frame_bytes = self._codec.frame_bytes
-        tracks = self._tracks
-        seq = self._seq
-        first_due = self.first_due_ns = time.monotonic_ns()
-        chunk = 0
-        while self._stop_reason is None and not self._peer_gone:
-            due = first_due + chunk * FRAME_NS
-            if time.monotonic_ns() < due:
-                await self._sleep_until(due)
-                if self._stop_reason is not None or self._peer_gone:
-                    break
-            chunk += 1
-            timestamp = (chunk - 1) * FRAME_MS
-            index = (chunk - 1) % len(tracks[0][1])
-            for track, frames in tracks:  # api.md §5.2: chunk counts per track
-                seq += 1
-                message = media_json(
-                    seq, track, chunk, timestamp, frames[index], top_sid
-                )
-                sent = time.monotonic_ns()
-                await send(message)
-                self._seq = seq
-                add("sent_frames", (sid, track, chunk, seq, due, sent, frame_bytes))
-                self.frames_sent += 1
-                counters.frames_sent += 1
-
-    async def _sleep_until(self, due_ns: int) -> None:
-        """Sleep until ``due_ns`` or a stop, whichever is first; never return early.
-
-        uvloop timers have 1 ms resolution and fire up to ~0.5 ms early
-        (limits.md §3), so re-check the clock and sleep again for the rest.
-        """
+    async def _pace(self) -> None:
+        """Hand the media to the ticker and wait until the stream must end."""
+        assert self._ticker is not None
         loop = asyncio.get_running_loop()
-        while (now := time.monotonic_ns()) < due_ns:
-            if self._stop_reason is not None or self._peer_gone:
-                return
-            waiter = self._waiter = loop.create_future()
-            handle = loop.call_later((due_ns - now) / 1e9, _wake, waiter)
-            try:
-                await waiter
-            finally:
-                handle.cancel()
-                self._waiter = None
-
-    async def _drain(self, ws: ClientConnection) -> None:
-        """Read and drop what the receiver sends, so its pongs and close are seen at once."""
+        ticker = self._ticker
+        first_due = ticker.reserve(time.monotonic_ns())
+        self.first_due_ns = self._next_due = first_due
+        self._live = True
+        waiter = self._waiter = loop.create_future()
+        ticker.add(self, first_due)
         try:
-            async for _ in ws:
-                pass  # api.md §5.3 replies: playback is not modelled yet
+            # Woken by stop(), the receiver leaving, or a failure in tick().
+            await waiter
+        finally:
+            self._waiter = None
+            self._live = False
+            ticker.release(first_due)
+
+    def tick(self, now_ns: int) -> int | None:
+        """Send what is due (the ticker's hot path: no awaits, locals, preformatted text)."""
+        if not self._live:
+            return None
+        ws = self._ws
+        assert ws is not None
+        if ws.protocol.state is not State.OPEN:
+            self._gone("")
+            return None
+        if (
+            ws.paused
+        ):  # the receiver is not reading: its buffer is over the high-water mark
+            if not self._paused_since:
+                self._paused_since = now_ns
+            elif now_ns - self._paused_since > self._settings.stall_timeout_s * 1e9:
+                size = ws.transport.get_write_buffer_size()
+                self._gone(
+                    f"the receiver stopped reading: {size} bytes unsent for "
+                    f"{self._settings.stall_timeout_s:g} s; aborted"
+                )
+                return None
+        else:
+            self._paused_since = 0
+        link = self._link
+        due = self._next_due
+        try:
+            if due <= now_ns:
+                if self._chunk + 1 == self._plan.disconnect_chunk:
+                    self._impairment("", self._chunk + 1, "disconnect", 0)
+                    self._gone("injected disconnect (--fault disconnect)")
+                    return None
+                self._send_chunk(ws, due)
+                due = self._next_due = due + FRAME_NS
+            if link is None:
+                return due
+            frames = link.release(time.monotonic_ns())
+            if frames:
+                self._write_frames(ws, frames)
+        except Exception as exc:  # a transport that broke under us: this stream only
+            self._gone(self._describe(exc))
+            return None
+        released = link.next_due()
+        return due if released is None or released > due else released
+
+    def _send_chunk(self, ws: ClientConnection, due: int) -> None:
+        chunk = self._chunk = self._chunk + 1
+        defects = self._defects
+        timestamp = (chunk - 1) * FRAME_MS
+        if defects and "timestamp-drift" in defects:
+            timestamp += 100 + chunk
+        seq = self._seq
+        add = self._sink.add
+        sid = self.stream.sid
+        top_sid = self._top_sid
+        frame_bytes = self._codec.frame_bytes
+        link = self._link
+        clock = time.monotonic_ns
+        fmt = _media_numeric if "numeric-fields" in defects else media_json
+        index = (chunk - 1) % 50
+        out = []
+        for track, frames in self._tracks:  # api.md §5.2: chunk counts per track
+            seq += 1
+            if defects:
+                if "seq-skip" in defects and seq % 100 == 0:
+                    seq += 1
+                if "chunk-global" in defects:
+                    self._global_chunk += 1
+                    chunk = self._global_chunk
+            message = fmt(seq, track, chunk, timestamp, frames[index], top_sid).encode()
+            sent = clock()
+            if link is None:
+                out.append(ws_text_frame(message))
+                add(
+                    "sent_frames",
+                    (sid, track, chunk, seq, due, sent, frame_bytes, sent),
+                )
+            elif not link.push(
+                (message, track, chunk, seq, due, sent), track, chunk, sent
+            ):
+                add("sent_frames", (sid, track, chunk, seq, due, sent, frame_bytes, 0))
+        self._seq = seq
+        if out:
+            ws.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            self.frames_sent += len(out)
+            self._counters.frames_sent += len(out)
+        playback = self._playback
+        if playback is not None:
+            marks = playback.advance(FRAME_NS)
+            if marks:
+                self._echo_marks(marks)
+
+    def _write_frames(
+        self, ws: ClientConnection, frames: list[tuple[_Frame, bool]]
+    ) -> None:
+        """Write frames released by the emulated network; log the first copy of each."""
+        add = self._sink.add
+        sid = self.stream.sid
+        frame_bytes = self._codec.frame_bytes
+        wire = time.monotonic_ns()
+        out = []
+        for (message, track, chunk, seq, due, sent), first in frames:
+            out.append(ws_text_frame(message))
+            if first:
+                add(
+                    "sent_frames",
+                    (sid, track, chunk, seq, due, sent, frame_bytes, wire),
+                )
+                self.frames_sent += 1
+                self._counters.frames_sent += 1
+        ws.transport.write(b"".join(out))
+
+    async def _settle_link(self) -> None:
+        """Let the emulated network deliver what it holds, then ``stop`` follows it.
+
+        A delay delays ``stop`` too, as on a real path; the wait is bounded by
+        ``stop_grace_s``, and frames held for a swap go out last.
+        """
+        link = self._link
+        if link is None:
+            return
+        last = link.last_due()
+        if last is not None:
+            wait_ns = last - time.monotonic_ns()
+            if wait_ns > 0:
+                await asyncio.sleep(min(wait_ns / 1e9, self._settings.stop_grace_s))
+        self._flush_link()
+
+    def _flush_link(self) -> None:
+        """Write what the emulated network still holds, before ``stop``."""
+        ws, link = self._ws, self._link
+        if link is not None and ws is not None and ws.protocol.state is State.OPEN:
+            frames = link.drain()
+            if frames:
+                self._write_frames(ws, frames)
+
+    def _gone(self, failure: str) -> None:
+        """End the stream from inside the ticker: the peer left, or ``failure`` aborts it."""
+        self._live = False
+        if failure:
+            self._failure = failure
+        else:
+            self._peer_gone = True
+        self._wake()
+
+    async def _read(self, ws: ClientConnection) -> None:
+        """Read what the receiver sends: replies on bidirectional streams, else drop it.
+
+        Reading at once also means pongs and the receiver's close are seen at once.
+        """
+        decoder = reply_decoder() if self._playback is not None else None
+        try:
+            async for raw in ws:
+                if decoder is not None:
+                    self._reply(decoder, raw)
         except websockets.ConnectionClosed:
             pass
         if self._stop_reason is None:
             self._peer_gone = True
+            self._live = False
             self._wake()
+
+    def _reply(self, decoder: msgspec.json.Decoder[Reply], raw: str | bytes) -> None:
+        """Act on one receiver message (api.md §5.3); a bad one is logged and dropped."""
+        playback = self._playback
+        assert playback is not None
+        try:
+            message = decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            log.debug("stream %s: ignored a reply: %s", self.stream.sid, exc)
+            return
+        match message:
+            case ReplyMedia():
+                try:
+                    audio = binascii.a2b_base64(message.media.payload, strict_mode=True)
+                except (binascii.Error, ValueError):
+                    log.debug("stream %s: reply media is not base64", self.stream.sid)
+                    return
+                playback.media(len(audio))
+            case Mark():
+                self._echo_marks(playback.mark(message.mark.name))
+            case Clear():
+                self._echo_marks(playback.clear())
+            case Dtmf():
+                self._echo_dtmf(message.dtmf)
 
     # -- ending -------------------------------------------------------------
 
@@ -340,6 +649,13 @@ class Streamer:
                 self.stream.sid,
             )
             ws.transport.abort()
+
+    def _impairment(self, track: str, chunk: int, kind: str, value_ns: int) -> None:
+        """Log one injected event (the ``impairments`` ground truth)."""
+        self._sink.add(
+            "impairments",
+            (self.stream.sid, track, chunk, kind, value_ns, time.monotonic_ns(), ""),
+        )
 
     def _finish(
         self, reason: EndReason, error: str, stream_error: str | None = None
@@ -393,13 +709,23 @@ class Streamer:
 
     def _connected_json(self) -> str:
         # A text frame: str, not bytes (bytes would go out as a binary frame).
-        return encode(
-            Connected(protocol="Call", version=self._settings.dialect.version)
-        ).decode()
+        version = self._settings.dialect.version
+        if "version" in self._defects:
+            version = "9.9.9"
+        return encode(Connected(protocol="Call", version=version)).decode()
 
     def _start_json(self) -> str:
         stream = self.stream
+        defects = self._defects
         parameters = dict(stream.request.parameters)
+        if "custom-parameters" in defects:
+            parameters = _alter_parameters(parameters)
+        sample_rate = self._codec.sample_rate
+        if "media-format" in defects:
+            sample_rate *= 2
+        tracks = [t for t, _ in self._tracks]
+        if "wrong-tracks" in defects:
+            tracks = ["inbound"]
         self._seq = 1
         message = Start(
             sequence_number="1",
@@ -407,18 +733,16 @@ class Streamer:
                 stream_sid=stream.sid,
                 account_sid=self._settings.account_sid,
                 call_sid=stream.call_sid,
-                tracks=[t for t, _ in self._tracks],
+                tracks=tracks,
                 # api.md §5.2: "Only present when custom parameters are defined."
                 custom_parameters=parameters if parameters else UNSET,
                 media_format=MediaFormat(
                     encoding=self._codec.encoding,
-                    sample_rate=self._codec.sample_rate,
+                    sample_rate=sample_rate,
                     channels=1,
                 ),
             ),
-            stream_sid=stream.sid
-            if self._settings.dialect.top_level_stream_sid
-            else UNSET,
+            stream_sid=self._top_sid if self._top_sid is not None else UNSET,
         )
         return encode(message).decode()
 
@@ -431,9 +755,105 @@ class Streamer:
         message = Stop(
             sequence_number=str(self._seq),
             stop=body if dialect.stop_body else UNSET,
-            stream_sid=self.stream.sid if dialect.top_level_stream_sid else UNSET,
+            stream_sid=self._top_sid if self._top_sid is not None else UNSET,
         )
         return encode(message).decode()
+
+    def _after_stop_json(self) -> str:
+        """The ``message-after-stop`` defect: one more media frame, as the next chunk would be."""
+        self._seq += 1
+        chunk = self._chunk + 1
+        track, frames = self._tracks[0]
+        return media_json(
+            self._seq,
+            track,
+            chunk,
+            (chunk - 1) * FRAME_MS,
+            frames[(chunk - 1) % 50],
+            self._top_sid,
+        )
+
+    def _sid_for_replies(self) -> str:
+        # api.md §5.2: dtmf and mark carry streamSid on bidirectional streams.
+        return self._top_sid if self._top_sid is not None else self.stream.sid
+
+    def _echo_marks(self, names: list[str]) -> None:
+        """Send each mark back (SignalWire: no sequenceNumber; Twilio: one, api.md §5.4)."""
+        ws = self._ws
+        if not names or ws is None or ws.protocol.state is not State.OPEN:
+            return
+        if self._stop_reason is not None:
+            return
+        twilio = self._settings.dialect.stop_body
+        for name in names:
+            seq: str | msgspec.UnsetType = UNSET
+            if twilio:
+                self._seq += 1
+                seq = str(self._seq)
+            mark = Mark(
+                mark=MarkBody(name=name),
+                sequence_number=seq,
+                stream_sid=self._sid_for_replies(),
+            )
+            ws.protocol.send_text(encode(mark))
+        ws.send_data()
+
+    def _echo_dtmf(self, body: DtmfBody) -> None:
+        """A digit the receiver injected, reported back as detected on the inbound audio."""
+        ws = self._ws
+        if ws is None or ws.protocol.state is not State.OPEN:
+            return
+        if self._stop_reason is not None:
+            return
+        self._seq += 1
+        if self._settings.dialect.stop_body:  # Twilio: track, no duration (api.md §5.4)
+            echoed = DtmfBody(digit=body.digit, track="inbound_track")
+        else:  # SignalWire: duration in ms as a number (api.md §5.2)
+            duration = body.duration if isinstance(body.duration, int) else 250
+            echoed = DtmfBody(digit=body.digit, duration=duration)
+        message = Dtmf(
+            dtmf=echoed,
+            sequence_number=str(self._seq),
+            stream_sid=self._sid_for_replies(),
+        )
+        ws.protocol.send_text(encode(message))
+        ws.send_data()
+
+
+def _media_numeric(
+    seq: int,
+    track: str,
+    chunk: int,
+    timestamp_ms: int,
+    payload_b64: str,
+    stream_sid: str | None = None,
+) -> str:
+    """A media message with numbers where strings belong (the ``numeric-fields`` defect)."""
+    if stream_sid is None:
+        return _MEDIA_NUMERIC % (seq, track, chunk, timestamp_ms, payload_b64)
+    return _MEDIA_NUMERIC_WITH_SID % (
+        seq,
+        track,
+        chunk,
+        timestamp_ms,
+        payload_b64,
+        stream_sid,
+    )
+
+
+def _alter_parameters(parameters: dict[str, str]) -> dict[str, str]:
+    """The ``custom-parameters`` defect: change one value, or add one when there are none.
+
+    The ``streamload`` correlation parameter is left alone so the stream can still
+    be tied to its request; its digest is what shows the change.
+    """
+    altered = dict(parameters)
+    for name in altered:
+        if name != PARAM_NAME:
+            altered[name] += "-altered"
+            return altered
+    altered["streamload-extra"] = "added"
+    return altered
 
 
 def _stream_error(exc: BaseException) -> str:

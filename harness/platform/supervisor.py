@@ -3,7 +3,10 @@
 The REST handlers talk to this, never to a streamer directly, so the registry
 (what the API reports) and the tasks (what is on the wire) cannot drift apart:
 a stream that ends on its own (refused, dropped) is marked stopped here too,
-which frees its ``Name``.
+which frees its ``Name``. Every stream's media go through one shared
+:class:`~harness.platform.ticker.Ticker`, and every stream gets its own random
+source seeded from ``seed`` and its ordinal, so ``--fault`` draws repeat with
+the seed.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import time
 from harness.api import FieldError, StartStreamRequest
 from harness.platform.callbacks import Callbacks
 from harness.platform.dialect import Dialect
-from harness.platform.state import Registry, Stream
+from harness.platform.faults import plan_stream, stream_rng
+from harness.platform.state import Registry, Stream, StreamKind
 from harness.platform.streamer import Counters, EndReason, Streamer, StreamerSettings
+from harness.platform.ticker import Ticker
+from harness.platform.workers import WorkerPool
 from harness.sink import RowSink
 
 
@@ -35,13 +41,36 @@ class Supervisor:
         sink: RowSink,
         *,
         callbacks: Callbacks | None = None,
+        seed: int = 0,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.registry = registry
         self.settings = settings
+        self.seed = seed
         self.counters = Counters()
+        self.ticker = Ticker()
+        self._ordinal = 0
         self._sink = sink
         self._callbacks = callbacks
         self._running: dict[str, tuple[Streamer, asyncio.Task[None]]] = {}
+        self._pool = pool
+        self._remote: dict[str, Stream] = {}
+        """Streams running in a worker process (``--workers``), by sid."""
+
+    @property
+    def frames_sent(self) -> int:
+        """Frames written so far, here and in the workers."""
+        pooled = self._pool.frames_sent if self._pool is not None else 0
+        return self.counters.frames_sent + pooled
+
+    def attach(self, pool: WorkerPool) -> None:
+        """Stream through ``pool`` from now on (its callbacks are :meth:`remote_started` ...)."""
+        self._pool = pool
+
+    @property
+    def sink(self) -> RowSink:
+        """Where the platform's records go (the REST app logs injected API errors there)."""
+        return self._sink
 
     @property
     def dialect(self) -> Dialect:
@@ -54,24 +83,45 @@ class Supervisor:
     @property
     def running(self) -> int:
         """Stream tasks not yet finished (stopping ones included)."""
-        return len(self._running)
+        return len(self._running) + (self._pool.running if self._pool else 0)
 
     def create(
-        self, conference_sid: str, request: StartStreamRequest
+        self,
+        parent_sid: str,
+        request: StartStreamRequest,
+        kind: StreamKind = "conference",
     ) -> Stream | FieldError:
-        """Accept a stream and start streaming it in the background."""
+        """Accept a conference (or call) stream and start streaming it in the background."""
+        conference = kind == "conference"
         stream = Stream(
             sid=self.dialect.new_sid("stream"),
-            conference_sid=conference_sid,
-            call_sid=self.dialect.new_sid("call"),
+            conference_sid=parent_sid if conference else "",
+            call_sid=self.dialect.new_sid("call") if conference else parent_sid,
             request=request,
             created_ns=time.monotonic_ns(),
             updated_s=time.time(),
+            kind=kind,
         )
         refused = self.registry.add(stream)
         if refused is not None:
             return refused
-        streamer = Streamer(stream, self.settings, self._sink, self.counters, self)
+        ordinal = self._ordinal
+        self._ordinal += 1
+        if self._pool is not None:
+            self._remote[stream.sid] = stream
+            self._pool.create(stream, ordinal)
+            return stream
+        rng = stream_rng(self.seed, ordinal)
+        streamer = Streamer(
+            stream,
+            self.settings,
+            self._sink,
+            self.counters,
+            self,
+            ticker=self.ticker,
+            rng=rng,
+            plan=plan_stream(self.settings.faults, rng),
+        )
         task = asyncio.create_task(streamer.run(), name=f"stream-{stream.sid}")
         self._running[stream.sid] = (streamer, task)
         task.add_done_callback(self._reap)
@@ -80,12 +130,19 @@ class Supervisor:
     def stop(self, stream: Stream, reason: EndReason = "stopped") -> None:
         """Mark ``stream`` stopped and have its streamer send ``stop``; idempotent."""
         self.registry.stop(stream, time.time())
+        if self._pool is not None:
+            if stream.sid in self._remote:
+                self._pool.stop(stream.sid, reason)
+            return
         entry = self._running.get(stream.sid)
         if entry is not None:
             entry[0].stop(reason)
 
     async def join(self, sid: str) -> None:
         """Wait until stream ``sid`` has ended (at once if it is not running)."""
+        if self._pool is not None:
+            await self._pool.join(sid)
+            return
         entry = self._running.get(sid)
         if entry is not None:
             await asyncio.wait({entry[1]})
@@ -94,8 +151,11 @@ class Supervisor:
         """Stop every live stream (end_reason ``shutdown``) and wait for them, bounded."""
         for stream in self.registry.live():
             self.stop(stream, "shutdown")
+        if self._pool is not None:
+            await self._pool.shutdown(timeout_s)
         tasks = [task for _, task in self._running.values()]
         if not tasks:
+            await self.ticker.close()
             return
         _, late = await asyncio.wait(tasks, timeout=timeout_s)
         for task in late:
@@ -107,6 +167,7 @@ class Supervisor:
                 timeout_s,
             )
             await asyncio.wait(late)
+        await self.ticker.close()
 
     # -- StreamObserver -----------------------------------------------------
 
@@ -115,15 +176,40 @@ class Supervisor:
             self._callbacks.notify(streamer.stream, "stream-started")
 
     def stream_ended(self, streamer: Streamer) -> None:
-        stream = streamer.stream
+        self._ended(
+            streamer.stream,
+            streamer.end_reason or "shutdown",
+            bool(streamer.connected_ns),
+            streamer.stream_error,
+        )
+
+    # -- the same events from a worker process --------------------------------
+
+    def remote_started(self, sid: str) -> None:
+        stream = self._remote.get(sid)
+        if stream is not None and self._callbacks is not None:
+            self._callbacks.notify(stream, "stream-started")
+
+    def remote_ended(
+        self, sid: str, reason: str, connected: bool, stream_error: str | None
+    ) -> None:
+        stream = self._remote.pop(sid, None)
+        if stream is not None:
+            self._ended(stream, reason, connected, stream_error)
+
+    def _ended(
+        self, stream: Stream, reason: str, connected: bool, stream_error: str | None
+    ) -> None:
         self.registry.stop(stream, time.time())
         if self._callbacks is None:
             return
-        if streamer.end_reason == "connect-failed":
+        # api.md §4: a receiver that refuses, stalls or drops the connection
+        # ends the stream with stream-error; a stop or a shutdown with stream-stopped.
+        if reason in ("connect-failed", "disconnected"):
             self._callbacks.notify(
-                stream, "stream-error", streamer.stream_error or "general_error"
+                stream, "stream-error", stream_error or "general_error"
             )
-        elif streamer.connected_ns:
+        elif connected:
             self._callbacks.notify(stream, "stream-stopped")
 
     def _reap(self, task: asyncio.Task[None]) -> None:

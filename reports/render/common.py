@@ -8,7 +8,9 @@ from typing import Any, Final
 
 __all__ = [
     "CODEC_COLUMNS",
+    "audio_cell",
     "codec_row",
+    "harness_line",
     "failing_rules",
     "fmt",
     "fmt_ratio",
@@ -28,6 +30,8 @@ CODEC_COLUMNS: Final = (
     "interarrival p99 ms",
     "setup p50 / p99 ms",
     "frames/s",
+    "lateness p99 ms",
+    "audio (SNR p50)",
 )
 
 
@@ -69,7 +73,49 @@ def codec_row(codec: str, entry: Mapping[str, Any]) -> list[str]:
         fmt(entry.get("interarrival_ms", {}).get("p99")),
         _pair(entry.get("setup_ms", {}), "p50", "p99"),
         fmt(entry.get("throughput", {}).get("frames_per_s")),
+        fmt(entry.get("lateness_ms", {}).get("p99")),
+        audio_cell(entry.get("audio")),
     ]
+
+
+def audio_cell(audio: Mapping[str, Any] | None) -> str:
+    """``ok 38.9 dB``, or the verdict, the SNR and the likeliest reading of bad frames."""
+    if not audio or not audio.get("frames_checked"):
+        return "-"
+    text = f"{audio['verdict']} {fmt(audio['snr_db']['p50'])} dB"
+    if audio["verdict"] != "ok":
+        text += f", {fmt(audio['below_floor'])} of {fmt(audio['frames_checked'])} low"
+        diagnosis = audio.get("diagnosis") or {}
+        if diagnosis:
+            text += f" (looks like {next(iter(diagnosis))})"
+    return text
+
+
+def harness_line(harness: Mapping[str, Any] | None) -> str:
+    """One sentence: was the harness saturated, and why."""
+    if not harness or not harness.get("measured"):
+        return "Harness health: not recorded."
+    if harness.get("saturated"):
+        return (
+            "Harness SATURATED (latency figures include its own delay): "
+            + "; ".join(harness.get("reasons", []))
+        )
+    producers = harness.get("producers", {})
+    worst_cpu = max(
+        (p["loop_cpu"]["p90"] or 0.0 for p in producers.values()), default=None
+    )
+    worst_lag = max(
+        (p["lag_ms"]["p99"] or 0.0 for p in producers.values()), default=None
+    )
+    parts = ["Harness kept up"]
+    if worst_cpu is not None:
+        parts.append(f"busiest loop CPU p90 {worst_cpu:.0%}")
+    if worst_lag is not None:
+        parts.append(f"loop lag p99 {fmt(worst_lag)} ms")
+    pacing = harness.get("pacing_ms", {}).get("p99")
+    if pacing is not None:
+        parts.append(f"platform pacing p99 {fmt(pacing)} ms")
+    return ", ".join(parts) + "."
 
 
 def gate_label(gate: Mapping[str, Any]) -> str:

@@ -14,11 +14,13 @@ from reports.performance import Plots
 from reports.render import plots as svg
 from reports.render.common import (
     CODEC_COLUMNS,
+    audio_cell,
     codec_row,
     failing_rules,
     fmt,
     fmt_ratio,
     gate_label,
+    harness_line,
     run_line,
 )
 
@@ -53,8 +55,11 @@ def render(summary: Mapping[str, Any], plots: Plots | None = None) -> str:
         *_gates(summary["thresholds"]),
         *_accounting(summary["accounting"]),
         *_codecs(summary["performance"]),
+        *_harness(summary["performance"].get("harness")),
         *_plots(plots),
         *_tracks(summary["performance"]["tracks"]),
+        *_streams(summary["performance"]["codecs"]),
+        *_histograms(summary["performance"].get("receiver_histograms", {})),
         *_requests(summary["performance"]["requests"]),
         *_conformance(summary),
     ]
@@ -141,10 +146,103 @@ def _codecs(performance: Mapping[str, Any]) -> list[str]:
         [_e(c) for c in codec_row(codec, entry)]
         for codec, entry in performance["codecs"].items()
     ]
+    harness = performance.get("harness")
+    badge = (
+        _badge("fail", "harness saturated")
+        if harness and harness.get("saturated")
+        else ""
+    )
     return [
         "<h2>Media per codec</h2>",
         f"<p class=muted>{_e(note)}</p>",
+        f"<p>{badge} {_e(harness_line(harness))}</p>",
         _table(CODEC_COLUMNS, rows) if rows else "<p>No streams.</p>",
+    ]
+
+
+def _harness(harness: Mapping[str, Any] | None) -> list[str]:
+    """The producers' own CPU, loop lag and GC, beside the platform's pacing."""
+    if not harness or not harness.get("producers"):
+        return []
+    rows = [
+        [
+            _e(name),
+            _e(p["kind"]),
+            _e(fmt(p["samples"])),
+            _e(
+                f"{fmt(p['loop_cpu']['p50'])} / {fmt(p['loop_cpu']['p90'])} / "
+                f"{fmt(p['loop_cpu']['max'])}"
+            ),
+            _e(fmt(p["process_cpu"]["p90"])),
+            _e(f"{fmt(p['lag_ms']['p99'])} / {fmt(p['lag_ms']['max'])}"),
+            _e(f"{fmt(p['gc']['pauses'])} / {fmt(p['gc']['max_ms'])}"),
+            _e(fmt(p["rss_max_mb"])),
+        ]
+        for name, p in harness["producers"].items()
+    ]
+    header = (
+        "producer",
+        "kind",
+        "seconds",
+        "loop CPU p50 / p90 / max",
+        "process CPU p90",
+        "loop lag p99 / max ms",
+        "GC passes / max ms",
+        "RSS max MB",
+    )
+    return ["<h2>Harness health</h2>", _table(header, rows, 2)]
+
+
+def _streams(codecs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Per-stream distributions: setup, stop, duration, size and real-time factor."""
+    keys = (
+        ("setup_ms", "setup ms"),
+        ("first_media_ms", "first media ms"),
+        ("stop_ms", "stop ms"),
+        ("duration_ms", "duration ms"),
+        ("stream_frames", "frames"),
+        ("stream_bytes", "bytes"),
+        ("realtime_factor", "real-time factor"),
+    )
+    rows = [
+        [_e(codec), _e(label)]
+        + [_e(fmt(e[key].get(p))) for p in ("p50", "p90", "p99", "min", "max")]
+        for codec, e in codecs.items()
+        for key, label in keys
+        if key in e and e[key].get("count")
+    ]
+    if not rows:
+        return []
+    header = ("codec", "per stream", "p50", "p90", "p99", "min", "max")
+    return ["<h2>Streams</h2>", _table(header, rows, 2)]
+
+
+def _histograms(by_codec: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[str]:
+    """The receivers' merged histograms (no per-frame data needed)."""
+    rows = [
+        [_e(codec), _e(track), _e(metric)]
+        + [_e(fmt(h.get(p))) for p in ("count", "p50", "p99", "p999", "max")]
+        for codec, tracks in by_codec.items()
+        for track, metrics in tracks.items()
+        for metric, h in metrics.items()
+    ]
+    if not rows:
+        return []
+    header = (
+        "codec",
+        "track",
+        "metric",
+        "count",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+    )
+    return [
+        "<h2>Receiver histograms</h2>",
+        "<p class=muted>Merged from every receiver process; within one bucket "
+        "(1 µs below 2 ms, 0.1 % above).</p>",
+        _table(header, rows, 3),
     ]
 
 
@@ -178,6 +276,9 @@ def _tracks(tracks: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[str]:
         "relative transit p99 ms",
         "jitter p99 ms",
         "interarrival p50 / p99 ms",
+        "lateness p99 ms",
+        "loss bursts / longest",
+        "audio",
     )
     rows = [
         [
@@ -194,6 +295,12 @@ def _tracks(tracks: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[str]:
                 f"{fmt(m['interarrival_ms']['p50'])} / "
                 f"{fmt(m['interarrival_ms']['p99'])}"
             ),
+            _e(fmt(m.get("lateness_ms", {}).get("p99"))),
+            _e(
+                f"{fmt(m.get('loss_bursts', {}).get('count'))} / "
+                f"{fmt(m.get('loss_bursts', {}).get('longest'))}"
+            ),
+            _e(audio_cell(m.get("audio"))),
         ]
         for codec, by_track in tracks.items()
         for track, m in by_track.items()

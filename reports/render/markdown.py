@@ -12,6 +12,7 @@ from reports.render.common import (
     failing_rules,
     fmt,
     gate_label,
+    harness_line,
     run_line,
 )
 
@@ -126,7 +127,38 @@ def _codecs(performance: Mapping[str, Any]) -> list[str]:
         f"latency from {basis.get('latency') or 'no send log (see transit_relative_ms)'}.",
         "",
     ]
-    return lines + _table(CODEC_COLUMNS, (codec_row(c, e) for c, e in codecs.items()))
+    lines += [harness_line(performance.get("harness")), ""]
+    lines += _table(CODEC_COLUMNS, (codec_row(c, e) for c, e in codecs.items()))
+    return lines + _streams(codecs)
+
+
+def _streams(codecs: Mapping[str, Any]) -> list[str]:
+    """Per-stream distributions per codec: how long streams took to set up and ran."""
+    rows = [
+        (
+            codec,
+            f"{fmt(e['first_media_ms']['p50'])} / {fmt(e['first_media_ms']['p99'])}",
+            f"{fmt(e['stop_ms']['p50'])} / {fmt(e['stop_ms']['p99'])}",
+            fmt(e["duration_ms"]["p50"]),
+            fmt(e["stream_frames"]["p50"]),
+            f"{fmt(e['realtime_factor']['p50'])} / {fmt(e['realtime_factor']['min'])}",
+            fmt(e["loss_bursts"]["longest"]),
+        )
+        for codec, e in codecs.items()
+        if "duration_ms" in e and "loss_bursts" in e
+    ]
+    if not rows:
+        return []
+    header = (
+        "codec",
+        "first media p50 / p99 ms",
+        "stop p50 / p99 ms",
+        "duration p50 ms",
+        "frames p50",
+        "real-time factor p50 / min",
+        "longest loss burst",
+    )
+    return ["", "Per stream:", "", *_table(header, rows)]
 
 
 def _requests(requests: Mapping[str, Any]) -> list[str]:

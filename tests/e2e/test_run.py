@@ -1,85 +1,111 @@
-"""The real CLI on loopback: platform, receiver, Locust and report as separate processes."""
+"""The real CLI on loopback: the smoke profile, an impaired platform, and compare.
+
+Platform, receivers, callback sink, negative suite, Locust and report run as
+separate processes, as in CI.
+"""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import seconds
+from tests.e2e.runs import API_TOKEN, BEARER, streamload, summary, table
 
 
 pytestmark = pytest.mark.e2e
 
-API_TOKEN = "e2e-api-token-Zq8Kx1"
-BEARER = "e2e-bearer-token-Wm4Tp7"
-
-
-def table(run: Path, name: str) -> list[dict[str, object]]:
-    path = run / "records" / name
-    return pq.read_table(path).to_pylist() if path.exists() else []
+Run = tuple[Path, subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(scope="module")
-def smoke_run(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    out = tmp_path_factory.mktemp("e2e") / "run"
-    args = "run --duration 6s --users 4 --hold 1-2 --codecs PCMU,L16@16000h --params 0,1,10"
-    env = {
-        **os.environ,
-        "STREAMLOAD_PLATFORM_TOKEN": API_TOKEN,
-        "STREAMLOAD_BEARER_TOKEN": BEARER,
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args.split(), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=seconds(180),
-        stdin=subprocess.DEVNULL,
-        env=env,
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    out = tmp_path_factory.mktemp("e2e") / "smoke"
+    return out, streamload("run", "--profile", "smoke", "--out", str(out))
+
+
+@pytest.fixture(scope="module")
+def impaired_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The same profile against a platform that delays every frame by 25 ms."""
+    out = tmp_path_factory.mktemp("e2e") / "impaired"
+    proc = streamload(
+        *("run", "--profile", "smoke", "--out", str(out)),
+        *("--fault", "delay=25ms", "--threshold", "latency_ms.p99=<= 15"),
+        *("--duration", "4s"),
     )
     return out, proc
 
 
-def test_run_passes_and_writes_every_report(smoke_run) -> None:
+def test_smoke_passes_and_writes_every_report(smoke_run: Run) -> None:
     out, proc = smoke_run
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("summary.json", "report.md", "report.html", "junit.xml"):
+    for name in (
+        "summary.json",
+        "report.md",
+        "report.html",
+        "junit.xml",
+        "profile.json",
+        "run.json",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert f"run directory {out}" in proc.stdout
+    assert summary(out)["profile"]["name"] == "smoke"
 
 
-def test_summary_accounts_for_every_stream(smoke_run) -> None:
+def test_smoke_sends_every_value_of_the_request_space(smoke_run: Run) -> None:
     out, _ = smoke_run
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["verdict"] == "pass"
-    assert (
-        summary["conformance"]["failed"] == 0 and summary["conformance"]["passed"] > 0
-    )
-    codecs = summary["performance"]["codecs"]
-    assert set(codecs) == {"PCMU", "L16@16000h"}
-    for stats in codecs.values():
+    starts = [r for r in table(out, "requests") if r["kind"] == "start"]
+    assert {r["codec"] for r in starts} == {
+        "PCMU",
+        "PCMA",
+        "L16",
+        "L16@16000h",
+        "L16@24000h",
+    }
+    assert {r["track"] for r in starts} == {
+        "inbound_track",
+        "outbound_track",
+        "both_tracks",
+    }
+    assert {r["n_params"] for r in starts} == {0, 1, 10, 98}
+    streams = table(out, "streams")
+    producers = {p["producer"] for p in table(out, "producers")}
+    assert {
+        "receiver-0",
+        "receiver-open",
+        "callbacks",
+    } <= producers  # bearer on/off, callbacks
+    assert table(out, "callbacks"), "status callbacks reached the sink"
+    assert {c["source"] for c in table(out, "rule_checks")} >= {
+        "scenario",
+        "receiver",
+        "negative",
+    }
+    assert len(streams) >= len([r for r in starts if r["status"] == 200])
+
+
+def test_summary_accounts_for_every_stream(smoke_run: Run) -> None:
+    out, _ = smoke_run
+    doc = summary(out)
+    assert doc["verdict"] == "pass"
+    assert doc["conformance"]["failed"] == 0 and doc["conformance"]["passed"] > 0
+    codecs = doc["performance"]["codecs"]
+    assert set(codecs) >= {"PCMU", "PCMA", "L16", "L16@16000h", "L16@24000h"}
+    for name in ("PCMU", "L16@24000h"):
+        stats = codecs[name]
         assert stats["frames"] > 0 and stats["loss_ratio"] == 0
         for metric in ("latency_ms", "jitter_ms", "setup_ms"):
             assert set(stats[metric]) >= {"p50", "p95", "p99", "max"}
-    started = [
-        r for r in table(out, "requests") if r["kind"] == "start" and r["status"] == 200
-    ]
-    streams = table(out, "streams")
-    assert started and len(streams) == len(started)
-    assert {s["request_id"] for s in streams} == {r["request_id"] for r in started}
-    assert all(int(str(s["stop_ns"])) > 0 for s in streams), (
-        "a stream ended without stop"
-    )
+    assert doc["accounting"]["unaccounted"] == 0
+    gates = {g["name"]: g for g in doc["thresholds"]}
+    assert gates["conformance"]["result"] == "pass"
+    assert gates["setup_ms.p99"]["source"].startswith("smoke (built-in):")
 
 
-def test_received_frames_equal_the_platforms_send_log(smoke_run) -> None:
+def test_received_frames_equal_the_platforms_send_log(smoke_run: Run) -> None:
     out, _ = smoke_run
     sent = {
         (r["stream_sid"], r["track"], r["chunk"]) for r in table(out, "sent_frames")
@@ -88,47 +114,77 @@ def test_received_frames_equal_the_platforms_send_log(smoke_run) -> None:
     assert sent and len(got) == len(set(got)) and set(got) == sent
 
 
-def test_no_secret_reaches_a_report_record_or_log(smoke_run) -> None:
+def test_no_secret_reaches_a_report_record_or_log(smoke_run: Run) -> None:
     out, proc = smoke_run
     leaks = [
         str(p)
         for p in out.rglob("*")
         if p.is_file()
-        and p.suffix != ".pem"
+        and p.suffix not in (".pem", ".key")
         and any(t.encode() in p.read_bytes() for t in (API_TOKEN, BEARER))
     ]
     assert leaks == []
-    assert (
-        API_TOKEN not in proc.stdout + proc.stderr
-        and BEARER not in proc.stdout + proc.stderr
+    assert API_TOKEN not in proc.stdout + proc.stderr
+    assert BEARER not in proc.stdout + proc.stderr
+
+
+def test_nothing_is_left_running(smoke_run: Run) -> None:
+    out, _ = smoke_run
+    pids = [int(str(p["pid"])) for p in table(out, "producers")]
+    assert len(pids) >= 5
+    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+
+
+def test_an_impaired_platform_breaks_the_gate_and_names_it(impaired_run: Run) -> None:
+    out, proc = impaired_run
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    failed = [g for g in summary(out)["thresholds"] if g["result"] == "fail"]
+    assert failed and {g["name"] for g in failed} == {"latency_ms.p99"}
+    assert "gate failed: latency_ms.p99 (" in proc.stderr
+    assert "breaks the limit <= 15" in proc.stderr
+    assert "| FAIL | latency_ms.p99 [codec=" in (out / "report.md").read_text()
+    assert '<failure message="performance.codecs.' in (out / "junit.xml").read_text()
+
+
+def compare(base: Path, new: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", "compare", str(base), str(new)],
+        capture_output=True,
+        text=True,
+        timeout=seconds(60),
+        stdin=subprocess.DEVNULL,
     )
 
 
-def test_users_discovered_conferences_through_the_api(smoke_run) -> None:
-    out, _ = smoke_run
-    log = (out / "locust.html").read_text()
-    assert "list_conferences" in log
+def test_compare_flags_the_injected_regression(
+    smoke_run: Run, impaired_run: Run
+) -> None:
+    done = compare(smoke_run[0], impaired_run[0])
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "# streamload compare: REGRESSED" in done.stdout
+    assert "| **REGRESSED** | PCMU | latency_ms.p50 |" in done.stdout  # +25 ms
+    assert (
+        "- latency_ms.p99: performance.codecs." in done.stdout
+    )  # a newly failing gate
 
 
-def test_nothing_is_left_running(smoke_run) -> None:
-    out, _ = smoke_run
-    pids = [int(str(p["pid"])) for p in table(out, "producers")]
-    assert len(pids) >= 3
-    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+def test_compare_passes_an_identical_rerun(
+    smoke_run: Run, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    out = tmp_path_factory.mktemp("e2e") / "rerun"
+    rerun = streamload("run", "--profile", "smoke", "--out", str(out), "--quiet")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    done = compare(smoke_run[0], out)
+    assert done.returncode == 0, done.stdout
+    assert "# streamload compare: SAME-OR-BETTER" in done.stdout
 
 
 def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     for argv, needle in (
         (["--bogus"], "unrecognized arguments: --bogus"),
         (["--out", "/proc/forbidden"], "--out: cannot write to '/proc/forbidden'"),
-        (["--users", "0"], "--users: '0' is not a whole number above 0"),
+        (["--users", "0"], "--users: 0 is out of range"),
     ):
-        proc = subprocess.run(
-            [sys.executable, "-m", "harness.cli", "run", *argv],
-            capture_output=True,
-            text=True,
-            timeout=seconds(30),
-            stdin=subprocess.DEVNULL,
-        )
-        assert proc.returncode == 2 and needle in proc.stderr
+        proc = streamload("run", *argv, timeout=30)
+        assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1

@@ -15,6 +15,7 @@ from harness.api import (
     parse_start,
     parse_stop,
     rfc2822,
+    sid_dialect,
 )
 from harness.rules import Checker
 from harness.secret import Secret
@@ -143,11 +144,23 @@ def check_create(status: int, body: bytes, name: str | None = None) -> Checker:
 def test_a_conformant_create_response_passes_and_reports_its_status_reading() -> None:
     checker = check_create(200, good_body())
     assert failed(checker) == set() and checker.readings == {
-        "REST-CREATE-007": "in-progress"
+        "REST-CREATE-003": "signalwire",
+        "REST-CREATE-007": "in-progress",
     }
     assert check_create(200, good_body(status="queued")).readings == {
-        "REST-CREATE-007": "queued"
+        "REST-CREATE-003": "signalwire",
+        "REST-CREATE-007": "queued",
     }
+
+
+def test_twilio_stream_sids_are_a_reading_not_a_failure() -> None:
+    """api.md §2.3: Twilio's stream sids are MZ + 32 hex; both dialects pass."""
+    sid = "MZ" + uuid.uuid4().hex
+    uri = f"/2010-04-01/Accounts/{ACC}/Conferences/{CONF}/Streams/{sid}.json"
+    checker = check_create(200, good_body(sid=sid, uri=uri))
+    assert failed(checker) == set()
+    assert checker.readings["REST-CREATE-003"] == "twilio"
+    assert sid_dialect(uuid.uuid4().hex) is None  # 32 hex without dashes
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from harness.api import TRACKS
 from harness.codecs import CODEC_NAMES
+from harness.metrics import InterarrivalJitter
 from harness.records import MemorySink, columns
 from harness.session import StreamSession
 from harness.transitions import State
@@ -15,6 +18,35 @@ from tests.streams import valid_stream
 
 
 MS = 1_000_000
+TWILIO_SID = "MZ" + "0123456789abcdef" * 2
+TWILIO_CALL = "CA" + "fedcba9876543210" * 2
+TWILIO_ACCOUNT = "AC" + "00112233445566778899aabbccddeeff"
+
+
+def twilio(texts: list[str]) -> list[str]:
+    """The same stream in Twilio's dialect (api.md §5.4): version 1.0.0, MZ/AC/CA
+    ids, a top-level streamSid on start/media/stop, a stop body."""
+    out = []
+    for text in texts:
+        doc = json.loads(text)
+        event = doc["event"]
+        if event == "connected":
+            doc["version"] = "1.0.0"
+        elif event == "start":
+            doc["start"].update(
+                streamSid=TWILIO_SID, accountSid=TWILIO_ACCOUNT, callSid=TWILIO_CALL
+            )
+        elif event == "stop":
+            doc["stop"] = {"accountSid": TWILIO_ACCOUNT, "callSid": TWILIO_CALL}
+        if event != "connected":
+            doc["streamSid"] = TWILIO_SID
+        out.append(json.dumps(doc))
+    return out
+
+
+def dialect_stream(dialect: str, *args: object) -> list[str]:
+    texts, _ = valid_stream(*args)  # type: ignore[arg-type]
+    return twilio(texts) if dialect == "twilio" else list(texts)
 
 
 def feed(
@@ -32,17 +64,23 @@ def failed_rules(sink: MemorySink) -> set[str]:
     return {str(r[2]) for r in sink.rows["rule_checks"] if int(r[4]) > 0}  # type: ignore[call-overload]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
+    st.sampled_from(["signalwire", "twilio"]),
     st.sampled_from(CODEC_NAMES),
     st.sampled_from(TRACKS),
     st.sampled_from([0, 1, 10, 98]),
     st.integers(1, 12),
 )
-def test_any_valid_stream_passes_every_rule(codec, track, n_params, chunks) -> None:
+def test_any_valid_stream_passes_every_rule(
+    dialect, codec, track, n_params, chunks
+) -> None:
     texts, exp = valid_stream(codec, track, n_params, chunks)
+    if dialect == "twilio":
+        texts = twilio(texts)
     session, sink = feed(list(texts))
     assert failed_rules(sink) == set()
+    assert session.dialect == dialect
     assert session.state is State.STOPPED
     n_tracks = 2 if track == "both_tracks" else 1
     assert session.frames == len(sink.rows["frames"]) == chunks * n_tracks
@@ -72,29 +110,61 @@ def _mutations(texts: list[str]) -> st.SearchStrategy[tuple[str, list[str]]]:
         body = doc.get("media", {})
         if how == "retype":
             doc["sequenceNumber"] = int(doc.get("sequenceNumber", "0"))
+        elif how == "retype-chunk":
+            body["chunk"] = int(body["chunk"])
         elif how == "resize":
             body["payload"] = body["payload"][:-4]
         elif how == "rename":
             body["chunks"] = body.pop("chunk")
+        elif how == "rename-track":
+            body["track"] = "both"
+        elif how == "timestamp":
+            body["timestamp"] = str(int(body["timestamp"]) + 100)
+        elif how == "sid":
+            doc["streamSid"] = "MZ" + "9" * 32
         t = list(texts)
         t[i] = json.dumps(doc)
         return f"{how} {i}", t
+
+    def start(how: str) -> tuple[str, list[str]]:
+        doc = json.loads(texts[1])
+        body = doc["start"]
+        if how == "tracks":
+            flip = {"inbound": "outbound", "outbound": "inbound"}
+            tracks = body["tracks"]
+            body["tracks"] = tracks[:1] if len(tracks) > 1 else [flip[tracks[0]]]
+        elif how == "rate":
+            body["mediaFormat"]["sampleRate"] *= 2
+        elif how == "params":
+            body["customParameters"]["extra"] = "1"
+        elif how == "version":
+            connected = json.loads(texts[0])
+            connected["version"] = "0.0.1"
+            return how, [json.dumps(connected), *texts[1:]]
+        t = list(texts)
+        t[1] = json.dumps(doc)
+        return f"start {how}", t
 
     return st.one_of(
         st.integers(0, n - 1).map(drop),
         st.integers(0, n - 1).map(duplicate),
         st.integers(0, n - 2).map(swap),
         st.tuples(st.integers(1, n - 1), st.just("retype")).map(lambda a: edit(*a)),
-        st.tuples(st.sampled_from(media), st.sampled_from(["resize", "rename"])).map(
-            lambda a: edit(*a)
-        ),
+        st.tuples(
+            st.sampled_from(media),
+            st.sampled_from(
+                ["resize", "rename", "retype-chunk", "rename-track", "timestamp", "sid"]
+            ),
+        ).map(lambda a: edit(*a)),
+        st.sampled_from(["tracks", "rate", "params", "version"]).map(start),
     )
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.data())
 def test_every_single_mutation_is_reported(data) -> None:
-    texts, _ = valid_stream(
+    texts = dialect_stream(
+        data.draw(st.sampled_from(["signalwire", "twilio"])),
         data.draw(st.sampled_from(CODEC_NAMES)),
         data.draw(st.sampled_from(TRACKS)),
         data.draw(st.integers(0, 3)),
@@ -140,9 +210,13 @@ json_values = st.recursive(
     )
 )
 def test_arbitrary_input_never_raises(inputs) -> None:
-    texts, _ = valid_stream(chunks=1)
-    session, sink = feed([*texts[:2], *inputs])
-    assert session.frames == len(sink.rows["frames"])
+    for dialect in ("signalwire", "twilio"):
+        texts = dialect_stream(dialect, "PCMU", "both_tracks", 1, 2)
+        session, sink = feed([*texts[:3], *inputs, *texts[3:]])
+        assert session.frames == len(sink.rows["frames"])
+        assert session.checker.failures <= sum(
+            c.checks for c in session.checker.counts.values()
+        )
 
 
 def test_one_payload_a_second_per_track_is_kept_for_audio_checks() -> None:
@@ -192,3 +266,142 @@ def test_close_is_idempotent() -> None:
     session, sink = feed(list(texts))
     session.close(10**12, 1000, sink)
     assert len(sink.rows["streams"]) == 1
+
+
+def rules_failed(texts: list[str]) -> set[str]:
+    return failed_rules(feed(list(texts))[1])
+
+
+def test_nothing_after_stop_is_its_own_rule() -> None:
+    texts, _ = valid_stream("PCMU", "inbound_track", 0, 2)
+    assert rules_failed([*texts, texts[-2]]) == {"WS-STOP-002"}
+
+
+def test_tls_outcome_is_a_rule() -> None:
+    for tls, failed in ((True, set()), (False, {"WS-HANDSHAKE-002"})):
+        session, sink = StreamSession(0, tls=tls), MemorySink()
+        session.close(1, None, sink)
+        assert failed_rules(sink) - {"WS-STOP-001"} == failed
+
+
+@pytest.mark.parametrize(
+    ("edit", "rule"),
+    [
+        ("start-sid", "WS-DIALECT-001"),
+        ("call-sid", "WS-DIALECT-001"),
+        ("no-top-level-sid", "WS-DIALECT-002"),
+        ("no-stop-body", "WS-DIALECT-003"),
+        ("stop-body-call", "WS-DIALECT-003"),
+    ],
+)
+def test_twilio_dialect_rules(edit: str, rule: str) -> None:
+    """api.md §5.4: Twilio ids, the top-level streamSid and the stop body."""
+    texts = twilio(valid_stream("PCMU", "inbound_track", 0, 3)[0])
+    docs = [json.loads(t) for t in texts]
+    if edit == "start-sid":
+        docs[1]["start"]["streamSid"] = docs[1]["streamSid"] = str(uuid.uuid4())
+        for d in docs[2:]:
+            d["streamSid"] = docs[1]["streamSid"]
+    elif edit == "call-sid":
+        docs[1]["start"]["callSid"] = str(uuid.uuid4())
+        docs[-1]["stop"]["callSid"] = docs[1]["start"]["callSid"]
+    elif edit == "no-top-level-sid":
+        del docs[3]["streamSid"]
+    elif edit == "no-stop-body":
+        del docs[-1]["stop"]
+    elif edit == "stop-body-call":
+        docs[-1]["stop"]["callSid"] = TWILIO_CALL[:-1] + "1"
+    assert rules_failed([json.dumps(d) for d in docs]) == {rule}
+
+
+def test_signalwire_dialect_wants_uuids_and_allows_an_agreeing_stop_body() -> None:
+    texts, _ = valid_stream("PCMU", "inbound_track", 0, 2)
+    docs = [json.loads(t) for t in texts]
+    docs[-1]["stop"] = {"accountSid": docs[1]["start"]["accountSid"]}
+    assert rules_failed([json.dumps(d) for d in docs]) == set()
+    docs[-1]["stop"] = {"accountSid": "someone else"}
+    assert rules_failed([json.dumps(d) for d in docs]) == {"WS-DIALECT-003"}
+    docs[1]["start"]["streamSid"] = TWILIO_SID
+    assert "WS-DIALECT-001" in rules_failed([json.dumps(d) for d in docs])
+
+
+def test_an_unknown_version_skips_dialect_rules_but_fails_its_own() -> None:
+    texts, _ = valid_stream("PCMU", "inbound_track", 0, 2)
+    docs = [json.loads(t) for t in texts]
+    docs[0]["version"] = "9.9.9"
+    docs[1]["start"]["streamSid"] = "anything"
+    session, sink = feed([json.dumps(d) for d in docs])
+    assert failed_rules(sink) == {"WS-CONNECTED-001"} and session.dialect is None
+
+
+def test_a_wrong_media_format_or_track_list_fails_only_its_rule() -> None:
+    """Frames are judged by the request, so one wrong start field is one finding."""
+    texts, _ = valid_stream("L16", "both_tracks", 0, 3)
+    docs = [json.loads(t) for t in texts]
+    docs[1]["start"]["mediaFormat"]["sampleRate"] = 16000  # reads as L16@16000h
+    assert rules_failed([json.dumps(d) for d in docs]) == {"WS-START-001"}
+    docs = [json.loads(t) for t in texts]
+    docs[1]["start"]["tracks"] = ["inbound"]
+    assert rules_failed([json.dumps(d) for d in docs]) == {"WS-START-002"}
+
+
+def test_chunks_counted_across_tracks_fail_only_the_chunk_rule() -> None:
+    texts, _ = valid_stream("PCMU", "both_tracks", 0, 20)
+    docs = [json.loads(t) for t in texts]
+    for n, d in enumerate(d for d in docs if d["event"] == "media"):
+        d["media"]["chunk"] = str(n + 1)  # global, as the chunk-global defect does
+    assert rules_failed([json.dumps(d) for d in docs]) == {"WS-MEDIA-002"}
+
+
+def test_the_fast_path_counts_what_the_rule_by_rule_path_counts() -> None:
+    """A conformant stream's rule counts equal those of one forced down the slow path."""
+    for dialect in ("signalwire", "twilio"):
+        texts = dialect_stream(dialect, "PCMU", "both_tracks", 2, 5)
+        _, fast = feed(list[str | bytes](texts))
+        slow_session, slow = StreamSession(0), MemorySink()
+        for i, text in enumerate(texts, start=1):
+            message = slow_session._decoder.decode(text)
+            slow_session._dispatch(message, i * 20 * MS, slow)
+        slow_session.close((len(texts) + 1) * 20 * MS, 1000, slow)
+        assert sorted(fast.rows["rule_checks"]) == sorted(slow.rows["rule_checks"])
+        assert fast.rows["frames"] == slow.rows["frames"]
+
+
+def test_jitter_is_the_metrics_module_estimate() -> None:
+    texts, _ = valid_stream("PCMU", "inbound_track", 0, 30)
+    session, sink = StreamSession(0), MemorySink()
+    reference = InterarrivalJitter()
+    expected = []
+    arrival = 10**12
+    for k, text in enumerate(texts):
+        arrival += 20 * MS + (k * 7919 % 5) * MS  # uneven arrivals
+        session.receive(text, arrival, sink)
+        if '"media"' in text:
+            expected.append(
+                reference.update(
+                    arrival, int(json.loads(text)["media"]["timestamp"]) * MS
+                )
+            )
+    assert [r[7] for r in sink.rows["frames"]] == pytest.approx(expected)
+
+
+def test_frames_and_bytes_are_current_before_settling() -> None:
+    texts, _ = valid_stream("PCMU", "inbound_track", 0, 4)
+    session, sink = StreamSession(0), MemorySink()
+    for i, text in enumerate(texts[:-1]):
+        session.receive(text, i, sink)
+    assert (session.frames, session.payload_bytes) == (4, 640)
+    session.settle()
+    session.settle()
+    assert (session.frames, session.payload_bytes) == (4, 640)
+    assert session.checker.counts["WS-MEDIA-003"].checks == 4
+
+
+def test_a_hostile_expectation_never_raises() -> None:
+    texts, _ = valid_stream("PCMU", "inbound_track", 0, 2)
+    docs = [json.loads(t) for t in texts]
+    docs[1]["start"]["customParameters"]["streamload"] = (
+        "v1;run=r;req=q;codec=NOPE;track=nope;n=0;digest=x"
+    )
+    session, _ = feed([json.dumps(d) for d in docs])
+    assert session.frames == 2

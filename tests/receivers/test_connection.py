@@ -221,3 +221,20 @@ def test_an_error_in_one_connection_costs_only_that_stream(
     assert stream_row(sink, good_sid)["frames"] == 3
     assert stream_row(sink, good_sid)["violations"] == 0
     assert "receiving on" in caplog.text
+
+
+def test_a_flood_faster_than_real_time_is_recorded_in_full(tls_files: TlsFiles) -> None:
+    """5,000 frames back to back (100 s of media at once): every one checked and kept."""
+    sid, messages = stream_messages(2500, track="both_tracks")
+
+    async def scenario() -> MemorySink:
+        async with serving(tls_files) as (receiver, sink, _):
+            async with client(receiver.url, tls_files) as ws:
+                await send_all(ws, messages)
+            await wait_for(lambda: len(sink.rows["streams"]) == 1, timeout=20)
+            return sink
+
+    sink = run_async(scenario, timeout=40)
+    row = stream_row(sink, sid)
+    assert (row["frames"], row["violations"], row["close_code"]) == (5000, 0, 1000)
+    assert len(sink.rows["frames"]) == 5000

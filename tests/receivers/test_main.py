@@ -124,7 +124,15 @@ def test_serves_records_and_flushes_on_sigterm(
     assert seen == 1001
     assert str(child.events[0]["url"]).endswith("/stream")
     last = child.events[-1]
-    assert last == {
+    counts = (
+        "event",
+        "streams_open",
+        "streams_total",
+        "frames",
+        "violations",
+        "refused",
+    )
+    assert {k: last[k] for k in counts} == {
         "event": "stats",
         "streams_open": 0,
         "streams_total": 2,
@@ -132,6 +140,20 @@ def test_serves_records_and_flushes_on_sigterm(
         "violations": 1,  # the stream still open at SIGTERM never sent stop
         "refused": 0,
     }
+    # its own health: the share of a core its loop used, and the loop's lag
+    assert set(last) - set(counts) == {"cpu", "lag_p99_ms", "lag_max_ms"}
+    assert 0.0 <= float(last["cpu"]) < 1.5  # type: ignore[arg-type]
+    health = read_table(tmp_path, "health")
+    assert health and {r["producer"] for r in health} == {"receiver-7"}
+    lag = [
+        r for r in read_table(tmp_path, "histograms") if r["metric"] == "loop_lag_ns"
+    ]
+    assert sum(r["count"] for r in lag) == sum(r["lag_samples"] for r in health)
+    kept = {
+        (r["metric"], r["codec"], r["track"])
+        for r in read_table(tmp_path, "histograms")
+    }
+    assert ("interarrival_ns", "PCMU", "outbound") in kept
     assert len(read_table(tmp_path, "frames")) == 65
     rows = {r["stream_sid"]: r for r in read_table(tmp_path, "streams")}
     assert (rows[sid]["frames"], rows[sid]["violations"], rows[sid]["close_code"]) == (
@@ -280,6 +302,7 @@ def test_parse_args_checks_ranges(tls_files: TlsFiles, tmp_path: Path) -> None:
         (["--path", "stream"], "--path: 'stream' does not start with /"),
         (["--max-size", "10"], "--max-size: 10 is too small"),
         (["--producer", "a/b"], "--producer: 'a/b' is not a file-name part"),
+        (["--processes", "0"], "--processes: 0 is out of range"),
     ]:
         with pytest.raises(ConfigError, match="^" + text.replace("(", r"\(")):
             parse_args([*base, *flags], environ={})

@@ -63,3 +63,35 @@ def test_a_failed_write_is_counted_not_raised(tmp_path: Path) -> None:
         return sink.errors
 
     assert run_async(scenario) == 1
+
+
+def test_before_flush_hooks_add_rows_and_a_failing_one_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        def broken() -> None:
+            raise RuntimeError("summary failed")
+
+        sink = BatchSink(RecordSink(tmp_path, "r", "receiver"))
+        sink.before_flush += [
+            broken,
+            lambda: sink.add("histograms", ("r", "jitter_ns", "PCMU", "inbound", 3, 1)),
+        ]
+        sink.add("frames", FRAME)
+        await sink.close()
+
+    run_async(scenario)
+    assert len(read_table(tmp_path, "frames")) == 1
+    assert [r["count"] for r in read_table(tmp_path, "histograms")] == [1]
+
+
+def test_a_frame_number_beyond_int64_costs_only_its_row(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        sink = BatchSink(RecordSink(tmp_path, "r", "receiver"))
+        sink.add("frames", FRAME)
+        sink.add("frames", (*FRAME[:2], 10**20, *FRAME[3:]))
+        sink.add("frames", (*FRAME[:2], 3, *FRAME[3:]))
+        await sink.close()
+
+    run_async(scenario)
+    assert [f["chunk"] for f in read_table(tmp_path, "frames")] == [1, 3]

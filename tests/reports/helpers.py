@@ -59,16 +59,17 @@ class RunBuilder:
         codec: str = "PCMU",
         track: str = "inbound_track",
         frames_sent: int = 0,
+        first_due_ns: int = T0,
     ) -> None:
         self.platform.add(
             "platform_streams",
-            (sid, "CF1", request_id, codec, track, 0, T0, T0, T0, T0, frames_sent,
-             "stopped", ""),
+            (sid, "CF1", request_id, codec, track, 0, T0, T0, first_due_ns, T0,
+             frames_sent, "stopped", ""),
         )  # fmt: skip
 
     def sent(self, sid: str, track: str, chunk: int, sent_ns: int) -> None:
         self.platform.add(
-            "sent_frames", (sid, track, chunk, chunk, sent_ns, sent_ns, 160)
+            "sent_frames", (sid, track, chunk, chunk, sent_ns, sent_ns, 160, sent_ns)
         )
 
     def frame(

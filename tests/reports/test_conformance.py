@@ -56,6 +56,7 @@ def test_counts_verdicts_and_totals_over_subjects(tmp_path: Path) -> None:
         "failed_subjects": 0,
         "verdict": "pass",
         "readings": {},
+        "sources": ["receiver"],
         "evidence": [],
     }
     seq = results["WS-SEQ-001"]
@@ -131,3 +132,22 @@ def test_no_checks_at_all(tmp_path: Path) -> None:
 
     assert conf["not_checked"] == len(RULES)
     assert (conf["passed"], conf["failed"], conf["checks"]) == (0, 0, 0)
+
+
+def test_sources_name_who_checked_each_rule(tmp_path: Path) -> None:
+    build = RunBuilder(tmp_path)
+    for source, rule in (
+        ("negative", "REST-REJECT-001"),
+        ("scenario", "REST-CREATE-001"),
+        ("negative", "REST-CREATE-001"),
+        ("callback", "CB-004"),
+    ):
+        checker = Checker(f"{source}-1")
+        checker.check(rule, True)
+        build.checker(checker, source)
+    results = summarise(build)["results"]
+
+    assert results["REST-REJECT-001"]["sources"] == ["negative"]
+    assert results["REST-CREATE-001"]["sources"] == ["negative", "scenario"]
+    assert results["CB-004"]["sources"] == ["callback"]
+    assert results["CB-001"]["sources"] == []

@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from reports.gates import DEFAULT_THRESHOLDS, Threshold, evaluate, exit_code, verdict
+from harness.thresholds import parse_threshold
+from reports.gates import (
+    DEFAULT_THRESHOLDS,
+    Threshold,
+    conformance_gate,
+    evaluate,
+    exit_code,
+    verdict,
+)
 
 
 def summary(**codecs: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +43,7 @@ def test_a_wildcard_gives_one_gate_per_codec_with_a_filter() -> None:
             "value": 61.0,
             "result": "fail",
             "message": "performance.codecs.L16.latency_ms.p99 = 61, breaks the limit <= 50",
+            "source": "",
         },
         {
             "name": "latency",
@@ -45,6 +54,7 @@ def test_a_wildcard_gives_one_gate_per_codec_with_a_filter() -> None:
             "value": 12.5,
             "result": "pass",
             "message": "performance.codecs.PCMU.latency_ms.p99 = 12.5, within the limit <= 50",
+            "source": "",
         },
     ]
     assert verdict(gates) == "fail"
@@ -89,12 +99,20 @@ def test_operators(op: Any, value: float, result: str) -> None:
     assert gate["result"] == result
 
 
-def test_booleans_and_strings_are_not_numbers() -> None:
+def test_booleans_count_as_one_and_zero_strings_are_not_numbers() -> None:
     gates = evaluate(
-        {"a": True, "b": "3"},
-        [Threshold("a", "a", "==", 1), Threshold("b", "b", "==", 3)],
+        {"a": True, "b": "3", "c": False},
+        [
+            Threshold("a", "a", "==", 0),
+            Threshold("b", "b", "==", 3),
+            Threshold("c", "c", "==", 0),
+        ],
     )
-    assert [g["result"] for g in gates] == ["no-data", "no-data"]
+    assert [(g["result"], g["value"]) for g in gates] == [
+        ("fail", 1),
+        ("no-data", None),
+        ("pass", 0),
+    ]
 
 
 def test_nested_wildcards_join_their_filters() -> None:
@@ -131,3 +149,51 @@ def test_the_defaults() -> None:
     assert gates[4]["message"] == (
         "performance.codecs.PCMU.setup_ms.p99 = 3500, breaks the limit <= 3000"
     )
+
+
+def test_a_profile_threshold_keeps_its_filter_and_source() -> None:
+    spec = parse_threshold(
+        "jitter_ms.p99{track=inbound}", "< 5", source="nightly.toml:12"
+    )
+    threshold = Threshold.from_spec(spec.as_json())
+    data = {
+        "performance": {
+            "tracks": {
+                "PCMU": {"inbound": {"jitter_ms": {"p99": 7.0}}},
+                "PCMA": {"inbound": {"jitter_ms": {"p99": 1.0}}},
+            }
+        }
+    }
+    gates = evaluate(data, [threshold])
+    assert [(g["filter"], g["result"], g["source"]) for g in gates] == [
+        ("track=inbound,codec=PCMA", "pass", "nightly.toml:12"),
+        ("track=inbound,codec=PCMU", "fail", "nightly.toml:12"),
+    ]
+    assert gates[1]["name"] == "jitter_ms.p99{track=inbound}"
+
+
+def test_a_rule_wildcard_names_each_rule() -> None:
+    spec = parse_threshold("conformance.failures", "== 0")
+    data = {"conformance": {"results": {"WS-SEQ-001": {"failures": 2}}}}
+    (gate,) = evaluate(data, [Threshold.from_spec(spec.as_json())])
+    assert gate["filter"] == "rule=WS-SEQ-001" and gate["result"] == "fail"
+
+
+def test_the_conformance_gate_names_failed_rules_and_honours_allow() -> None:
+    data = {
+        "conformance": {
+            "results": {
+                "WS-SEQ-001": {"verdict": "fail"},
+                "WS-MARK-001": {"verdict": "fail"},
+                "WS-START-001": {"verdict": "warn"},
+                "WS-STOP-001": {"verdict": "pass"},
+            }
+        }
+    }
+    gate = conformance_gate(data, allow=["WS-MARK-001"])
+    assert (gate["result"], gate["value"], gate["rules"]) == ("fail", 1, ["WS-SEQ-001"])
+    assert gate["message"] == (
+        "1 rule(s) failed: WS-SEQ-001; allowed to fail: WS-MARK-001"
+    )
+    passing = conformance_gate(data, allow=["WS-MARK-001", "WS-SEQ-001"])
+    assert passing["result"] == "pass" and passing["value"] == 0

@@ -38,6 +38,9 @@ def test_tables_have_the_needed_columns_and_schema_dtypes(tmp_path: Path) -> Non
         "streams": 1,
         "rule_checks": 0,
         "violations": 0,
+        "health": 0,
+        "histograms": 0,
+        "audio_samples": 0,
     }
 
 

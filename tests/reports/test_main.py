@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import reports.__main__ as cli
+from harness.profile import load_profile
 from tests.conftest import seconds
 from tests.reports.conftest import build_failing, build_passing
 
@@ -46,7 +47,9 @@ def test_a_failing_gate_exits_1(tmp_path: Path) -> None:
 
     assert done.returncode == 1, done.stderr
     assert done.stdout == ""
-    assert done.stderr == "verdict: fail\n"
+    lines = done.stderr.splitlines()
+    assert lines[0] == "verdict: fail"
+    assert lines[1:] and all(line.startswith("gate failed: ") for line in lines[1:])
     assert all((root / name).is_file() for name in OUTPUTS)
 
 
@@ -85,4 +88,59 @@ def test_a_bug_in_the_report_exits_3(
     assert err.splitlines()[-1] == (
         "streamload report: internal error (KeyError: 'boom'); "
         "please report it with the traceback above"
+    )
+
+
+def test_the_runs_profile_sets_the_gates_and_sections(tmp_path: Path) -> None:
+    """profile.json (what streamload run writes) decides the gates; sections follow it."""
+    root = build_passing(tmp_path)
+    profile = load_profile("codec-compare")
+    doc = profile.document()
+    doc["thresholds"] = {"latency_ms.p99{codec=PCMU}": ["< 0.5"]}
+    doc["conformance"]["allow"] = []
+    (root / "profile.json").write_text(json.dumps(doc))
+    done = run_cli(str(root), "--quiet")
+    assert done.returncode == 1
+    assert "gate failed: latency_ms.p99{codec=PCMU} (" in done.stderr
+    assert (
+        "performance.codecs.PCMU.latency_ms.p99 = 1, breaks the limit < 0.5"
+        in done.stderr
+    )
+    summary = json.loads((root / "summary.json").read_text())
+    assert [g["name"] for g in summary["thresholds"]] == [
+        "conformance",
+        "latency_ms.p99{codec=PCMU}",
+    ]
+    assert summary["profile"]["name"] == "codec-compare"
+    assert summary["codec_compare"]["baseline"] == "PCMU"
+    markdown = (root / "report.md").read_text()
+    assert (
+        "## Codecs side by side" in markdown and "## What failed and when" in markdown
+    )
+    html = (root / "report.html").read_text()
+    assert html.rstrip().endswith("</body></html>") and "Codecs side by side" in html
+    junit = (root / "junit.xml").read_text()
+    assert 'name="latency_ms.p99{codec=PCMU} [codec=PCMU]"' in junit
+
+
+def test_profile_flag_judges_again_by_other_rules(tmp_path: Path) -> None:
+    root = build_failing(tmp_path)
+    relaxed = tmp_path / "relaxed.toml"
+    relaxed.write_text(
+        """extends = "none"
+[thresholds]
+"accounting.requests_started_ok" = ">= 1"
+[conformance]
+gate = false
+"""
+    )
+    done = run_cli(str(root), "--quiet", "--profile", str(relaxed))
+    assert done.returncode == 0, done.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[thresholds]\n"jitter_ms.p99{codec=X}" = "< 1"\n')
+    done = run_cli(str(root), "--profile", str(bad))
+    assert done.returncode == 2
+    assert (
+        f"{bad}:2: thresholds.\"jitter_ms.p99{{codec=X}}\": 'X' is not a codec"
+        in done.stderr
     )

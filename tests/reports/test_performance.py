@@ -323,3 +323,71 @@ def test_streams_count_under_the_codec_their_request_asked_for(tmp_path: Path) -
     assert list(performance.codecs) == ["PCMA"]
     assert performance.codecs["PCMA"]["frames"] == 5
     assert performance.codecs["PCMA"]["setup_ms"]["count"] == 1
+
+
+def test_lateness_is_against_the_platforms_schedule(tmp_path: Path) -> None:
+    """First media due at T0; chunk k due at T0 + 20(k-1) ms; sent 2 ms late, 1 ms transit."""
+    build = RunBuilder(tmp_path)
+    build.platform_stream("MZ1", "req-1", frames_sent=4, first_due_ns=T0)
+    build.stream("MZ1", "req-1")
+    build.media("MZ1", chunks=4, first_ns=T0 + 2 * MS, latency_ns=MS)
+    build.frame("MZ1", "inbound", 5, T0 + 4 * 20 * MS + 9 * MS)  # not in the send log
+    build.stream("MZ2", "req-2")  # no schedule for this one: no lateness
+    build.media("MZ2", chunks=3, latency_ns=MS)
+    pcmu = codec(build)
+
+    lateness = pcmu["lateness_ms"]
+    assert (lateness["count"], lateness["min"], lateness["max"]) == (5, 3.0, 9.0)
+    assert pcmu["latency_ms"]["max"] == 1.0  # transit excludes the sender's lateness
+
+
+def test_loss_bursts_from_the_send_log_and_from_gaps(tmp_path: Path) -> None:
+    build = RunBuilder(tmp_path)
+    build.stream("MZ1", "req-1")
+    build.media("MZ1", chunks=30, missing=(3, 4, 5, 9, 20, 21, 30))
+    logged = codec(build)["loss_bursts"]
+    assert logged == {"count": 4, "longest": 3}  # 3-5, 9, 20-21 and the tail 30
+
+    build = RunBuilder(tmp_path / "nolog")
+    build.stream("MZ1", "req-1")
+    build.media("MZ1", chunks=30, missing=(1, 3, 4, 5, 9, 30), log=False)
+    gaps = codec(build)["loss_bursts"]
+    assert gaps == {"count": 3, "longest": 3}  # 1, 3-5, 9 (a lost tail is invisible)
+
+
+def test_per_stream_duration_size_and_real_time_factor(tmp_path: Path) -> None:
+    build = RunBuilder(tmp_path)
+    build.receiver.add(
+        "streams",
+        ("MZ1", "run-1", "req-1", "PCMU", "both_tracks", 0, T0, T0 + 100 * MS,
+         T0 + 120 * MS, T0 + 2_120 * MS, T0 + 2_200 * MS, 200, 32_000, 0, 1000),
+    )  # fmt: skip  # 100 frames a track = 2 s of media over 2 s: real time
+    build.receiver.add(
+        "streams",
+        ("MZ2", "run-1", "req-2", "PCMU", "inbound_track", 0, T0, T0 + 100 * MS,
+         T0 + 120 * MS, 0, T0 + 4_120 * MS, 100, 16_000, 0, 1006),
+    )  # fmt: skip  # no stop: up to the close; 2 s of media over 4 s
+    pcmu = codec(build)
+
+    assert (
+        pcmu["duration_ms"]["min"] == 2_020.0 and pcmu["duration_ms"]["max"] == 4_020.0
+    )
+    assert (pcmu["stream_frames"]["min"], pcmu["stream_frames"]["max"]) == (100, 200)
+    assert pcmu["stream_bytes"]["p50"] == 24_000.0
+    rtf = pcmu["realtime_factor"]
+    assert (rtf["min"], rtf["max"], rtf["count"]) == (0.5, 1.0, 2)
+
+
+def test_the_summary_carries_the_harness_and_receiver_histograms(
+    tmp_path: Path,
+) -> None:
+    build = RunBuilder(tmp_path)
+    build.good_stream("MZ1", "req-1")
+    build.receiver.add(
+        "histograms", ("receiver-1", "interarrival_ns", "PCMU", "inbound", 20_000, 7)
+    )
+    performance = analyse(load_run(build.write()))
+    assert performance.harness["saturated"] is False
+    assert performance.harness["pacing_ms"]["count"] == 50
+    got = performance.receiver_histograms["PCMU"]["inbound"]["interarrival_ms"]
+    assert got["count"] == 7

@@ -11,17 +11,32 @@ from scenarios.context import context_from_options
 
 def options(**over: str) -> argparse.Namespace:
     values = {
+        "sl_profile": "",
         "sl_run_dir": "",
         "sl_run_id": "run-1",
         "sl_account_sid": "acc",
         "sl_receiver_url": "wss://r/s",
+        "sl_receiver_url_open": "",
+        "sl_callback_url": "",
         "sl_ca_file": "",
         "sl_conferences": "c1,c2",
+        "sl_workers": "1",
         "sl_codecs": "PCMU,L16@16000h",
         "sl_tracks": "both_tracks",
         "sl_params": "0,10",
         "sl_stop_by": "sid,name",
         "sl_hold": "1-3",
+        **{
+            f"sl_{k}": ""
+            for k in (
+                "param_size",
+                "real_time",
+                "bearer_token",
+                "status_callback",
+                "wait",
+                "rate",
+            )
+        },
     }
     values.update(over)
     return argparse.Namespace(**values)
@@ -30,19 +45,48 @@ def options(**over: str) -> argparse.Namespace:
 @pytest.fixture(autouse=True)
 def token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIGNALWIRE_API_TOKEN", "s3cr3t-api-value")
-    monkeypatch.delenv("STREAMLOAD_BEARER_TOKEN", raising=False)
+    monkeypatch.setenv("STREAMLOAD_BEARER_TOKEN", "s3cr3t-bearer-value")
 
 
-def test_context_walks_the_matrix_round_robin(tmp_path: Path) -> None:
+def test_context_walks_the_matrix_with_flags_over_the_profile(tmp_path: Path) -> None:
     ctx = context_from_options(options(sl_run_dir=str(tmp_path)), record=True)
-    assert (
-        len(ctx.matrix) == 8
-        and ctx.conferences == ["c1", "c2"]
-        and ctx.hold_s == (1.0, 3.0)
-    )
-    assert [ctx.next_combo() for _ in range(9)][8] == ctx.matrix[0]
+    assert ctx.matrix.cycle == 8 and ctx.conferences == ["c1", "c2"]
+    assert ctx.load.hold_s == (1.0, 3.0) and ctx.pacer is None
+    first = [ctx.next_combo() for _ in range(9)]
+    assert first[8] == first[0] and {c.codec for c in first} == {"PCMU", "L16@16000h"}
     assert ctx.next_request_id() != ctx.next_request_id()
     assert ctx.sink is not None and "s3cr3t" not in repr(ctx)
+
+
+def test_a_profile_sets_the_matrix(tmp_path: Path) -> None:
+    ctx = context_from_options(
+        options(
+            sl_profile="smoke",
+            sl_callback_url="https://cb.example/c",
+            **{
+                k: ""
+                for k in (
+                    "sl_codecs",
+                    "sl_tracks",
+                    "sl_params",
+                    "sl_stop_by",
+                    "sl_hold",
+                )
+            },
+        ),
+        record=False,
+    )
+    assert ctx.profile.name == "smoke" and ctx.matrix.cycle > 1000
+
+
+def test_the_open_model_splits_the_rate_between_processes() -> None:
+    ctx = context_from_options(options(sl_rate="20", sl_workers="4"), record=False)
+    assert ctx.pacer is not None and ctx.pacer.interval_ns == 200_000_000
+    assert [ctx.pacer.take(1000), ctx.pacer.take(5), ctx.pacer.take(10**12)] == [
+        1000,
+        200_001_000,
+        400_001_000,
+    ]
 
 
 def test_a_master_records_nothing() -> None:
@@ -52,12 +96,14 @@ def test_a_master_records_nothing() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "text"),
     [
-        ("sl_codecs", "G722", "--sl-codecs: 'G722' is not a codec"),
-        ("sl_tracks", "both", "--sl-tracks: 'both' is not a track"),
-        ("sl_params", "99", "--sl-params: counts must be whole numbers from 0 to 98"),
-        ("sl_stop_by", "call", "--sl-stop-by: 'call' is not a stop style"),
-        ("sl_hold", "x", "--sl-hold: 'x' is not a hold time"),
+        ("sl_codecs", "G722", "--sl-codecs: 'G722' is not allowed"),
+        ("sl_tracks", "both", "--sl-tracks: 'both' is not allowed"),
+        ("sl_params", "99", "--sl-params: 99 is not allowed; use 0 to 98"),
+        ("sl_stop_by", "call", "--sl-stop-by: 'call' is not allowed"),
+        ("sl_hold", "x", "--sl-hold: 'x' is not a time span"),
         ("sl_receiver_url", "", "--sl-receiver-url: is required"),
+        ("sl_status_callback", "on", "--sl-callback-url: is required"),
+        ("sl_profile", "nope", "nope: cannot read the profile"),
     ],
 )
 def test_bad_options_name_the_flag(field, value, text) -> None:
@@ -66,7 +112,11 @@ def test_bad_options_name_the_flag(field, value, text) -> None:
     assert str(raised.value).startswith(text)
 
 
-def test_missing_token(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STREAMLOAD_BEARER_TOKEN")
+    with pytest.raises(ConfigError, match="STREAMLOAD_BEARER_TOKEN: is not set"):
+        context_from_options(options(), record=False)
+    assert context_from_options(options(sl_bearer_token="off"), record=False)
     monkeypatch.delenv("SIGNALWIRE_API_TOKEN")
     with pytest.raises(ConfigError, match="SIGNALWIRE_API_TOKEN: is not set"):
         context_from_options(options(), record=False)

@@ -33,7 +33,9 @@ def test_a_bad_option_names_the_flag_and_exits_2(
         stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 2
-    assert "streamload: --sl-codecs: 'G722' is not a codec" in proc.stderr
+    assert (
+        "streamload: --sl-codecs: 'G722' is not allowed; use PCMU, PCMA" in proc.stderr
+    )
 
 
 def test_the_account_can_come_from_the_environment(

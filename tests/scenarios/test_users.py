@@ -84,3 +84,35 @@ def test_rest_answers_pass_their_rules(locust_run) -> None:
         "REST-STOP-001",
     }
     assert [c for c in checks if c["failures"]] == []
+
+
+def test_the_open_model_sends_on_schedule_and_counts_from_due(
+    services: dict[str, Any], tls_files: TlsFiles
+) -> None:
+    """20 starts/s whatever the answers take; latency from each slot."""
+    argv = locust_argv(
+        services,
+        tls_files,
+        *("--users", "10", "--spawn-rate", "10", "--run-time", "3s"),
+        *("--stop-timeout", "5", "--sl-hold", "0.3", "--sl-rate", "20"),
+        *("--sl-codecs", "PCMU", "--sl-run-id", "open-model"),
+    )
+    proc = subprocess.run(
+        [sys.executable, *argv],
+        env={**os.environ, **services["env"]},
+        capture_output=True,
+        text=True,
+        timeout=seconds(60),
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = pq.read_table(services["run"] / "records" / "requests").to_pylist()
+    starts = sorted(
+        (r for r in rows if r["run_id"] == "open-model" and r["kind"] == "start"),
+        key=lambda r: r["due_ns"],
+    )
+    assert 40 <= len(starts) <= 75, len(starts)  # + slots taken before the stop
+    gaps = {b["due_ns"] - a["due_ns"] for a, b in zip(starts, starts[1:], strict=False)}
+    assert gaps == {50_000_000}  # the schedule, not the answers, sets the pace
+    assert all(r["due_ns"] <= r["sent_ns"] <= r["done_ns"] for r in starts)
+    assert all(r["status"] == 200 for r in starts)

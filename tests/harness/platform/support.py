@@ -12,6 +12,7 @@ import base64
 import contextlib
 import dataclasses
 import json
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
@@ -32,8 +33,9 @@ from websockets.http11 import Request, Response
 from harness.api import StartStreamRequest
 from harness.platform.callbacks import Callbacks
 from harness.platform.dialect import DIALECTS
+from harness.platform.faults import Faults
 from harness.platform.server import Api
-from harness.platform.state import Conference, Registry, Stream
+from harness.platform.state import Call, Conference, Registry, Stream
 from harness.platform.streamer import StreamerSettings
 from harness.platform.supervisor import Supervisor
 from harness.secret import Secret
@@ -47,6 +49,7 @@ __all__ = [
     "Connection",
     "PlatformUnderTest",
     "Receiver",
+    "Reply",
     "basic",
     "make_stream",
     "rows",
@@ -124,15 +127,33 @@ class Connection:
         return [m for m in self.messages if m["event"] == "media"]
 
 
+Reply = Callable[[dict[str, Any]], list[dict[str, Any]]]
+"""What a bidirectional test receiver answers to one message it got."""
+
+
 class Receiver:
-    """A wss server recording every message; it can refuse handshakes or drop after N messages."""
+    """A wss server recording every message.
+
+    It can refuse handshakes, drop after N messages, answer messages (``reply``),
+    or stop reading altogether (``stall``, with a small receive buffer so the
+    sender's buffer fills within a second or two).
+    """
 
     def __init__(
-        self, tls: TlsFiles, *, drop_after: int | None = None, refuse: bool = False
+        self,
+        tls: TlsFiles,
+        *,
+        drop_after: int | None = None,
+        refuse: bool = False,
+        reply: Reply | None = None,
+        stall: bool = False,
     ) -> None:
         self._tls = tls
         self._drop_after = drop_after
         self._refuse = refuse
+        self._reply = reply
+        self._stall = stall
+        self._release = asyncio.Event()
         self.connections: list[Connection] = []
         self._changed = asyncio.Event()
         self._server: Server | None = None
@@ -144,18 +165,23 @@ class Receiver:
         return f"wss://127.0.0.1:{port}/media"
 
     async def __aenter__(self) -> Receiver:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if self._stall:  # inherited by accepted sockets: a tiny TCP window
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.bind(("127.0.0.1", 0))
         self._server = await serve(
             self._handler,
-            "127.0.0.1",
-            0,
+            sock=sock,
             ssl=server_context(self._tls.cert_file, self._tls.key_file),
             process_request=self._process_request,
             compression=None,
+            max_queue=1 if self._stall else 16,
         )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._server is not None
+        self._release.set()
         self._server.close()
         await self._server.wait_closed()
 
@@ -171,10 +197,19 @@ class Receiver:
         conn = Connection(ws.request.path, ws.request.headers)
         self.connections.append(conn)
         self._changed.set()
+        if self._stall:  # never read: the sender's writes pile up
+            await self._release.wait()
+            conn.closed = True
+            ws.transport.abort()  # paused reading never sees the peer go
+            return
         try:
             async for raw in ws:
-                conn.messages.append(json.loads(raw))
+                message = json.loads(raw)
+                conn.messages.append(message)
                 self._changed.set()
+                if self._reply is not None:
+                    for answer in self._reply(message):
+                        await ws.send(json.dumps(answer))
                 if (
                     self._drop_after is not None
                     and len(conn.messages) >= self._drop_after
@@ -224,6 +259,7 @@ class PlatformUnderTest:
     """``https://127.0.0.1:PORT`` (no prefix)."""
     account: str
     conferences: list[str]
+    calls: list[str]
     supervisor: Supervisor
     sink: MemorySink
     http: aiohttp.ClientSession
@@ -231,6 +267,20 @@ class PlatformUnderTest:
     @property
     def conference(self) -> str:
         return self.conferences[0]
+
+    def call_streams_url(
+        self,
+        call: str | None = None,
+        *,
+        prefix: str = "/api/laml/2010-04-01",
+        suffix: str = "",
+        sid: str | None = None,
+    ) -> str:
+        path = f"{self.base}{prefix}/Accounts/{self.account}/Calls/"
+        path += f"{call or self.calls[0]}/Streams"
+        if sid is not None:
+            path += f"/{sid}"
+        return path + suffix
 
     def streams_url(
         self,
@@ -285,26 +335,41 @@ async def running_platform(
     *,
     dialect: str = "signalwire",
     conferences: int = 2,
+    calls: int = 2,
     signing_key: str | None = None,
+    faults: Faults | None = None,
+    defects: frozenset[str] = frozenset(),
+    seed: int = 0,
 ) -> AsyncIterator[PlatformUnderTest]:
     """Serve the platform app on an ephemeral loopback port for one test."""
     chosen = DIALECTS[dialect]
     account = chosen.new_sid("account")
     registry = Registry(
-        Conference(chosen.new_sid("conference"), f"c{i}", time.time())
-        for i in range(conferences)
+        (
+            Conference(chosen.new_sid("conference"), f"c{i}", time.time())
+            for i in range(conferences)
+        ),
+        (
+            Call(chosen.new_sid("call"), "+15550001", "+15550002", time.time())
+            for _ in range(calls)
+        ),
     )
     sink = MemorySink()
     settings = StreamerSettings(
-        account_sid=account, ssl=client_context(tls.ca_file), dialect=chosen
+        account_sid=account,
+        ssl=client_context(tls.ca_file),
+        dialect=chosen,
+        faults=faults or Faults(),
+        defects=defects,
     )
     callbacks = Callbacks(
         account_sid=account,
         ssl_context=client_context(tls.ca_file),
         signature_header=chosen.signature_header,
         signing_key=Secret(signing_key) if signing_key else None,
+        defects=defects,
     )
-    supervisor = Supervisor(registry, settings, sink, callbacks=callbacks)
+    supervisor = Supervisor(registry, settings, sink, callbacks=callbacks, seed=seed)
     runner = web.AppRunner(Api(supervisor, Secret(TOKEN)).app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(
@@ -319,6 +384,7 @@ async def running_platform(
                 base=f"https://127.0.0.1:{port}",
                 account=account,
                 conferences=[c.sid for c in registry.conferences],
+                calls=[c.sid for c in registry.calls],
                 supervisor=supervisor,
                 sink=sink,
                 http=http,

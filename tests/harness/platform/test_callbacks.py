@@ -195,3 +195,61 @@ def test_stream_name_defaults_to_the_sid() -> None:
         "Timestamp": "2026-01-02T03:04:05.000+00:00",
         "StreamError": "general_error",
     }
+
+
+def test_a_dropped_connection_sends_stream_error(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with (
+            Receiver(tls_files, drop_after=4) as receiver,
+            collector(tls_files) as cb,
+            running_platform(tls_files) as p,
+        ):
+            fields = {"Url": receiver.url, "StatusCallback": cb.url}
+            assert (await p.create(fields))[0] == 200
+            started, error = await cb.wait(2)
+        assert started.params["StreamEvent"] == "stream-started"
+        assert error.params["StreamEvent"] == "stream-error"
+        assert error.params["StreamError"] == "general_error"
+
+    run(main())
+
+
+def test_call_stream_callbacks_have_no_conference(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with (
+            Receiver(tls_files) as receiver,
+            collector(tls_files) as cb,
+            running_platform(tls_files) as p,
+        ):
+            fields = {"Url": receiver.url, "StatusCallback": cb.url}
+            status, body = await p.post(p.call_streams_url(), fields)
+            assert status == 200
+            (hit,) = await cb.wait(1)
+        assert hit.params["CallSid"] == p.calls[0]
+        assert hit.params["StreamSid"] == body["sid"]
+        assert "ConferenceSid" not in hit.params
+
+    run(main())
+
+
+def test_callback_defects(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        defects = frozenset({"callback-unsigned", "callback-order"})
+        async with (
+            Receiver(tls_files) as receiver,
+            collector(tls_files) as cb,
+            running_platform(tls_files, signing_key=KEY, defects=defects) as p,
+        ):
+            fields = {"Url": receiver.url, "StatusCallback": cb.url}
+            status, body = await p.create(fields)
+            await receiver.wait_media(0, 1)
+            assert cb.hits == []  # stream-started is held back
+            await p.stop(body["sid"])
+            first, second = await cb.wait(2)
+        assert [first.params["StreamEvent"], second.params["StreamEvent"]] == [
+            "stream-stopped",
+            "stream-started",
+        ]
+        assert "X-SignalWire-Signature" not in first.headers | second.headers
+
+    run(main())

@@ -138,9 +138,16 @@ def test_serve_stream_sigterm_and_records(tls_files: TlsFiles, tmp_path: Path) -
                 "url",
                 "account_sid",
                 "conferences",
+                "calls",
                 "ca_file",
                 "pid",
+                "faults",
+                "defects",
+                "seed",
+                "workers",
             }
+            assert (ready["faults"], ready["defects"]) == ({}, [])
+            assert isinstance(ready["seed"], int) and len(ready["calls"]) == 3
             assert ready["event"] == "ready" and ready["pid"] == proc.pid
             assert ready["url"].startswith("https://127.0.0.1:")
             assert ready["url"].endswith("/api/laml/2010-04-01")
@@ -246,3 +253,103 @@ def test_unwritable_run_dir_is_a_usage_error(
     )
     assert done.returncode == 2
     assert done.stderr.startswith("error: --run-dir: cannot create")
+
+
+def test_faults_and_defects_are_echoed_and_logged(
+    tls_files: TlsFiles, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+
+    async def main() -> None:
+        argv = args(
+            tls_files, run_dir,
+            "--auth-token", TOKEN,
+            "--seed", "7",
+            "--fault", "loss=0.3",
+            "--fault", "delay=10ms",
+            "--fault", "jitter=normal:1ms",
+            "--defect", "version",
+            "--defect", "seq-skip",
+        )  # fmt: skip
+        async with (
+            Receiver(tls_files) as receiver,
+            platform_process(argv, env()) as (proc, ready),
+        ):
+            assert ready["faults"] == {
+                "delay": "10ms",
+                "jitter": "normal:1ms",
+                "loss": "0.3",
+            }
+            assert ready["defects"] == ["seq-skip", "version"]
+            assert ready["seed"] == 7
+            account, conference = ready["account_sid"], ready["conferences"][0]
+            streams = (
+                f"{ready['url']}/Accounts/{account}/Conferences/{conference}/Streams"
+            )
+            connector = aiohttp.TCPConnector(ssl=client_context(tls_files.ca_file))
+            async with aiohttp.ClientSession(
+                connector=connector, headers=basic(account, TOKEN)
+            ) as http:
+                async with http.post(streams, data={"Url": receiver.url}) as r:
+                    assert r.status == 200
+            await receiver.wait_media(0, 10)
+            proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), seconds(20))
+            assert proc.returncode == 0, err.decode()
+            assert b"misbehaving on purpose" in err
+            conn = await receiver.wait_closed(0)
+        assert conn.messages[0]["version"] == "9.9.9"
+        sent = read(run_dir, "sent_frames")
+        lost = {(f["track"], f["chunk"]) for f in sent if f["wire_ns"] == 0}
+        events = read(run_dir, "impairments")
+        assert {(e["track"], e["chunk"]) for e in events if e["kind"] == "loss"} == lost
+        assert lost
+        got = {(m["media"]["track"], int(m["media"]["chunk"])) for m in conn.media()}
+        assert got == {(f["track"], f["chunk"]) for f in sent if f["wire_ns"]}
+        for f in sent:
+            if f["wire_ns"]:
+                assert f["wire_ns"] - f["sent_ns"] >= 10_000_000
+        health = read(run_dir, "health")
+        assert health and {h["kind"] for h in health} == {"platform"}
+
+    run(main(), timeout=60)
+
+
+def test_unknown_fault_or_defect_is_a_usage_error(
+    tls_files: TlsFiles, tmp_path: Path
+) -> None:
+    for extra, message in (
+        (["--fault", "latency=5ms"], "error: --fault: unknown impairment 'latency'"),
+        (["--defect", "late-stop"], "error: --defect: unknown defect 'late-stop'"),
+    ):
+        done = subprocess.run(
+            args(tls_files, tmp_path, "--auth-token", TOKEN, *extra),
+            env=env(),
+            capture_output=True,
+            text=True,
+            timeout=seconds(30),
+        )
+        assert done.returncode == 2
+        assert done.stderr.startswith(message) and done.stderr.count("\n") == 1
+
+
+def test_a_second_sigterm_does_not_cut_the_shutdown_short(
+    tls_files: TlsFiles, tmp_path: Path
+) -> None:
+    async def main() -> None:
+        argv = args(tls_files, tmp_path, "--auth-token", TOKEN)
+        async with platform_process(argv, env()) as (proc, ready):
+            assert ready["event"] == "ready"
+            proc.send_signal(signal.SIGTERM)
+            for _ in range(20):  # keep signalling through the whole shutdown
+                if proc.returncode is not None:
+                    break
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(proc.wait(), 0.02)
+                except TimeoutError:
+                    pass
+            _, err = await asyncio.wait_for(proc.communicate(), seconds(20))
+            assert proc.returncode == 0, err.decode()
+
+    run(main())

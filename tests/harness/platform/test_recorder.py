@@ -19,10 +19,10 @@ def read(run_dir: Path, table: str) -> list[dict[str, object]]:
 
 
 FRAMES = [
-    ("s1", "inbound", 1, 2, 10, 11, 160),
-    ("s1", "outbound", 1, 3, 10, 12, 160),
-    ("s2", "inbound", 1, 2, 15, 16, 640),
-    ("s1", "inbound", 2, 4, 30, 31, 160),
+    ("s1", "inbound", 1, 2, 10, 11, 160, 11),
+    ("s1", "outbound", 1, 3, 10, 12, 160, 0),  # lost in the emulated network
+    ("s2", "inbound", 1, 2, 15, 16, 640, 21),
+    ("s1", "inbound", 2, 4, 30, 31, 160, 31),
 ]
 
 
@@ -54,7 +54,7 @@ def test_periodic_flush_runs_until_cancelled(tmp_path: Path) -> None:
     async def main() -> None:
         recorder = Recorder(RecordSink(tmp_path, "p", "platform"))
         task = asyncio.create_task(recorder.run(0.01))
-        recorder.add("sent_frames", ("s", "outbound", 1, 2, 10, 11, 160))
+        recorder.add("sent_frames", ("s", "outbound", 1, 2, 10, 11, 160, 11))
         folder = tmp_path / "records" / "sent_frames"
         async with asyncio.timeout(
             seconds(5)
@@ -74,7 +74,7 @@ def test_a_failed_write_is_logged_not_raised(tmp_path: Path) -> None:
 
     async def main() -> None:
         recorder = Recorder(RecordSink(tmp_path, "p", "platform"))
-        recorder.add("sent_frames", ("s", "inbound", 1, 2, 10, 11, 160))
+        recorder.add("sent_frames", ("s", "inbound", 1, 2, 10, 11, 160, 11))
         await recorder.flush()
 
     run(main())

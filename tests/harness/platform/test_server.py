@@ -6,16 +6,19 @@ api.md §1 (paths, auth), §1.2 (response), §1.3 (errors), §2.1 (stop), §9.
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
+from harness.platform.faults import Faults
 from harness.tls import TlsFiles
 from tests.harness.platform.support import (
     TOKEN,
+    PlatformUnderTest,
     Receiver,
     basic,
     run,
@@ -440,5 +443,239 @@ def test_twilio_dialect_uri(tls_files: TlsFiles) -> None:
             assert body["uri"].startswith(
                 f"/2010-04-01/Accounts/{p.account}/Conferences/"
             )
+
+    run(main())
+
+
+# -- call streams (api.md §2.2) ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def call_schema() -> Draft202012Validator:
+    return schema_validator("CallStreamResponse")
+
+
+@pytest.mark.parametrize("prefix", ["/api/laml/2010-04-01", "/2010-04-01"])
+@pytest.mark.parametrize("suffix", ["", ".json"])
+def test_call_streams_create_and_stop(
+    tls_files: TlsFiles,
+    call_schema: Draft202012Validator,
+    prefix: str,
+    suffix: str,
+) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver, running_platform(tls_files) as p:
+            url = p.call_streams_url(prefix=prefix, suffix=suffix)
+            status, body = await p.post(url, {"Url": receiver.url})
+            assert status == 200, body
+            call_schema.validate(body)
+            sid = body["sid"]
+            assert (
+                body
+                == {
+                    "sid": sid,
+                    "account_sid": p.account,
+                    "call_sid": p.calls[0],
+                    "name": sid,  # "string, not nullable": the sid stands in, as StreamName does
+                    "status": "in-progress",
+                    "date_updated": body["date_updated"],
+                    "uri": f"/api/laml/2010-04-01/Accounts/{p.account}/Calls/{p.calls[0]}/Streams/{sid}.json",
+                }
+            )
+            conn = await receiver.wait_media(0, 1)
+            start = conn.messages[1]["start"]
+            assert (start["streamSid"], start["callSid"]) == (sid, p.calls[0])
+            assert start["tracks"] == ["inbound", "outbound"]  # SignalWire default
+            url = p.call_streams_url(prefix=prefix, suffix=suffix, sid=sid)
+            status, body = await p.post(url, {"Status": "stopped"})
+            assert (status, body["status"]) == (200, "stopped")
+            call_schema.validate(body)
+            await receiver.wait_closed(0)
+
+    run(main())
+
+
+def test_call_streams_by_name_and_their_errors(
+    tls_files: TlsFiles,
+    call_schema: Draft202012Validator,
+    schemas: dict[str, Draft202012Validator],
+) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver, running_platform(tls_files) as p:
+            form = {"Url": receiver.url, "Name": "agent"}
+            status, created = await p.post(p.call_streams_url(), form)
+            assert (status, created["name"]) == (200, "agent")
+            status, body = await p.post(p.call_streams_url(), form)  # per call
+            assert status == 422
+            check_error(schemas, 422, body, 422)
+            assert body["message"] == "Name: Duplicated stream name"
+            other = p.call_streams_url(p.calls[1])
+            assert (await p.post(other, form))[0] == 200
+            for field, value in (("StreamCodec", "PCMU"), ("StreamRealTime", "true")):
+                status, body = await p.post(
+                    p.call_streams_url(), {"Url": receiver.url, field: value}
+                )
+                assert status == 422  # api.md §2.2: not on call streams
+                check_error(schemas, 422, body, 422)
+                assert body["message"].startswith(f"{field}: ")
+            status, body = await p.post(
+                p.call_streams_url(), {"Url": "ws://127.0.0.1:9/"}
+            )
+            assert status == 400
+            check_error(schemas, 400, body, 31922)
+            url = p.call_streams_url(sid="agent", suffix=".json")
+            status, body = await p.post(url, {"Status": "stopped"})
+            assert (status, body["sid"]) == (200, created["sid"])
+            status, body = await p.post(url, {"Status": "paused"})
+            assert status == 422
+            check_error(schemas, 422, body, 422)
+            for bad in (
+                p.call_streams_url(str(uuid.uuid4())),
+                p.call_streams_url(sid="nope"),
+            ):
+                data = {"Status": "stopped"} if "/Streams/" in bad else form
+                status, body = await p.post(bad, data)
+                assert status == 404
+                check_error(schemas, 404, body, 20404)
+            stream = p.supervisor.registry.find(p.calls[0], created["sid"])
+            assert stream is not None and stream.conference_sid == ""
+
+    run(main())
+
+
+def test_list_calls(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with running_platform(tls_files, calls=3) as p:
+            for prefix in ("/api/laml/2010-04-01", "/2010-04-01"):
+                url = f"{p.base}{prefix}/Accounts/{p.account}/Calls.json"
+                async with p.http.get(url, headers=basic(p.account, TOKEN)) as r:
+                    assert r.status == 200
+                    page = await r.json()
+                assert [c["sid"] for c in page["calls"]] == p.calls
+                assert {c["status"] for c in page["calls"]} == {"in-progress"}
+                assert page["end"] == 2 and page["next_page_uri"] is None
+            async with p.http.get(url) as r:
+                assert r.status == 401
+
+    run(main())
+
+
+def test_twilio_call_streams(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with (
+            Receiver(tls_files) as receiver,
+            running_platform(tls_files, dialect="twilio") as p,
+        ):
+            url = p.call_streams_url(prefix="/2010-04-01", suffix=".json")
+            status, body = await p.post(url, {"Url": receiver.url})
+            assert status == 200
+            assert body["sid"].startswith("MZ") and body["call_sid"].startswith("CA")
+            assert body["name"] is None  # Twilio's name is nullable (api.md §2.3)
+            assert body["uri"].startswith(f"/2010-04-01/Accounts/{p.account}/Calls/")
+            conn = await receiver.wait_media(0, 1)
+            assert conn.messages[1]["start"]["tracks"] == ["inbound"]  # Twilio default
+
+    run(main())
+
+
+# -- faults and defects on the REST side --------------------------------------
+
+
+def test_api_errors_at_the_set_rate_are_logged(
+    tls_files: TlsFiles, schemas: dict[str, Draft202012Validator]
+) -> None:
+    async def main() -> None:
+        faults = Faults(api_error=0.5)
+        async with running_platform(tls_files, faults=faults, seed=3) as p:
+            statuses = []
+            for _ in range(40):
+                status, body = await p.create({"Url": "wss://127.0.0.1:9/"})
+                statuses.append(status)
+                if status >= 500:
+                    check_error(schemas, status, body, status + 20000)
+                    assert body["message"] in (
+                        "Internal Server Error",
+                        "Service Unavailable",
+                    )
+            status, body = await p.stop("some-name")
+            statuses.append(status)
+            failed = [s for s in statuses if s >= 500]
+            assert 8 < len(failed) < 32 and {500, 503} == set(failed)
+            events = p.sink.rows["impairments"]
+            assert len(events) == len(failed)
+            assert {e[3] for e in events} == {"api-error"}
+            assert {str(e[6]).split()[1] for e in events} <= {"create", "stop"}
+            assert p.supervisor.registry.total_count == statuses.count(200)
+
+    run(main())
+
+
+def test_api_latency_delays_every_answer(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        faults = Faults(api_latency_ns=80_000_000)
+        async with running_platform(tls_files, faults=faults) as p:
+            for url in (p.streams_url(), f"{p.base}/nothing"):
+                started = time.monotonic()
+                status, _ = await p.post(url, {"Url": "bad"})
+                assert status in (400, 404)
+                assert time.monotonic() - started >= 0.08
+
+    run(main())
+
+
+def test_rest_defects_change_only_their_field(
+    tls_files: TlsFiles, schemas: dict[str, Draft202012Validator]
+) -> None:
+    async def answers(
+        defect: str,
+    ) -> tuple[dict[str, Any], dict[str, Any], PlatformUnderTest]:
+        async with running_platform(tls_files, defects=frozenset({defect})) as p:
+            status, created = await p.create({"Url": "wss://127.0.0.1:9/"})
+            assert status == 200
+            status, stopped = await p.stop(created["sid"])
+            assert status == 200
+            return created, stopped, p
+
+    async def main() -> None:
+        created, stopped, p = await answers("date-format")
+        assert "T" in created["date_updated"] and created["date_updated"].endswith(
+            "+00:00"
+        )
+        created, _, _ = await answers("extra-field")
+        assert created["api_version"] == "2010-04-01" and len(created) == 8
+        created, stopped, _ = await answers("status-stopped")
+        assert (created["status"], stopped["status"]) == ("stopped", "stopped")
+        created, _, _ = await answers("name-not-null")
+        assert created["name"] == ""
+        created, stopped, _ = await answers("uri-no-json")
+        assert not created["uri"].endswith(".json")
+        assert created["uri"].endswith(f"/Streams/{created['sid']}")
+        created, stopped, p = await answers("sid-not-uuid")
+        assert len(created["sid"]) == 32 and "-" not in created["sid"]
+        assert stopped["sid"] == created["sid"]  # stop took the 32 hex digits back
+        assert p.supervisor.registry.find(
+            p.conference, str(uuid.UUID(hex=created["sid"]))
+        )
+        # The schema itself catches only these two; the rest are the checker's job.
+        for defect in ("extra-field", "sid-not-uuid"):
+            body, _, _ = await answers(defect)
+            with pytest.raises(ValidationError):
+                schemas["ConferenceStreamResponse"].validate(body)
+
+    run(main())
+
+
+def test_accept_ws_url_defect_dials_plain_ws(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with running_platform(
+            tls_files, defects=frozenset({"accept-ws-url"})
+        ) as p:
+            status, body = await p.create({"Url": "ws://127.0.0.1:9/media"})
+            assert status == 200
+            await p.supervisor.join(body["sid"])
+            (record,) = p.sink.rows["platform_streams"]
+            assert record[11] == "connect-failed"  # nothing listens there
+            status, body = await p.create({"Url": "wss://127.0.0.1:9/me dia"})
+            assert status == 400  # every other URL rule still holds
 
     run(main())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.api import FieldError
-from harness.platform.state import Conference, Registry
+from harness.platform.state import Call, Conference, Registry
 from tests.harness.platform.support import make_stream
 
 
@@ -101,3 +101,30 @@ def test_caller_bugs_raise() -> None:
     reg.add(stream)
     with pytest.raises(KeyError):
         reg.add(stream)
+
+
+def test_call_streams_are_scoped_to_their_call() -> None:
+    reg = Registry(
+        [Conference("c1", "one", 0.0)],
+        [Call("CA1", "+1", "+2", 0.0), Call("CA2", "+1", "+3", 0.0)],
+    )
+    assert [c.sid for c in reg.calls] == ["CA1", "CA2"]
+    assert reg.call("CA2") == Call("CA2", "+1", "+3", 0.0) and reg.call("c1") is None
+    first = make_stream("", name="agent")
+    first.call_sid, first.kind = "CA1", "call"
+    assert first.parent_sid == "CA1"
+    assert reg.add(first) is None
+    again = make_stream("", name="agent")
+    again.call_sid, again.kind = "CA1", "call"
+    assert reg.add(again) == FieldError("Name", "Duplicated stream name")
+    other = make_stream("", name="agent")
+    other.call_sid, other.kind = "CA2", "call"
+    assert reg.add(other) is None
+    assert reg.find("CA1", "agent") is first and reg.find("CA2", "agent") is other
+    assert reg.find("c1", "agent") is None
+    stray = make_stream("", name="x")
+    stray.call_sid, stray.kind = "CA9", "call"
+    with pytest.raises(KeyError, match="unknown call CA9"):
+        reg.add(stray)
+    reg.stop(first, 1.0)
+    assert reg.find("CA1", "agent") is first  # the stopped one still answers

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import random
 import socket
 from typing import Any
 
@@ -15,6 +16,7 @@ from harness.codecs import get_codec
 from harness.correlation import Expectation
 from harness.messages import decoder
 from harness.platform.dialect import DIALECTS
+from harness.platform.faults import StreamPlan, parse_faults
 from harness.platform.state import Stream
 from harness.platform.streamer import (
     FRAME_NS,
@@ -23,6 +25,7 @@ from harness.platform.streamer import (
     StreamerSettings,
     payloads,
 )
+from harness.platform.ticker import Ticker
 from harness.secret import Secret
 from harness.signal import encoded_frames
 from harness.sink import MemorySink
@@ -84,9 +87,11 @@ def check_send_log(
     assert {r[6] for r in log} == {frame_bytes}
     (record,) = rows(sink, "platform_streams")
     first_due = record[8]
-    for _, _, chunk, _, due, sent, _ in log:
+    assert first_due % 1_000_000 == 0  # aligned on the ticker's 1 ms buckets
+    for _, _, chunk, _, due, sent, _, wire in log:
         assert due == first_due + (chunk - 1) * FRAME_NS  # absolute schedule
         assert sent >= due  # never early (limits.md §3: uvloop wakes early)
+        assert wire == sent  # no emulated network: written as it left the pipeline
 
 
 def test_both_tracks_pcmu_order_payloads_and_send_log(tls_files: TlsFiles) -> None:
@@ -388,3 +393,441 @@ def test_twilio_dialect_messages(tls_files: TlsFiles) -> None:
 def test_payloads_are_encoded_once() -> None:
     assert payloads("PCMU", "big", "inbound") is payloads("PCMU", "big", "inbound")
     assert len(payloads("L16@16000h", "big", "outbound")[0]) == 856  # api.md §5.5 table
+
+
+# -- impairments (--fault) ----------------------------------------------------
+
+
+def impaired(tls: TlsFiles, *specs: str) -> StreamerSettings:
+    return settings(tls, faults=parse_faults(specs))
+
+
+async def impaired_stream(
+    receiver: Receiver,
+    cfg: StreamerSettings,
+    frames: int,
+    seed: int = 1,
+    **request: Any,
+) -> tuple[Streamer, MemorySink, Connection]:
+    """Like :func:`stream_into` with a seeded random source and ``frames`` sent (not received)."""
+    stream = make_stream(url=receiver.url, **request)
+    sink = MemorySink()
+    streamer = Streamer(stream, cfg, sink, Counters(), rng=random.Random(seed))
+    task = asyncio.create_task(streamer.run())
+    async with asyncio.timeout(seconds(10)):
+        while len(rows(sink, "sent_frames")) < frames:
+            await asyncio.sleep(0.02)
+    streamer.stop("stopped")
+    await asyncio.wait_for(task, seconds(10))
+    conn = await receiver.wait_closed(len(receiver.connections) - 1)
+    return streamer, sink, conn
+
+
+def received(conn: Connection) -> list[tuple[str, int]]:
+    return [(m["media"]["track"], int(m["media"]["chunk"])) for m in conn.media()]
+
+
+def test_delay_and_jitter_show_in_wire_ns_not_sent_ns(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver:
+            cfg = impaired(tls_files, "delay=30ms", "jitter=5ms")
+            streamer, sink, conn = await impaired_stream(
+                receiver, cfg, 10, track="inbound_track"
+            )
+        log = rows(sink, "sent_frames")
+        assert received(conn) == [(r[1], r[2]) for r in log]  # FIFO: order kept
+        for _, _, _, _, due, sent, _, wire in log:
+            assert sent >= due
+            assert wire - sent >= 30_000_000  # injected delay, jitter on top
+        assert rows(sink, "impairments") == []  # delay is not an event
+        assert conn.events()[-1] == "stop"  # held frames are written before stop
+        assert streamer.frames_sent == len(log)
+
+    run(main())
+
+
+def test_loss_duplicates_and_reorder_match_the_ground_truth(
+    tls_files: TlsFiles,
+) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver:
+            cfg = impaired(tls_files, "loss=0.2", "duplicate=0.2", "reorder=0.2")
+            _, sink, conn = await impaired_stream(receiver, cfg, 60, seed=5)
+        log = rows(sink, "sent_frames")
+        events = rows(sink, "impairments")
+
+        def of(kind: str) -> list[tuple[str, int]]:
+            return [(e[1], e[2]) for e in events if e[3] == kind]
+
+        lost = {(r[1], r[2]) for r in log if r[7] == 0}
+        assert lost == set(of("loss")) != set()
+        dups, swaps = of("duplicate"), of("reorder")
+        assert dups and swaps
+        got = received(conn)
+        written = [(r[1], r[2]) for r in log if r[7]]
+        assert sorted(got) == sorted(written + dups)  # every written frame, dups twice
+        assert got != sorted(got, key=lambda k: (k[1], k[0]))  # and some out of order
+        for track, chunk in swaps:  # a swapped frame comes after the next of its track
+            same = [c for t, c in got if t == track]
+            if chunk + 1 in same:
+                assert same.index(chunk) > same.index(chunk + 1)
+        for sid, _, _, _, value, at, detail in events:
+            assert sid and value == 0 and at > 0 and detail == ""
+
+    run(main())
+
+
+def test_a_stall_holds_the_socket(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver:
+            cfg = impaired(tls_files, "stall=0.1:100ms")
+            _, sink, _ = await impaired_stream(
+                receiver, cfg, 40, seed=2, track="inbound_track"
+            )
+        (stall, *_) = [e for e in rows(sink, "impairments") if e[3] == "stall"]
+        assert stall[4] == 100_000_000
+        log = {r[2]: r for r in rows(sink, "sent_frames")}
+        held = log[stall[2]]
+        assert held[7] - held[5] >= 100_000_000
+        nxt = log.get(stall[2] + 1)
+        if nxt is not None:  # the frame behind it waits too (FIFO)
+            assert nxt[7] >= held[7]
+
+    run(main())
+
+
+def test_disconnect_drops_the_socket_without_stop(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver:
+            stream = make_stream(url=receiver.url, track="inbound_track")
+            sink = MemorySink()
+            plan = StreamPlan(disconnect_chunk=4)
+            cfg = impaired(tls_files, "disconnect=1")
+            streamer = Streamer(stream, cfg, sink, Counters(), plan=plan)
+            await asyncio.wait_for(streamer.run(), seconds(10))
+            conn = await receiver.wait_closed(0)
+        assert streamer.end_reason == "disconnected"
+        assert streamer.error == "injected disconnect (--fault disconnect)"
+        assert "stop" not in conn.events()
+        assert [int(m["media"]["chunk"]) for m in conn.media()] == [1, 2, 3]
+        ((sid, track, chunk, kind, *_),) = rows(sink, "impairments")
+        assert (sid, track, chunk, kind) == (stream.sid, "", 4, "disconnect")
+
+    run(main())
+
+
+def test_start_delay_and_start_fail(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver:
+            sink = MemorySink()
+            stream = make_stream(url=receiver.url)
+            plan = StreamPlan(start_fails=True)
+            streamer = Streamer(
+                stream, settings(tls_files), sink, Counters(), plan=plan
+            )
+            await streamer.run()
+            assert receiver.connections == []
+            assert (streamer.end_reason, streamer.stream_error) == (
+                "connect-failed",
+                "connection_refused",
+            )
+            assert [e[3] for e in rows(sink, "impairments")] == ["start-fail"]
+
+            sink = MemorySink()
+            stream = make_stream(url=receiver.url)
+            plan = StreamPlan(start_delay_ns=150_000_000)
+            streamer = Streamer(
+                stream, settings(tls_files), sink, Counters(), plan=plan
+            )
+            task = asyncio.create_task(streamer.run())
+            await receiver.wait_media(0, 1)
+            streamer.stop("stopped")
+            await asyncio.wait_for(task, seconds(5))
+            assert streamer.connected_ns - stream.created_ns >= 150_000_000
+            ((*_, kind, value, _, _),) = rows(sink, "impairments")
+            assert (kind, value) == ("start-delay", 150_000_000)
+
+            sink = MemorySink()  # a stop during the delay ends it before dialling
+            plan = StreamPlan(start_delay_ns=10_000_000_000)
+            streamer = Streamer(
+                stream, settings(tls_files), sink, Counters(), plan=plan
+            )
+            task = asyncio.create_task(streamer.run())
+            await asyncio.sleep(0.01)
+            streamer.stop("stopped")
+            await asyncio.wait_for(task, seconds(2))
+            assert streamer.error == "stopped before the WebSocket opened"
+            assert len(receiver.connections) == 1
+
+    run(main())
+
+
+def test_a_receiver_that_stops_reading_is_aborted_alone(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with (
+            Receiver(tls_files, stall=True) as stuck,
+            Receiver(tls_files) as steady,
+        ):
+            cfg = settings(tls_files, stall_timeout_s=0.3, send_buffer_bytes=16384)
+            ticker = Ticker()
+            sink = MemorySink()
+            counters = Counters()
+            big = dict(codec="L16@24000h", track="both_tracks")
+            blocked = Streamer(
+                make_stream(url=stuck.url, **big), cfg, sink, counters, ticker=ticker
+            )
+            kept = Streamer(
+                make_stream(url=steady.url, **big), cfg, sink, counters, ticker=ticker
+            )
+            tasks = [asyncio.create_task(s.run()) for s in (blocked, kept)]
+            await asyncio.wait_for(tasks[0], seconds(20))
+            assert blocked.end_reason == "disconnected"
+            assert blocked.error.startswith("the receiver stopped reading: ")
+            before = len(steady.connections[0].media())
+            await steady.wait_media(0, before + 10)  # the other stream never paused
+            kept.stop("stopped")
+            await asyncio.wait_for(tasks[1], seconds(10))
+            await ticker.close()
+        assert kept.end_reason == "stopped"
+        sent = [
+            r[5]
+            for r in rows(sink, "sent_frames")
+            if r[0] == kept.stream.sid and r[1] == "inbound"
+        ]
+        gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+        assert len(gaps) > 50
+        assert max(gaps) < 100_000_000  # no 100 ms hole while the other one choked
+
+    run(main(), timeout=60)
+
+
+# -- defects (--defect) -------------------------------------------------------
+
+
+async def defective(
+    tls: TlsFiles, defect: str, frames: int = 4, **request: Any
+) -> tuple[Streamer, Connection]:
+    async with Receiver(tls) as receiver:
+        streamer, _, conn = await stream_into(
+            receiver, settings(tls, defects=frozenset({defect})), frames, **request
+        )
+    return streamer, conn
+
+
+def chunks(conn: Connection, track: str | None = None) -> list[Any]:
+    return [
+        m["media"]["chunk"]
+        for m in conn.media()
+        if track is None or m["media"]["track"] == track
+    ]
+
+
+def test_defect_chunk_global(tls_files: TlsFiles) -> None:
+    _, conn = run(defective(tls_files, "chunk-global", 6))
+    assert chunks(conn)[:6] == ["1", "2", "3", "4", "5", "6"]
+    timestamps = [m["media"]["timestamp"] for m in conn.media()][:4]
+    assert timestamps == ["0", "0", "20", "20"]  # only chunk is wrong
+
+
+def test_defect_numeric_fields(tls_files: TlsFiles) -> None:
+    _, conn = run(defective(tls_files, "numeric-fields"))
+    media = conn.media()[0]
+    assert media["sequenceNumber"] == 2 and media["media"]["chunk"] == 1
+    assert media["media"]["timestamp"] == 0
+    assert conn.messages[1]["sequenceNumber"] == "1"  # start is left alone
+
+
+def test_defect_payload_size(tls_files: TlsFiles) -> None:
+    _, conn = run(defective(tls_files, "payload-size", codec="L16@16000h"))
+    sizes = {len(base64.b64decode(m["media"]["payload"])) for m in conn.media()}
+    assert sizes == {639}
+
+
+def test_defect_media_format_and_wrong_tracks(tls_files: TlsFiles) -> None:
+    _, conn = run(defective(tls_files, "media-format"))
+    assert conn.messages[1]["start"]["mediaFormat"]["sampleRate"] == 16000
+    _, conn = run(defective(tls_files, "wrong-tracks", track="outbound_track"))
+    assert conn.messages[1]["start"]["tracks"] == ["inbound"]
+    assert {m["media"]["track"] for m in conn.media()} == {"outbound"}
+
+
+def test_defect_custom_parameters(tls_files: TlsFiles) -> None:
+    expectation = Expectation("r", "q", "PCMU", "both_tracks", 1, "0" * 16)
+    params = (("streamload", expectation.encode()), ("FirstName", "Jane"))
+    _, conn = run(defective(tls_files, "custom-parameters", parameters=params))
+    assert conn.messages[1]["start"]["customParameters"] == {
+        "streamload": expectation.encode(),
+        "FirstName": "Jane-altered",
+    }
+    _, conn = run(defective(tls_files, "custom-parameters"))
+    assert conn.messages[1]["start"]["customParameters"] == {
+        "streamload-extra": "added"
+    }
+
+
+def test_defect_missing_stop_and_message_after_stop(tls_files: TlsFiles) -> None:
+    streamer, conn = run(defective(tls_files, "missing-stop"))
+    assert conn.events()[-1] == "media" and "stop" not in conn.events()
+    assert streamer.end_reason == "stopped"
+    _, conn = run(defective(tls_files, "message-after-stop", track="inbound_track"))
+    assert conn.events()[-2:] == ["stop", "media"]
+    seqs = [int(m["sequenceNumber"]) for m in conn.messages[1:]]
+    assert seqs == list(range(1, len(seqs) + 1))
+    last_chunks = [int(c) for c in chunks(conn)]
+    assert last_chunks == list(range(1, len(last_chunks) + 1))
+
+
+def test_defect_seq_skip(tls_files: TlsFiles) -> None:
+    _, conn = run(defective(tls_files, "seq-skip", 105))
+    seqs = [int(m["sequenceNumber"]) for m in conn.messages[1:]]
+    assert 100 not in seqs and 99 in seqs and 101 in seqs
+    assert [b - a for a, b in zip(seqs, seqs[1:], strict=False)].count(2) == 1 + (
+        200 in seqs[:-1]
+    )
+
+
+def test_defect_timestamp_drift(tls_files: TlsFiles) -> None:
+    _, conn = run(defective(tls_files, "timestamp-drift", track="inbound_track"))
+    for m in conn.media():
+        chunk = int(m["media"]["chunk"])
+        assert m["media"]["timestamp"] == str((chunk - 1) * 20 + 100 + chunk)
+
+
+def test_defect_stream_sid_mismatch(tls_files: TlsFiles) -> None:
+    streamer, conn = run(defective(tls_files, "stream-sid-mismatch"))
+    start, stop = conn.messages[1], conn.messages[-1]
+    assert start["start"]["streamSid"] == streamer.stream.sid
+    top = start["streamSid"]
+    assert top != streamer.stream.sid
+    assert {m["streamSid"] for m in conn.media()} == {top} and stop["streamSid"] == top
+
+
+def test_defect_bearer_missing_and_version(tls_files: TlsFiles) -> None:
+    _, conn = run(
+        defective(tls_files, "bearer-missing", bearer_token=Secret("tok-123"))
+    )
+    assert "Authorization" not in conn.headers
+    _, conn = run(defective(tls_files, "version"))
+    assert conn.messages[0] == {
+        "event": "connected",
+        "protocol": "Call",
+        "version": "9.9.9",
+    }
+
+
+def test_ws_url_is_dialled_without_tls(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver:  # wss only: the plain dial fails
+            stream = make_stream(url=receiver.url.replace("wss://", "ws://"))
+            streamer = Streamer(stream, settings(tls_files), MemorySink(), Counters())
+            await asyncio.wait_for(streamer.run(), seconds(10))
+        assert streamer.end_reason == "connect-failed"
+
+    run(main())
+
+
+# -- bidirectional streams (api.md §5.3) --------------------------------------
+
+
+def bidirectional_script(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """On start: 40 ms of audio then a mark, an immediate mark, a dtmf; then a clear."""
+    if message["event"] == "start":
+        sid = message["start"]["streamSid"]
+        audio = base64.b64encode(bytes(320)).decode()
+        return [
+            {"event": "media", "streamSid": sid, "media": {"payload": audio}},
+            {"event": "mark", "streamSid": sid, "mark": {"name": "after-audio"}},
+            {"event": "dtmf", "streamSid": sid, "dtmf": {"digit": "7"}},
+            {"event": "bogus"},
+            {"event": "media", "streamSid": sid, "media": {"payload": "***"}},
+        ]
+    if message["event"] == "mark" and message["mark"]["name"] == "after-audio":
+        sid = message["streamSid"]
+        audio = base64.b64encode(bytes(1600)).decode()
+        return [
+            {"event": "media", "streamSid": sid, "media": {"payload": audio}},
+            {"event": "mark", "streamSid": sid, "mark": {"name": "cleared"}},
+            {"event": "clear", "streamSid": sid},
+        ]
+    return []
+
+
+def marks_seen(receiver: Receiver) -> list[str]:
+    return [
+        m["mark"]["name"]
+        for c in receiver.connections
+        for m in c.messages
+        if m["event"] == "mark"
+    ]
+
+
+@pytest.mark.parametrize("dialect", ["signalwire", "twilio"])
+def test_bidirectional_marks_clear_and_dtmf(tls_files: TlsFiles, dialect: str) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files, reply=bidirectional_script) as receiver:
+            stream = make_stream(
+                url=receiver.url, real_time=True, track="inbound_track"
+            )
+            cfg = settings(tls_files, dialect)
+            streamer = Streamer(stream, cfg, MemorySink(), Counters())
+            task = asyncio.create_task(streamer.run())
+            await receiver.wait(lambda: "cleared" in marks_seen(receiver))
+            streamer.stop("stopped")
+            await asyncio.wait_for(task, seconds(5))
+            conn = await receiver.wait_closed(0)
+        sid = stream.sid
+        marks = [m for m in conn.messages if m["event"] == "mark"]
+        assert [m["mark"]["name"] for m in marks] == ["after-audio", "cleared"]
+        (dtmf,) = [m for m in conn.messages if m["event"] == "dtmf"]
+        if dialect == "signalwire":
+            assert marks[0] == {
+                "event": "mark",
+                "streamSid": sid,
+                "mark": {"name": "after-audio"},
+            }
+            assert dtmf["dtmf"] == {"digit": "7", "duration": 250}
+        else:
+            assert set(marks[0]) == {"event", "sequenceNumber", "streamSid", "mark"}
+            assert dtmf["dtmf"] == {"digit": "7", "track": "inbound_track"}
+        assert dtmf["streamSid"] == sid
+        # The first mark waited for its 40 ms of audio: two frames at least.
+        index = conn.messages.index(marks[0])
+        assert len([m for m in conn.messages[:index] if m["event"] == "media"]) >= 2
+        seqs = [
+            int(m["sequenceNumber"]) for m in conn.messages[1:] if "sequenceNumber" in m
+        ]
+        assert seqs == list(range(1, len(seqs) + 1))
+
+    run(main())
+
+
+def test_replies_are_ignored_on_one_way_streams(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files, reply=bidirectional_script) as receiver:
+            _, _, conn = await stream_into(receiver, settings(tls_files), 6)
+        assert {m["event"] for m in conn.messages} == {
+            "connected",
+            "start",
+            "media",
+            "stop",
+        }
+
+    run(main())
+
+
+def test_l16_little_endian(tls_files: TlsFiles) -> None:
+    async def main() -> None:
+        async with Receiver(tls_files) as receiver:
+            _, _, conn = await stream_into(
+                receiver,
+                settings(tls_files, l16_byte_order="little"),
+                2,
+                codec="L16@16000h",
+                track="inbound_track",
+            )
+        payload = base64.b64decode(conn.media()[1]["media"]["payload"])
+        codec = get_codec("L16@16000h", "little")
+        assert payload == encoded_frames(codec, "inbound")[1]
+        assert payload != encoded_frames(get_codec("L16@16000h"), "inbound")[1]
+
+    run(main())

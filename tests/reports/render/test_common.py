@@ -33,3 +33,29 @@ def test_run_line() -> None:
     }
     assert run_line(summary) == "run r1 · 12.5 s · producers: receiver 2"
     assert run_line({}) == "run (no id) · - s · producers: none"
+
+
+def test_audio_cell_and_harness_line() -> None:
+    from reports.render.common import audio_cell, harness_line
+
+    assert audio_cell(None) == "-"
+    ok = {"verdict": "ok", "frames_checked": 3, "snr_db": {"p50": 38.9}}
+    assert audio_cell(ok) == "ok 38.9 dB"
+    bad = {
+        "verdict": "wrong-signal",
+        "frames_checked": 4,
+        "below_floor": 4,
+        "snr_db": {"p50": -3.2},
+        "diagnosis": {"PCMA": 4},
+    }
+    assert audio_cell(bad) == "wrong-signal -3.2 dB, 4 of 4 low (looks like PCMA)"
+    kept = {
+        "measured": True,
+        "saturated": False,
+        "producers": {"r": {"loop_cpu": {"p90": 0.42}, "lag_ms": {"p99": 0.8}}},
+        "pacing_ms": {"p99": 1.1},
+    }
+    assert harness_line(kept) == (
+        "Harness kept up, busiest loop CPU p90 42%, loop lag p99 0.8 ms, "
+        "platform pacing p99 1.1 ms."
+    )

@@ -68,3 +68,38 @@ def test_without_plots_or_data(passing_report: Report) -> None:
 
     assert "<svg" not in text
     assert '<span class="badge pass">PASS</span>' in text
+
+
+def test_harness_streams_and_histograms_sections(passing_report: Report) -> None:
+    summary = passing_report.summary
+    text = render(summary)
+    assert "<h2>Streams</h2>" in text and "real-time factor" in text
+    assert "Harness kept up, platform pacing p99 0 ms." in text  # no health rows
+    saturated = {
+        **summary,
+        "performance": {
+            **summary["performance"],
+            "harness": {
+                "measured": True,
+                "saturated": True,
+                "reasons": ["receiver-0: event-loop CPU p90 97% > 85% of a core"],
+                "producers": {
+                    "receiver-0": {
+                        "kind": "receiver", "samples": 5,
+                        "loop_cpu": {"p50": 0.9, "p90": 0.97, "max": 0.99},
+                        "process_cpu": {"p90": 1.0},
+                        "lag_ms": {"p99": 30.0, "max": 50.0},
+                        "gc": {"pauses": 3, "max_ms": 12.0}, "rss_max_mb": 80.0,
+                    }
+                },
+            },
+            "receiver_histograms": {
+                "PCMU": {"inbound": {"jitter_ms": {"count": 9, "p50": 0.2, "p99": 1.0,
+                                                   "p999": 1.0, "max": 1.1}}}
+            },
+        },
+    }  # fmt: skip
+    text = render(saturated)
+    assert '<span class="badge fail">harness saturated</span>' in text
+    assert "Harness SATURATED" in text and "event-loop CPU p90 97%" in text
+    assert "<h2>Harness health</h2>" in text and "<h2>Receiver histograms</h2>" in text

@@ -40,3 +40,10 @@ def test_a_passing_run(passing_report: Report) -> None:
     assert text.startswith("# streamload report: PASS\n")
     assert "FAIL" not in text
     assert "###" not in text  # no failed or warned rules
+
+
+def test_audio_lateness_and_per_stream_columns(passing_report: Report) -> None:
+    text = render(passing_report.summary)
+    assert "| lateness p99 ms | audio (SNR p50) |" in text
+    assert "Per stream:" in text
+    assert "Harness kept up, platform pacing p99 0 ms." in text

@@ -1,0 +1,225 @@
+"""``python -m receivers --processes N``: N receiver processes behind one wss URL.
+
+One asyncio process saturates one core near 900 paced streams (limits.md §2),
+so a host serves more by running a receiver per core on one port with
+SO_REUSEPORT: the kernel spreads the platform's connections over the workers.
+This supervisor owns no socket traffic. It reserves the port (when 0 is
+asked), starts the workers, merges their ``ready`` lines into one and their
+``stats`` lines into a sum, forwards SIGTERM/SIGINT, and exits with the
+worst worker's code. Each worker records as its own producer
+(``<producer>-<i>``), so the report merges them by listing files, exactly as
+it merges machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import ConfigError
+
+
+if TYPE_CHECKING:
+    from receivers.__main__ import Options
+
+
+__all__ = ["merge_stats", "supervise", "worker_argv"]
+
+logger = logging.getLogger("receivers.workers")
+
+_READY_TIMEOUT_S = 30.0
+_MAX_STATS = ("cpu", "lag_p99_ms", "lag_max_ms")
+"""Stats merged by maximum (the worst worker); every other number is summed."""
+
+
+def merge_stats(stats: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    """One stats line from the latest line of each worker."""
+    out: dict[str, Any] = {}
+    for line in stats.values():
+        for key, value in line.items():
+            if key in ("event", "pid") or isinstance(value, bool):
+                continue
+            if not isinstance(value, int | float):
+                continue
+            if key in _MAX_STATS:
+                out[key] = max(out.get(key, value), value)
+            else:
+                out[key] = out.get(key, 0) + value
+    out["workers"] = len(stats)
+    return out
+
+
+def worker_argv(options: Options, port: int, index: int) -> list[str]:
+    """The command line of worker ``index`` (0-based), without the interpreter."""
+    server = options.server
+    return [
+        "-m",
+        "receivers",
+        "--host",
+        server.host,
+        "--port",
+        str(port),
+        "--reuse-port",
+        "--cert-file",
+        str(options.cert_file),
+        "--key-file",
+        str(options.key_file),
+        "--run-dir",
+        str(options.run_dir),
+        "--producer",
+        f"{options.producer}-{index + 1}",
+        "--path",
+        server.path,
+        "--max-size",
+        str(server.max_size),
+        "--idle-timeout",
+        repr(server.idle_timeout),
+        "--max-duration",
+        repr(options.max_duration),
+        "--stats-interval",
+        repr(options.stats_interval),
+        "--exit-with-parent",
+    ]
+
+
+def _reserve(host: str, port: int) -> socket.socket:
+    """Bind (not listen) a SO_REUSEPORT socket so the port stays ours while workers start."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            "--host/--port",
+            f"cannot bind {host}:{port} ({exc.strerror})",
+            "choose a free port, or 0",
+        ) from exc
+    return sock
+
+
+def _emit(event: str, **fields: object) -> None:
+    line = json.dumps({"event": event, **fields}, separators=(",", ":"))
+    with contextlib.suppress(BrokenPipeError, ValueError):
+        print(line, flush=True)
+
+
+class _Worker:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.ready: asyncio.Future[dict[str, Any]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.stats: dict[str, Any] = {}
+
+    async def read(self) -> None:
+        """Take the worker's JSON lines until it closes stdout."""
+        assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(event, dict):
+                continue
+            if event.get("event") == "ready" and not self.ready.done():
+                self.ready.set_result(event)
+            elif event.get("event") == "stats":
+                self.stats = event
+        if not self.ready.done():
+            self.ready.set_exception(EOFError("worker exited before it was ready"))
+
+
+async def supervise(options: Options, processes: int) -> int:
+    """Run ``processes`` workers until a signal, ``max_duration`` or their exit.
+
+    Returns the exit code: the highest of the workers' (3 if one never got ready).
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    reserved = _reserve(options.server.host, options.server.port)
+    port = reserved.getsockname()[1]
+    workers: list[_Worker] = []
+    readers: list[asyncio.Task[None]] = []
+    try:
+        for i in range(processes):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *worker_argv(options, port, i),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            worker = _Worker(proc)
+            workers.append(worker)
+            readers.append(asyncio.create_task(worker.read()))
+        try:
+            async with asyncio.timeout(_READY_TIMEOUT_S):
+                ready = [await w.ready for w in workers]
+        except (TimeoutError, EOFError) as exc:
+            logger.error("a receiver worker did not start: %s", exc or "timeout")
+            _stop_all(workers)
+            await _wait_all(workers)
+            return 3
+        finally:
+            reserved.close()
+        _emit(
+            "ready",
+            url=ready[0]["url"],
+            pid=os.getpid(),
+            workers=[w.proc.pid for w in workers],
+        )
+        exited = asyncio.ensure_future(
+            asyncio.wait(
+                [asyncio.ensure_future(w.proc.wait()) for w in workers],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        while not stop.is_set() and not exited.done():
+            await asyncio.wait([stopping, exited], timeout=options.stats_interval)
+            if not stop.is_set() and not exited.done():
+                _emit("stats", **_stats(workers))
+        stopping.cancel()
+        _stop_all(workers)
+        codes = await _wait_all(workers)
+        await asyncio.gather(*readers, return_exceptions=True)
+        exited.cancel()
+        _emit("stats", **_stats(workers))
+        # A worker killed by a signal (negative code) means lost records: 3.
+        return max((c if c >= 0 else 3 for c in codes), default=0)
+    finally:
+        reserved.close()
+        _stop_all(workers, signal.SIGKILL)
+
+
+def _stats(workers: list[_Worker]) -> dict[str, Any]:
+    return merge_stats({w.proc.pid: w.stats for w in workers if w.stats})
+
+
+def _stop_all(workers: list[_Worker], sig: int = signal.SIGTERM) -> None:
+    for w in workers:
+        if w.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                w.proc.send_signal(sig)
+
+
+async def _wait_all(workers: list[_Worker], timeout: float = 60.0) -> list[int]:
+    """Wait for every worker; kill those still running after ``timeout`` s."""
+    try:
+        async with asyncio.timeout(timeout):
+            return [await w.proc.wait() for w in workers]
+    except TimeoutError:
+        _stop_all(workers, signal.SIGKILL)
+        return [await w.proc.wait() for w in workers]

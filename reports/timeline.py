@@ -1,0 +1,158 @@
+"""What failed and when: request failures over time, and what the CLI saw happen.
+
+A target that fails midway (5xx, timeouts, refused connections) must still
+leave a report that says so: each span of seconds in which requests failed,
+with how many, of which kind and the most common error, plus the run's own
+events from ``run.json`` (a service that died, an interruption), all in
+seconds from the run's first request. Against a platform that never failed the
+section is one line.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from reports.load import Run
+
+
+__all__ = ["render_html", "render_markdown", "timeline"]
+
+Json = dict[str, Any]
+_MAX_BINS: Final = 60
+_MAX_INCIDENTS: Final = 10
+
+
+def _bin_s(span_s: float) -> float:
+    """A round bin width giving at most :data:`_MAX_BINS` bins."""
+    for width in (0.5, 1, 2, 5, 10, 30, 60, 300, 600, 3600):
+        if span_s / width <= _MAX_BINS:
+            return float(width)
+    return span_s / _MAX_BINS
+
+
+def timeline(run: Run, run_json: Mapping[str, Any] | None = None) -> Json:
+    """Failures per time bin, the spans they form, and the CLI's events."""
+    requests = run.requests[run.requests["sent_ns"] > 0]
+    events = list((run_json or {}).get("events", []))
+    if requests.empty:
+        return {
+            "start_ns": None,
+            "bin_s": None,
+            "bins": [],
+            "incidents": [],
+            "events": events,
+        }
+    start_ns = int(requests["sent_ns"].min())
+    end_ns = int(max(requests["sent_ns"].max(), requests["done_ns"].max()))
+    width = _bin_s(max((end_ns - start_ns) / 1e9, 1.0))
+    at = (requests["sent_ns"].to_numpy(np.int64) - start_ns) / 1e9
+    idx = np.floor(at / width).astype(np.int64)
+    failed = (requests["status"] != 200).to_numpy()
+    n_bins = int(idx.max()) + 1
+    totals = np.bincount(idx, minlength=n_bins)
+    errors = np.bincount(idx, weights=failed, minlength=n_bins).astype(np.int64)
+    bins = [
+        {
+            "from_s": round(i * width, 3),
+            "requests": int(totals[i]),
+            "errors": int(errors[i]),
+        }
+        for i in range(n_bins)
+    ]
+    incidents = _incidents(requests.assign(_bin=idx, _at=at), failed, errors, width)
+    for event in events:
+        mono = event.get("mono_ns")
+        if isinstance(mono, int):
+            event["at_s"] = round((mono - start_ns) / 1e9, 3)
+    return {
+        "start_ns": start_ns,
+        "bin_s": width,
+        "bins": bins,
+        "failed_requests": int(failed.sum()),
+        "incidents": incidents,
+        "events": events,
+    }
+
+
+def _incidents(
+    requests: pd.DataFrame,
+    failed: np.ndarray[Any, Any],
+    errors: np.ndarray[Any, Any],
+    width: float,
+) -> list[Json]:
+    """Runs of consecutive bins with failures: when, how many, what."""
+    out: list[Json] = []
+    i = 0
+    while i < len(errors) and len(out) < _MAX_INCIDENTS:
+        if not errors[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(errors) and errors[j + 1]:
+            j += 1
+        rows = requests[(requests["_bin"] >= i) & (requests["_bin"] <= j)]
+        bad = rows[rows["status"] != 200]
+        kinds = bad["kind"].value_counts()
+        top = bad["error"].astype(str).str.slice(0, 160).value_counts()
+        out.append(
+            {
+                "from_s": round(float(bad["_at"].min()), 3),
+                "to_s": round(float(bad["_at"].max()), 3),
+                "requests": len(rows),
+                "failed": len(bad),
+                "by_kind": {str(k): int(v) for k, v in kinds.items()},
+                "statuses": {
+                    str(k): int(v) for k, v in bad["status"].value_counts().items()
+                },
+                "top_error": str(top.index[0]) if len(top) else "",
+            }
+        )
+        i = j + 1
+    return out
+
+
+def _describe(incident: Mapping[str, Any]) -> str:
+    kinds = ", ".join(f"{n} {k}" for k, n in incident["by_kind"].items())
+    statuses = ", ".join(
+        f"{'no answer' if s == '0' else 'HTTP ' + s} x{n}"
+        for s, n in incident["statuses"].items()
+    )
+    return (
+        f"+{incident['from_s']:g} s to +{incident['to_s']:g} s: {incident['failed']} of "
+        f"{incident['requests']} requests failed ({kinds}; {statuses}); "
+        f"most common: {incident['top_error'] or '-'}"
+    )
+
+
+def render_markdown(section: Mapping[str, Any]) -> list[str]:
+    lines = ["", "## What failed and when", ""]
+    incidents = section.get("incidents", [])
+    failures = [e for e in section.get("events", []) if e.get("kind") == "failure"]
+    if not incidents and not failures:
+        return lines + ["No request failed and every service ran to the end."]
+    lines += [f"- {_describe(i)}" for i in incidents]
+    lines += [f"- +{e['at_s']:g} s: {e['what']}" for e in failures]
+    bins = section.get("bins", [])
+    if incidents and bins:
+        lines += [
+            "",
+            f"Failed / all requests per {section['bin_s']:g} s: "
+            + " ".join(f"{b['errors']}/{b['requests']}" for b in bins),
+        ]
+    return lines
+
+
+def render_html(section: Mapping[str, Any]) -> str:
+    e = html.escape
+    incidents = section.get("incidents", [])
+    failures = [ev for ev in section.get("events", []) if ev.get("kind") == "failure"]
+    if not incidents and not failures:
+        return "<h2>What failed and when</h2><p>No request failed and every service ran to the end.</p>"
+    items = [f"<li>{e(_describe(i))}</li>" for i in incidents]
+    items += [f"<li>+{ev['at_s']:g} s: {e(str(ev['what']))}</li>" for ev in failures]
+    return f"<h2>What failed and when</h2><ul>{''.join(items)}</ul>"

@@ -1,0 +1,243 @@
+"""How many start requests one Locust core fires: StreamUser vs a bare FastHttpUser.
+
+    .venv/bin/python scripts/bench_locust.py [--seconds 10] [--users 20]
+
+One run, two phases against the same trivial endpoint (aiohttp + uvloop on
+CPU 1, answering every create with a valid stream JSON, so response checking
+takes its passing path):
+
+1. ``StreamUser`` firing starts only: the smoke profile's full matrix (every
+   codec, track, 0/1/10/98 parameters short and long, StreamRealTime, bearer
+   token, status callback), the correlation parameter, REST response checks,
+   and request/rule records written to Parquet, as in a real run;
+2. a bare ``FastHttpUser`` posting one fixed start form (10 parameters) with
+   Basic auth and nothing else (limits.md "Load generator": ~8,400/s here).
+
+Locust runs as one process pinned to CPU 0, headless, for ``--seconds`` each;
+rates come from Locust's own stats CSV. Every child is ours, bounded by a
+timeout and killed by pid. Prints both rates and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+
+ACCOUNT = str(uuid.uuid4())
+CONFERENCES = [str(uuid.uuid4()) for _ in range(3)]
+TOKEN = "bench-api-token"
+
+ENDPOINT = textwrap.dedent(
+    """
+    import json, os, sys, uuid
+    import uvloop
+    from aiohttp import web
+
+    os.sched_setaffinity(0, {1})
+    ACCOUNT = sys.argv[1]
+    PREFIX = "/api/laml/2010-04-01/Accounts/" + ACCOUNT
+
+    def answer(conference, status, name=None):
+        sid = str(uuid.uuid4())
+        return json.dumps({
+            "account_sid": ACCOUNT, "conference_sid": conference,
+            "date_updated": "Mon, 30 Oct 2023 15:35:13 +0000", "name": name,
+            "sid": sid, "status": status,
+            "uri": f"{PREFIX}/Conferences/{conference}/Streams/{sid}.json",
+        }).encode()
+
+    from urllib.parse import unquote_plus
+
+    async def create(request):
+        form = await request.read()
+        at = form.find(b"&Name=")  # echo the Name, as the contract wants
+        name = None
+        if at >= 0:
+            end = form.find(b"&", at + 6)
+            name = unquote_plus(form[at + 6 : end if end >= 0 else None].decode())
+        body = answer(request.match_info["conf"], "in-progress", name)
+        return web.Response(body=body, content_type="application/json")
+
+    async def stop(request):
+        conference = request.match_info["conf"]
+        return web.Response(body=answer(conference, "stopped"), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post(PREFIX + "/Conferences/{conf}/Streams", create)
+    app.router.add_post(PREFIX + "/Conferences/{conf}/Streams/{sid}", stop)
+
+    async def main():
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
+        await __import__("asyncio").sleep(3600)
+
+    uvloop.run(main())
+    """
+)
+
+FULL = textwrap.dedent(
+    """
+    from locust import tag, task
+
+    import scenarios.listeners
+    import scenarios.users as users
+
+
+    class StartOnly(users.StreamUser):
+        # run with --tags start-only: StreamUser's own task (start, hold, stop)
+        # is inherited but left out
+        @tag("start-only")
+        @task
+        def fire(self):
+            self.create_stream()
+
+        def wait_time(self):
+            return 0.0
+    """
+)
+
+BARE = textwrap.dedent(
+    """
+    import os
+    from urllib.parse import urlencode
+    from locust import FastHttpUser, constant
+
+
+    ACCOUNT = os.environ["BENCH_ACCOUNT"]
+    CONFERENCE = os.environ["BENCH_CONFERENCE"]
+    PATH = f"/Accounts/{ACCOUNT}/Conferences/{CONFERENCE}/Streams"
+    BODY = urlencode(
+        [("Url", "wss://127.0.0.1:9/stream"), ("Track", "both_tracks"), ("StreamCodec", "PCMU")]
+        + [(f"Parameter{i}.{k}", f"{k.lower()}-{i}") for i in range(1, 11) for k in ("Name", "Value")]
+    )
+    HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+
+
+    def post(user):
+        user.client.post(PATH, data=BODY, headers=HEADERS, auth=(ACCOUNT, "bench-api-token"), name="create_stream")
+
+
+    class Bare(FastHttpUser):
+        wait_time = constant(0)
+        tasks = [post]
+    """
+)
+
+
+def _pin_cpu0() -> None:
+    os.sched_setaffinity(0, {0})
+
+
+def run_locust(
+    locustfile: Path, host: str, users: int, seconds: int, out: Path, extra: list[str]
+) -> float:
+    """Run one headless Locust phase; return create_stream requests per second."""
+    prefix = out / "stats"
+    argv = [
+        sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
+        "--host", host, "--users", str(users), "--spawn-rate", str(users),
+        "--run-time", f"{seconds}s", "--stop-timeout", "2", "--only-summary",
+        "--loglevel", "ERROR", "--exit-code-on-error", "0", "--csv", str(prefix), *extra,
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "SIGNALWIRE_API_TOKEN": TOKEN,
+        "STREAMLOAD_BEARER_TOKEN": "bench-bearer-token",
+        "BENCH_ACCOUNT": ACCOUNT,
+        "BENCH_CONFERENCE": CONFERENCES[0],
+    }
+    with (out / "locust.log").open("wb") as log:
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
+            preexec_fn=_pin_cpu0,
+        )  # fmt: skip
+        try:
+            proc.wait(timeout=seconds + 60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+            raise SystemExit(
+                f"locust did not finish; see {out / 'locust.log'}"
+            ) from None
+    with (prefix.parent / f"{prefix.name}_stats.csv").open() as f:
+        for row in csv.DictReader(f):
+            if row["Name"] == "create_stream":
+                failures = int(row["Failure Count"])
+                if failures:
+                    print(f"  warning: {failures} failed requests", file=sys.stderr)
+                return float(row["Requests/s"])
+    raise SystemExit(f"no create_stream row in the stats; see {out / 'locust.log'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each phase")
+    parser.add_argument("--users", type=int, default=20, help="Locust users per phase")
+    args = parser.parse_args()
+    if not 1 <= args.seconds <= 60 or not 1 <= args.users <= 200:
+        print("bench: keep --seconds in 1..60 and --users in 1..200", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="bench-locust-") as tmp:
+        root = Path(os.environ.get("BENCH_KEEP", tmp))
+        (root / "full.py").write_text(FULL)
+        (root / "bare.py").write_text(BARE)
+        endpoint = subprocess.Popen(
+            [sys.executable, "-c", ENDPOINT, ACCOUNT],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            text=True,
+        )  # fmt: skip
+        try:
+            assert endpoint.stdout is not None
+            line = endpoint.stdout.readline()  # bounded: the child prints or dies
+            if not line:
+                raise SystemExit("the endpoint did not start")
+            host = f"http://127.0.0.1:{json.loads(line)['port']}/api/laml/2010-04-01"
+            results = {}
+            for name, locustfile, extra in (
+                (
+                    "StreamUser (full matrix, checks, records)",
+                    root / "full.py",
+                    [
+                        "--sl-profile", "smoke", "--sl-run-dir", str(root / "run"),
+                        "--sl-account-sid", ACCOUNT, "--sl-conferences", ",".join(CONFERENCES),
+                        "--sl-receiver-url", "wss://127.0.0.1:9/stream",
+                        "--sl-callback-url", "https://127.0.0.1:9/callbacks",
+                        "--tags", "start-only",
+                    ],
+                ),
+                ("bare FastHttpUser (same endpoint)", root / "bare.py", []),
+            ):  # fmt: skip
+                phase = root / locustfile.stem
+                phase.mkdir()
+                started = time.monotonic()
+                rate = run_locust(
+                    locustfile, host, args.users, args.seconds, phase, extra
+                )
+                results[name] = rate
+                print(
+                    f"{name}: {rate:,.0f} start requests/s ({time.monotonic() - started:.0f} s)"
+                )
+        finally:
+            endpoint.send_signal(signal.SIGKILL)
+            endpoint.wait(10)
+    full, bare = results.values()
+    print(f"ratio StreamUser / bare: {full / bare:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

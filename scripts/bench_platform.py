@@ -1,0 +1,322 @@
+"""How many concurrent streams the reference platform paces within 2 ms of its schedule.
+
+    .venv/bin/python scripts/bench_platform.py                          # 250, 500, 1000
+    .venv/bin/python scripts/bench_platform.py --streams 1000,1250 --seconds 10
+    .venv/bin/python scripts/bench_platform.py --streams 1000 --workers 2
+
+Method (limits.md §3): a real ``python -m harness.platform`` process (pinned
+to CPU 1 with ``--workers 1``) is asked over its REST API for N single-track
+PCMU conference streams, all dialling one receiver: a bare sink (pinned to CPU
+0; uvloop, TLS, a hand-made WebSocket handshake, then every byte discarded
+unparsed) so that the receiver is never the bottleneck. After the last create
+and a warm-up, the window of ``--seconds`` is measured from the platform's own
+records: send-time error = ``sent_ns - due_ns`` of every frame due in the
+window (the platform never sends early, so the error is a lateness), and the
+platform's ``health`` rows (CPU share of one core, event-loop lag). The
+platform is then stopped with SIGTERM (it stops every stream and flushes).
+Everything runs on 127.0.0.1, bounded in time; every child is ended by its pid.
+The goal (issue 3): 1,000 streams in one process with p99 <= 2 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.dataset as ds
+
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness.tls import client_context, make_tls, server_context  # noqa: E402
+
+
+GOAL_P99_MS = 2.0
+TOKEN = "bench-platform-token-7Ykq"
+WARMUP_S = 2.0
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+# -- the sink (a child process) -------------------------------------------------
+
+
+class _Sink(asyncio.Protocol):
+    """Accept one WebSocket upgrade, then discard every byte (no frame parsing)."""
+
+    received = 0
+
+    def __init__(self) -> None:
+        self._head = b""
+        self._open = False
+        self._transport: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's SSL transport is not an asyncio.Transport subclass.
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        _Sink.received += len(data)
+        if self._open:
+            return
+        self._head += data
+        if b"\r\n\r\n" not in self._head:
+            return
+        key = b""
+        for line in self._head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"sec-websocket-key":
+                key = value.strip()
+        accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+        assert self._transport is not None
+        self._transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        self._open = True
+
+
+async def _serve_sink(cert: Path, key: Path) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        _Sink, "127.0.0.1", 0, ssl=server_context(cert, key), backlog=4096
+    )
+    port = server.sockets[0].getsockname()[1]
+    print(json.dumps({"port": port}), flush=True)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await asyncio.wait_for(stop.wait(), 300)
+    except TimeoutError:
+        pass
+    print(
+        json.dumps({"bytes": _Sink.received, "cpu_s": time.process_time()}), flush=True
+    )
+    server.close()
+
+
+# -- the driver -------------------------------------------------------------------
+
+
+def _pinned(cpu: int | None) -> Any:
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        return None
+    if cpu >= (os.cpu_count() or 1):
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+def _start(
+    argv: list[str], cpu: int | None, env: dict[str, str]
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        preexec_fn=_pinned(cpu),
+    )
+
+
+def _ready(proc: subprocess.Popen[str], what: str) -> dict[str, Any]:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise SystemExit(f"{what} exited before it was ready")
+    ready: dict[str, Any] = json.loads(line)
+    return ready
+
+
+def _end(proc: subprocess.Popen[str], timeout: float) -> str:
+    """SIGTERM ``proc`` by pid, wait (SIGKILL after ``timeout``); return its remaining stdout."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate(timeout=10)
+    return out or ""
+
+
+async def _create(
+    ready: dict[str, Any], url: str, ca: Path, count: int
+) -> tuple[int, float]:
+    import aiohttp
+
+    account, conference = ready["account_sid"], ready["conferences"][0]
+    api = f"{ready['url']}/Accounts/{account}/Conferences/{conference}/Streams.json"
+    auth = base64.b64encode(f"{account}:{TOKEN}".encode()).decode()
+    form = {"Url": url, "Track": "inbound_track", "StreamCodec": "PCMU"}
+    gate = asyncio.Semaphore(32)
+    ok = 0
+
+    async def one(http: aiohttp.ClientSession) -> None:
+        nonlocal ok
+        async with gate, http.post(api, data=form) as answer:
+            await answer.read()
+            ok += answer.status == 200
+
+    connector = aiohttp.TCPConnector(ssl=client_context(ca), limit=64)
+    headers = {"Authorization": f"Basic {auth}"}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
+        await asyncio.gather(*(one(http) for _ in range(count)))
+    return ok, time.monotonic()
+
+
+def _table(run_dir: Path, name: str) -> Any:
+    path = run_dir / "records" / name
+    return ds.dataset(str(path), format="parquet").to_table() if path.exists() else None
+
+
+def measure(
+    streams: int, seconds: float, workers: int, tls_dir: Path
+) -> dict[str, Any]:
+    """One point: ``streams`` streams for ``seconds``; the platform's own numbers."""
+    tls = make_tls(tls_dir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALWIRE_")}
+    env["SIGNALWIRE_API_TOKEN"] = TOKEN
+    run_dir = Path(tempfile.mkdtemp(prefix=f"bench-platform-{streams}-"))
+    py = sys.executable
+    sink = _start(
+        [py, __file__, "--sink", str(tls.cert_file), str(tls.key_file)], 0, env
+    )
+    platform = _start(
+        [py, "-m", "harness.platform",
+         "--cert-file", str(tls.cert_file), "--key-file", str(tls.key_file),
+         "--ca-file", str(tls.ca_file), "--run-dir", str(run_dir),
+         "--conferences", "1", "--calls", "0", "--max-duration", "180",
+         "--log-level", "ERROR",
+         *(["--workers", str(workers)] if workers != 1 else [])],
+        1 if workers == 1 else None,
+        env,
+    )  # fmt: skip
+    try:
+        port = _ready(sink, "the sink")["port"]
+        ready = _ready(platform, "the platform")
+        url = f"wss://127.0.0.1:{port}/media"
+        created, created_at = asyncio.run(_create(ready, url, tls.ca_file, streams))
+        time.sleep(WARMUP_S + seconds + 0.5)
+    finally:
+        _end(platform, 60)
+        tail = _end(sink, 20).strip().splitlines()
+    sink_stats = json.loads(tail[-1]) if tail else {}
+    start_ns = int((created_at + WARMUP_S) * 1e9)
+    end_ns = start_ns + int(seconds * 1e9)
+    frames = _table(run_dir, "sent_frames")
+    if frames is None:
+        raise SystemExit(f"{run_dir}: no send log")
+    due = frames.column("due_ns").to_numpy()
+    sent = frames.column("sent_ns").to_numpy()
+    window = (due >= start_ns) & (due < end_ns)
+    err_ms = (sent[window] - due[window]) / 1e6
+    health = _table(run_dir, "health")
+    cpu = lag = 0.0
+    if health is not None:
+        at = health.column("at_ns").to_numpy()
+        inside = (at > start_ns) & (at <= end_ns + 1_000_000_000)
+        cpu_ns = health.column("cpu_ns").to_numpy()[inside]
+        interval = health.column("interval_ns").to_numpy()[inside]
+        producers = len(set(health.column("producer").to_pylist()))
+        cpu = float(cpu_ns.sum() / interval.sum() * producers) if interval.sum() else 0
+        lags = health.column("lag_p99_ns").to_numpy()[inside]
+        lag = float(lags.max() / 1e6) if len(lags) else 0.0
+    ended = _table(run_dir, "platform_streams")
+    reasons: dict[str, int] = {}
+    if ended is not None:
+        for reason in ended.column("end_reason").to_pylist():
+            reasons[reason] = reasons.get(reason, 0) + 1
+
+    def q(p: float) -> float:
+        return float(np.percentile(err_ms, p)) if len(err_ms) else float("nan")
+
+    return {
+        "streams": streams,
+        "created": created,
+        "workers": workers,
+        "frames": int(window.sum()),
+        "msgs_per_s": round(int(window.sum()) / seconds),
+        "err_p50_ms": round(q(50), 3),
+        "err_p99_ms": round(q(99), 3),
+        "err_p999_ms": round(q(99.9), 3),
+        "err_max_ms": round(float(err_ms.max()) if len(err_ms) else 0.0, 3),
+        "cpu_cores": round(cpu, 2),
+        "loop_lag_p99_ms": round(lag, 2),
+        "sink_cpu_s": round(float(sink_stats.get("cpu_s", 0.0)), 1),
+        "end_reasons": reasons,
+        "ok": bool(len(err_ms)) and q(99) <= GOAL_P99_MS and created == streams,
+        "run_dir": str(run_dir),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--streams", default="250,500,1000", help="comma-separated counts"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="measured window (<= 30)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="platform --workers")
+    parser.add_argument("--out", help="also write the results as JSON here")
+    parser.add_argument(
+        "--sink", nargs=2, metavar=("CERT", "KEY"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    if args.sink:
+        import uvloop
+
+        uvloop.run(_serve_sink(Path(args.sink[0]), Path(args.sink[1])))
+        return 0
+    if not 0 < args.seconds <= 30:
+        parser.error("--seconds: use 1 to 30 (load runs stay short on a shared box)")
+    counts = [int(n) for n in args.streams.split(",")]
+    if any(not 0 < n <= 5000 for n in counts):
+        parser.error("--streams: use counts from 1 to 5000")
+    results = []
+    header = (
+        f"{'streams':>7} {'workers':>7} {'msgs/s':>7} {'err p50':>8} {'err p99':>8} "
+        f"{'p99.9':>7} {'max':>7} {'cores':>6} {'lag p99':>8}  verdict"
+    )
+    print(header)
+    with tempfile.TemporaryDirectory(prefix="bench-platform-tls-") as tls_dir:
+        for n in counts:
+            r = measure(n, args.seconds, args.workers, Path(tls_dir))
+            results.append(r)
+            verdict = "ok" if r["ok"] else "fails"
+            if r["created"] != n:
+                verdict += f" ({r['created']}/{n} created)"
+            print(
+                f"{n:>7} {r['workers']:>7} {r['msgs_per_s']:>7} "
+                f"{r['err_p50_ms']:>8.3f} {r['err_p99_ms']:>8.3f} "
+                f"{r['err_p999_ms']:>7.2f} {r['err_max_ms']:>7.2f} "
+                f"{r['cpu_cores']:>6.2f} {r['loop_lag_p99_ms']:>8.2f}  {verdict}",
+                flush=True,
+            )
+    print(
+        f"send-time error = sent_ns - due_ns over {args.seconds:g} s after a "
+        f"{WARMUP_S:g} s warm-up; goal p99 <= {GOAL_P99_MS} ms; cores = platform "
+        "CPU in cores; receiver: bare TLS sink (handshake, then discard)"
+    )
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

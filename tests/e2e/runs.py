@@ -1,0 +1,48 @@
+"""Run the real ``streamload`` CLI for the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from tests.conftest import seconds
+
+
+API_TOKEN = "e2e-api-token-Zq8Kx1"
+BEARER = "e2e-bearer-token-Wm4Tp7"
+SECRETS = {
+    "STREAMLOAD_PLATFORM_TOKEN": API_TOKEN,
+    "STREAMLOAD_BEARER_TOKEN": BEARER,
+}
+"""Pinned so a test can grep every file of a run for them."""
+
+
+def streamload(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """``python -m harness.cli ARGS`` to completion, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=seconds(timeout),
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **SECRETS, **(env or {})},
+    )
+
+
+def table(run: Path, name: str) -> list[dict[str, Any]]:
+    path = run / "records" / name
+    return pq.read_table(path).to_pylist() if path.exists() else []
+
+
+def summary(run: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((run / "summary.json").read_text())
+    return doc

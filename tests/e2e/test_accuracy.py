@@ -1,0 +1,310 @@
+"""Accuracy against ground truth: the report vs the reference platform's own logs.
+
+The reference platform injects one known impairment per run (``--fault``,
+seeded) and logs what it did: every frame's ``sent_ns`` (left the media
+pipeline) and ``wire_ns`` (written to the socket, 0 if dropped) in
+``sent_frames``, and every random event in ``impairments``. A receiver
+records what arrived; the report is built from the records alone. Counts must
+match the logs exactly; transit and jitter percentiles must be within 5 % or
+0.2 ms of the truth, whichever is larger (issue 5, "Proven right").
+
+The truth for transit is ``wire_ns - sent_ns``, exactly what the emulated
+network added; the report's ``arrival - sent_ns`` also carries the real
+loopback delivery (a fraction of a millisecond), which the tolerance absorbs.
+The truth for jitter is RFC 3550 run over the send log with ``wire_ns`` as the
+arrival. All five runs go at once (one platform and one receiver each, a few
+streams for about 5 s), so the module takes ~20 s.
+
+p50 and p90 are always held to the tolerance. p99 is held to it only when the
+host was quiet enough to judge it: when the loopback delivery itself
+(``arrival - wire_ns``, no impairment in it) had a p99 larger than the
+tolerance, another load on the machine is in the tail, the accuracy claim
+(limits.md: a receiver under ~75 % CPU) does not apply, and the test says so
+by skipping after the p50/p90 checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import signal
+import ssl
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.dataset as ds
+import pytest
+
+from harness.processes import Child
+from harness.tls import TlsFiles
+from reports.load import load_run
+from reports.summary import build_summary
+from tests.conftest import seconds
+
+
+pytestmark = pytest.mark.e2e
+
+TOKEN = "accuracy-api-token-5Jx2"
+STREAMS = 3
+FRAMES_EACH = 250  # 5 s of single-track media per stream
+SEED = 11
+FAULTS = {
+    "delay": ["delay=40ms"],
+    "jitter": ["jitter=uniform:20ms"],
+    "loss": ["loss=0.04"],
+    "duplicate": ["duplicate=0.04"],
+    "reorder": ["reorder=0.02"],
+}
+
+
+def tolerance(truth_ms: float) -> float:
+    return max(0.05 * abs(truth_ms), 0.2)
+
+
+class Setup:
+    """One run directory: a receiver, a platform with ``faults``, its streams."""
+
+    def __init__(self, name: str, root: Path, tls: TlsFiles, faults: list[str]) -> None:
+        self.name = name
+        self.run_dir = root / name
+        env = {k: v for k, v in os.environ.items() if k != "STREAMLOAD_BEARER_TOKEN"}
+        env["SIGNALWIRE_API_TOKEN"] = TOKEN
+        self.env = env
+        files = ["--cert-file", str(tls.cert_file), "--key-file", str(tls.key_file)]
+        self.receiver = Child(
+            f"{name}-receiver",
+            ["-m", "receivers", *files, "--run-dir", str(self.run_dir),
+             "--stats-interval", "0.2", "--max-duration", "120"],
+            log_dir=self.run_dir / "logs", env=env,
+        )  # fmt: skip
+        fault_args = [a for f in faults for a in ("--fault", f)]
+        self.platform = Child(
+            f"{name}-platform",
+            ["-m", "harness.platform", *files, "--ca-file", str(tls.ca_file),
+             "--run-dir", str(self.run_dir), "--conferences", "1", "--seed", str(SEED),
+             "--stats-interval", "0.2", "--max-duration", "120", *fault_args],
+            log_dir=self.run_dir / "logs", env=env,
+        )  # fmt: skip
+        self.ca = tls.ca_file
+        self.uris: list[str] = []
+
+    def request(self, path: str, fields: dict[str, str]) -> dict[str, Any]:
+        ready = self.platform.ready
+        assert ready is not None
+        auth = base64.b64encode(f"{ready['account_sid']}:{TOKEN}".encode()).decode()
+        base = (
+            str(ready["url"]).split("/api/", 1)[0] if path.startswith("/api/") else ""
+        )
+        url = base + path if base else f"{ready['url']}{path}"
+        req = urllib.request.Request(
+            url,
+            data=urllib.parse.urlencode(fields).encode(),
+            headers={"Authorization": f"Basic {auth}"},
+            method="POST",
+        )
+        context = ssl.create_default_context(cafile=str(self.ca))
+        with urllib.request.urlopen(req, context=context, timeout=seconds(10)) as resp:
+            body: dict[str, Any] = json.loads(resp.read())
+            return body
+
+    def start_streams(self) -> None:
+        ready, receiver = self.platform.ready, self.receiver.ready
+        assert ready is not None and receiver is not None
+        conference = ready["conferences"][0]
+        path = f"/Accounts/{ready['account_sid']}/Conferences/{conference}/Streams.json"
+        for _ in range(STREAMS):
+            body = self.request(
+                path,
+                {"Url": str(receiver["url"]), "Track": "inbound_track",
+                 "StreamCodec": "PCMU"},
+            )  # fmt: skip
+            self.uris.append(str(body["uri"]))
+
+    def stop_streams(self) -> None:
+        for uri in self.uris:
+            self.request(uri, {"Status": "stopped"})
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + seconds(timeout)
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def runs(
+    tmp_path_factory: pytest.TempPathFactory, tls_files: TlsFiles
+) -> Iterator[dict[str, Path]]:
+    root = tmp_path_factory.mktemp("accuracy")
+    setups = {
+        name: Setup(name, root, tls_files, faults) for name, faults in FAULTS.items()
+    }
+    try:
+        for s in setups.values():
+            s.receiver.wait_ready(seconds(30))
+            s.platform.wait_ready(seconds(30))
+        for s in setups.values():
+            s.start_streams()
+        target = STREAMS * FRAMES_EACH
+        for s in setups.values():
+            wait_until(
+                lambda s=s: s.platform.stats.get("frames_sent", 0) >= target,
+                30, f"{s.name}: {target} frames sent",
+            )  # fmt: skip
+            s.stop_streams()
+        for s in setups.values():
+            wait_until(
+                lambda s=s: s.platform.stats.get("streams_active", 1) == 0
+                and s.receiver.stats.get("streams_open", 1) == 0,
+                20, f"{s.name}: streams stopped",
+            )  # fmt: skip
+        for s in setups.values():
+            assert s.platform.stop(seconds(20), signal.SIGTERM) == 0
+            assert s.receiver.stop(seconds(20), signal.SIGTERM) == 0
+        yield {name: s.run_dir for name, s in setups.items()}
+    finally:
+        for s in setups.values():
+            for child in (s.platform, s.receiver):
+                if child.alive():
+                    child.stop(5, signal.SIGKILL)
+
+
+def table(run_dir: Path, name: str) -> list[dict[str, Any]]:
+    path = run_dir / "records" / name
+    if not path.exists():
+        return []
+    rows: list[dict[str, Any]] = (
+        ds.dataset(str(path), format="parquet").to_table().to_pylist()
+    )
+    return rows
+
+
+def report(run_dir: Path) -> dict[str, Any]:
+    summary = build_summary(load_run(run_dir))
+    pcmu: dict[str, Any] = summary["performance"]["codecs"]["PCMU"]
+    return pcmu
+
+
+def nearest(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def rfc3550(frames: list[tuple[int, int]]) -> list[float]:
+    """A.8 over (arrival_ns, media_ns) in arrival order: the estimate after each."""
+    out, j, last = [], 0.0, None
+    for arrival, media in frames:
+        transit = arrival - media
+        if last is not None:
+            j += (abs(transit - last) - j) / 16
+        last = transit
+        out.append(j)
+    return out
+
+
+def delivery_p99_ms(run_dir: Path) -> float:
+    """p99 of ``arrival - wire_ns`` (first arrival of each frame): the host's own noise."""
+    wire = {
+        (r["stream_sid"], r["track"], r["chunk"]): r["wire_ns"]
+        for r in table(run_dir, "sent_frames")
+        if r["wire_ns"]
+    }
+    first: dict[tuple[str, str, int], int] = {}
+    for r in table(run_dir, "frames"):
+        key = (r["stream_sid"], r["track"], r["chunk"])
+        first[key] = min(first.get(key, r["arrival_ns"]), r["arrival_ns"])
+    gaps = [(at - wire[k]) / 1e6 for k, at in first.items() if k in wire]
+    return nearest(gaps, 0.99)
+
+
+def check_percentiles(
+    run_dir: Path, got: dict[str, Any], truth: list[float], what: str
+) -> None:
+    """p50 and p90 always; p99 when the host was quiet, else skip saying why."""
+    for label, q in (("p50", 0.5), ("p90", 0.9)):
+        want = nearest(truth, q)
+        assert abs(got[label] - want) <= tolerance(want), (what, label, got, want)
+    want = nearest(truth, 0.99)
+    noise = delivery_p99_ms(run_dir)
+    if noise > tolerance(want):
+        pytest.skip(
+            f"{what}: p50/p90 within tolerance; p99 not judged: loopback delivery "
+            f"p99 {noise:.2f} ms > the {tolerance(want):.2f} ms tolerance (host busy)"
+        )
+    assert abs(got["p99"] - want) <= tolerance(want), (what, "p99", got, want)
+
+
+def impairments(run_dir: Path, kind: str) -> list[dict[str, Any]]:
+    return [r for r in table(run_dir, "impairments") if r["kind"] == kind]
+
+
+def test_loss_counts_exactly(runs: dict[str, Path]) -> None:
+    run = runs["loss"]
+    sent = table(run, "sent_frames")
+    never_written = {
+        (r["stream_sid"], r["track"], r["chunk"]) for r in sent if r["wire_ns"] == 0
+    }
+    injected = impairments(run, "loss")
+    pcmu = report(run)
+    assert len(injected) > 5  # the test means something
+    assert len(never_written) == len(injected)
+    assert pcmu["frames_lost"] == len(injected)
+    assert pcmu["loss_ratio"] == round(len(injected) / len(sent), 6)
+    assert pcmu["duplicates"] == 0 and pcmu["reordered"] == 0
+
+
+def test_duplicates_count_exactly(runs: dict[str, Path]) -> None:
+    run = runs["duplicate"]
+    injected = impairments(run, "duplicate")
+    pcmu = report(run)
+    assert len(injected) > 5
+    assert pcmu["duplicates"] == len(injected)
+    assert pcmu["frames_lost"] == 0
+    assert pcmu["frames"] == len(table(run, "sent_frames")) + len(injected)
+
+
+def test_reordering_counts_exactly(runs: dict[str, Path]) -> None:
+    run = runs["reorder"]
+    injected = impairments(run, "reorder")
+    pcmu = report(run)
+    assert len(injected) > 2
+    assert pcmu["reordered"] == len(injected)
+    assert pcmu["frames_lost"] == 0 and pcmu["duplicates"] == 0
+
+
+@pytest.mark.parametrize("name", ["delay", "jitter"])
+def test_transit_percentiles_match_the_injected_delay(
+    runs: dict[str, Path], name: str
+) -> None:
+    run = runs[name]
+    truth = [
+        (r["wire_ns"] - r["sent_ns"]) / 1e6
+        for r in table(run, "sent_frames")
+        if r["wire_ns"]
+    ]
+    latency = report(run)["latency_ms"]
+    assert latency["count"] == len(truth)
+    assert latency["min"] >= min(truth)  # never less than what was injected
+    check_percentiles(run, latency, truth, f"transit with {name}")
+
+
+def test_jitter_matches_rfc3550_over_the_send_log(runs: dict[str, Path]) -> None:
+    run = runs["jitter"]
+    by_track: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for r in sorted(table(run, "sent_frames"), key=lambda r: r["wire_ns"]):
+        by_track.setdefault((r["stream_sid"], r["track"]), []).append(
+            (r["wire_ns"], (r["chunk"] - 1) * 20_000_000)
+        )
+    truth = [j / 1e6 for frames in by_track.values() for j in rfc3550(frames)]
+    jitter = report(run)["jitter_ms"]
+    assert jitter["count"] == len(truth)
+    assert nearest(truth, 0.5) > 1.0  # the jitter is there to be measured
+    check_percentiles(run, jitter, truth, "jitter")

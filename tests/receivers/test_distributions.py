@@ -1,0 +1,72 @@
+"""receivers.distributions: the frame tap's histograms against the frame rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.histogram import Histogram
+from harness.records import MemorySink
+from harness.session import StreamSession
+from receivers.distributions import METRICS, Distributions, FrameTap
+from tests.receivers.helpers import row_dicts, stream_messages
+
+
+MS = 1_000_000
+
+
+def feed(sink: MemorySink, dist: Distributions, arrivals_ms: Sequence[float]) -> str:
+    """One both-track stream; media message i arrives at ``arrivals_ms[i]``."""
+    sid, messages = stream_messages(len(arrivals_ms) // 2, track="both_tracks")
+    session = StreamSession(0)
+    tap = FrameTap(sink, dist, session)
+    media = iter(arrivals_ms)
+    for text in messages:
+        at = int(next(media) * MS) if '"media"' in text else 0
+        session.receive(text, at, tap)
+    session.close(10_000 * MS, 1000, tap)
+    return sid
+
+
+def test_each_track_gets_its_interarrival_jitter_and_transit() -> None:
+    sink, dist = MemorySink(), Distributions("receiver-3")
+    # chunk k of both tracks at 20(k-1) ms + 1 ms, chunk 3 late by 7 ms
+    arrivals = [a for k in range(1, 6) for a in [20 * (k - 1) + 1 + 7 * (k == 3)] * 2]
+    feed(sink, dist, arrivals)
+    frames = row_dicts(sink, "frames")
+    assert len(frames) == 10 and len(sink.rows["streams"]) == 1  # all passed on
+
+    inbound = dist.get("interarrival_ns", "PCMU", "inbound")
+    expected = Histogram()
+    for gap in (20, 27, 13, 20):
+        expected.record(gap * MS)
+    assert inbound == expected
+    transit = dist.get("transit_first_ns", "PCMU", "outbound")
+    # 0 and 7 ms: the 1-µs bucket at 0, the 4-µs bucket at 7 ms; at their middles
+    assert transit.percentiles([0.0, 1.0]) == [500.0, 7_002_000.0]
+    jitter = dist.get("jitter_ns", "PCMU", "inbound")
+    want = Histogram()
+    for r in frames:
+        if r["track"] == "inbound":
+            want.record(int(r["jitter_ns"]))
+    assert jitter == want and jitter.total == 5
+
+
+def test_drain_writes_deltas_that_sum_to_the_whole() -> None:
+    sink, dist = MemorySink(), Distributions("receiver-3")
+    feed(sink, dist, [20.0 * (i // 2) for i in range(10)])
+    assert dist.drain(sink) > 0
+    feed(sink, dist, [20.0 * (i // 2) + 3 for i in range(6)])
+    dist.drain(sink)
+    rows = row_dicts(sink, "histograms")
+    assert {r["producer"] for r in rows} == {"receiver-3"}
+    assert {r["metric"] for r in rows} == set(METRICS)
+    total = {
+        m: sum(r["count"] for r in rows if r["metric"] == m and r["track"] == "inbound")
+        for m in METRICS
+    }
+    assert total == {
+        "interarrival_ns": 4 + 2,
+        "jitter_ns": 5 + 3,
+        "transit_first_ns": 8,
+    }
+    assert dist.drain(sink) == 0

@@ -1,0 +1,72 @@
+"""scenarios.forms: the fast body is the documented form, field for field."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+
+from harness.api import StartStreamRequest, parse_start
+from harness.correlation import PARAM_NAME, Expectation, digest
+from harness.secret import Secret
+from scenarios.forms import Forms
+from scenarios.matrix import Combo, custom_parameters
+
+
+FORMS = Forms(
+    run_id="run-1",
+    receiver_url="wss://rx.example/stream",
+    receiver_url_open="wss://open.example/stream",
+    callback_url="https://cb.example/callbacks",
+    bearer_token=Secret("bearer-XYZ"),
+)
+
+
+@pytest.mark.parametrize(
+    "combo",
+    [
+        Combo("PCMU", "inbound_track", 0, "sid"),
+        Combo(
+            "L16@24000h", "both_tracks", 98, "name", long_params=True, real_time=True
+        ),
+        Combo(
+            "PCMA",
+            "outbound_track",
+            10,
+            "sid",
+            real_time=False,
+            bearer=False,
+            callback=True,
+        ),
+    ],
+)
+def test_the_body_is_the_documented_form(combo: Combo) -> None:
+    name = "sl-r-1" if combo.stop_by == "name" else None
+    body, expect = FORMS.start(combo, "r-1", name)
+    params = custom_parameters(combo.n_params, combo.long_params)
+    assert expect == Expectation(
+        "run-1", "r-1", combo.codec, combo.track, combo.n_params, digest(params)
+    )
+    reference = StartStreamRequest(
+        url="wss://rx.example/stream" if combo.bearer else "wss://open.example/stream",
+        name=name,
+        track=combo.track,
+        codec=combo.codec,
+        real_time=combo.real_time,
+        status_callback="https://cb.example/callbacks" if combo.callback else None,
+        status_callback_method="POST" if combo.callback else None,
+        parameters=(*params, (PARAM_NAME, expect.encode())),
+        bearer_token=Secret("bearer-XYZ") if combo.bearer else None,
+    )
+    assert sorted(parse_qsl(body)) == sorted(parse_qsl(urlencode(reference.form())))
+    parsed = parse_start(dict(parse_qsl(body)))
+    assert isinstance(parsed, StartStreamRequest)
+    assert parsed.parameters == reference.parameters
+    assert len(body) < 60_000
+
+
+def test_requests_of_one_cell_differ_only_in_their_own_fields() -> None:
+    combo = Combo("PCMU", "inbound_track", 10, "sid")
+    a, _ = FORMS.start(combo, "r-1", None)
+    b, _ = FORMS.start(combo, "r-2", None)
+    assert a != b and a.replace("r-1", "r-2") == b
