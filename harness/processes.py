@@ -24,6 +24,8 @@ from harness.errors import HarnessError
 
 __all__ = ["Child"]
 
+_EXIT_GRACE_S = 5.0
+
 
 class Child:
     """One service process and what it has said on stdout."""
@@ -80,7 +82,10 @@ class Child:
         """Block until the ready line; raise if the child dies or is too slow."""
         self._ready_event.wait(timeout)
         if self.ready is None:
-            code = self.proc.poll()
+            try:  # stdout closed: the exit status follows within moments
+                code: int | None = self.proc.wait(_EXIT_GRACE_S)
+            except subprocess.TimeoutExpired:
+                code = None
             state = (
                 f"exited with code {code}"
                 if code is not None

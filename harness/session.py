@@ -205,13 +205,19 @@ class StreamSession:
 
     def receive(self, data: str | bytes, arrival_ns: int, sink: RowSink) -> None:
         """Handle one WebSocket message that arrived at ``arrival_ns``."""
-        if type(data) is not str:
-            self._undecodable(data, arrival_ns, sink)
+        if not isinstance(data, str):
+            self.checker.check(
+                "WS-JSON-001",
+                False,
+                expected="a text frame",
+                actual=f"{len(data)} binary bytes",
+                at_ns=arrival_ns,
+            )
             return
         try:
             message = self._decoder.decode(data)
-        except msgspec.DecodeError:
-            self._undecodable(data, arrival_ns, sink)
+        except msgspec.DecodeError as exc:
+            self._undecodable(data, exc, arrival_ns, sink)
             return
         if type(message) is _MEDIA and self.state is _STREAMING:
             # The fast path: decide every per-message rule with plain
@@ -220,8 +226,12 @@ class StreamSession:
             media = message.media
             track = self.tracks.get(media.track)
             sid = message.stream_sid
-            if track is not None and (
-                sid == self.stream_sid if sid is not UNSET else not self._need_sid
+            # a track's first frame goes the per-rule way: it starts the jitter
+            # estimate and may be the stream's first media
+            if (
+                track is not None
+                and track.last_transit is not None
+                and (sid == self.stream_sid if sid is not UNSET else not self._need_sid)
             ):
                 try:
                     seq = int(message.sequence_number)
@@ -251,16 +261,10 @@ class StreamSession:
                             "audio_samples",
                             (self.stream_sid, media.track, chunk, self.codec, payload),
                         )
-                    if not self.first_media_ns:
-                        self.first_media_ns = arrival_ns
                     transit = arrival_ns - timestamp * _MS
-                    last = track.last_transit
+                    d = transit - track.last_transit
                     track.last_transit = transit
-                    if last is not None:
-                        d = transit - last
-                        track.jitter_ns += (
-                            (d if d >= 0 else -d) - track.jitter_ns
-                        ) / 16.0
+                    track.jitter_ns += ((d if d >= 0 else -d) - track.jitter_ns) / 16.0
                     sink.add(
                         "frames",
                         (
@@ -277,34 +281,22 @@ class StreamSession:
                     return
         self._dispatch(message, arrival_ns, sink)
 
-    def _undecodable(self, data: str | bytes, arrival_ns: int, sink: RowSink) -> None:
-        """A binary frame, bad JSON, or JSON of the wrong shape or types."""
-        if not isinstance(data, str):
-            self.checker.check(
-                "WS-JSON-001",
-                False,
-                expected="a text frame",
-                actual=f"{len(data)} binary bytes",
-                at_ns=arrival_ns,
-            )
-            return
-        try:
-            self._decoder.decode(data)
-        except msgspec.ValidationError as exc:
+    def _undecodable(
+        self, data: str, exc: msgspec.DecodeError, arrival_ns: int, sink: RowSink
+    ) -> None:
+        """Bad JSON, or JSON of the wrong shape or types."""
+        if isinstance(exc, msgspec.ValidationError):
             message = self._lenient(data, str(exc), arrival_ns)
             if message is not None:
                 self._dispatch(message, arrival_ns, sink, typed=False)
             return
-        except msgspec.DecodeError as exc:
-            self.checker.check(
-                "WS-JSON-001",
-                False,
-                expected="a JSON object with a known event",
-                actual=f"{exc}: {data[:80]!r}",
-                at_ns=arrival_ns,
-            )
-            return
-        raise AssertionError("decodes now, did not before")  # pragma: no cover
+        self.checker.check(
+            "WS-JSON-001",
+            False,
+            expected="a JSON object with a known event",
+            actual=f"{exc}: {data[:80]!r}",
+            at_ns=arrival_ns,
+        )
 
     def _dispatch(
         self,

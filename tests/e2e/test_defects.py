@@ -69,7 +69,7 @@ CLEAN: Final = {"none": "signalwire", "none-twilio": "twilio"}
 API_TOKEN = "defects-api-token-Hx7Qw2"
 BEARER = "defects-bearer-token-Pk3Nv8"
 SIGNING_KEY = "defects-signing-key-Tz5Lm9"
-HOLD_S = 1.5
+HOLD_S = 2.0
 """Long enough for seq-skip (one skip per 100 messages: both_tracks sends 100/s)."""
 
 

@@ -6,6 +6,7 @@ separate processes, as in CI.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -162,7 +163,10 @@ def test_compare_flags_the_injected_regression(
     done = compare(smoke_run[0], impaired_run[0])
     assert done.returncode == 1, done.stdout + done.stderr
     assert "# streamload compare: REGRESSED" in done.stdout
-    assert "| **REGRESSED** | PCMU | latency_ms.p50 |" in done.stdout  # +25 ms
+    # +25 ms; on a saturated host the row may be shown as suspect instead
+    assert re.search(
+        r"\| (\*\*REGRESSED\*\*|suspect) \| PCMU \| latency_ms\.p50 \|", done.stdout
+    ), done.stdout
     assert (
         "- latency_ms.p99: performance.codecs." in done.stdout
     )  # a newly failing gate
@@ -175,6 +179,9 @@ def test_compare_passes_an_identical_rerun(
     rerun = streamload("run", "--profile", "smoke", "--out", str(out), "--quiet")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     done = compare(smoke_run[0], out)
+    if done.returncode != 0 and "Harness saturated in" in done.stdout:
+        # timing on a saturated host is not the platform's (issue 5): nothing to judge
+        pytest.skip("harness saturated on this host; identical-rerun timing not judged")
     assert done.returncode == 0, done.stdout
     assert "# streamload compare: SAME-OR-BETTER" in done.stdout
 

@@ -1,0 +1,455 @@
+"""One ``streamload run``: start the services in order, watch them, stop them in order.
+
+Part of the CLI's I/O edge, beside :mod:`harness.processes` (one child each):
+receivers first, then the status-callback sink and the reference platform (or
+a real target), then Locust and the negative suite; at the end Locust first
+(its users stop their streams), the platform (it stops any left), the sinks
+and receivers (they flush), then the report step. What happened when goes to
+``run.json`` for the report's "What failed and when"; the profile the run used
+goes to ``profile.json``. Secrets reach children only through the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError, HarnessError
+from harness.processes import Child
+from harness.profile import Profile
+from harness.target import Target
+from harness.tls import make_tls
+
+
+__all__ = ["EXIT_HARNESS", "EXIT_INTERRUPTED", "RunOptions", "run"]
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+_READY_TIMEOUT_S = 60.0
+_DRAIN_TIMEOUT_S = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    profile: Profile
+    out: Path
+    quiet: bool
+    target: Target | None = None
+    receiver_url: str = ""
+    """Public wss:// URL of the receivers (a real target); else their own."""
+    receiver_url_open: str = ""
+    receiver_host: str = "127.0.0.1"
+    receiver_port: int = 0
+    receiver_cert: Path | None = None
+    receiver_key: Path | None = None
+    conference_sids: str = ""
+    target_ca_file: Path | None = None
+    callback_url: str = ""
+    """Public https:// URL of the status-callback sink (a real target); else ours."""
+    load: bool = True
+    """False for ``streamload conform``: the negative suite only."""
+
+
+def _module_file(package: str, filename: str) -> str:
+    spec = importlib.util.find_spec(package)  # locates without importing
+    if spec is None or not spec.submodule_search_locations:
+        raise HarnessError(f"package {package!r} is not installed")
+    return str(Path(next(iter(spec.submodule_search_locations))) / filename)
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class _Run:
+    """One ``streamload run``: the children, in start order, and what happened when."""
+
+    def __init__(self, opts: RunOptions) -> None:
+        self.opts = opts
+        self.profile = opts.profile
+        self.run_id = opts.out.name
+        self.logs = opts.out / "logs"
+        self.receivers: list[Child] = []
+        self.platform: Child | None = None
+        self.callbacks: Child | None = None
+        self.locust: Child | None = None
+        self.negative: Child | None = None
+        self.conferences: list[str] = []
+        self.interrupted = False
+        self.started = time.monotonic()
+        self.events: list[dict[str, Any]] = []
+        self.target_url = ""
+
+    def say(self, text: str) -> None:
+        if not self.opts.quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    def event(self, what: str, kind: str = "info") -> None:
+        """Note something for ``run.json`` (the report's timeline)."""
+        self.events.append(
+            {
+                "at_s": round(time.monotonic() - self.started, 3),
+                "mono_ns": time.monotonic_ns(),
+                "kind": kind,
+                "what": what,
+            }
+        )
+
+    def write_run_json(self) -> None:
+        load = self.profile.load
+        _write_json(
+            self.opts.out / "run.json",
+            {
+                "run_id": self.run_id,
+                "profile": self.profile.name,
+                "profile_source": self.profile.source,
+                "target": "reference" if self.opts.target is None else self.target_url,
+                "model": load.model,
+                "users": load.users,
+                "rate": load.rate,
+                "processes": load.processes,
+                "receivers": load.receivers,
+                "started_wall": time.strftime(
+                    "%Y-%m-%dT%H:%M:%SZ",
+                    time.gmtime(time.time() - (time.monotonic() - self.started)),
+                ),
+                "interrupted": self.interrupted,
+                "events": self.events,
+            },
+        )
+
+    def start(self) -> None:
+        opts, profile = self.opts, self.profile
+        _write_json(opts.out / "profile.json", profile.document())
+        self.tls = make_tls(opts.out / "tls")
+        target = opts.target
+        # Secrets reach children through the environment, never argv: argv shows
+        # in process lists and logs.
+        api_token = (
+            target.token.reveal()
+            if target is not None
+            else os.environ.get("STREAMLOAD_PLATFORM_TOKEN")
+            or secrets.token_urlsafe(24)
+        )
+        bearer = os.environ.get("STREAMLOAD_BEARER_TOKEN") or secrets.token_urlsafe(24)
+        self.env = {
+            "SIGNALWIRE_API_TOKEN": api_token,
+            "STREAMLOAD_BEARER_TOKEN": bearer,
+        }
+        self.lifetime = str(int(profile.load.duration_s + 600))
+        self.account_sid = target.project_id if target else str(uuid.uuid4())
+        self._start_receivers()
+        callbacks = self._start_callbacks()
+        platform = self._start_platform()
+        ready = [r.wait_ready(_READY_TIMEOUT_S) for r in self.receivers]
+        self.callback_url = opts.callback_url or (
+            str(callbacks.wait_ready(_READY_TIMEOUT_S)["url"]) if callbacks else ""
+        )
+        if platform is not None:
+            try:
+                info = platform.wait_ready(_READY_TIMEOUT_S)
+            except HarnessError:
+                if platform.proc.poll() == EXIT_USAGE:
+                    raise ConfigError(
+                        "--fault/--defect/--seed",
+                        "the reference platform refused its options",
+                        f"see {platform.log_path}",
+                    ) from None
+                raise
+            self.target_url = str(info["url"])
+            self.conferences = [str(c) for c in info.get("conferences", [])]
+        else:
+            assert target is not None
+            self.target_url = target.url
+            self.conferences = [c for c in opts.conference_sids.split(",") if c]
+        self.receiver_url = opts.receiver_url or str(ready[0]["url"])
+        self.open_url = opts.receiver_url_open or (
+            str(ready[1]["url"]) if len(ready) > 1 else self.receiver_url
+        )
+        self.say(
+            f"streamload: run {self.run_id} ({profile.name}): "
+            f"{'platform' if target is None else 'target'} {self.target_url}, "
+            f"receiver {self.receiver_url}"
+        )
+        self.event(
+            f"services ready: target {self.target_url}, receivers {self.receiver_url}"
+        )
+        if opts.load:
+            self._start_locust()
+        if profile.conformance.negative:
+            self._start_negative()
+
+    def _start_receivers(self) -> None:
+        opts, load = self.opts, self.profile.load
+        cert = str(opts.receiver_cert or self.tls.cert_file)
+        key = str(opts.receiver_key or self.tls.key_file)
+        wanted = ["receiver-0"]
+        if "off" in self.profile.matrix.values["bearer_token"] and opts.load:
+            wanted.append("receiver-open")
+        for i, name in enumerate(wanted):
+            port = opts.receiver_port + i if opts.receiver_port else 0
+            argv = [
+                "-m", "receivers", "--host", opts.receiver_host, "--port", str(port),
+                "--cert-file", cert, "--key-file", key, "--run-dir", str(opts.out),
+                "--producer", name, "--stats-interval", "0.5",
+                "--max-duration", self.lifetime,
+            ]  # fmt: skip
+            if load.receivers > 1:
+                argv += ["--processes", str(load.receivers)]
+            # the open receiver takes streams without a bearer token
+            env = self.env if i == 0 else {**self.env, "STREAMLOAD_BEARER_TOKEN": ""}
+            self.receivers.append(Child(name, argv, log_dir=self.logs, env=env))
+
+    def _start_callbacks(self) -> Child | None:
+        """The status-callback sink, when anything asks for callbacks and none is given."""
+        profile, opts = self.profile, self.opts
+        wanted = (
+            "on" in profile.matrix.values["status_callback"]
+            or profile.conformance.negative
+        )
+        if not wanted or opts.callback_url:
+            return None
+        if opts.target is not None and not opts.target.loopback:
+            return None  # a remote platform cannot reach it; _run_options checked
+        argv = [
+            "-m", "receivers.callbacks", "--cert-file", str(self.tls.cert_file),
+            "--key-file", str(self.tls.key_file), "--run-dir", str(opts.out),
+            "--producer", "callbacks", "--stats-interval", "0.5",
+            "--max-duration", self.lifetime,
+        ]  # fmt: skip
+        self.callbacks = Child("callbacks", argv, log_dir=self.logs, env=self.env)
+        return self.callbacks
+
+    def _start_platform(self) -> Child | None:
+        if self.opts.target is not None:
+            return None
+        profile, tls = self.profile, self.tls
+        argv = [
+            "-m", "harness.platform", "--host", "127.0.0.1", "--port", "0",
+            "--cert-file", str(tls.cert_file), "--key-file", str(tls.key_file),
+            "--ca-file", str(tls.ca_file), "--validate-certificate",
+            "--run-dir", str(self.opts.out), "--account-sid", self.account_sid,
+            "--conferences", str(profile.load.conferences),
+            "--stats-interval", "0.5", "--max-duration", self.lifetime,
+        ]  # fmt: skip
+        for fault in profile.platform.faults:
+            argv += ["--fault", fault]
+        for defect in profile.platform.defects:
+            argv += ["--defect", defect]
+        if profile.platform.seed is not None:
+            argv += ["--seed", str(profile.platform.seed)]
+        self.platform = Child("platform", argv, log_dir=self.logs, env=self.env)
+        return self.platform
+
+    def _start_locust(self) -> None:
+        opts, load = self.opts, self.profile.load
+        stop_timeout = int(load.hold_s[1] + 10)
+        spawn = load.spawn_rate or float(load.users)
+        argv = [
+            "-m", "locust", "-f", _module_file("scenarios", "locustfile.py"),
+            "--headless", "--host", self.target_url,
+            "--users", str(load.users), "--spawn-rate", f"{spawn:g}",
+            "--run-time", f"{max(1, round(load.duration_s))}s",
+            "--stop-timeout", str(stop_timeout),
+            "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
+            "--html", str(opts.out / "locust.html"),
+            "--sl-profile", str(opts.out / "profile.json"),
+            "--sl-run-dir", str(opts.out), "--sl-run-id", self.run_id,
+            "--sl-account-sid", self.account_sid,
+            "--sl-receiver-url", self.receiver_url,
+            "--sl-receiver-url-open", self.open_url,
+            "--sl-workers", str(load.processes),
+        ]  # fmt: skip
+        if load.processes > 1:
+            argv += ["--processes", str(load.processes)]
+        ca_file = self.tls.ca_file if opts.target is None else opts.target_ca_file
+        if ca_file is not None:
+            argv += ["--sl-ca-file", str(ca_file)]
+        if opts.conference_sids:
+            argv += ["--sl-conferences", opts.conference_sids]
+        if self.callback_url:
+            argv += ["--sl-callback-url", self.callback_url]
+        self.locust = Child(
+            "locust", argv, log_dir=self.logs, env=self.env, json_lines=False
+        )
+        self.event(
+            f"load started: {load.model} model, {load.users} users, "
+            f"{load.processes} process(es)"
+        )
+        self.budget = load.duration_s + stop_timeout + 60
+
+    def _start_negative(self) -> None:
+        """One pass of the negative suite (``python -m harness.conform``) beside the load."""
+        opts = self.opts
+        if not self.conferences:
+            self.event(
+                "negative suite skipped: no conference sid (give --conference-sids)",
+                "warning",
+            )
+            return
+        argv = [
+            "-m", "harness.conform", "--url", self.target_url,
+            "--account-sid", self.account_sid, "--conference", self.conferences[0],
+            "--run-dir", str(opts.out), "--run-id", f"{self.run_id}-negative",
+            "--stream-url", self.receiver_url,
+        ]  # fmt: skip
+        ca_file = self.tls.ca_file if opts.target is None else opts.target_ca_file
+        if ca_file is not None:
+            argv += ["--ca-file", str(ca_file)]
+        if self.callback_url:
+            argv += ["--status-callback", self.callback_url]
+        self.negative = Child(
+            "negative", argv, log_dir=self.logs, env=self.env, json_lines=False
+        )
+        self.event("negative suite started")
+
+    def watch(self) -> None:
+        """Show progress until the load (and the negative suite) end."""
+        started = time.monotonic()
+        budget = getattr(self, "budget", 120.0)
+        every = 2.0 if sys.stderr.isatty() else 5.0
+        next_line = started + every
+        busy = [c for c in (self.locust, self.negative) if c is not None]
+        while busy:
+            for child in list(busy):
+                code = child.wait(0.1)
+                if code is None:
+                    continue
+                busy.remove(child)
+                if child is self.negative:
+                    kind = "failure" if code not in (0, 1) else "info"
+                    self.event(f"negative suite finished (exit {code})", kind)
+                else:
+                    self.event(f"load finished (locust exit {code})")
+            now = time.monotonic()
+            for service in (self.platform, self.callbacks, *self.receivers):
+                if service is not None and not service.alive():
+                    what = (
+                        f"{service.name} exited early (code {service.proc.poll()}); "
+                        f"see {service.log_path}"
+                    )
+                    self.event(what, "failure")
+                    raise HarnessError(what)
+            if now - started > budget:
+                late = ", ".join(c.name for c in busy)
+                raise HarnessError(
+                    f"{late} did not finish in {budget:.0f}s; see {self.logs}"
+                )
+            if now >= next_line and busy:
+                next_line = now + every
+                self.say(self._progress(now - started))
+
+    def _progress(self, elapsed: float) -> str:
+        r: dict[str, int] = {}
+        for child in self.receivers:
+            for k in ("frames", "violations", "streams_open", "streams"):
+                value = child.stats.get(k, 0)
+                r[k] = r.get(k, 0) + (value if isinstance(value, int) else 0)
+        head = f"[{elapsed:5.1f}s/{self.profile.load.duration_s:.0f}s]"
+        if self.platform is None:
+            return (
+                f"{head} receivers: streams {r.get('streams_open', 0)} open | "
+                f"frames received {r.get('frames', 0):,} | violations {r.get('violations', 0)}"
+            )
+        p = self.platform.stats
+        return (
+            f"{head} streams {p.get('streams_active', 0)} live, "
+            f"{p.get('streams_total', 0)} started | frames sent {p.get('frames_sent', 0):,}, "
+            f"received {r.get('frames', 0):,} | violations {r.get('violations', 0)}"
+        )
+
+    def drain_and_stop(self) -> None:
+        """Stop in dependency order so every started stream is stopped and recorded.
+
+        Locust first (its users stop their streams), then the platform (it stops
+        any left), then the receivers (they flush). A failure stopping one child
+        never leaves the others running.
+        """
+        steps: list[tuple[Child | None, str | None, signal.Signals]] = [
+            (self.locust, None, signal.SIGINT),
+            (self.negative, None, signal.SIGTERM),
+            (self.platform, "streams_active", signal.SIGTERM),
+            (self.callbacks, None, signal.SIGTERM),
+            *((r, "streams_open", signal.SIGTERM) for r in self.receivers),
+        ]
+        for child, busy_stat, sig in steps:
+            if child is None:
+                continue
+            try:
+                if busy_stat is not None:
+                    self._wait_stat(child, busy_stat)
+                code = child.stop(30, sig)
+                if code not in (0, None) and child not in (self.locust, self.negative):
+                    self.event(f"{child.name} exited with code {code}", "failure")
+            except Exception as exc:  # keep stopping the rest, then report
+                print(
+                    f"streamload: could not stop {child.name} cleanly: {exc}",
+                    file=sys.stderr,
+                )
+                child.send(signal.SIGKILL)
+
+    @staticmethod
+    def _wait_stat(child: Child, key: str) -> None:
+        deadline = time.monotonic() + _DRAIN_TIMEOUT_S
+        while child.alive() and child.stats.get(key, 0) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def _report(out: Path, quiet: bool) -> int:
+    argv = [sys.executable, "-m", "reports", str(out)] + (["--quiet"] if quiet else [])
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, check=False).returncode
+
+
+def run(opts: RunOptions) -> int:
+    """Run ``opts`` end to end; return the exit code (the report decides 0 or 1)."""
+    run = _Run(opts)
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupted(_sig: int, _frame: object) -> None:
+        run.interrupted = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+    failure: str | None = None
+    usage: ConfigError | None = None
+    try:
+        run.start()
+        run.watch()
+    except KeyboardInterrupt:
+        run.event("interrupted", "failure")
+        run.say("streamload: interrupted; stopping streams and writing the report")
+    except ConfigError as exc:
+        usage = exc
+    except HarnessError as exc:
+        failure = str(exc)
+    finally:
+        signal.signal(
+            signal.SIGINT, signal.SIG_IGN
+        )  # a second Ctrl-C must not orphan children
+        try:
+            run.drain_and_stop()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            run.write_run_json()
+    if usage is not None:
+        print(f"streamload run: {usage}", file=sys.stderr)
+        return EXIT_USAGE
+    if failure is not None:
+        print(f"streamload: {failure}", file=sys.stderr)
+    code = _report(opts.out, opts.quiet)
+    print(f"streamload: run directory {opts.out}", flush=True)
+    if failure is not None or code not in (EXIT_PASS, EXIT_FAIL):
+        return EXIT_HARNESS
+    return EXIT_INTERRUPTED if run.interrupted else code
