@@ -40,6 +40,8 @@ _DRAIN_TIMEOUT_S = 10.0
 
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
+    """What a run was asked for, every value already checked by the CLI."""
+
     profile: Profile
     out: Path
     quiet: bool
@@ -143,9 +145,15 @@ class _Run:
             or secrets.token_urlsafe(24)
         )
         bearer = os.environ.get("STREAMLOAD_BEARER_TOKEN") or secrets.token_urlsafe(24)
+        # Callbacks are signed (api.md §4) so CB-004 is checked: a random key per
+        # embedded run; against a real target only the user's own key.
+        signing_key = os.environ.get("SIGNALWIRE_SIGNING_KEY") or (
+            "" if target is not None else secrets.token_urlsafe(24)
+        )
         self.env = {
             "SIGNALWIRE_API_TOKEN": api_token,
             "STREAMLOAD_BEARER_TOKEN": bearer,
+            "SIGNALWIRE_SIGNING_KEY": signing_key,
         }
         self.lifetime = str(int(profile.load.duration_s + 600))
         self.account_sid = target.project_id if target else str(uuid.uuid4())

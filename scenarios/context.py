@@ -47,13 +47,23 @@ class Pacer:
     the load generator wait politely and hide it (coordinated omission).
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, duration_s: float | None = None) -> None:
         self.interval_ns = round(1e9 / rate)
+        self.duration_ns = None if duration_s is None else round(duration_s * 1e9)
         self.next_ns: int | None = None
+        self.first_ns = 0
 
-    def take(self, now_ns: int) -> int:
-        """The next due time; the first one is ``now_ns``."""
-        due = now_ns if self.next_ns is None else self.next_ns
+    def take(self, now_ns: int) -> int | None:
+        """The next due time (the first is ``now_ns``); ``None`` past the duration.
+
+        Locust stops a run up to a shape tick (a second) late; the schedule
+        itself ends on time.
+        """
+        if self.next_ns is None:
+            self.first_ns = self.next_ns = now_ns
+        due = self.next_ns
+        if self.duration_ns is not None and due - self.first_ns >= self.duration_ns:
+            return None
         self.next_ns = due + self.interval_ns
         return due
 
@@ -161,5 +171,7 @@ def context_from_options(options: object, *, record: bool) -> ScenarioContext:
         sink=sink,
         producer=producer,
         conferences=parse_list(get("sl_conferences")),
-        pacer=Pacer(load.rate / workers) if load.model == "open" else None,
+        pacer=Pacer(load.rate / workers, getattr(options, "run_time", None) or None)
+        if load.model == "open"
+        else None,
     )

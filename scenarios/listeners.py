@@ -6,6 +6,7 @@ module, so several environments (tests, library use) cannot share it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from typing import Any
@@ -28,12 +29,8 @@ _FLUSH_EVERY_S = 1.0
 
 @events.init_command_line_parser.add_listener
 def _add_options(parser: Any) -> None:
-    group = parser.add_argument_group(
-        "streamload",
-        "Start and stop conference media streams; see the README. A profile sets "
-        "the matrix and load; each --sl-MATRIX flag overrides one dimension.",
-    )
-    add = group.add_argument
+    # parser.add_argument (not a group's) is what puts an option in the web UI
+    add = parser.add_argument
     add(
         "--sl-profile",
         default="",
@@ -108,6 +105,29 @@ def _on_init(environment: Any, **_: Any) -> None:
         )
     if ctx.sink is not None:
         gevent.spawn(_flush_forever, ctx.sink)
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Any, **_: Any) -> None:
+    """Re-read the options: the web UI may have changed them since start-up.
+
+    The sink, the producer name and the request counter carry over, so request
+    ids stay unique across the tests of one process.
+    """
+    old = getattr(environment, "streamload", None)
+    options = environment.parsed_options
+    if old is None or options is None:
+        return
+    try:
+        fresh = context_from_options(options, record=False)
+    except ConfigError as exc:
+        logging.error("streamload: %s", exc)
+        if environment.runner is not None:
+            environment.runner.quit()
+        return
+    environment.streamload = dataclasses.replace(
+        fresh, sink=old.sink, producer=old.producer, _requests=old._requests
+    )
 
 
 def _flush_forever(sink: RecordSink) -> None:

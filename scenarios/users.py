@@ -9,6 +9,7 @@ free user picked it up.
 
 from __future__ import annotations
 
+import base64
 import random
 import time
 from typing import Any
@@ -56,10 +57,14 @@ class StreamUser(FastHttpUser):
     ctx: ScenarioContext
     conferences: list[str]
     active: _Active | None
+    _headers: dict[str, str]
 
     def on_start(self) -> None:
         self.ctx = self.environment.streamload
         self.active = None
+        # Basic auth encoded once per user, not per request (thousands a second)
+        basic = base64.b64encode(":".join(self._auth()).encode()).decode()
+        self._headers = {**_FORM, "Authorization": f"Basic {basic}"}
         self.conferences = list(self.ctx.conferences) or self._discover()
         if not self.conferences:
             raise StopUser("no in-progress conference to stream from")
@@ -124,15 +129,17 @@ class StreamUser(FastHttpUser):
         if ctx.pacer is None:
             due = now  # closed model: due when the user is free
         else:
-            due = ctx.pacer.take(now)
+            slot = ctx.pacer.take(now)
+            if slot is None:
+                return None  # the schedule has ended; Locust stops us soon
+            due = slot
             if due > now:
                 gevent.sleep((due - now) / 1e9)
         sent = time.monotonic_ns()
         with self.client.post(
             path,
             data=body,
-            headers=_FORM,
-            auth=self._auth(),
+            headers=self._headers,
             name="create_stream",
             catch_response=True,
         ) as resp:
@@ -180,8 +187,7 @@ class StreamUser(FastHttpUser):
         with self.client.post(
             path,
             data="Status=stopped",
-            headers=_FORM,
-            auth=self._auth(),
+            headers=self._headers,
             name=f"stop_stream_by_{active.combo.stop_by}",
             catch_response=True,
         ) as resp:

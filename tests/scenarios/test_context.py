@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from scenarios.context import context_from_options
+from scenarios.context import Pacer, context_from_options
 
 
 def options(**over: str) -> argparse.Namespace:
@@ -87,6 +87,11 @@ def test_the_open_model_splits_the_rate_between_processes() -> None:
         200_001_000,
         400_001_000,
     ]
+
+
+def test_the_schedule_ends_with_the_run_time() -> None:
+    pacer = Pacer(10, duration_s=0.25)
+    assert [pacer.take(0) for _ in range(4)] == [0, 100_000_000, 200_000_000, None]
 
 
 def test_a_master_records_nothing() -> None:
