@@ -12,9 +12,11 @@ import itertools
 import os
 import socket
 import time
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -114,3 +116,13 @@ class RecordSink:
             pa.Table.from_arrays(data, schema=schema), tmp, compression="zstd"
         )
         os.replace(tmp, final)
+
+
+def interned_strings(names: dict[str, int], index: array[int]) -> pa.Array:
+    """Rebuild a string column from a name->number table and an ``array('i')`` of numbers.
+
+    Hot-path producers store each repeated string (stream sid, track) once and
+    append only its int32 number per row; this turns them back into one Arrow
+    column in a single vectorised ``take`` on the writer thread.
+    """
+    return pa.array(list(names), pa.string()).take(np.frombuffer(index, dtype=np.int32))

@@ -25,10 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 import numpy as np
-import pyarrow as pa
 
 from harness.records import TABLES
-from harness.sink import RecordSink
+from harness.sink import RecordSink, interned_strings
 
 
 __all__ = ["BatchSink", "Batch"]
@@ -100,14 +99,9 @@ class _FrameColumns:
     def columns(self) -> list[object]:
         """Arrow/numpy columns in ``TABLES["frames"]`` order (worker thread)."""
 
-        def strings(names: dict[str, int], index: array[int]) -> pa.Array:
-            return pa.array(list(names), pa.string()).take(
-                np.frombuffer(index, dtype=np.int32)
-            )
-
         return [
-            strings(self.sids, self.sid),
-            strings(self.tracks, self.track),
+            interned_strings(self.sids, self.sid),
+            interned_strings(self.tracks, self.track),
             np.frombuffer(self.chunk, dtype=np.int64),
             np.frombuffer(self.seq, dtype=np.int64),
             np.frombuffer(self.timestamp, dtype=np.int64),

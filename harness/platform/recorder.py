@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from harness.records import TABLES
-from harness.sink import RecordSink
+from harness.sink import RecordSink, interned_strings
 
 
 __all__ = ["Recorder"]
@@ -87,14 +87,9 @@ class _FrameColumns:
     def columns(self) -> list[object]:
         """Arrow/numpy columns in ``TABLES["sent_frames"]`` order (worker thread)."""
 
-        def strings(names: dict[str, int], index: array[int]) -> pa.Array:
-            return pa.array(list(names), pa.string()).take(
-                np.frombuffer(index, dtype=np.int32)
-            )
-
         return [
-            strings(self.sids, self.sid),
-            strings(self.tracks, self.track),
+            interned_strings(self.sids, self.sid),
+            interned_strings(self.tracks, self.track),
             np.frombuffer(self.chunk, dtype=np.int64),
             np.frombuffer(self.seq, dtype=np.int64),
             np.frombuffer(self.due, dtype=np.int64),

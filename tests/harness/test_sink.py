@@ -44,3 +44,13 @@ def test_checker_rows(tmp_path: Path) -> None:
 def test_every_table_has_typed_columns() -> None:
     for table, cols in TABLES.items():
         assert len({c for c, _ in cols}) == len(cols), table
+
+
+def test_interned_strings_rebuild_the_column() -> None:
+    from array import array
+
+    from harness.sink import interned_strings
+
+    names = {"sid-a": 0, "sid-b": 1}
+    column = interned_strings(names, array("i", [1, 0, 1, 1]))
+    assert column.to_pylist() == ["sid-b", "sid-a", "sid-b", "sid-b"]
