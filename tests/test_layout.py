@@ -26,6 +26,11 @@ CORE = [
     "harness.signal",
     "harness.transitions",
     "harness.checks_io",
+    "harness.profile",
+    "harness.profile_spec",
+    "harness.profile_reader",
+    "harness.thresholds",
+    "harness.target",
     "harness.negative",
     "harness.callbacks",
 ]
