@@ -9,12 +9,16 @@ yet flushed.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
+import struct
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -26,10 +30,14 @@ from harness.rules import Checker
 
 
 __all__ = [
+    "Batch",
+    "ColumnBuffer",
     "MemorySink",
     "RecordSink",
     "RowSink",
-]  # the first and last re-exported from records
+]  # MemorySink and RowSink re-exported from records
+
+logger = logging.getLogger(__name__)
 
 _ARROW_TYPES = {
     "int64": pa.int64(),
@@ -39,6 +47,8 @@ _ARROW_TYPES = {
     "bool": pa.bool_(),
     "binary": pa.binary(),
 }
+_PACKED = {"int64": ("q", "=i8"), "int32": ("i", "=i4"), "float64": ("d", "=f8")}
+"""struct and numpy codes of the types a :class:`ColumnBuffer` packs."""
 
 
 class RecordSink:
@@ -118,11 +128,125 @@ class RecordSink:
         os.replace(tmp, final)
 
 
-def interned_strings(names: dict[str, int], index: array[int]) -> pa.Array:
-    """Rebuild a string column from a name->number table and an ``array('i')`` of numbers.
+def _tuple_of(indices: list[int]) -> Callable[[tuple[object, ...]], tuple[Any, ...]]:
+    """A C-speed getter of ``row[i] for i in indices``, a tuple even for one index."""
+    if len(indices) == 1:
+        return itemgetter(slice(indices[0], indices[0] + 1))
+    return itemgetter(*indices)
 
-    Hot-path producers store each repeated string (stream sid, track) once and
-    append only its int32 number per row; this turns them back into one Arrow
-    column in a single vectorised ``take`` on the writer thread.
+
+class ColumnBuffer:
+    """One flush window of a hot table's rows, packed flat instead of kept as tuples.
+
+    Turning a second of frame tuples into Arrow walks tens of thousands of Python
+    objects with the GIL held: a 20-40 ms stall of the event loop at every flush,
+    which lands in the very times being measured. So the loop only packs each
+    row's numbers into one ``bytearray`` (a single C call) and each row's strings
+    (stream sid, track), which repeat, as one small int; the writer thread turns
+    both back into columns in a few vectorised copies. Columns follow
+    :data:`harness.records.TABLES`; string, int64, int32 and float64 only.
     """
-    return pa.array(list(names), pa.string()).take(np.frombuffer(index, dtype=np.int32))
+
+    __slots__ = (
+        "table",
+        "_dtype",
+        "_index",
+        "_key",
+        "_keys",
+        "_numbers",
+        "_pack",
+        "_rows",
+    )
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        schema = TABLES[table]
+        strings = [i for i, (_, kind) in enumerate(schema) if kind == "string"]
+        numbers = [i for i, (_, kind) in enumerate(schema) if kind in _PACKED]
+        if not strings or not numbers or len(strings) + len(numbers) < len(schema):
+            raise ValueError(f"{table!r} is not a table of strings and numbers")
+        self._key = _tuple_of(strings)
+        self._numbers = _tuple_of(numbers)
+        # "=": standard sizes, no padding, so numpy reads it as packed records
+        codes = [_PACKED[schema[i][1]] for i in numbers]
+        self._pack = struct.Struct("=" + "".join(c for c, _ in codes)).pack
+        self._dtype = np.dtype(
+            [(schema[i][0], d) for i, (_, d) in zip(numbers, codes, strict=True)]
+        )
+        self._keys: dict[tuple[str, ...], int] = {}
+        self._index = array("i")
+        self._rows = bytearray()
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def add(self, row: tuple[object, ...]) -> None:
+        """Buffer one row; one whose number does not fit its column is dropped, alone.
+
+        A peer's number beyond int64 (chunk ``99999999999999999999``) must not
+        cost the whole batch: packing is all or nothing, so the columns stay aligned.
+        """
+        try:
+            self._rows += self._pack(*self._numbers(row))
+        except struct.error:
+            logger.warning("dropped a %s row with an out-of-range number", self.table)
+            return
+        key = self._key(row)
+        keys = self._keys
+        code = keys.get(key)
+        if code is None:
+            code = keys[key] = len(keys)
+        self._index.append(code)
+
+    def columns(self) -> list[object]:
+        """Arrow/numpy columns in ``TABLES`` order (on the writer thread)."""
+        packed = np.frombuffer(self._rows, dtype=self._dtype)
+        index = np.frombuffer(self._index, dtype=np.int32)
+        keys = list(self._keys)
+        out: list[object] = []
+        string = 0
+        for name, kind in TABLES[self.table]:
+            if kind == "string":
+                values = pa.array([key[string] for key in keys], pa.string())
+                out.append(values.take(index))
+                string += 1
+            else:
+                out.append(packed[name])
+        return out
+
+
+class Batch:
+    """One flush window of rows for a writer thread: the hot table columnar, the rest tuples.
+
+    Producers on an event loop fill a batch, swap in a fresh one (atomic on the
+    loop) and hand the full one to the single thread that owns the
+    :class:`RecordSink`, so neither Arrow nor the disk ever stalls the loop.
+    """
+
+    __slots__ = ("columns", "rows")
+
+    def __init__(self, hot: str) -> None:
+        self.columns = ColumnBuffer(hot)
+        self.rows: dict[str, list[tuple[object, ...]]] = {
+            table: [] for table in TABLES if table != hot
+        }
+
+    def __len__(self) -> int:
+        return len(self.columns) + sum(len(rows) for rows in self.rows.values())
+
+    def add(self, table: str, row: tuple[object, ...]) -> None:
+        """Buffer one row (the event loop's thread only)."""
+        if table == self.columns.table:
+            self.columns.add(row)
+        else:
+            self.rows[table].append(row)
+
+    def write(self, records: RecordSink) -> None:
+        """Move every row into ``records`` and write them (the writer thread only)."""
+        if len(self.columns):
+            records.write_columns(self.columns.table, self.columns.columns())
+        add = records.add
+        for table, rows in self.rows.items():
+            for row in rows:
+                add(table, row)
+        records.flush()

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from harness.records import TABLES, columns
 from harness.rules import Checker
-from harness.sink import RecordSink
+from harness.sink import Batch, ColumnBuffer, RecordSink
 
 
 def test_batches_become_separate_complete_files(tmp_path: Path) -> None:
@@ -46,11 +49,63 @@ def test_every_table_has_typed_columns() -> None:
         assert len({c for c, _ in cols}) == len(cols), table
 
 
-def test_interned_strings_rebuild_the_column() -> None:
-    from array import array
+def test_column_buffer_rebuilds_the_rows_in_schema_order(tmp_path: Path) -> None:
+    frames = [
+        ("sid-a", "inbound", 1, 2, 0, 100, 160, 0.5),
+        ("sid-b", "outbound", 1, 3, 20, 110, 640, 1.0),
+        ("sid-a", "inbound", 2, 4, 20, 120, 160, 0.25),
+    ]
+    buffer = ColumnBuffer("frames")
+    for row in frames:
+        buffer.add(row)
+    assert len(buffer) == 3
+    sink = RecordSink(tmp_path, "p1", "receiver")
+    sink.write_columns("frames", buffer.columns())
+    table = pq.read_table(tmp_path / "records" / "frames")
+    assert table.column_names == list(columns("frames"))
+    assert table.schema.field("payload_bytes").type == pa.int32()
+    assert [tuple(r.values()) for r in table.to_pylist()] == frames
 
-    from harness.sink import interned_strings
 
-    names = {"sid-a": 0, "sid-b": 1}
-    column = interned_strings(names, array("i", [1, 0, 1, 1]))
-    assert column.to_pylist() == ["sid-b", "sid-a", "sid-b", "sid-b"]
+def test_a_number_out_of_its_columns_range_drops_only_its_row(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    buffer = ColumnBuffer("sent_frames")
+    good = ("s", "inbound", 1, 2, 3, 4, 160, 5)
+    for row in (
+        good,
+        ("s", "inbound", 10**20, 2, 3, 4, 160, 5),  # beyond int64
+        ("s", "inbound", 1, 2, 3, 4, 2**31, 5),  # beyond int32
+        ("s", "inbound", "1", 2, 3, 4, 160, 5),  # not a number at all
+        good,
+    ):
+        buffer.add(row)
+    assert len(buffer) == 2
+    assert [np.asarray(c).tolist() for c in buffer.columns()[2:]] == [
+        [1, 1],
+        [2, 2],
+        [3, 3],
+        [4, 4],
+        [160, 160],
+        [5, 5],
+    ]
+    assert caplog.text.count("dropped a sent_frames row") == 3
+
+
+def test_only_tables_of_strings_and_numbers_are_columnar() -> None:
+    with pytest.raises(ValueError, match="audio_samples"):
+        ColumnBuffer("audio_samples")  # a binary column
+
+
+def test_a_batch_writes_its_columnar_and_its_tuple_rows(tmp_path: Path) -> None:
+    batch = Batch("frames")
+    batch.add("frames", ("sid", "inbound", 1, 2, 0, 100, 160, 0.0))
+    batch.add("histograms", ("p", "jitter_ns", "PCMU", "inbound", 3, 1))
+    assert len(batch) == 2
+    sink = RecordSink(tmp_path, "p1", "receiver")
+    batch.write(sink)
+    assert sink.pending == 0
+    records = tmp_path / "records"
+    assert pq.read_table(records / "frames").column("chunk").to_pylist() == [1]
+    assert pq.read_table(records / "histograms").column("count").to_pylist() == [1]
+    assert pq.read_table(records / "producers").num_rows == 1
