@@ -20,20 +20,17 @@ import argparse
 import asyncio
 import dataclasses
 import gc
-import json
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import uvloop
 
 from harness.errors import ConfigError
 from harness.secret import Secret
 from harness.sink import RecordSink
-from harness.tls import server_context
+from receivers import service
 from receivers.distributions import Distributions
 from receivers.health import Monitor
 from receivers.server import Receiver, ServerConfig
@@ -44,7 +41,7 @@ from receivers.workers import supervise
 __all__ = ["TOKEN_ENV", "Options", "main", "parse_args", "run"]
 
 TOKEN_ENV = "STREAMLOAD_BEARER_TOKEN"
-EXIT_OK, EXIT_USAGE, EXIT_HARNESS = 0, 2, 3
+PROG = "python -m receivers"
 
 logger = logging.getLogger("receivers")
 
@@ -67,43 +64,19 @@ class Options:
     """Stop when the parent process goes away (set on ``--processes`` workers)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        """Exit 2 with one line that names the fix (argparse prints usage too)."""
-        self.exit(EXIT_USAGE, f"{self.prog}: {message}; see {self.prog} --help\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="python -m receivers",
-        description="Serve wss media streams; record every frame.",
+    p = service.parser(
+        PROG,
+        "Serve wss media streams; record every frame.",
+        path="/stream",
+        path_help="the only path accepted",
+        producer="receiver-0",
     )
-    p.add_argument(
-        "--host", default="127.0.0.1", help="bind address (default: loopback)"
-    )
-    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    p.add_argument(
-        "--cert-file", type=Path, required=True, help="PEM certificate chain"
-    )
-    p.add_argument("--key-file", type=Path, required=True, help="PEM private key")
-    p.add_argument(
-        "--run-dir", type=Path, required=True, help="records go to RUN_DIR/records"
-    )
-    p.add_argument(
-        "--producer", default="receiver-0", help="this process's name in records"
-    )
-    p.add_argument("--path", default="/stream", help="the only path accepted")
     p.add_argument(
         "--max-size", type=int, default=1_048_576, help="largest message, bytes"
     )
     p.add_argument(
         "--idle-timeout", type=float, default=30.0, help="seconds of silence"
-    )
-    p.add_argument(
-        "--max-duration", type=float, default=3600.0, help="exit after, seconds"
-    )
-    p.add_argument(
-        "--stats-interval", type=float, default=1.0, help="seconds between stats"
     )
     p.add_argument(
         "--reuse-port", action="store_true", help="share the port (SO_REUSEPORT)"
@@ -126,45 +99,17 @@ def parse_args(
     Raises:
         ConfigError: a value is out of range or a file is missing.
     """
-    a = _parser().parse_args(argv)
+    p = _parser()
+    a = p.parse_args(argv)
     env = os.environ if environ is None else environ
-    if not 0 <= a.port <= 65535:
-        raise ConfigError(
-            "--port", f"{a.port} is out of range", "use 0..65535 (0 picks one)"
-        )
-    if not a.path.startswith("/"):
-        raise ConfigError(
-            "--path", f"{a.path!r} does not start with /", "use e.g. /stream"
-        )
+    service.check_flags(a, p, seconds=("--idle-timeout",))
     if a.max_size < 1024:
         raise ConfigError(
             "--max-size", f"{a.max_size} is too small", "use at least 1024"
         )
-    for flag, value in (
-        ("--idle-timeout", a.idle_timeout),
-        ("--max-duration", a.max_duration),
-        ("--stats-interval", a.stats_interval),
-    ):
-        if not value > 0:  # also refuses NaN
-            raise ConfigError(
-                flag, f"{value} is not positive", "give a number of seconds > 0"
-            )
-    for flag, path in (("--cert-file", a.cert_file), ("--key-file", a.key_file)):
-        if not path.is_file():
-            raise ConfigError(
-                flag, f"{str(path)!r} is not a file", "give a PEM file's path"
-            )
-    if a.run_dir.exists() and not a.run_dir.is_dir():
-        raise ConfigError(
-            "--run-dir", f"{str(a.run_dir)!r} is not a directory", "give a dir"
-        )
     if not 1 <= a.processes <= 256:
         raise ConfigError(
             "--processes", f"{a.processes} is out of range", "use 1..256 (one per core)"
-        )
-    if not a.producer or "/" in a.producer:
-        raise ConfigError(
-            "--producer", f"{a.producer!r} is not a file-name part", "use receiver-N"
         )
     token = env.get(TOKEN_ENV, "")
     config = ServerConfig(
@@ -189,15 +134,6 @@ def parse_args(
     )
 
 
-def _emit(event: str, **fields: object) -> None:
-    """One JSON line on stdout, flushed (the CLI reads these)."""
-    line = json.dumps({"event": event, **fields}, separators=(",", ":"))
-    try:
-        print(line, flush=True)
-    except (BrokenPipeError, ValueError):
-        pass  # nobody is reading any more; records still get written
-
-
 def _stats(receiver: Receiver, monitor: Monitor) -> dict[str, object]:
     """Counts plus the latest health figures (CPU share of the loop thread, lag)."""
     out: dict[str, object] = dict(receiver.stats())
@@ -208,16 +144,6 @@ def _stats(receiver: Receiver, monitor: Monitor) -> dict[str, object]:
         out["lag_p99_ms"] = round(p99 / 1e6, 3)
         out["lag_max_ms"] = round(lag_max / 1e6, 3)
     return out
-
-
-async def _report(
-    receiver: Receiver, monitor: Monitor, stop: asyncio.Event, interval: float
-) -> None:
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            _emit("stats", **_stats(receiver, monitor))
 
 
 async def _watch_parent(stop: asyncio.Event, period: float = 0.5) -> None:
@@ -238,34 +164,12 @@ async def main(options: Options) -> int:
     """Serve until a signal or ``max_duration``; return the exit code.
 
     Raises:
-        ConfigError: the TLS files cannot be loaded or the address cannot be bound.
+        ConfigError: the TLS files cannot be loaded, the run directory cannot
+            be written or the address cannot be bound.
     """
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    deadline = loop.call_later(options.max_duration, stop.set)
-    try:
-        ctx = server_context(options.cert_file, options.key_file)
-    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        raise ConfigError(
-            "--cert-file/--key-file", f"cannot load ({exc})", "give a matching PEM pair"
-        ) from exc
-    records = options.run_dir / "records"
-    try:
-        records.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            "--run-dir",
-            f"cannot create {str(records)!r} ({exc.strerror})",
-            "give a writable directory",
-        ) from exc
-    if not os.access(records, os.W_OK | os.X_OK):
-        raise ConfigError(
-            "--run-dir",
-            f"{str(records)!r} is not writable",
-            "give a writable directory",
-        )
+    stop, deadline = service.stop_event(options.max_duration)
+    ctx = service.tls_context(options.cert_file, options.key_file)
+    service.records_dir(options.run_dir)
     sink = BatchSink(RecordSink(options.run_dir, options.producer, "receiver"))
     dist = Distributions(options.producer)
     monitor = Monitor(options.producer, "receiver", sink)
@@ -280,17 +184,18 @@ async def main(options: Options) -> int:
         url = await receiver.start()
     except OSError as exc:
         await sink.close()
-        cfg = options.server
-        raise ConfigError(
-            "--host/--port",
-            f"cannot listen on {cfg.host}:{cfg.port} ({exc.strerror})",
-            "choose a free port, or 0",
+        raise service.listen_error(
+            options.server.host, options.server.port, exc
         ) from exc
-    _emit("ready", url=url, pid=os.getpid())
+    service.emit("ready", url=url, pid=os.getpid())
+
+    def report() -> None:
+        service.emit("stats", **_stats(receiver, monitor))
+
     tasks = [
         asyncio.create_task(receiver.sweep(stop)),
         asyncio.create_task(sink.run(stop, options.flush_interval)),
-        asyncio.create_task(_report(receiver, monitor, stop, options.stats_interval)),
+        asyncio.create_task(service.every(options.stats_interval, stop, report)),
         asyncio.create_task(monitor.run(stop)),
     ]
     if options.exit_with_parent:
@@ -303,34 +208,22 @@ async def main(options: Options) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         receiver.record_handshakes()
         await sink.close()
-        _emit("stats", **_stats(receiver, monitor))
-    if sink.errors:
-        logger.error(
-            "%d record write(s) failed; records under %s are incomplete",
-            sink.errors,
-            options.run_dir,
-        )
-        return EXIT_HARNESS
-    return EXIT_OK
+        report()
+    return service.exit_code(sink.errors, logger, options.run_dir)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Entry point: parse, serve on uvloop, and map errors to exit codes."""
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.WARNING,
-        format="%(name)s: %(levelname)s: %(message)s",
-    )
-    # websockets logs request headers (Authorization too) at DEBUG: keep it above.
-    logging.getLogger("websockets").setLevel(logging.WARNING)
-    try:
+
+    def serve() -> int:
         options = parse_args(argv)
         if options.processes > 1:
             return uvloop.run(supervise(options, options.processes))
         return uvloop.run(main(options))
-    except ConfigError as exc:
-        print(f"python -m receivers: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+
+    # websockets logs request headers (Authorization too) at DEBUG: keep it above.
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    return service.run(PROG, serve)
 
 
 if __name__ == "__main__":

@@ -19,31 +19,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import logging
 import os
-import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
 
 import uvloop
 from aiohttp import web
 
 from harness.callbacks import CallbackChecker
-from harness.errors import ConfigError
 from harness.records import MemorySink
 from harness.secret import Secret
 from harness.sink import RecordSink
-from harness.tls import server_context
+from receivers import service
 
 
 __all__ = ["SIGNING_KEY_ENV", "CallbackSink", "Options", "main", "parse_args", "run"]
 
 SIGNING_KEY_ENV = "SIGNALWIRE_SIGNING_KEY"
-EXIT_OK, EXIT_USAGE, EXIT_HARNESS = 0, 2, 3
+PROG = "python -m receivers.callbacks"
 
 logger = logging.getLogger("receivers.callbacks")
 
@@ -65,27 +60,17 @@ class Options:
     flush_interval: float = 1.0
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: {message}; see {self.prog} --help\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="python -m receivers.callbacks",
-        description="Serve an HTTPS status-callback sink; check and record every callback.",
+    p = service.parser(
+        PROG,
+        "Serve an HTTPS status-callback sink; check and record every callback.",
+        path="/callbacks",
+        path_help="the path callbacks are sent to",
+        producer="callbacks",
     )
-    add = p.add_argument
-    add("--host", default="127.0.0.1", help="bind address (default: loopback)")
-    add("--port", type=int, default=0, help="0 picks a free port")
-    add("--cert-file", type=Path, required=True, help="PEM certificate chain")
-    add("--key-file", type=Path, required=True, help="PEM private key")
-    add("--run-dir", type=Path, required=True, help="records go to RUN_DIR/records")
-    add("--path", default="/callbacks", help="the path callbacks are sent to")
-    add("--producer", default="callbacks", help="this process's name in records")
-    add("--max-duration", type=float, default=3600.0, help="exit after, seconds")
-    add("--stats-interval", type=float, default=1.0, help="seconds between stats")
-    add("--flush-interval", type=float, default=1.0, help="seconds between writes")
+    p.add_argument(
+        "--flush-interval", type=float, default=1.0, help="seconds between writes"
+    )
     return p
 
 
@@ -97,32 +82,10 @@ def parse_args(
     Raises:
         ConfigError: a value is out of range or a file is missing.
     """
-    a = _parser().parse_args(argv)
+    p = _parser()
+    a = p.parse_args(argv)
     env = os.environ if environ is None else environ
-    if not 0 <= a.port <= 65535:
-        raise ConfigError("--port", f"{a.port} is out of range", "use 0..65535")
-    if not a.path.startswith("/"):
-        raise ConfigError(
-            "--path", f"{a.path!r} does not start with /", "use e.g. /callbacks"
-        )
-    for flag, value in (
-        ("--max-duration", a.max_duration),
-        ("--stats-interval", a.stats_interval),
-        ("--flush-interval", a.flush_interval),
-    ):
-        if not value > 0:
-            raise ConfigError(flag, f"{value} is not positive", "give seconds > 0")
-    for flag, path in (("--cert-file", a.cert_file), ("--key-file", a.key_file)):
-        if not path.is_file():
-            raise ConfigError(flag, f"{str(path)!r} is not a file", "give a PEM file")
-    if a.run_dir.exists() and not a.run_dir.is_dir():
-        raise ConfigError(
-            "--run-dir", f"{str(a.run_dir)!r} is not a directory", "give a dir"
-        )
-    if not a.producer or "/" in a.producer:
-        raise ConfigError(
-            "--producer", f"{a.producer!r} is not a file-name part", "use callbacks"
-        )
+    service.check_flags(a, p, seconds=("--flush-interval",))
     key = env.get(SIGNING_KEY_ENV, "")
     return Options(
         cert_file=a.cert_file,
@@ -137,14 +100,6 @@ def parse_args(
         stats_interval=a.stats_interval,
         flush_interval=a.flush_interval,
     )
-
-
-def _emit(event: str, **fields: object) -> None:
-    """One JSON line on stdout, flushed (the CLI reads these)."""
-    try:
-        print(json.dumps({"event": event, **fields}, separators=(",", ":")), flush=True)
-    except (BrokenPipeError, ValueError):
-        pass
 
 
 class CallbackSink:
@@ -207,19 +162,6 @@ class CallbackSink:
         await self.flush()
 
 
-async def _every(
-    interval: float, stop: asyncio.Event, action: Callable[[], object]
-) -> None:
-    """Call ``action`` (awaiting it if it is a coroutine) every ``interval`` until ``stop``."""
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            result = action()
-            if asyncio.iscoroutine(result):
-                await result
-
-
 async def main(options: Options) -> int:
     """Serve until a signal or ``max_duration``; return the exit code.
 
@@ -227,27 +169,12 @@ async def main(options: Options) -> int:
         ConfigError: the TLS files cannot be loaded, the run directory cannot
             be written or the address cannot be bound.
     """
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    deadline = loop.call_later(options.max_duration, stop.set)
-    try:
-        ctx = server_context(options.cert_file, options.key_file)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            "--cert-file/--key-file", f"cannot load ({exc})", "give a matching PEM pair"
-        ) from exc
-    try:
-        (options.run_dir / "records").mkdir(parents=True, exist_ok=True)
-        records = RecordSink(options.run_dir, options.producer, "callback")
-    except OSError as exc:
-        raise ConfigError(
-            "--run-dir",
-            f"cannot write under {str(options.run_dir)!r} ({exc.strerror})",
-            "give a writable directory",
-        ) from exc
-    sink = CallbackSink(options, records)
+    stop, deadline = service.stop_event(options.max_duration)
+    ctx = service.tls_context(options.cert_file, options.key_file)
+    service.records_dir(options.run_dir)
+    sink = CallbackSink(
+        options, RecordSink(options.run_dir, options.producer, "callback")
+    )
     runner = web.AppRunner(
         sink.app(), access_log=None, handle_signals=False, shutdown_timeout=2.0
     )
@@ -257,19 +184,17 @@ async def main(options: Options) -> int:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise ConfigError(
-            "--host/--port",
-            f"cannot listen on {options.host}:{options.port} ({exc.strerror})",
-            "choose a free port, or 0",
-        ) from exc
+        raise service.listen_error(options.host, options.port, exc) from exc
     port = runner.addresses[0][1]
     host = f"[{options.host}]" if ":" in options.host else options.host
-    _emit("ready", url=f"https://{host}:{port}{options.path}", pid=os.getpid())
+    service.emit("ready", url=f"https://{host}:{port}{options.path}", pid=os.getpid())
+
+    def report() -> None:
+        service.emit("stats", **sink.stats())
+
     tasks = [
-        asyncio.create_task(_every(options.flush_interval, stop, sink.flush)),
-        asyncio.create_task(
-            _every(options.stats_interval, stop, lambda: _emit("stats", **sink.stats()))
-        ),
+        asyncio.create_task(service.every(options.flush_interval, stop, sink.flush)),
+        asyncio.create_task(service.every(options.stats_interval, stop, report)),
     ]
     try:
         await stop.wait()
@@ -278,26 +203,13 @@ async def main(options: Options) -> int:
         await runner.cleanup()  # answers in flight finish; then no more requests
         await asyncio.gather(*tasks, return_exceptions=True)
         await sink.close()
-        _emit("stats", **sink.stats())
-    if sink.errors:
-        logger.error("%d record write(s) failed", sink.errors)
-        return EXIT_HARNESS
-    return EXIT_OK
+        report()
+    return service.exit_code(sink.errors, logger, options.run_dir)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Entry point: parse, serve on uvloop, and map errors to exit codes."""
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.WARNING,
-        format="%(name)s: %(levelname)s: %(message)s",
-    )
-    try:
-        options = parse_args(argv)
-        return uvloop.run(main(options))
-    except ConfigError as exc:
-        print(f"python -m receivers.callbacks: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    return service.run(PROG, lambda: uvloop.run(main(parse_args(argv))))
 
 
 if __name__ == "__main__":

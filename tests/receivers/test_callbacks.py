@@ -133,9 +133,9 @@ def test_other_paths_are_not_found(tmp_path: Path, tls_files: TlsFiles) -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--port", "70000"], "--port: 70000 is out of range; use 0..65535"),
+        (["--port", "70000"], "--port: 70000 is out of range; use 0..65535 (0 picks one)"),
         (["--path", "cb"], "--path: 'cb' does not start with /; use e.g. /callbacks"),
-        (["--stats-interval", "0"], "--stats-interval: 0.0 is not positive; give seconds > 0"),
+        (["--stats-interval", "0"], "--stats-interval: 0.0 is not positive; give a number of seconds > 0"),
     ],
 )  # fmt: skip
 def test_usage_errors_exit_2_naming_the_fix(
