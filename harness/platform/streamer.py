@@ -11,10 +11,10 @@ the next 20 (:mod:`harness.platform.ticker`), so chunk 1 follows ``start`` by
 at most 20 ms and the load stays even across the period.
 
 The media are sent by the shared ticker, not by a task per stream, and written
-without awaiting (the WebSocket protocol's frame goes straight to the
-transport's buffer), so a receiver that stops reading delays nobody; its
-buffer is watched and the stream aborted once it has been full for
-``stall_timeout_s``.
+without awaiting (:mod:`harness.platform.wsclient`: picows builds and masks
+the frame straight into the transport's buffer), so a receiver that stops
+reading delays nobody; its buffer is watched and the stream aborted once it
+has been full for ``stall_timeout_s``.
 
 The send log (``sent_frames``) is the ground truth receivers are measured
 against. ``sent_ns`` is when a frame left the media pipeline; with ``--fault``
@@ -40,17 +40,12 @@ import dataclasses
 import functools
 import logging
 import random
-import socket
 import ssl
 import time
 from typing import Literal, Protocol
 
 import msgspec
-import websockets
 from msgspec import UNSET
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.protocol import State
-from websockets.speedups import apply_mask
 
 from harness.api import TRACK_MEDIA
 from harness.codecs import FRAME_MS, ByteOrder, get_codec
@@ -79,6 +74,7 @@ from harness.platform.network import Link
 from harness.platform.playback import Playback
 from harness.platform.state import Stream
 from harness.platform.ticker import Ticker
+from harness.platform.wsclient import InvalidStatus, WsClient, dial
 from harness.secret import redact
 from harness.signal import encoded_frames
 from harness.sink import RowSink
@@ -92,7 +88,6 @@ __all__ = [
     "Streamer",
     "StreamerSettings",
     "payloads",
-    "ws_text_frame",
 ]
 
 log = logging.getLogger(__name__)
@@ -102,30 +97,6 @@ FRAME_NS = FRAME_MS * 1_000_000
 
 EndReason = Literal["stopped", "shutdown", "connect-failed", "disconnected"]
 """``platform_streams.end_reason`` (harness/records.py)."""
-
-_FRAME_RNG = random.Random()
-"""Masking keys (RFC 6455 §5.3): fresh per frame; not secret on a test platform."""
-
-
-def ws_text_frame(payload: bytes, rng: random.Random = _FRAME_RNG) -> bytes:
-    """One final, masked text frame (RFC 6455 §5.2), built without websockets' frame objects.
-
-    The hot path writes media frames straight to the transport: websockets'
-    ``send`` costs a coroutine, a ``Frame`` and a ``secrets`` call per message,
-    about a third of the sender's CPU per frame at a thousand streams. Whole
-    frames written between websockets' own ones (stop, pings, close) keep the
-    byte stream valid: nothing is ever fragmented.
-    """
-    size = len(payload)
-    key = rng.getrandbits(32).to_bytes(4, "little")
-    if size < 126:
-        head = bytes((0x81, 0x80 | size))
-    elif size < 65536:
-        head = bytes((0x81, 0xFE)) + size.to_bytes(2, "big")
-    else:
-        head = bytes((0x81, 0xFF)) + size.to_bytes(8, "big")
-    return head + key + apply_mask(payload, key)
-
 
 _MEDIA_NUMERIC = (
     '{"event":"media","sequenceNumber":%d,"media":{"track":"%s","chunk":%d,'
@@ -196,7 +167,7 @@ def _wake(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-_Frame = tuple[bytes, str, int, int, int, int]
+_Frame = tuple[str, str, int, int, int, int]
 """A frame in the emulated network: message, track, chunk, seq, due_ns, sent_ns."""
 
 
@@ -254,7 +225,7 @@ class Streamer:
         self._stop_reason: EndReason | None = None
         self._peer_gone = False
         self._waiter: asyncio.Future[None] | None = None
-        self._ws: ClientConnection | None = None
+        self._ws: WsClient | None = None
         self._abort_handle: asyncio.TimerHandle | None = None
         self.connected_ns = 0
         self.first_due_ns = 0
@@ -304,7 +275,7 @@ class Streamer:
             if not self.done:
                 # Cancelled from outside (a shutdown that ran out of time): still record it.
                 if self._ws is not None:
-                    self._ws.transport.abort()
+                    self._ws.abort()
                 self._finish(
                     self._stop_reason or "shutdown", "cancelled before a clean close"
                 )
@@ -343,7 +314,7 @@ class Streamer:
             handle.cancel()
             self._waiter = None
 
-    async def _connect(self) -> ClientConnection | None:
+    async def _connect(self) -> WsClient | None:
         request = self.stream.request
         headers = None
         if request.bearer_token is not None and "bearer-missing" not in self._defects:
@@ -351,15 +322,18 @@ class Streamer:
             headers = {"Authorization": f"Bearer {request.bearer_token.reveal()}"}
         loop = asyncio.get_running_loop()
         url = request.url
+        settings = self._settings
+        decoder = reply_decoder() if self._playback is not None else None
+        on_message = functools.partial(self._reply, decoder) if decoder else None
         dialing = asyncio.ensure_future(
-            connect(
+            dial(
                 url,
-                ssl=self._settings.ssl if url[:4].lower() == "wss:" else None,
-                additional_headers=headers,
-                compression=None,
-                open_timeout=self._settings.open_timeout_s,
-                close_timeout=self._settings.close_timeout_s,
-                proxy=None,
+                ssl_context=settings.ssl if url[:4].lower() == "wss:" else None,
+                headers=headers,
+                timeout_s=settings.open_timeout_s,
+                send_buffer_bytes=settings.send_buffer_bytes,
+                on_message=on_message,
+                on_closed=self._closed,
             )
         )
         waiter = self._waiter = loop.create_future()
@@ -380,11 +354,6 @@ class Streamer:
             return None
         ws = dialing.result()
         self._ws = ws
-        sock = ws.transport.get_extra_info("socket")
-        if sock is not None and self._settings.send_buffer_bytes:
-            sock.setsockopt(
-                socket.SOL_SOCKET, socket.SO_SNDBUF, self._settings.send_buffer_bytes
-            )
         self.connected_ns = time.monotonic_ns()
         if self._stop_reason is not None:
             self._abort_handle = loop.call_later(
@@ -394,34 +363,31 @@ class Streamer:
 
     # -- streaming ----------------------------------------------------------
 
-    async def _stream(self, ws: ClientConnection) -> None:
-        reader = asyncio.create_task(self._read(ws))
+    async def _stream(self, ws: WsClient) -> None:
         try:
-            await ws.send(self._connected_json())
-            await ws.send(self._start_json())
+            ws.send_text(self._connected_json())
+            ws.send_text(self._start_json())
             if self._observer is not None:
                 self._observer.stream_started(self)
             if self._stop_reason is None and not self._peer_gone:
                 await self._pace()
             if self._failure:
-                ws.transport.abort()
+                ws.abort()
                 self._finish("disconnected", self._failure)
             elif self._stop_reason is not None and not self._peer_gone:
                 await self._settle_link()
+                if not ws.open:
+                    self._finish(
+                        self._stop_reason,
+                        f"connection lost while stopping: {self._close_text(ws)}",
+                    )
+                    return
                 if "missing-stop" not in self._defects:
-                    await ws.send(self._stop_json())
+                    ws.send_text(self._stop_json())
                 if "message-after-stop" in self._defects:
-                    await ws.send(self._after_stop_json())
-                await ws.close()
+                    ws.send_text(self._after_stop_json())
+                await ws.close(self._settings.close_timeout_s)
                 self._finish(self._stop_reason, "")
-            else:
-                self._finish("disconnected", self._close_text(ws))
-        except websockets.ConnectionClosed as exc:
-            if self._stop_reason is not None:
-                self._finish(
-                    self._stop_reason,
-                    f"connection lost while stopping: {self._describe(exc)}",
-                )
             else:
                 self._finish("disconnected", self._close_text(ws))
         except Exception as exc:  # a bug here must end this stream only, and say why
@@ -429,9 +395,7 @@ class Streamer:
             self._finish(self._stop_reason or "disconnected", self._describe(exc))
         finally:
             self._live = False
-            reader.cancel()
-            if not self.done or ws.state is not websockets.State.CLOSED:
-                ws.transport.abort()
+            ws.abort()
 
     async def _pace(self) -> None:
         """Hand the media to the ticker and wait until the stream must end."""
@@ -457,7 +421,7 @@ class Streamer:
             return None
         ws = self._ws
         assert ws is not None
-        if ws.protocol.state is not State.OPEN:
+        if not ws.open:
             self._gone("")
             return None
         if (
@@ -466,7 +430,7 @@ class Streamer:
             if not self._paused_since:
                 self._paused_since = now_ns
             elif now_ns - self._paused_since > self._settings.stall_timeout_s * 1e9:
-                size = ws.transport.get_write_buffer_size()
+                size = ws.buffered
                 self._gone(
                     f"the receiver stopped reading: {size} bytes unsent for "
                     f"{self._settings.stall_timeout_s:g} s; aborted"
@@ -495,7 +459,7 @@ class Streamer:
         released = link.next_due()
         return due if released is None or released > due else released
 
-    def _send_chunk(self, ws: ClientConnection, due: int) -> None:
+    def _send_chunk(self, ws: WsClient, due: int) -> None:
         chunk = self._chunk = self._chunk + 1
         defects = self._defects
         timestamp = (chunk - 1) * FRAME_MS
@@ -510,7 +474,8 @@ class Streamer:
         clock = time.monotonic_ns
         fmt = _media_numeric if "numeric-fields" in defects else media_json
         index = (chunk - 1) % 50
-        out = []
+        send = ws.send_text
+        sent_count = 0
         for track, frames in self._tracks:  # api.md §5.2: chunk counts per track
             seq += 1
             if defects:
@@ -519,10 +484,11 @@ class Streamer:
                 if "chunk-global" in defects:
                     self._global_chunk += 1
                     chunk = self._global_chunk
-            message = fmt(seq, track, chunk, timestamp, frames[index], top_sid).encode()
+            message = fmt(seq, track, chunk, timestamp, frames[index], top_sid)
             sent = clock()
             if link is None:
-                out.append(ws_text_frame(message))
+                send(message)
+                sent_count += 1
                 add(
                     "sent_frames",
                     (sid, track, chunk, seq, due, sent, frame_bytes, sent),
@@ -532,27 +498,24 @@ class Streamer:
             ):
                 add("sent_frames", (sid, track, chunk, seq, due, sent, frame_bytes, 0))
         self._seq = seq
-        if out:
-            ws.transport.write(out[0] if len(out) == 1 else b"".join(out))
-            self.frames_sent += len(out)
-            self._counters.frames_sent += len(out)
+        if sent_count:
+            self.frames_sent += sent_count
+            self._counters.frames_sent += sent_count
         playback = self._playback
         if playback is not None:
             marks = playback.advance(FRAME_NS)
             if marks:
                 self._echo_marks(marks)
 
-    def _write_frames(
-        self, ws: ClientConnection, frames: list[tuple[_Frame, bool]]
-    ) -> None:
+    def _write_frames(self, ws: WsClient, frames: list[tuple[_Frame, bool]]) -> None:
         """Write frames released by the emulated network; log the first copy of each."""
         add = self._sink.add
         sid = self.stream.sid
         frame_bytes = self._codec.frame_bytes
         wire = time.monotonic_ns()
-        out = []
+        send = ws.send_text
         for (message, track, chunk, seq, due, sent), first in frames:
-            out.append(ws_text_frame(message))
+            send(message)
             if first:
                 add(
                     "sent_frames",
@@ -560,7 +523,6 @@ class Streamer:
                 )
                 self.frames_sent += 1
                 self._counters.frames_sent += 1
-        ws.transport.write(b"".join(out))
 
     async def _settle_link(self) -> None:
         """Let the emulated network deliver what it holds, then ``stop`` follows it.
@@ -581,7 +543,7 @@ class Streamer:
     def _flush_link(self) -> None:
         """Write what the emulated network still holds, before ``stop``."""
         ws, link = self._ws, self._link
-        if link is not None and ws is not None and ws.protocol.state is State.OPEN:
+        if link is not None and ws is not None and ws.open:
             frames = link.drain()
             if frames:
                 self._write_frames(ws, frames)
@@ -595,24 +557,14 @@ class Streamer:
             self._peer_gone = True
         self._wake()
 
-    async def _read(self, ws: ClientConnection) -> None:
-        """Read what the receiver sends: replies on bidirectional streams, else drop it.
-
-        Reading at once also means pongs and the receiver's close are seen at once.
-        """
-        decoder = reply_decoder() if self._playback is not None else None
-        try:
-            async for raw in ws:
-                if decoder is not None:
-                    self._reply(decoder, raw)
-        except websockets.ConnectionClosed:
-            pass
+    def _closed(self) -> None:
+        """The connection has gone (its close handshake done, or lost): a peer that left ends the stream."""
         if self._stop_reason is None:
             self._peer_gone = True
             self._live = False
             self._wake()
 
-    def _reply(self, decoder: msgspec.json.Decoder[Reply], raw: str | bytes) -> None:
+    def _reply(self, decoder: msgspec.json.Decoder[Reply], raw: bytes) -> None:
         """Act on one receiver message (api.md §5.3); a bad one is logged and dropped."""
         playback = self._playback
         assert playback is not None
@@ -642,13 +594,13 @@ class Streamer:
         if self._waiter is not None:
             _wake(self._waiter)
 
-    def _abort(self, ws: ClientConnection) -> None:
+    def _abort(self, ws: WsClient) -> None:
         if not self.done:
             log.warning(
                 "stream %s: receiver did not take the stop in time; aborting",
                 self.stream.sid,
             )
-            ws.transport.abort()
+            ws.abort()
 
     def _impairment(self, track: str, chunk: int, kind: str, value_ns: int) -> None:
         """Log one injected event (the ``impairments`` ground truth)."""
@@ -697,9 +649,9 @@ class Streamer:
         token = self.stream.request.bearer_token
         return redact(f"{type(exc).__name__}: {text}", token)
 
-    def _close_text(self, ws: ClientConnection) -> str:
+    def _close_text(self, ws: WsClient) -> str:
         code = ws.close_code
-        reason = ws.close_reason or ""
+        reason = ws.close_reason
         if code is None:
             return "the connection was lost without a close frame"
         detail = f"{code} {reason}" if reason else str(code)
@@ -780,7 +732,7 @@ class Streamer:
     def _echo_marks(self, names: list[str]) -> None:
         """Send each mark back (SignalWire: no sequenceNumber; Twilio: one, api.md §5.4)."""
         ws = self._ws
-        if not names or ws is None or ws.protocol.state is not State.OPEN:
+        if not names or ws is None or not ws.open:
             return
         if self._stop_reason is not None:
             return
@@ -795,13 +747,12 @@ class Streamer:
                 sequence_number=seq,
                 stream_sid=self._sid_for_replies(),
             )
-            ws.protocol.send_text(encode(mark))
-        ws.send_data()
+            ws.send_text(encode(mark))
 
     def _echo_dtmf(self, body: DtmfBody) -> None:
         """A digit the receiver injected, reported back as detected on the inbound audio."""
         ws = self._ws
-        if ws is None or ws.protocol.state is not State.OPEN:
+        if ws is None or not ws.open:
             return
         if self._stop_reason is not None:
             return
@@ -816,8 +767,7 @@ class Streamer:
             sequence_number=str(self._seq),
             stream_sid=self._sid_for_replies(),
         )
-        ws.protocol.send_text(encode(message))
-        ws.send_data()
+        ws.send_text(encode(message))
 
 
 def _media_numeric(
@@ -860,4 +810,6 @@ def _stream_error(exc: BaseException) -> str:
     """Map a dial failure to the ``StreamError`` vocabulary (api.md §4)."""
     if isinstance(exc, TimeoutError | ssl.SSLError):
         return "connection_refused_timeout_or_ssl_error"
+    if isinstance(exc, InvalidStatus):
+        return "connection_refused"
     return "connection_refused"

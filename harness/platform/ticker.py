@@ -9,11 +9,11 @@ most deadlines exact bucket times and the send-time error the ticker's wake-up
 latency plus the job's place in its bucket. New streams take the least loaded
 of the 20 phases (:meth:`Ticker.reserve`), so buckets stay even.
 
-uvloop rounds a timer's delay to whole milliseconds and counts them from the
-moment it polls, so a timer fires up to ~0.5 ms early or late (limits.md
-§3). The ticker re-reads the clock after every wake and sleeps again for the
-rest; a rest under half a millisecond rounds to an immediate callback, a
-short spin that keeps the error small at the cost of some CPU.
+uvloop rounds a timer's delay to whole milliseconds and counts them from a
+millisecond clock, so a timer fires up to ~1 ms early or late (limits.md
+§3); sleeping again for the rest spun the loop at every bucket edge. The
+ticker sleeps on an :class:`~harness.platform.alarm.Alarm` (a timerfd armed
+at the bucket's exact time) instead: it wakes on time without spinning.
 
 A job's :meth:`Job.tick` must not await: it writes without waiting (see
 :mod:`harness.platform.streamer`), so one slow receiver never delays the others.
@@ -26,6 +26,8 @@ import heapq
 import logging
 import time
 from typing import Protocol
+
+from harness.platform.alarm import Alarm
 
 
 __all__ = ["PERIOD_SLOTS", "RESOLUTION_NS", "Job", "Ticker", "ceil_ms"]
@@ -64,6 +66,7 @@ class Ticker:
         self._waiter: asyncio.Future[None] | None = None
         self._sleeping_until: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self._alarm: Alarm | None = None
         self._phases = [0] * PERIOD_SLOTS
         self.jobs_run = 0
         self.max_lag_ns = 0
@@ -119,6 +122,9 @@ class Ticker:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if self._alarm is not None:
+            self._alarm.close()
+            self._alarm = None
         self._buckets.clear()
         self._slots.clear()
 
@@ -133,7 +139,7 @@ class Ticker:
             due = slot * RESOLUTION_NS
             now = clock()
             if now < due:
-                await self._sleep(slot, due - now)
+                await self._sleep(slot)
                 continue
             heapq.heappop(slots)
             jobs = buckets.pop(slot)
@@ -152,18 +158,21 @@ class Ticker:
             if slots and slots[0] * RESOLUTION_NS <= clock():
                 await asyncio.sleep(0)  # behind: still let reads and the API in
 
-    async def _sleep(self, slot: int | None, delay_ns: int = 0) -> None:
-        """Sleep about ``delay_ns`` toward bucket ``slot``, or until :meth:`add` wakes it."""
-        loop = asyncio.get_running_loop()
-        waiter = self._waiter = loop.create_future()
+    async def _sleep(self, slot: int | None) -> None:
+        """Sleep until bucket ``slot`` is due (forever if ``None``), or until :meth:`add` wakes it."""
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
         self._sleeping_until = slot
-        handle = None
         if slot is not None:
-            handle = loop.call_later(delay_ns / 1e9, _wake, waiter)
+            if self._alarm is None:
+                self._alarm = Alarm(self._ring)
+            # Not cancelled on an early wake: a stale ring only re-runs the loop once.
+            self._alarm.set(slot * RESOLUTION_NS)
         try:
             await waiter
         finally:
-            if handle is not None:
-                handle.cancel()
             self._waiter = None
             self._sleeping_until = None
+
+    def _ring(self) -> None:
+        if self._waiter is not None:
+            _wake(self._waiter)
