@@ -26,6 +26,7 @@ by skipping after the p50/p90 checks.
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import math
 import os
@@ -261,18 +262,41 @@ def test_loss_counts_exactly(runs: dict[str, Path]) -> None:
     assert pcmu["duplicates"] == 0 and pcmu["reordered"] == 0
 
 
+def duplicate_evidence(run: Path, injected: list[dict[str, Any]]) -> str:
+    """Which frames arrived twice without a log row, and the reverse (for the known bug)."""
+    arrived = collections.Counter(
+        (r["stream_sid"], r["track"], r["chunk"]) for r in table(run, "frames")
+    )
+    logged = collections.Counter(
+        (r["stream_sid"], r["track"], r["chunk"]) for r in injected
+    )
+    twice = {k: n - 1 for k, n in arrived.items() if n > 1}
+    last: dict[str, int] = {}
+    for r in table(run, "sent_frames"):
+        last[r["stream_sid"]] = max(last.get(r["stream_sid"], 0), r["chunk"])
+    unlogged = [(k[0][-6:], k[2], n, last.get(k[0])) for k, n in twice.items()
+                if logged.get(k, 0) != n]  # fmt: skip
+    silent = [(k[0][-6:], k[2], last.get(k[0])) for k in logged if k not in twice]
+    return (
+        f"(sid, chunk, extra copies, last chunk sent) arrived twice but not logged: "
+        f"{unlogged}; logged but not seen twice: {silent}; frames "
+        f"{sum(arrived.values())}, chunks sent {sum(last.values())}"
+    )
+
+
 @pytest.mark.xfail(
     strict=False,
-    reason="known bug, intermittent: the receiver sometimes counts more duplicates than the "
-    "platform's impairments log holds (36 vs 33 once): a duplicate sent but not logged, "
-    "suspected lost impairment rows at shutdown; see the closing note of session 1",
+    reason="known bug, intermittent (1 run in ~20; none in 25 reruns under CPU stress): "
+    "the receiver once counted 36 duplicates where the impairments log held 33. The seeded "
+    "draws give 36 on every run of this length, so 3 log rows went missing, not frames; "
+    "the assertion message now lists the unlogged frames. See the closing notes.",
 )
 def test_duplicates_count_exactly(runs: dict[str, Path]) -> None:
     run = runs["duplicate"]
     injected = impairments(run, "duplicate")
     pcmu = report(run)
     assert len(injected) > 5
-    assert pcmu["duplicates"] == len(injected)
+    assert pcmu["duplicates"] == len(injected), duplicate_evidence(run, injected)
     assert pcmu["frames_lost"] == 0
     assert pcmu["frames"] == len(table(run, "sent_frames")) + len(injected)
 
