@@ -356,18 +356,24 @@ def _exec_module(module: str, args: Sequence[str]) -> NoReturn:
     os.execv(sys.executable, [sys.executable, "-m", module, *args])
 
 
+_PASSTHROUGH = {
+    "platform": "harness.platform",
+    "receive": "receivers",
+    "report": "reports",
+    "compare": "reports.compare",
+}
+"""Commands that are another module's own command line, handed over untouched."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``streamload`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # argparse's REMAINDER drops a leading "--flag" in a subcommand, so
+    # `streamload platform --port 8443` must bypass it.
+    if args and args[0] in _PASSTHROUGH:
+        _exec_module(_PASSTHROUGH[args[0]], args[1:])
     parser = _parser()
-    ns = parser.parse_args(argv)
-    passthrough = {
-        "platform": "harness.platform",
-        "receive": "receivers",
-        "report": "reports",
-        "compare": "reports.compare",
-    }
-    if ns.command in passthrough:
-        _exec_module(passthrough[ns.command], ns.args)
+    ns = parser.parse_args(args)
     if ns.command not in ("run", "capacity", "conform", "check"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE

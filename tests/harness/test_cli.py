@@ -133,3 +133,44 @@ def test_the_ci_example_calls_real_commands_and_profiles() -> None:
         ns = _parser().parse_args(argv)
         if ns.command == "run":
             load_profile(ns.profile)
+
+
+@pytest.mark.parametrize(
+    ("command", "module_usage"),
+    [
+        (["receive", "--help"], "usage: python -m receivers"),
+        (["platform", "--help"], "usage: python -m harness.platform"),
+        (["report", "--help"], "usage: python -m reports"),
+        (["compare", "--help"], "usage: streamload compare"),
+    ],
+)
+def test_serving_commands_hand_every_flag_to_their_module(
+    command: list[str], module_usage: str
+) -> None:
+    """A leading --flag reaches the module (argparse's REMAINDER would drop it)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(module_usage)
+
+
+def test_a_serving_commands_own_usage_error_comes_from_its_module() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "receive", "--port", "70000",
+         "--cert-file", "/nonexistent", "--key-file", "/nonexistent", "--run-dir", "/tmp/x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.startswith("python -m receivers: --port: 70000 is out of range")
