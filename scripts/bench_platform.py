@@ -43,6 +43,10 @@ import pyarrow.dataset as ds
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness.codecs import get_codec  # noqa: E402
+from harness.messages import media_json  # noqa: E402
+from harness.platform.alarm import Alarm  # noqa: E402
+from harness.signal import encoded_frames  # noqa: E402
 from harness.tls import client_context, make_tls, server_context  # noqa: E402
 
 
@@ -94,6 +98,146 @@ async def _serve_sink(cert: Path, key: Path) -> None:
         flush=True,
     )
     server.close()
+
+
+# -- the bare sender (a child process): the machine's ceiling ----------------------
+
+
+async def _bare_send(url: str, ca: Path, total: int, seconds: float) -> None:
+    """Pace ``total`` single-track PCMU streams with the least work a sender can do.
+
+    picows with aiofastnet's TLS, as the platform; one 1 ms ticker woken by the
+    same timerfd :class:`~harness.platform.alarm.Alarm`; each frame formatted
+    with the platform's own :func:`~harness.messages.media_json`. No REST API,
+    no send log, no checks, no emulated network, no health sampling: what is
+    left is the cost of pacing and sending, which bounds any sender here.
+    Prints the send-time error of the frames due after the warm-up, and its CPU.
+    """
+    ctx = client_context(ca)
+    transports: list[Any] = []
+    for lo in range(0, total, 50):  # a bounded burst of TLS handshakes at a time
+        opened = await asyncio.gather(
+            *(
+                picows.ws_connect(picows.WSListener, url, ssl_context=ctx)
+                for _ in range(lo, min(lo + 50, total))
+            )
+        )
+        transports.extend(t for t, _ in opened)
+    payloads = [
+        base64.b64encode(f).decode()
+        for f in encoded_frames(get_codec("PCMU"), "inbound")
+    ]
+    sids = [f"bare-{i:05d}" for i in range(total)]
+    by_ms: list[list[tuple[Any, str]]] = [[] for _ in range(20)]
+    for i, transport in enumerate(transports):  # phases spread evenly, whole ms
+        by_ms[(i * 20) // total].append((transport.send, sids[i]))
+    loop = asyncio.get_running_loop()
+    wake: asyncio.Future[None] | None = None
+
+    def ring() -> None:
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    alarm = Alarm(ring)
+    clock = time.monotonic_ns
+    text = picows.WSMsgType.TEXT
+    t0 = (clock() // 1_000_000 + 300) * 1_000_000
+    measured_from = t0 + int(WARMUP_S * 1e9)
+    end = measured_from + int(seconds * 1e9)
+    errors = np.zeros(total * int((WARMUP_S + seconds) * 50 + 2), np.int64)
+    k = 0
+    slot = 0
+    cpu0 = wall0 = 0.0
+    while True:
+        due = t0 + slot * 1_000_000
+        if due >= end:
+            break
+        now = clock()
+        if now < due:
+            wake = loop.create_future()
+            alarm.set(due)
+            await wake
+            continue
+        if due >= measured_from and not cpu0:
+            cpu0, wall0 = time.process_time(), time.monotonic()
+        chunk = slot // 20 + 1
+        payload = payloads[(chunk - 1) % 50]
+        timestamp = (chunk - 1) * 20
+        for send, sid in by_ms[slot % 20]:
+            send(text, media_json(chunk, "inbound", chunk, timestamp, payload, sid))
+            errors[k] = clock() - due
+            k += 1
+        slot += 1
+        if t0 + slot * 1_000_000 <= clock():
+            await asyncio.sleep(0)  # behind: let the transports breathe
+    cpu = (time.process_time() - cpu0) / max(time.monotonic() - wall0, 1e-9)
+    alarm.close()
+    skip = total * int(WARMUP_S * 50)
+    err_ms = errors[skip:k] / 1e6
+    for transport in transports:
+        transport.disconnect()
+    print(json.dumps({"err_ms": err_ms.tolist(), "cpu_cores": cpu}), flush=True)
+
+
+def measure_bare(streams: int, seconds: float, tls_dir: Path) -> dict[str, Any]:
+    """One point of the bare sender against the same sink, pinned the same way."""
+    tls = make_tls(tls_dir)
+    py = sys.executable
+    sink = _start(
+        [py, __file__, "--sink", str(tls.cert_file), str(tls.key_file)], 0, {}
+    )
+    try:
+        port = _ready(sink, "the sink")["port"]
+        sender = _start(
+            [py, __file__, "--bare-send", f"wss://127.0.0.1:{port}/media",
+             str(tls.ca_file), str(streams), str(seconds)],
+            1, dict(os.environ),
+        )  # fmt: skip
+        out = _end_when_done(sender, WARMUP_S + seconds + 120)
+    finally:
+        tail = _end(sink, 20).strip().splitlines()
+    sink_stats = json.loads(tail[-1]) if tail else {}
+    result = json.loads(out.strip().splitlines()[-1])
+    err_ms = np.asarray(result["err_ms"], np.float64)
+    return _point(streams, 1, err_ms, float(result["cpu_cores"]), 0.0, sink_stats)
+
+
+def _end_when_done(proc: subprocess.Popen[str], timeout: float) -> str:
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate(timeout=10)
+    return out or ""
+
+
+def _point(
+    streams: int,
+    workers: int,
+    err_ms: np.ndarray,
+    cpu: float,
+    lag: float,
+    sink_stats: dict[str, Any],
+) -> dict[str, Any]:
+    def q(p: float) -> float:
+        return float(np.percentile(err_ms, p)) if len(err_ms) else float("nan")
+
+    return {
+        "streams": streams,
+        "workers": workers,
+        "frames": len(err_ms),
+        "err_p50_ms": round(q(50), 3),
+        "err_p99_ms": round(q(99), 3),
+        "err_p999_ms": round(q(99.9), 3),
+        "err_max_ms": round(float(err_ms.max()) if len(err_ms) else 0.0, 3),
+        "cpu_cores": round(cpu, 2),
+        "loop_lag_p99_ms": round(lag, 2),
+        "sink_cores": round(
+            float(sink_stats.get("cpu_s", 0.0)) / float(sink_stats.get("wall_s", 1.0)),
+            2,
+        ),
+        "ok": bool(len(err_ms)) and q(99) <= GOAL_P99_MS,
+    }
 
 
 # -- the driver -------------------------------------------------------------------
@@ -229,29 +373,10 @@ def measure(
         for reason in ended.column("end_reason").to_pylist():
             reasons[reason] = reasons.get(reason, 0) + 1
 
-    def q(p: float) -> float:
-        return float(np.percentile(err_ms, p)) if len(err_ms) else float("nan")
-
-    return {
-        "streams": streams,
-        "created": created,
-        "workers": workers,
-        "frames": int(window.sum()),
-        "msgs_per_s": round(int(window.sum()) / seconds),
-        "err_p50_ms": round(q(50), 3),
-        "err_p99_ms": round(q(99), 3),
-        "err_p999_ms": round(q(99.9), 3),
-        "err_max_ms": round(float(err_ms.max()) if len(err_ms) else 0.0, 3),
-        "cpu_cores": round(cpu, 2),
-        "loop_lag_p99_ms": round(lag, 2),
-        "sink_cores": round(
-            float(sink_stats.get("cpu_s", 0.0)) / float(sink_stats.get("wall_s", 1.0)),
-            2,
-        ),
-        "end_reasons": reasons,
-        "ok": bool(len(err_ms)) and q(99) <= GOAL_P99_MS and created == streams,
-        "run_dir": str(run_dir),
-    }
+    point = _point(streams, workers, err_ms, cpu, lag, sink_stats)
+    point["ok"] = point["ok"] and created == streams
+    point.update(created=created, end_reasons=reasons, run_dir=str(run_dir))
+    return point
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -267,43 +392,76 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sink", nargs=2, metavar=("CERT", "KEY"), help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--kinds",
+        default="bare,platform",
+        help="bare (the least a picows sender does: the machine's ceiling), platform",
+    )
+    parser.add_argument("--bare-send", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.sink:
         import uvloop
 
         uvloop.run(_serve_sink(Path(args.sink[0]), Path(args.sink[1])))
         return 0
+    if args.bare_send:
+        import uvloop
+
+        url, ca, total, seconds = args.bare_send
+        uvloop.run(_bare_send(url, Path(ca), int(total), float(seconds)))
+        return 0
     if not 0 < args.seconds <= 30:
         parser.error("--seconds: use 1 to 30 (load runs stay short on a shared box)")
     counts = [int(n) for n in args.streams.split(",")]
     if any(not 0 < n <= 5000 for n in counts):
         parser.error("--streams: use counts from 1 to 5000")
+    kinds = args.kinds.split(",")
+    if not kinds or any(k not in ("bare", "platform") for k in kinds):
+        parser.error("--kinds: use bare, platform or both")
     results = []
     header = (
-        f"{'streams':>7} {'workers':>7} {'msgs/s':>7} {'err p50':>8} {'err p99':>8} "
+        f"{'kind':>8} {'streams':>7} {'msgs/s':>7} {'err p50':>8} {'err p99':>8} "
         f"{'p99.9':>7} {'max':>7} {'cores':>6} {'lag p99':>8} {'sink':>5}  verdict"
     )
     print(header)
+    best: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="bench-platform-tls-") as tls_dir:
         for n in counts:
-            r = measure(n, args.seconds, args.workers, Path(tls_dir))
-            results.append(r)
-            verdict = "ok" if r["ok"] else "fails"
-            if r["created"] != n:
-                verdict += f" ({r['created']}/{n} created)"
-            print(
-                f"{n:>7} {r['workers']:>7} {r['msgs_per_s']:>7} "
-                f"{r['err_p50_ms']:>8.3f} {r['err_p99_ms']:>8.3f} "
-                f"{r['err_p999_ms']:>7.2f} {r['err_max_ms']:>7.2f} "
-                f"{r['cpu_cores']:>6.2f} {r['loop_lag_p99_ms']:>8.2f} "
-                f"{r['sink_cores']:>5.2f}  {verdict}",
-                flush=True,
-            )
+            for kind in kinds:
+                if kind == "bare":
+                    r = measure_bare(n, args.seconds, Path(tls_dir))
+                else:
+                    r = measure(n, args.seconds, args.workers, Path(tls_dir))
+                r["kind"] = kind
+                results.append(r)
+                verdict = "ok" if r["ok"] else "fails"
+                if r.get("created", n) != n:
+                    verdict += f" ({r['created']}/{n} created)"
+                if r["ok"]:
+                    best[kind] = max(best.get(kind, 0), n)
+                print(
+                    f"{kind:>8} {n:>7} {round(r['frames'] / args.seconds):>7} "
+                    f"{r['err_p50_ms']:>8.3f} {r['err_p99_ms']:>8.3f} "
+                    f"{r['err_p999_ms']:>7.2f} {r['err_max_ms']:>7.2f} "
+                    f"{r['cpu_cores']:>6.2f} {r['loop_lag_p99_ms']:>8.2f} "
+                    f"{r['sink_cores']:>5.2f}  {verdict}",
+                    flush=True,
+                )
     print(
-        f"send-time error = sent_ns - due_ns over {args.seconds:g} s after a "
-        f"{WARMUP_S:g} s warm-up; goal p99 <= {GOAL_P99_MS} ms; cores = platform "
-        "CPU in cores; sink = the receiver's CPU in cores (picows wss, frames dropped)"
+        f"send-time error = sent - due over {args.seconds:g} s after a "
+        f"{WARMUP_S:g} s warm-up; goal p99 <= {GOAL_P99_MS} ms; cores = the "
+        "sender's CPU in cores; sink = the receiver's (picows wss, frames dropped)"
     )
+    if "bare" in kinds and "platform" in kinds:
+        ratio = (
+            round(best.get("platform", 0) / best["bare"], 2)
+            if best.get("bare")
+            else None
+        )
+        print(
+            f"most streams within the goal: bare {best.get('bare', 0)}, "
+            f"platform {best.get('platform', 0)}; platform / bare = {ratio}"
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
     return 0
