@@ -2,6 +2,8 @@
 
     flock /tmp/streamload-bench.lock .venv/bin/python scripts/bench_receiver.py
     .venv/bin/python scripts/bench_receiver.py --streams 500,700 --seconds 5
+    .venv/bin/python scripts/bench_receiver.py --kinds full --tracks 2 --streams 250 \
+        --seconds 600 --repeat 1          # memory over a 10-minute run
 
 Method (limits.md §2): N wss connections, one per stream, each sending one
 single-track PCMU ``media`` message every 20 ms, phases spread evenly over the
@@ -28,7 +30,9 @@ At each count both receivers run back to back, ``--repeat`` times each
 (interleaved); a point is the median run by p99. The scan stops for a
 receiver once its median p99 exceeds 5 ms; the highest passing count of each
 and their ratio are printed (and written as JSON with ``--out``). Every run is
-bounded in time; every child is ended by its pid.
+bounded in time; every child is ended by its pid. Each run also reports the
+receiver's peak resident memory (``VmHWM``), so a long ``--seconds`` run with
+``--tracks 2`` shows whether it stays bounded.
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ SENDER_CPU_LIMIT = 0.85
 OTHERS_CPU_LIMIT = 0.1
 """Cores other processes may use during a run before it is marked ``contended``."""
 MEDIA = (
-    b'{"event":"media","sequenceNumber":"%d","media":{"track":"inbound",'
+    b'{"event":"media","sequenceNumber":"%d","media":{"track":"%s",'
     b'"chunk":"%d","timestamp":"%d","payload":"%s"},"streamSid":"%s","sendNs":%d}'
 )
 
@@ -130,9 +134,17 @@ async def serve_bare(cert: Path, key: Path, out: Path) -> None:
 # -- the sender (a child process) ---------------------------------------------
 
 
-def opening(sid: str) -> list[bytes]:
-    """``connected`` and ``start`` of one single-track PCMU stream."""
-    exp = Expectation("bench", f"req-{sid[:8]}", "PCMU", "inbound_track", 0, digest([]))
+TRACKS = {
+    1: ("inbound_track", (b"inbound",)),
+    2: ("both_tracks", (b"inbound", b"outbound")),
+}
+"""Streams of one or two tracks: the Track asked for and the media tracks sent."""
+
+
+def opening(sid: str, tracks: int) -> list[bytes]:
+    """``connected`` and ``start`` of one PCMU stream of ``tracks`` tracks."""
+    track, media = TRACKS[tracks]
+    exp = Expectation("bench", f"req-{sid[:8]}", "PCMU", track, 0, digest([]))
     start = {
         "event": "start",
         "sequenceNumber": "1",
@@ -140,7 +152,7 @@ def opening(sid: str) -> list[bytes]:
             "streamSid": sid,
             "accountSid": str(uuid.uuid4()),
             "callSid": str(uuid.uuid4()),
-            "tracks": ["inbound"],
+            "tracks": [t.decode() for t in media],
             "customParameters": {PARAM_NAME: exp.encode()},
             "mediaFormat": {
                 "encoding": "audio/x-mulaw",
@@ -158,20 +170,27 @@ def opening(sid: str) -> list[bytes]:
     ]
 
 
-async def send(url: str, ca: Path, total: int, seconds: float, out: Path) -> None:
-    """Pace ``total`` streams for ``seconds`` on one 1 ms ticker; log every send."""
+async def send(
+    url: str, ca: Path, total: int, seconds: float, out: Path, tracks: int = 1
+) -> None:
+    """Pace ``total`` streams for ``seconds`` on one 1 ms ticker; log every send.
+
+    Two tracks: each stream's inbound and outbound frame back to back (limits.md §2).
+    """
     from picows import WSCloseCode, WSListener, WSMsgType, ws_connect
 
     ctx = client_context(ca)
-    payloads = [
-        base64.b64encode(f) for f in encoded_frames(get_codec("PCMU"), "inbound")
-    ]
+    media = TRACKS[tracks][1]
+    payloads = {
+        t: [base64.b64encode(f) for f in encoded_frames(get_codec("PCMU"), t.decode())]
+        for t in media
+    }
     sids = [str(uuid.uuid4()) for _ in range(total)]
     transports: list[Any] = [None] * total
 
     async def dial(i: int) -> None:
         transport, _ = await ws_connect(WSListener, url, ssl_context=ctx)
-        for text in opening(sids[i]):
+        for text in opening(sids[i], tracks):
             transport.send(WSMsgType.TEXT, text)
         transports[i] = transport
 
@@ -182,11 +201,12 @@ async def send(url: str, ca: Path, total: int, seconds: float, out: Path) -> Non
     for i in range(total):
         by_ms[(i * 20) // total].append(i)
     prepared = [[(i, transports[i].send, sids[i].encode()) for i in ms] for ms in by_ms]
-    n_log = total * (int(seconds * 50) + 2)
+    n_log = total * len(media) * (int(seconds * 50) + 2)
     log_index = np.zeros(n_log, np.int64)
     log_chunk = np.zeros(n_log, np.int64)
     log_due = np.zeros(n_log, np.int64)
     log_sent = np.zeros(n_log, np.int64)
+    log_track = np.zeros(n_log, np.int8)
     k = 0
     gc.collect()
     gc.freeze()
@@ -209,19 +229,23 @@ async def send(url: str, ca: Path, total: int, seconds: float, out: Path) -> Non
         current = (now - t0) // 1_000_000  # every slot that has come (several if late)
         while slot <= current:
             chunk = slot // 20 + 1
-            payload = payloads[(chunk - 1) % 50]
             due = t0 + slot * 1_000_000
             for i, tx, sid in prepared[slot % 20]:
-                stamp = clock()
-                tx(
-                    text,
-                    MEDIA % (chunk + 1, chunk, (chunk - 1) * 20, payload, sid, stamp),
-                )
-                log_index[k] = i
-                log_chunk[k] = chunk
-                log_due[k] = due
-                log_sent[k] = stamp
-                k += 1
+                for t, track in enumerate(media):
+                    payload = payloads[track][(chunk - 1) % 50]
+                    seq = (chunk - 1) * len(media) + t + 2
+                    stamp = clock()
+                    tx(
+                        text,
+                        MEDIA
+                        % (seq, track, chunk, (chunk - 1) * 20, payload, sid, stamp),
+                    )
+                    log_index[k] = i
+                    log_chunk[k] = chunk
+                    log_track[k] = t
+                    log_due[k] = due
+                    log_sent[k] = stamp
+                    k += 1
             slot += 1
         await asyncio.sleep(0)
     cpu = (time.process_time_ns() - cpu0) / (clock() - t0)
@@ -242,6 +266,7 @@ async def send(url: str, ca: Path, total: int, seconds: float, out: Path) -> Non
         chunk=log_chunk[:k],
         due=log_due[:k],
         sent=log_sent[:k],
+        track=log_track[:k],
         sids=np.array(sids),
         cpu=np.float64(cpu),
         t0=np.int64(t0),
@@ -266,6 +291,8 @@ class Result:
     pacing_p99_ms: float
     others_cpu: float
     """Cores used by other processes on the host during the measured window."""
+    receiver_peak_mb: float
+    """The receiver's peak resident memory (VmHWM) at the end of the run."""
     verdict: str
 
 
@@ -295,6 +322,17 @@ def wait_idle(limit: float, patience: float) -> float:
         load = (_host_ticks() - t0) / tick / (time.monotonic() - w0)
         if load < limit or time.monotonic() > deadline:
             return load
+
+
+def _peak_mb(pid: int) -> float:
+    """Peak resident set (VmHWM) of ``pid`` in MiB, 0 if unreadable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _pinned(cpu: int, argv: list[str]) -> list[str]:
@@ -343,7 +381,8 @@ def run_once(
         url = str(_event(receiver, "ready", 30)["url"])
         sender = subprocess.Popen(
             _pinned(1, [py, __file__, "--send", url, "--ca", str(tls.ca_file),
-                        "--total", str(n), "--for", str(seconds), "--log", str(log)]),
+                        "--total", str(n), "--for", str(seconds), "--log", str(log),
+                        "--track-count", str(args.tracks)]),
             stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env,
         )  # fmt: skip
         t0 = int(_event(sender, "go", 60)["t0"])
@@ -356,6 +395,7 @@ def run_once(
         ticks1, wall1 = _cpu_ticks(receiver.pid), time.monotonic()
         ours1, host1 = _cpu_ticks(sender.pid), _host_ticks()
         sender.wait(timeout=seconds + 30)
+        peak_mb = _peak_mb(receiver.pid)
         receiver.send_signal(signal.SIGTERM)
         receiver.wait(timeout=60)
     finally:
@@ -393,7 +433,8 @@ def run_once(
         verdict += ", contended"
     return Result(kind, n, len(latency), lost, round(p50, 3), round(p99, 3),
                   round(p999, 3), round(float(latency.max()) / 1e6, 3), round(cpu, 3),
-                  round(sender_cpu, 3), round(pacing_p99, 3), round(others, 3), verdict)  # fmt: skip
+                  round(sender_cpu, 3), round(pacing_p99, 3), round(others, 3),
+                  round(peak_mb, 1), verdict)  # fmt: skip
 
 
 def _full_latency(run_dir: Path, slog: Any, cutoff: int) -> np.ndarray:
@@ -401,14 +442,17 @@ def _full_latency(run_dir: Path, slog: Any, cutoff: int) -> np.ndarray:
     import pyarrow.dataset as ds
 
     frames = ds.dataset(str(run_dir / "records" / "frames"), format="parquet").to_table(
-        columns=["stream_sid", "chunk", "arrival_ns"]
+        columns=["stream_sid", "track", "chunk", "arrival_ns"]
     )
     index = {sid: j for j, sid in enumerate(slog["sids"].tolist())}
     sids = frames.column("stream_sid").to_pylist()
     f_idx = np.array([index.get(s, -1) for s in sids], np.int64)
-    f_key = f_idx * 1_000_000 + frames.column("chunk").to_numpy()
+    f_track = np.array(
+        [t == "outbound" for t in frames.column("track").to_pylist()], np.int64
+    )
+    f_key = (f_idx * 2 + f_track) * 1_000_000 + frames.column("chunk").to_numpy()
     arrival = frames.column("arrival_ns").to_numpy()
-    s_key = slog["index"] * 1_000_000 + slog["chunk"]
+    s_key = (slog["index"] * 2 + slog["track"]) * 1_000_000 + slog["chunk"]
     order = np.argsort(s_key)
     s_key, s_sent = s_key[order], slog["sent"][order]
     pos = np.clip(np.searchsorted(s_key, f_key), 0, len(s_key) - 1)
@@ -425,6 +469,9 @@ def main() -> int:
     p.add_argument("--kinds", default="bare,full")
     p.add_argument("--seconds", type=float, default=5.0, help="measured, after warm-up")
     p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument(
+        "--tracks", type=int, choices=(1, 2), default=1, help="media tracks per stream"
+    )
     p.add_argument("--repeat", type=int, default=3, help="runs per point (median)")
     p.add_argument(
         "--attempts", type=int, default=3, help="tries per run while the host is busy"
@@ -445,6 +492,7 @@ def main() -> int:
         "--for", dest="duration", type=float, default=0, help=argparse.SUPPRESS
     )
     p.add_argument("--log", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--track-count", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args()
     import uvloop
 
@@ -452,7 +500,16 @@ def main() -> int:
         uvloop.run(serve_bare(args.cert, args.key, args.serve_bare))
         return 0
     if args.send:
-        uvloop.run(send(args.send, args.ca, args.total, args.duration, args.log))
+        uvloop.run(
+            send(
+                args.send,
+                args.ca,
+                args.total,
+                args.duration,
+                args.log,
+                args.track_count,
+            )
+        )
         return 0
     counts = [int(x) for x in args.streams.split(",")]
     results: list[Result] = []
