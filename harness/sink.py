@@ -223,21 +223,23 @@ class Batch:
     :class:`RecordSink`, so neither Arrow nor the disk ever stalls the loop.
     """
 
-    __slots__ = ("columns", "rows")
+    __slots__ = ("_add_hot", "_hot", "columns", "rows")
 
     def __init__(self, hot: str) -> None:
         self.columns = ColumnBuffer(hot)
         self.rows: dict[str, list[tuple[object, ...]]] = {
             table: [] for table in TABLES if table != hot
         }
+        self._hot = hot
+        self._add_hot = self.columns.add
 
     def __len__(self) -> int:
         return len(self.columns) + sum(len(rows) for rows in self.rows.values())
 
     def add(self, table: str, row: tuple[object, ...]) -> None:
         """Buffer one row (the event loop's thread only)."""
-        if table == self.columns.table:
-            self.columns.add(row)
+        if table == self._hot:
+            self._add_hot(row)
         else:
             self.rows[table].append(row)
 
