@@ -65,6 +65,7 @@ from harness.codecs import get_codec  # noqa: E402
 from harness.correlation import PARAM_NAME, Expectation, digest  # noqa: E402
 from harness.signal import encoded_frames  # noqa: E402
 from harness.tls import client_context, make_tls, server_context  # noqa: E402
+from scripts.bench_floor import describe, floor  # noqa: E402
 
 
 FRAME_NS = 20_000_000
@@ -512,6 +513,9 @@ def main() -> int:
         )
         return 0
     counts = [int(x) for x in args.streams.split(",")]
+    machine = floor(3.0, cpu=0)  # where the receiver runs
+    print(json.dumps({"floor": machine}), flush=True)
+    print(describe(machine), flush=True)
     results: list[Result] = []
     best: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="bench-receiver-") as tmp:
@@ -545,6 +549,7 @@ def main() -> int:
                 elif r.p99_ms > LIMIT_P99_MS:
                     live.remove(kind)
     summary = {
+        "floor": machine,
         "best": best,
         "ratio_full_to_bare": round(best["full"] / best["bare"], 3)
         if best.get("full") and best.get("bare")

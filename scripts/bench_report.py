@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_report.py --frames 6            # 6 M frames
     .venv/bin/python scripts/bench_report.py --frames 60 --keep /tmp/big
+    .venv/bin/python scripts/bench_report.py --keep /tmp/big --reuse   # report only
 
 Writes a synthetic run directory the way the producers do (Parquet parts
 through the record schemas): ``--streams`` both-track PCMU streams paced at
@@ -10,7 +11,9 @@ and streams, the receivers' streams, audio samples (one a second per track,
 the real reference tone), health rows and histograms. Then runs
 ``python -m reports RUN_DIR`` as a child process and prints its wall time and
 peak resident memory (``ru_maxrss`` of the child). Generation is bounded in
-memory (5 M rows a part) and not timed.
+memory (5 M rows a part) and not timed; ``--reuse`` skips it when ``--keep``
+already holds a run (60 M frames take minutes to write), and
+``--generate-only`` writes the run without reporting on it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,14 +157,33 @@ def main() -> int:
     p.add_argument("--frames", type=float, default=6.0, help="millions of frames sent")
     p.add_argument("--streams", type=int, default=500, help="both-track streams")
     p.add_argument("--keep", type=Path, help="write the run here and keep it")
+    p.add_argument(
+        "--reuse", action="store_true", help="report on the run --keep already holds"
+    )
+    p.add_argument("--generate-only", action="store_true", help="write, do not report")
     args = p.parse_args()
+    if args.reuse and not args.keep:
+        p.error("--reuse needs --keep DIR")
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        received = write_run(root, args.frames, args.streams)
+        if args.reuse and (root / "records" / "frames").is_dir():
+            received = sum(
+                pq.ParquetFile(f).metadata.num_rows
+                for f in (root / "records" / "frames").glob("*.parquet")
+            )
+        else:
+            received = write_run(root, args.frames, args.streams)
         written = time.monotonic() - started
         size = sum(f.stat().st_size for f in (root / "records").rglob("*.parquet"))
+        if args.generate_only:
+            print(
+                json.dumps(
+                    {"frames_received": received, "records_mb": round(size / 2**20, 1)}
+                )
+            )
+            return 0
         started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "reports", str(root), "--quiet"],
