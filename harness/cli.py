@@ -52,6 +52,11 @@ _RUN_FLAGS: tuple[tuple[str, str, str], ...] = (
         "Locust worker processes (a master joins them when > 1)",
     ),
     ("--receiver-processes", "receivers", "receiver processes sharing one port"),
+    (
+        "--platform-processes",
+        "platform_processes",
+        "reference platform processes sharing the streams (one per core)",
+    ),
     ("--codecs", "codecs", "StreamCodec values, e.g. PCMU,L16@16000h"),
     ("--tracks", "tracks", "Track values"),
     ("--params", "params", "custom parameter counts, e.g. 0,1,10,98"),

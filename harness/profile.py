@@ -123,6 +123,7 @@ _OVERRIDES: Final[dict[str, tuple[str, str]]] = {
     "conferences": ("load", "conferences"),
     "processes": ("load", "processes"),
     "receivers": ("load", "receivers"),
+    "platform_processes": ("platform", "processes"),
     "codecs": ("matrix", "codecs"),
     "tracks": ("matrix", "tracks"),
     "params": ("matrix", "params"),

@@ -105,7 +105,7 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "conformance": ("gate", "allow", "negative"),
     "capacity": ("enabled", "require"),
     "report": ("codec_compare", "baseline", "band"),
-    "platform": ("faults", "defects", "seed"),
+    "platform": ("faults", "defects", "seed", "processes"),
 }
 
 
@@ -617,6 +617,7 @@ class Reader:
             faults=tuple(faults),
             defects=self.strings("platform", t, "defects"),
             seed=seed,
+            processes=self.integer("platform", t, "processes", 1, 1, MAX_PROCESSES),
         )
 
 

@@ -193,6 +193,8 @@ class PlatformSpec:
     faults: tuple[str, ...] = ()
     defects: tuple[str, ...] = ()
     seed: int | None = None
+    processes: int = 1
+    """Platform processes sharing the streams, e.g. one per core (``--workers``)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -259,6 +261,7 @@ class Profile:
             "platform": {
                 "faults": list(self.platform.faults),
                 "defects": list(self.platform.defects),
+                "processes": self.platform.processes,
                 **(
                     {"seed": self.platform.seed}
                     if self.platform.seed is not None

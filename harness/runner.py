@@ -257,6 +257,8 @@ class _Run:
             argv += ["--defect", defect]
         if profile.platform.seed is not None:
             argv += ["--seed", str(profile.platform.seed)]
+        if profile.platform.processes > 1:
+            argv += ["--workers", str(profile.platform.processes)]
         self.platform = Child("platform", argv, log_dir=self.logs, env=self.env)
         return self.platform
 

@@ -1,4 +1,4 @@
-"""Locust master + two worker processes and receivers on two processes: one report."""
+"""Locust master + two workers, receivers and the platform on two processes: one report."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def test_two_workers_merge_into_counts_equal_to_the_send_log(tmp_path: Path) -> 
     proc = streamload(
         *("run", "--profile", "smoke", "--duration", "4s", "--out", str(out)),
         *("--processes", "2", "--receiver-processes", "2", "--negative", "off"),
+        *("--platform-processes", "2"),
         *("--status-callback", "off", "--quiet"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -27,6 +28,11 @@ def test_two_workers_merge_into_counts_equal_to_the_send_log(tmp_path: Path) -> 
         scenario
     )  # one per Locust worker; the master records nothing
     assert len(receivers) >= 4, receivers  # two processes behind each receiver port
+    senders = {
+        part.name.rsplit("-", 1)[0]
+        for part in (out / "records" / "sent_frames").glob("*.parquet")
+    }
+    assert len(senders) == 2, senders  # both platform processes streamed
     requests = table(out, "requests")
     by_worker = {p: 0 for p in scenario}
     for r in requests:
