@@ -52,7 +52,6 @@ class AudioFacts:
         self, run: Run, sid_codec: pd.Series[str], byte_order: ByteOrder = "big"
     ) -> None:
         self.byte_order: ByteOrder = byte_order
-        table = run.audio
         logged = set(run.platform_streams["stream_sid"].astype(str))
         self.has_reference = bool(logged)
         self.sampled = collections.Counter[tuple[str, str]]()
@@ -63,7 +62,7 @@ class AudioFacts:
         self.announced: dict[tuple[str, str], collections.Counter[str]] = (
             collections.defaultdict(collections.Counter)
         )
-        for batch in table.to_batches():
+        for batch in run.audio.batches():
             self._batch(batch, sid_codec, logged)
 
     def _batch(

@@ -53,8 +53,8 @@ def window(run: Run, start_ns: int, end_ns: int) -> Run:
         requests=pd.concat([starts, stops]),
         streams=by_sid(run.streams),
         platform_streams=by_sid(run.platform_streams),
-        sent_frames=by_sid(run.sent_frames),
-        frames=by_sid(run.frames),
+        sent_frames=run.sent_frames.where_sids(sids),
+        frames=run.frames.where_sids(sids),
         rule_checks=run.rule_checks[
             run.rule_checks["subject"].astype(str).isin(subjects)
         ],

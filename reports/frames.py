@@ -4,10 +4,15 @@ Frames carry no codec, so each frame takes its stream's codec through the stream
 sid. A frame's identity ``(stream, track, chunk)`` is packed into one int64, so
 the join with the send log is a sorted search rather than a string merge, and a
 60M-frame run costs a few sorts instead of a Python loop per row. Everything is
-reduced here, eagerly, to counts and distributions per group, where a group is
-one ``(codec, track)`` with code ``codec * n_tracks + track``: per-frame arrays
-are dropped as soon as they are summarised, to keep peak memory near a few
-int64 columns of the frame table.
+reduced here to counts and distributions per group, where a group is one
+``(codec, track)`` with code ``codec * n_tracks + track``.
+
+Every computation is per stream and track, so the tables are processed a piece
+of tracks at a time (:mod:`reports.partition`): counts add up across pieces,
+first and last arrivals take the min and max, and each distribution's values
+collect in :class:`reports.samples.Samples`, which summarise exactly past any
+memory budget. Peak memory is a few int64 columns of one piece, whatever the
+run's length; a run small enough for one piece is computed as one table.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from reports.load import Run
-from reports.stats import NS_PER_MS, distribution, quantiles, ratio
+from reports.partition import Limits, Piece, Pieces
+from reports.samples import SamplePool, Samples, quantiles_of, summarise
+from reports.stats import NS_PER_MS, distribution, ratio
 
 
-__all__ = ["FRAME_NS", "UNKNOWN", "FrameFacts", "categories"]
+__all__ = ["FRAME_NS", "UNKNOWN", "FrameFacts"]
 
 FRAME_NS: Final = 20_000_000
 """One media frame: 20 ms (api.md §5.5)."""
@@ -48,21 +55,6 @@ Codes = npt.NDArray[np.integer[Any]]
 Json = dict[str, Any]
 
 
-def categories(column: pd.Series[Any]) -> list[str]:
-    """Distinct non-missing values of a (categorical or string) column."""
-    return [str(c) for c in column.astype("category").cat.categories]
-
-
-def _positions(column: pd.Series[Any], universe: pd.Index[str]) -> I64:
-    """Each row's position in ``universe`` (int64); a missing value maps to ``""``."""
-    cat = column.astype("category").cat
-    names = pd.Index([str(c) for c in cat.categories], dtype=object)
-    lookup = universe.get_indexer(names).astype(np.int64)
-    lookup = np.append(lookup, np.int64(universe.get_indexer(pd.Index([""]))[0]))
-    # Codes of -1 (missing) pick the appended last entry.
-    return lookup[cat.codes.to_numpy()]
-
-
 def _unique_first(values: I64) -> tuple[I64, npt.NDArray[np.intp]]:
     """Sorted distinct values and the index of each one's first occurrence."""
     order = np.argsort(values, kind="stable")
@@ -81,62 +73,177 @@ class FrameFacts:
         sid_codec: stream sid -> codec name.
         codecs: codec names; :data:`UNKNOWN` must be among them, for frames
             of streams no record names.
+        limits: how much may sit in memory (default: :meth:`Limits.from_env`).
     """
 
-    def __init__(self, run: Run, sid_codec: pd.Series[str], codecs: list[str]) -> None:
-        frames, sent = run.frames, run.sent_frames
+    def __init__(
+        self,
+        run: Run,
+        sid_codec: pd.Series[str],
+        codecs: list[str],
+        limits: Limits | None = None,
+    ) -> None:
+        limits = limits or Limits.from_env()
         self.codecs = codecs
-        self.has_log = len(sent) > 0
         hosts = run.producers["host"]
         self.one_host = int(hosts[hosts != ""].nunique()) <= 1
-        sids = pd.Index(
-            sorted(
-                {""}
-                | set(categories(frames["stream_sid"]))
-                | set(categories(sent["stream_sid"]))
-            ),
-            dtype=object,
-        )
-        track_list = sorted(
-            {""} | set(categories(frames["track"])) | set(categories(sent["track"]))
-        )
-        self.track_names = [t or UNKNOWN for t in track_list]
-        tracks = pd.Index(track_list, dtype=object)
-        self.nt = nt = len(track_list)
-        self.n_groups = n = len(codecs) * nt
-        names = sid_codec.reindex(sids).fillna(UNKNOWN).astype(str)
-        self.to_codec = pd.Index(codecs).get_indexer(pd.Index(names)).astype(np.int64)
         self.dists: dict[str, list[Json]] = {}
         """Metric -> distribution per group."""
         self.codec_dists: dict[str, list[Json]] = {}
         """Metric -> distribution per codec."""
         self.cdf: dict[str, tuple[list[float], list[float]]] = {}
+        platform = run.platform_streams
+        rows = platform[platform["first_due_ns"] > 0].drop_duplicates("stream_sid")
+        self.has_schedule = bool(len(rows))
+        self._due = pd.Series(
+            rows["first_due_ns"].to_numpy(np.int64),
+            index=pd.Index(rows["stream_sid"].astype(str), dtype=object),
+        )
+        self._sid_codec = sid_codec
+        # Per track code (one stream's track), grown as the pass meets them.
+        self._track_codec = np.zeros(0, np.int64)
+        self._track_due = np.zeros(0, np.int64)
+        self._track_name = np.zeros(0, np.int64)
+        self._track_frames = np.zeros(0, np.int64)
+        self._track_bytes = np.zeros(0, np.float64)
+        self._first_arrival: int | None = None
+        self._last_arrival: int | None = None
+        with SamplePool(limits.sample_bytes) as pool:
+            self._pool = pool
+            self._samples: dict[tuple[str, int, int], Samples] = {}
+            """(metric, codec, track name code) -> values."""
+            self._pacing = pool.samples(np.int64)
+            with Pieces(run.frames, run.sent_frames, limits.piece_rows) as pieces:
+                self._pieces = pieces
+                pieces.read(self._visit)
+                self._setup()
+                for number in range(pieces.count):
+                    self._piece(pieces.piece(number))
+                del self._pieces
+            self.pacing = summarise([self._pacing])
+            """Distribution of the sender's own lateness per frame (sent - due)."""
+            self._summarise()
+            del self._samples, self._pool, self._pacing
 
-        chunk = frames["chunk"].to_numpy(np.int64)
-        arrival = frames["arrival_ns"].to_numpy(np.int64)
-        s_chunk = sent["chunk"].to_numpy(np.int64)
-        self.span = span = int(max(chunk.max(initial=0), s_chunk.max(initial=0))) + 1
-        if len(sids) * nt * span >= 2**62:
+    def _visit(self, table: str, columns: dict[str, npt.NDArray[Any]]) -> None:
+        """Work on one batch of the pass that needs no other row: pacing, jitter,
+        lateness, bytes."""
+        self._grow()
+        track = columns["track"]
+        if table == "sent":
+            due = columns["due_ns"]
+            has_due = due > 0
+            self._pacing.add((columns["sent_ns"] - due)[has_due], copy=False)
+            return
+        arrival, chunk = columns["arrival_ns"], columns["chunk"]
+        n = len(self._track_codec)
+        self._track_frames += np.bincount(track, minlength=n)
+        payload = columns["payload_bytes"].astype(np.float64)
+        self._track_bytes += np.bincount(track, weights=payload, minlength=n)
+        low, high = int(arrival.min()), int(arrival.max())
+        if self._first_arrival is None or low < self._first_arrival:
+            self._first_arrival = low
+        if self._last_arrival is None or high > self._last_arrival:
+            self._last_arrival = high
+        names = len(self._pieces.track_names)
+        key = self._track_codec[track] * names + self._track_name[track]
+        self._add("jitter_ms", columns["jitter_ns"], key, names)
+        # Arrival against the schedule: first media due + (chunk - 1) x 20 ms.
+        # The schedule is the platform's (``platform_streams.first_due_ns``), so
+        # a late sender shows here and not in transit (architecture.md "Measure
+        # against the schedule"); streams without one are left out.
+        per_frame = self._track_due[track]
+        ok = (per_frame > 0) & (chunk >= 1)
+        if ok.all():
+            late = arrival - per_frame - (chunk - 1) * FRAME_NS
+            self._add("lateness_ms", late, key, names, owned=True)
+        else:
+            late = arrival[ok] - per_frame[ok] - (chunk[ok] - 1) * FRAME_NS
+            self._add("lateness_ms", late, key[ok], names, owned=True)
+
+    def _grow(self) -> None:
+        """Per-track facts for the tracks the pass met since the last batch."""
+        pieces = self._pieces
+        old, new = len(self._track_codec), len(pieces.tracks)
+        if new == old:
+            return
+        sid_names = pd.Index(list(pieces.sids), dtype=object)
+        sids = sid_names[pieces.track_sid()[old:]]
+        codec = self._sid_codec.reindex(sids).fillna(UNKNOWN).astype(str)
+        codes = pd.Index(self.codecs).get_indexer(pd.Index(codec)).astype(np.int64)
+        due = self._due.reindex(sids).fillna(0).to_numpy(np.int64)
+        self._track_codec = np.r_[self._track_codec, codes]
+        self._track_due = np.r_[self._track_due, due]
+        self._track_name = pieces.track_name()
+        self._track_frames = np.r_[self._track_frames, np.zeros(new - old, np.int64)]
+        self._track_bytes = np.r_[self._track_bytes, np.zeros(new - old)]
+
+    def _setup(self) -> None:
+        """Groups and empty totals, once the pass has met every track."""
+        pieces, codecs = self._pieces, self.codecs
+        self._grow()
+        self.has_log = pieces.rows["sent"] > 0
+        self.n_tracks = len(pieces.tracks)
+        names = list(pieces.track_names)
+        track_list = sorted({"", *names})
+        self.track_names = [t or UNKNOWN for t in track_list]
+        self.nt = nt = len(track_list)
+        self.n_groups = n = len(codecs) * nt
+        position = pd.Index(track_list, dtype=object).get_indexer(
+            pd.Index(names, dtype=object)
+        )
+        self._group_of = self._track_codec * nt + position[self._track_name]
+        """Track code -> group."""
+        name_at = np.full(nt, -1, np.int64)
+        name_at[position] = np.arange(len(names))
+        self._group_key = [(g // nt, int(name_at[g % nt])) for g in range(n)]
+        """Group -> (codec, track name code), the key of its samples."""
+
+        def zeros() -> I64:
+            return np.zeros(n, np.int64)
+
+        self.frames, self.valid, self.unique = zeros(), zeros(), zeros()
+        self.bytes = np.bincount(self._group_of, self._track_bytes, minlength=n)
+        self.gap_missing, self.gap_expected = zeros(), zeros()
+        self._gap_bursts = (zeros(), zeros())
+        self.sent, self.sent_unique, self.matched_unique = zeros(), zeros(), zeros()
+        self.bursts = zeros()
+        """Runs of consecutive lost chunks per group."""
+        self.longest_burst = zeros()
+        """Longest such run per group (0: no loss)."""
+        self.streams, self.reordered = zeros(), zeros()
+        self.first = np.full(n, np.iinfo(np.int64).max)
+        self.last = np.full(n, np.iinfo(np.int64).min)
+        sid_names = np.asarray(list(pieces.sids), dtype=object)
+        used = pieces.track_sid()[self._track_frames > 0]
+        self.sids_with_frames = sorted(s for s in set(sid_names[used]) if s)
+        """Stream sids that delivered at least one frame, sorted."""
+
+        # Frames per second over time, per codec, on bins from the run's first frame.
+        t0, end = self._first_arrival or 0, self._last_arrival or 0
+        seen = pieces.rows["frames"] > 0
+        duration_s = (end - t0) / 1e9 if seen else 0.0
+        self.rate_bin_s = float(max(1, math.ceil(duration_s / _MAX_RATE_BINS)))
+        self._t0, self._bin_ns = t0, int(self.rate_bin_s * 1e9)
+        self._n_bins = (end - t0) // self._bin_ns + 1 if seen else 0
+        self.rate_counts = np.zeros((len(codecs), self._n_bins), np.int64)
+
+    def _piece(self, piece: Piece) -> None:
+        """Add the frames and send log of one piece of tracks to the totals."""
+        nt, n = self.nt, self.n_groups
+        frames, sent = piece.frames, piece.sent
+        tkey, chunk, arrival = frames["track"], frames["chunk"], frames["arrival_ns"]
+        self.span = span = (
+            int(max(chunk.max(initial=0), sent["chunk"].max(initial=0))) + 1
+        )
+        if self.n_tracks * span >= 2**62:
             raise HarnessError(
-                f"frame keys overflow: {len(sids)} streams x {nt} tracks x "
-                f"{span} chunks; report on fewer streams at a time"
+                f"frame keys overflow: {self.n_tracks} tracks x {span} chunks; "
+                "report on fewer streams at a time"
             )
-        self._read_log(sent, sids, tracks)
-        f_sid = _positions(frames["stream_sid"], sids)
-        f_track = _positions(frames["track"], tracks)
-        used = np.flatnonzero(np.bincount(f_sid, minlength=len(sids)))
-        self.sids_with_frames = [s for s in sids[used] if s]
-        group = self._narrow(self.to_codec[f_sid] * nt + f_track)
-        tkey = f_sid * nt + f_track
-        del f_track
-        self._lateness(run.platform_streams, sids, f_sid, chunk, arrival, group)
-        del f_sid
-
-        self.frames = np.bincount(group, minlength=n)
-        payload = frames["payload_bytes"].to_numpy(np.float64)
-        self.bytes = np.bincount(group, weights=payload, minlength=n)
-        del payload
-        self._reduce("jitter_ms", frames["jitter_ns"].to_numpy(np.float64), group)
+        self._read_log(sent)
+        group = self._narrow(self._group_of[tkey])
+        self.frames += np.bincount(group, minlength=n)
 
         # One sort by (track, chunk) serves duplicates, loss, the join with the
         # send log (sorted needles make the binary search cheap) and, unless a
@@ -149,14 +256,10 @@ class FrameFacts:
         g_sorted = group[order]
         first_of_key = np.r_[True, key[1:] != key[:-1]] if len(key) else valid
         unique = first_of_key & valid
-        self.valid = np.bincount(g_sorted[valid], minlength=n)
-        self.unique = np.bincount(g_sorted[unique], minlength=n)
-        self.gap_missing, self.gap_expected = self._gaps(key[unique], g_sorted[unique])
+        self.valid += np.bincount(g_sorted[valid], minlength=n)
+        self.unique += np.bincount(g_sorted[unique], minlength=n)
+        self._gaps(key[unique], g_sorted[unique])
         del unique
-        self.bursts = np.zeros(n, np.int64)
-        """Runs of consecutive lost chunks per group."""
-        self.longest_burst = np.zeros(n, np.int64)
-        """Longest such run per group (0: no loss)."""
 
         # The send log: rows, unique keys, and the transit of frames that match.
         arr_sorted = arrival[order]
@@ -166,12 +269,10 @@ class FrameFacts:
             missed[pos[hit]] = False
             self._bursts(self._log_keys[missed], self._log_group[missed])
         self._reduce(
-            "latency_ms",
-            arr_sorted[hit] - self._log_sent[pos[hit]],
-            g_sorted[hit],
-            cdf=True,
+            "latency_ms", arr_sorted[hit] - self._log_sent[pos[hit]], g_sorted[hit]
         )
         del key, valid, first_of_key, pos, hit
+        del self._log_keys, self._log_sent, self._log_group
 
         # Arrival order per track: interarrival, reordering, relative transit.
         tk_sorted = tkey[order]
@@ -189,21 +290,18 @@ class FrameFacts:
         self._walk(same, arr_sorted, ch_sorted, g_sorted)
         del same, arr_sorted, ch_sorted, g_sorted
 
-        # Frames per second over time, per codec.
-        t0 = int(arrival.min()) if len(arrival) else 0
-        duration_s = (int(arrival.max()) - t0) / 1e9 if len(arrival) else 0.0
-        self.rate_bin_s = float(max(1, math.ceil(duration_s / _MAX_RATE_BINS)))
-        bins = (arrival - t0) // int(self.rate_bin_s * 1e9)
-        n_bins = int(bins.max(initial=-1)) + 1
-        self.rate_counts = np.bincount(
-            (group // nt) * n_bins + bins, minlength=len(codecs) * n_bins
-        ).reshape(len(codecs), n_bins)
+        if self._n_bins:
+            bins = (arrival - self._t0) // self._bin_ns
+            self.rate_counts += np.bincount(
+                (group // nt) * self._n_bins + bins,
+                minlength=len(self.codecs) * self._n_bins,
+            ).reshape(len(self.codecs), self._n_bins)
 
     def _narrow(self, codes: I64) -> Codes:
         """Group codes in the smallest integer type that holds them."""
         return codes.astype(np.int16 if self.n_groups < 2**15 else np.int64)
 
-    def _gaps(self, keys: I64, groups: Codes) -> tuple[I64, I64]:
+    def _gaps(self, keys: I64, groups: Codes) -> None:
         """Per group: chunks missing below each track's highest, and the highests.
 
         ``keys`` are the sorted distinct valid frame keys, ``groups`` theirs.
@@ -212,8 +310,7 @@ class FrameFacts:
         """
         n = self.n_groups
         if not len(keys):
-            self._gap_bursts = (np.zeros(n, np.int64), np.zeros(n, np.int64))
-            return np.zeros(n, np.int64), np.zeros(n, np.int64)
+            return
         tkey = keys // self.span
         first = np.r_[True, tkey[1:] != tkey[:-1]]
         starts = np.flatnonzero(first)
@@ -225,10 +322,11 @@ class FrameFacts:
         chunk = keys % self.span
         gap = np.where(first, chunk - 1, np.diff(chunk, prepend=0) - 1)
         lost = gap > 0
-        longest = np.zeros(n, np.int64)
+        count, longest = self._gap_bursts
+        count += np.bincount(groups[lost], minlength=n)
         np.maximum.at(longest, groups[lost], gap[lost])
-        self._gap_bursts = (np.bincount(groups[lost], minlength=n), longest)
-        return missing.astype(np.int64), expected.astype(np.int64)
+        self.gap_missing += missing.astype(np.int64)
+        self.gap_expected += expected.astype(np.int64)
 
     def _bursts(self, missing: I64, groups: Codes) -> None:
         """Loss bursts from the send log's sorted keys that never arrived."""
@@ -237,62 +335,20 @@ class FrameFacts:
         starts = np.flatnonzero(np.r_[True, np.diff(missing) != 1])
         lengths = np.diff(np.r_[starts, len(missing)])
         run_group = groups[starts]
-        self.bursts = np.bincount(run_group, minlength=self.n_groups)
+        self.bursts += np.bincount(run_group, minlength=self.n_groups)
         np.maximum.at(self.longest_burst, run_group, lengths)
 
-    def _lateness(
-        self,
-        platform: pd.DataFrame,
-        sids: pd.Index[str],
-        f_sid: I64,
-        chunk: I64,
-        arrival: I64,
-        group: Codes,
-    ) -> None:
-        """Arrival against the schedule: first media due + (chunk - 1) x 20 ms.
-
-        The schedule is the platform's (``platform_streams.first_due_ns``), so a
-        late sender shows here and not in transit (architecture.md "Measure
-        against the schedule"); streams without one are left out.
-        """
-        rows = platform[platform["first_due_ns"] > 0].drop_duplicates("stream_sid")
-        due = pd.Series(
-            rows["first_due_ns"].to_numpy(np.int64),
-            index=pd.Index(rows["stream_sid"].astype(str), dtype=object),
-        )
-        first_due = due.reindex(sids).fillna(0).to_numpy(np.int64)
-        self.has_schedule = bool(len(rows))
-        per_frame = first_due[f_sid]
-        ok = (per_frame > 0) & (chunk >= 1)
-        if ok.all():
-            late = arrival - per_frame - (chunk - 1) * FRAME_NS
-            self._reduce("lateness_ms", late, group)
-        else:
-            late = arrival[ok] - per_frame[ok] - (chunk[ok] - 1) * FRAME_NS
-            self._reduce("lateness_ms", late, group[ok])
-
-    def _read_log(
-        self, sent: pd.DataFrame, sids: pd.Index[str], tracks: pd.Index[str]
-    ) -> None:
-        """Count the send log per group; keep its sorted distinct keys and send times."""
-        nt, span, n = self.nt, self.span, self.n_groups
-        s_sid = _positions(sent["stream_sid"], sids)
-        s_track = _positions(sent["track"], tracks)
-        s_chunk = sent["chunk"].to_numpy(np.int64)
-        s_group = self.to_codec[s_sid] * nt + s_track
-        self.sent = np.bincount(s_group, minlength=n)
+    def _read_log(self, sent: dict[str, npt.NDArray[Any]]) -> None:
+        """Count a piece's send log per group; keep its sorted distinct keys and send times."""
+        n = self.n_groups
+        s_track, s_chunk = sent["track"], sent["chunk"]
+        s_group = self._group_of[s_track]
+        self.sent += np.bincount(s_group, minlength=n)
         ok = s_chunk >= 1
-        keys = ((s_sid * nt + s_track) * span + s_chunk)[ok]
-        del s_sid, s_track, s_chunk
-        self._log_keys, first_row = _unique_first(keys)
-        del keys
-        self._log_sent = sent["sent_ns"].to_numpy(np.int64)[ok][first_row]
+        self._log_keys, first_row = _unique_first((s_track * self.span + s_chunk)[ok])
+        self._log_sent = sent["sent_ns"][ok][first_row]
         self._log_group = s_group[ok][first_row]
-        self.sent_unique = np.bincount(self._log_group, minlength=n)
-        pacing = sent["sent_ns"].to_numpy(np.int64) - sent["due_ns"].to_numpy(np.int64)
-        has_due = sent["due_ns"].to_numpy(np.int64) > 0
-        self.pacing_ns = pacing[has_due]
-        """The sender's own lateness per frame (sent - due): the harness's pacing."""
+        self.sent_unique += np.bincount(self._log_group, minlength=n)
 
     def _match(
         self,
@@ -307,12 +363,11 @@ class FrameFacts:
         :attr:`_log_sent` holds the send time at each position.
         """
         log_keys = self._log_keys
-        self.matched_unique = np.zeros(self.n_groups, np.int64)
         if not len(log_keys):
             return np.zeros(len(key), np.intp), np.zeros(len(key), bool)
         pos = np.minimum(np.searchsorted(log_keys, key), len(log_keys) - 1)
         hit = valid & (log_keys[pos] == key)
-        self.matched_unique = np.bincount(
+        self.matched_unique += np.bincount(
             group[hit & first_of_key], minlength=self.n_groups
         )
         return pos, hit
@@ -332,9 +387,7 @@ class FrameFacts:
         starts = np.flatnonzero(~same)
         ends = np.r_[starts[1:] - 1, len(same) - 1] if len(starts) else starts
         run_group = group[starts]
-        self.streams = np.bincount(run_group, minlength=n)
-        self.first = np.full(n, np.iinfo(np.int64).max)
-        self.last = np.full(n, np.iinfo(np.int64).min)
+        self.streams += np.bincount(run_group, minlength=n)
         np.minimum.at(self.first, run_group, arrival[starts])
         np.maximum.at(self.last, run_group, arrival[ends])
         self._reduce("interarrival_ms", np.diff(arrival)[same[1:]], group[1:][same[1:]])
@@ -344,22 +397,19 @@ class FrameFacts:
         late = np.zeros(len(packed), bool)
         late[1:] = same[1:] & (packed[1:] < highest[:-1])
         del packed, highest
-        self.reordered = np.bincount(group[late], minlength=n)
+        self.reordered += np.bincount(group[late], minlength=n)
         del late
         schedule = arrival - chunk * FRAME_NS
         if len(schedule):
             schedule -= np.minimum.reduceat(schedule, starts)[track_run]
         self._reduce("transit_relative_ms", schedule, group)
 
-    def _reduce(
-        self, name: str, values: npt.NDArray[Any], group: Codes, *, cdf: bool = False
-    ) -> None:
-        """Summarise ``values`` per group and per codec, one codec's copy at a time."""
+    def _reduce(self, name: str, values: npt.NDArray[Any], group: Codes) -> None:
+        """Add ``values`` (a temporary, kept) to their groups' samples, one codec's
+        share at a time."""
         nt = self.nt
         counts = np.bincount(group, minlength=self.n_groups)
-        dists = [distribution(values[:0])] * self.n_groups
-        codec_dists = []
-        for c, codec in enumerate(self.codecs):
+        for c in np.flatnonzero(counts.reshape(-1, nt).sum(axis=1)).tolist():
             lo, hi = c * nt, (c + 1) * nt
             if counts[lo:hi].sum() == len(values):
                 mine, mine_group = values, group
@@ -369,15 +419,68 @@ class FrameFacts:
             present = [g for g in range(lo, hi) if counts[g]]
             for g in present:
                 one = len(present) == 1
-                dists[g] = distribution(mine if one else mine[mine_group == g])
-            codec_dists.append(
-                dists[present[0]] if len(present) == 1 else distribution(mine)
-            )
-            if cdf and len(mine):
-                xs = [v / NS_PER_MS for v in quantiles(mine, _CDF_POINTS)]
-                self.cdf[codec] = (xs, list(_CDF_POINTS))
-        self.dists[name] = dists
-        self.codec_dists[name] = codec_dists
+                codec, track = self._group_key[g]
+                self._sample(name, codec, track, values.dtype).add(
+                    mine if one else mine[mine_group == g], copy=False
+                )
+
+    def _add(
+        self,
+        name: str,
+        values: npt.NDArray[Any],
+        key: I64,
+        width: int,
+        *,
+        owned: bool = False,
+    ) -> None:
+        """Add ``values`` to their samples; ``key`` is ``codec x width + track name``.
+
+        ``owned``: ``values`` is a temporary the samples may keep.
+        """
+        present = np.flatnonzero(np.bincount(key)).tolist()
+        for k in present:
+            sample = self._sample(name, k // width, k % width, values.dtype)
+            if len(present) == 1:
+                sample.add(values, copy=not owned)
+            else:
+                sample.add(values[key == k], copy=False)
+
+    def _sample(
+        self, name: str, codec: int, track: int, dtype: np.dtype[Any]
+    ) -> Samples:
+        key = (name, codec, track)
+        if key not in self._samples:
+            kind = np.float64 if dtype.kind == "f" else np.int64
+            self._samples[key] = self._pool.samples(kind)
+        return self._samples[key]
+
+    def _summarise(self) -> None:
+        """Each metric's distribution per group and per codec, and the latency CDF."""
+        nt, empty = self.nt, distribution(np.zeros(0, np.int64))
+        for name in _DISTRIBUTIONS:
+            samples = {
+                g: self._samples[(name, *key)]
+                for g, key in enumerate(self._group_key)
+                if (name, *key) in self._samples and self._samples[(name, *key)].count
+            }
+            dists = [empty] * self.n_groups
+            codec_dists = []
+            for c, codec in enumerate(self.codecs):
+                present = [g for g in range(c * nt, (c + 1) * nt) if g in samples]
+                for g in present:
+                    dists[g] = summarise([samples[g]])
+                if len(present) == 1:
+                    codec_dists.append(dists[present[0]])
+                else:
+                    codec_dists.append(summarise([samples[g] for g in present]))
+                if name == "latency_ms" and present:
+                    points = quantiles_of([samples[g] for g in present], _CDF_POINTS)
+                    self.cdf[codec] = (
+                        [v / NS_PER_MS for v in points],
+                        list(_CDF_POINTS),
+                    )
+            self.dists[name] = dists
+            self.codec_dists[name] = codec_dists
 
     def basis(self) -> dict[str, str | None]:
         """How loss and latency were measured, for readers of the summary."""

@@ -22,13 +22,12 @@ from __future__ import annotations
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from harness.health import CPU_SATURATED, LAG_METRIC, LAG_P99_SATURATED_NS
 from harness.histogram import Histogram
 from reports.histograms import merged
-from reports.stats import NS_PER_MS, distribution, ms
+from reports.stats import NS_PER_MS, ms
 
 
 __all__ = ["PACING_P99_SATURATED_NS", "summarise_harness"]
@@ -41,9 +40,13 @@ Json = dict[str, Any]
 
 
 def summarise_harness(
-    health: pd.DataFrame, histograms: pd.DataFrame, pacing_ns: npt.NDArray[np.int64]
+    health: pd.DataFrame, histograms: pd.DataFrame, pacing: Json
 ) -> Json:
-    """The ``performance.harness`` block (see the module docstring)."""
+    """The ``performance.harness`` block (see the module docstring).
+
+    ``pacing`` is the distribution of the send log's ``sent - due`` per frame
+    (:func:`reports.stats.distribution`, taken a piece at a time on a long run).
+    """
     lags = _lag_histograms(histograms)
     producers: Json = {}
     reasons: list[str] = []
@@ -62,7 +65,6 @@ def summarise_harness(
                 f"{name}: event-loop lag p99 {lag} ms > "
                 f"{LAG_P99_SATURATED_NS / NS_PER_MS:g} ms"
             )
-    pacing = distribution(pacing_ns)
     if (
         pacing["p99"] is not None
         and pacing["p99"] * NS_PER_MS > PACING_P99_SATURATED_NS
@@ -74,7 +76,7 @@ def summarise_harness(
     return {
         "saturated": bool(reasons),
         "reasons": reasons,
-        "measured": bool(len(health)) or bool(len(pacing_ns)),
+        "measured": bool(len(health)) or bool(pacing["count"]),
         "limits": {
             "loop_cpu": CPU_SATURATED,
             "lag_p99_ms": LAG_P99_SATURATED_NS / NS_PER_MS,

@@ -1,30 +1,36 @@
-"""Read a run directory's record parts into typed DataFrames (the I/O edge of reports).
+"""Read a run directory's record parts (the I/O edge of reports).
 
 Each table in :data:`harness.records.TABLES` is a folder of Parquet parts written
 by several producers. We read only the columns the reports use, with the dtypes
-the schema names, so a 60M-frame run fits in memory: the repetitive string
-columns of the big per-frame tables come back as categoricals (Parquet
-dictionaries), missing integers as 0 and missing strings as "". A table that is
-absent or has no parts is an empty frame with the right columns, because any
-producer may be missing (a real platform writes no send log).
+the schema names: missing integers as 0 and missing strings as "", the
+repetitive strings of tables that grow with the run as categoricals (Parquet
+dictionaries). The tables with a row per frame (``frames``, ``sent_frames``,
+``audio_samples``) grow with the run's length, so they stay on disk as
+:class:`Parts`, read a batch at a time; the others are DataFrames. A table that
+is absent or has no parts is empty with the right columns, because any producer
+may be missing (a real platform writes no send log).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Final, cast
+from typing import Any, Final, cast
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from harness.errors import ConfigError
 from harness.records import TABLES, ColumnType
 
 
-__all__ = ["COLUMNS", "Run", "find_parts", "load_run", "load_table"]
+__all__ = ["COLUMNS", "LAZY", "Parts", "Run", "find_parts", "load_run", "load_table"]
 
 COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "producers": ("producer", "kind", "host"),
@@ -90,8 +96,12 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "rss_bytes",
     ),
     "histograms": ("producer", "metric", "codec", "track", "bucket", "count"),
+    "audio_samples": ("stream_sid", "track", "chunk", "codec", "payload"),
 }
 """The columns each table contributes to a report; nothing else is read."""
+
+LAZY: Final = frozenset({"frames", "sent_frames", "audio_samples"})
+"""Tables with a row per frame (or per sampled frame): read as :class:`Parts`."""
 
 _CATEGORICAL: Final[dict[str, frozenset[str]]] = {
     "sent_frames": frozenset({"stream_sid", "track"}),
@@ -107,6 +117,7 @@ _ARROW: Final[dict[ColumnType, pa.DataType]] = {
     "float64": pa.float64(),
     "string": pa.string(),
     "bool": pa.bool_(),
+    "binary": pa.binary(),
 }
 _FILL: Final[dict[ColumnType, object]] = {
     "int64": 0,
@@ -114,32 +125,140 @@ _FILL: Final[dict[ColumnType, object]] = {
     "float64": float("nan"),
     "string": "",
     "bool": False,
+    "binary": b"",
 }
+_BATCH_ROWS: Final = 1 << 17
+"""Rows per batch by default: the dataset scanner's own default."""
+_FIELDS: Final = {"audio_samples": "audio"}
+"""Tables kept in a :class:`Run` field of another name."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Parts:
+    """A table with a row per frame, left in its Parquet parts: read a batch at a time.
+
+    ``sids`` keeps only the rows of those streams (a capacity level's window);
+    ``None`` keeps every row.
+    """
+
+    table: str
+    paths: tuple[Path, ...]
+    sids: frozenset[str] | None = None
+
+    def __len__(self) -> int:
+        return self._rows
+
+    @property
+    def stored_rows(self) -> int:
+        """Rows in the parts, before any stream filter (from their footers)."""
+        return sum(meta.num_rows for meta in self._metadata)
+
+    @functools.cached_property
+    def _metadata(self) -> list[pq.FileMetaData]:
+        return [pq.ParquetFile(path).metadata for path in self.paths]
+
+    @functools.cached_property
+    def _rows(self) -> int:
+        if self.sids is None:
+            return self.stored_rows
+        return sum(b.num_rows for b in self.batches(["stream_sid"], 1 << 20))
+
+    def where_sids(self, sids: Iterable[str]) -> Parts:
+        """Only the rows of streams in ``sids`` (and in this table's own filter)."""
+        keep = frozenset(sids)
+        if self.sids is not None:
+            keep &= self.sids
+        return Parts(self.table, self.paths, keep)
+
+    def batches(
+        self, columns: Sequence[str] | None = None, batch_rows: int = _BATCH_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows in part order, at most ``batch_rows`` at a time, nulls filled.
+
+        One row group is decoded at a time and no batch spans two, so memory
+        stays bounded whatever the run's length. Columns are named as in
+        :data:`COLUMNS`, typed as :func:`load_table` reads them.
+        """
+        names = list(columns or COLUMNS[self.table])
+        read = (
+            names
+            if self.sids is None or "stream_sid" in names
+            else [*names, "stream_sid"]
+        )
+        schema = _schema(self.table)
+        categorical = sorted(_CATEGORICAL.get(self.table, frozenset()) & set(read))
+        for path, meta in zip(self.paths, self._metadata, strict=True):
+            stored = set(meta.schema.names)
+            file = pq.ParquetFile(
+                path,
+                metadata=meta,
+                read_dictionary=[n for n in categorical if n in stored],
+            )
+            present = [n for n in read if n in stored]
+            for group in range(meta.num_row_groups):
+                for batch in file.iter_batches(
+                    batch_size=batch_rows, row_groups=[group], columns=present
+                ):
+                    data = _conform(batch, read, schema)
+                    if self.sids is not None:
+                        data = data.filter(_among(data.column("stream_sid"), self.sids))
+                        data = data.select(names)
+                    if data.num_rows:
+                        yield _filled(self.table, data)
+
+    def bounds(self, column: str) -> tuple[int, int] | None:
+        """The least and greatest positive value of an integer column (``None``: none).
+
+        Parquet keeps exact integer statistics per row group, so an unfiltered
+        table whose row groups hold only positive values is answered from the
+        footers; otherwise the column is read.
+        """
+        if self.sids is None:
+            stored = self.stored_range(column)
+            if stored is not None and stored[0] >= 1:
+                return stored
+        low: int | None = None
+        high: int | None = None
+        for batch in self.batches([column], 1 << 20):
+            values = batch.column(0).to_numpy()
+            values = values[values > 0]
+            if values.size:
+                lo, hi = int(values.min()), int(values.max())
+                low = lo if low is None else min(low, lo)
+                high = hi if high is None else max(high, hi)
+        return None if low is None or high is None else (low, high)
+
+    def stored_range(self, column: str) -> tuple[int, int] | None:
+        """Least and greatest value of an integer column in the parts, from their
+        footers, before any stream filter (``None``: not known there)."""
+        return _footer_range(self._metadata, column)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The whole table as a DataFrame, as :func:`load_table` reads it (small runs)."""
+        return _read_table(self.paths, self.table, self.sids)
 
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """One run's records, a DataFrame per table (columns as in :data:`COLUMNS`)."""
+    """One run's records: a DataFrame per table, :class:`Parts` for the per-frame ones."""
 
     run_dir: Path
     producers: pd.DataFrame
     requests: pd.DataFrame
     platform_streams: pd.DataFrame
-    sent_frames: pd.DataFrame
-    frames: pd.DataFrame
+    sent_frames: Parts
+    frames: Parts
     streams: pd.DataFrame
     rule_checks: pd.DataFrame
     violations: pd.DataFrame
     health: pd.DataFrame
     histograms: pd.DataFrame
-    audio: pa.Table
-    """``audio_samples`` as Arrow (payloads stay one binary buffer, never Python bytes)."""
+    audio: Parts
+    """``audio_samples`` (payloads stay Arrow binary buffers, never Python bytes)."""
 
     def rows(self) -> dict[str, int]:
         """Row count per table, for the report's run section."""
-        counts = {name: len(getattr(self, name)) for name in COLUMNS}
-        counts["audio_samples"] = self.audio.num_rows
-        return counts
+        return {name: len(getattr(self, _FIELDS.get(name, name))) for name in COLUMNS}
 
 
 def find_parts(run_dir: Path, table: str) -> list[Path]:
@@ -150,30 +269,146 @@ def find_parts(run_dir: Path, table: str) -> list[Path]:
     return sorted(p for p in directory.glob("*.parquet") if p.is_file())
 
 
+def _schema(table: str) -> pa.Schema:
+    """The needed columns of ``table`` as read: schema types, dictionaries for strings
+    that repeat."""
+    kinds = dict(TABLES[table])
+    categorical = _CATEGORICAL.get(table, frozenset())
+    return pa.schema(
+        [
+            pa.field(
+                name,
+                pa.dictionary(pa.int32(), pa.string())
+                if name in categorical
+                else _ARROW[kinds[name]],
+            )
+            for name in COLUMNS[table]
+        ]
+    )
+
+
+def _dataset(parts: Sequence[Path], table: str) -> ds.Dataset | None:
+    """The parts as one dataset, in the given (name) order, which reads keep."""
+    if not parts:
+        return None
+    categorical = _CATEGORICAL.get(table, frozenset())
+    fmt = ds.ParquetFileFormat(
+        read_options=ds.ParquetReadOptions(dictionary_columns=sorted(categorical))
+    )
+    return ds.dataset([str(p) for p in parts], schema=_schema(table), format=fmt)
+
+
+def _among(sids: pa.Array, keep: frozenset[str]) -> pa.Array:
+    """Which rows of a (dictionary or string) sid column are in ``keep``."""
+    wanted = pa.array(sorted(keep), pa.string())
+    if pa.types.is_dictionary(sids.type):
+        member = pc.is_in(sids.dictionary, value_set=wanted).to_numpy(
+            zero_copy_only=False
+        )
+        indices = sids.indices.fill_null(len(member)).to_numpy()
+        return pa.array(np.append(member, False)[indices])
+    return pc.fill_null(pc.is_in(sids, value_set=wanted), False)
+
+
+def _conform(
+    batch: pa.RecordBatch, names: Sequence[str], schema: pa.Schema
+) -> pa.RecordBatch:
+    """``batch`` with ``names`` in order and the schema's types; absent ones null."""
+    columns = []
+    for name in names:
+        kind = schema.field(name).type
+        if name in batch.schema.names:
+            column = batch.column(name)
+            columns.append(column if column.type == kind else column.cast(kind))
+        else:
+            columns.append(pa.nulls(batch.num_rows, kind))
+    return pa.RecordBatch.from_arrays(columns, names=list(names))
+
+
+def _filled(table: str, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with the schema's fill values for nulls (categoricals keep theirs)."""
+    kinds = dict(TABLES[table])
+    categorical = _CATEGORICAL.get(table, frozenset())
+    columns = batch.columns
+    nulls = [
+        i
+        for i, name in enumerate(batch.schema.names)
+        if name not in categorical and columns[i].null_count
+    ]
+    if not nulls:
+        return batch
+    for i in nulls:
+        kind = kinds[batch.schema.names[i]]
+        columns[i] = pc.fill_null(columns[i], _FILL[kind])
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _footer_range(
+    metadata: Sequence[pq.FileMetaData], column: str
+) -> tuple[int, int] | None:
+    """Least and greatest value of an integer column from row-group statistics.
+
+    Nulls and parts without the column count as the 0 they read as. ``None``
+    when a row group has no statistics, or there are no rows.
+    """
+    low: int | None = None
+    high: int | None = None
+
+    def see(lo: int, hi: int) -> None:
+        nonlocal low, high
+        low = lo if low is None else min(low, lo)
+        high = hi if high is None else max(high, hi)
+
+    for meta in metadata:
+        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+        if column not in names:
+            if meta.num_rows:
+                see(0, 0)
+            continue
+        index = names.index(column)
+        for g in range(meta.num_row_groups):
+            chunk = meta.row_group(g).column(index)
+            stats = chunk.statistics
+            if not chunk.num_values:
+                continue
+            if stats is None or not stats.has_null_count:
+                return None
+            if stats.null_count:
+                see(0, 0)
+            if stats.has_min_max:
+                see(int(stats.min), int(stats.max))
+            elif stats.null_count != chunk.num_values:
+                return None
+    return None if low is None or high is None else (low, high)
+
+
 def load_table(run_dir: Path, table: str) -> pd.DataFrame:
     """Read one table's needed columns with schema dtypes; empty frame if absent."""
+    return _read_table(find_parts(run_dir, table), table)
+
+
+def _read_table(
+    parts: Sequence[Path], table: str, sids: frozenset[str] | None = None
+) -> pd.DataFrame:
+    """:func:`load_table` of these parts, optionally only the rows of ``sids``."""
+    dataset = _dataset(parts, table)
+    if dataset is None:
+        return _frame(table, _schema(table).empty_table())
+    data = dataset.to_table(columns=list(COLUMNS[table]))
+    if sids is not None:
+        mask = pa.chunked_array(
+            [_among(chunk, sids) for chunk in data.column("stream_sid").chunks],
+            pa.bool_(),
+        )
+        data = data.filter(mask)
+    return _frame(table, data)
+
+
+def _frame(table: str, data: pa.Table) -> pd.DataFrame:
+    """Arrow -> pandas with the schema's fill values for nulls (``data`` is consumed)."""
     kinds = dict(TABLES[table])
     names = COLUMNS[table]
     categorical = _CATEGORICAL.get(table, frozenset())
-    fields = [
-        pa.field(
-            name,
-            pa.dictionary(pa.int32(), pa.string())
-            if name in categorical
-            else _ARROW[kinds[name]],
-        )
-        for name in names
-    ]
-    schema = pa.schema(fields)
-    parts = find_parts(run_dir, table)
-    if parts:
-        fmt = ds.ParquetFileFormat(
-            read_options=ds.ParquetReadOptions(dictionary_columns=sorted(categorical))
-        )
-        dataset = ds.dataset([str(p) for p in parts], schema=schema, format=fmt)
-        data = dataset.to_table(columns=list(names))
-    else:
-        data = schema.empty_table()
     for i, name in enumerate(names):
         if name in categorical or data.column(i).null_count == 0:
             continue
@@ -212,27 +447,12 @@ def load_run(run_dir: Path | str) -> Run:
             f"no records/<table>/*.parquet under {str(root)!r}",
             "pass the directory a streamload run wrote (it holds records/)",
         )
-    tables = {name: load_table(root, name) for name in COLUMNS}
-    return Run(run_dir=root, audio=load_audio(root), **tables)
-
-
-def load_audio(run_dir: Path) -> pa.Table:
-    """The ``audio_samples`` table as Arrow (empty with its schema when absent).
-
-    One 20 ms payload a second per track: 1.2 M rows for a 60 M-frame run,
-    kept as Arrow binary so the audio check slices the buffers with numpy.
-    """
-    schema = pa.schema(
-        [
-            ("stream_sid", pa.string()),
-            ("track", pa.string()),
-            ("chunk", pa.int64()),
-            ("codec", pa.string()),
-            ("payload", pa.binary()),
-        ]
-    )
-    parts = find_parts(run_dir, "audio_samples")
-    if not parts:
-        return schema.empty_table()
-    dataset = ds.dataset([str(p) for p in parts], schema=schema, format="parquet")
-    return dataset.to_table()
+    tables: dict[str, Any] = {
+        _FIELDS.get(name, name): (
+            Parts(name, tuple(find_parts(root, name)))
+            if name in LAZY
+            else load_table(root, name)
+        )
+        for name in COLUMNS
+    }
+    return Run(run_dir=root, **tables)

@@ -162,7 +162,7 @@ def analyse(run: Run, l16_byte_order: ByteOrder = "big") -> Performance:
             frames_per_second=facts.rates(),
             **_setup_hist(times),
         ),
-        harness=summarise_harness(run.health, run.histograms, facts.pacing_ns),
+        harness=summarise_harness(run.health, run.histograms, facts.pacing),
         receiver_histograms=summarise_histograms(run.histograms),
     )
 

@@ -17,7 +17,7 @@ import pandas as pd
 from reports.accounting import account
 from reports.conformance import summarise_conformance
 from reports.gates import DEFAULT_THRESHOLDS, Threshold, evaluate, verdict
-from reports.load import Run
+from reports.load import Parts, Run
 from reports.performance import Plots, analyse
 from reports.rest import summarise_requests
 
@@ -103,10 +103,10 @@ def _duration_s(run: Run, *, single_host: bool) -> float | None:
     for frame, names in columns:
         lows, highs = [], []
         for name in names:
-            present = frame[name][frame[name] > 0]
-            if len(present):
-                lows.append(int(present.min()))
-                highs.append(int(present.max()))
+            bounds = _bounds(frame, name)
+            if bounds is not None:
+                lows.append(bounds[0])
+                highs.append(bounds[1])
         if lows:
             spans.append((min(lows), max(highs)))
     if not spans:
@@ -114,3 +114,11 @@ def _duration_s(run: Run, *, single_host: bool) -> float | None:
     if single_host:
         return round((max(h for _, h in spans) - min(lo for lo, _ in spans)) / 1e9, 3)
     return round(max(h - lo for lo, h in spans) / 1e9, 3)
+
+
+def _bounds(table: pd.DataFrame | Parts, column: str) -> tuple[int, int] | None:
+    """The least and greatest positive value of ``column``."""
+    if isinstance(table, Parts):
+        return table.bounds(column)
+    present = table[column][table[column] > 0]
+    return (int(present.min()), int(present.max())) if len(present) else None

@@ -13,7 +13,12 @@ the real reference tone), health rows and histograms. Then runs
 peak resident memory (``ru_maxrss`` of the child). Generation is bounded in
 memory (5 M rows a part) and not timed; ``--reuse`` skips it when ``--keep``
 already holds a run (60 M frames take minutes to write), and
-``--generate-only`` writes the run without reporting on it.
+``--generate-only`` writes the run without reporting on it. ``--order
+arrival`` interleaves the streams' frames as receivers record them (the
+report's sorts then have more to do).
+
+Run benchmarks one at a time on a shared machine:
+``flock /tmp/streamload-bench.lock .venv/bin/python scripts/bench_report.py ...``.
 """
 
 from __future__ import annotations
@@ -47,8 +52,15 @@ PART = 5_000_000
 T0 = 10**12
 
 
-def write_run(root: Path, frames_m: float, streams: int, seed: int = 7) -> int:
-    """Write the synthetic run; return the number of received frames."""
+def write_run(
+    root: Path, frames_m: float, streams: int, seed: int = 7, order: str = "stream"
+) -> int:
+    """Write the synthetic run; return the number of received frames.
+
+    ``order`` is the row order of the frame tables: ``stream`` (each stream's
+    frames together) or ``arrival`` (every stream's chunk c before chunk c + 1,
+    as receivers write them).
+    """
     rng = np.random.default_rng(seed)
     total = int(frames_m * 1e6)
     chunks = max(1, total // (streams * 2))
@@ -79,7 +91,7 @@ def write_run(root: Path, frames_m: float, streams: int, seed: int = 7) -> int:
     for sink in (scenario, platform, receiver):
         sink.flush()
 
-    # frames, a part at a time: stream-major, chunk, track
+    # frames, a part at a time: stream-major (or chunk-major), then chunk, track
     sid_array = pa.array(sids, pa.string())
     tracks = pa.array(["inbound", "outbound"], pa.string())
     per_stream = chunks * 2
@@ -88,8 +100,12 @@ def write_run(root: Path, frames_m: float, streams: int, seed: int = 7) -> int:
     for lo in range(0, rows, PART):
         n = min(PART, rows - lo)
         k = np.arange(lo, lo + n, dtype=np.int64)
-        stream = k // per_stream
-        chunk = (k % per_stream) // 2 + 1
+        if order == "arrival":
+            stream = (k // 2) % streams
+            chunk = k // (2 * streams) + 1
+        else:
+            stream = k // per_stream
+            chunk = (k % per_stream) // 2 + 1
         track = (k % 2).astype(np.int32)
         due_ns = first_due[stream] + (chunk - 1) * 20 * MS
         sent = due_ns + rng.integers(0, 300_000, n)
@@ -161,6 +177,12 @@ def main() -> int:
         "--reuse", action="store_true", help="report on the run --keep already holds"
     )
     p.add_argument("--generate-only", action="store_true", help="write, do not report")
+    p.add_argument(
+        "--order",
+        choices=("stream", "arrival"),
+        default="stream",
+        help="row order of the frame tables (arrival: as receivers write them)",
+    )
     args = p.parse_args()
     if args.reuse and not args.keep:
         p.error("--reuse needs --keep DIR")
@@ -174,7 +196,7 @@ def main() -> int:
                 for f in (root / "records" / "frames").glob("*.parquet")
             )
         else:
-            received = write_run(root, args.frames, args.streams)
+            received = write_run(root, args.frames, args.streams, order=args.order)
         written = time.monotonic() - started
         size = sum(f.stat().st_size for f in (root / "records").rglob("*.parquet"))
         if args.generate_only:

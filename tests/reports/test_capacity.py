@@ -8,6 +8,7 @@ from typing import Any
 from reports import capacity
 from reports.gates import Threshold, evaluate
 from reports.load import Run, load_run
+from reports.summary import build_summary
 from tests.reports.helpers import MS, T0, RunBuilder
 
 
@@ -106,3 +107,24 @@ def test_a_run_that_never_held_fails_its_requirement(tmp_path: Path) -> None:
     result = capacity.search(stepped_run(tmp_path), shape, gate, require=2)
     assert result["largest_held"] is None
     assert capacity.capacity_gate(result)["result"] == "fail"
+
+
+def test_a_window_keeps_the_frames_of_its_streams(tmp_path: Path) -> None:
+    build = RunBuilder(tmp_path, batch_rows=9)
+    for n, sent in ((1, T0), (2, T0 + 5 * SECOND)):
+        build.request(
+            f"req-{n}", sent_ns=sent, done_ns=sent + 10 * MS, stream_sid=f"MZ{n}"
+        )
+        build.stream(
+            f"MZ{n}", f"req-{n}", start_ns=sent + 20 * MS, stop_ns=sent + SECOND
+        )
+        build.media(f"MZ{n}", chunks=10 * n, first_ns=sent + 50 * MS, missing=(3,))
+    run = load_run(build.write())
+    part = capacity.window(run, T0 + 4 * SECOND, T0 + 8 * SECOND)
+
+    assert (len(part.frames), len(part.sent_frames)) == (19, 20)
+    summary = build_summary(part)
+    assert summary["accounting"]["frames_received"] == 19
+    pcmu = summary["performance"]["codecs"]["PCMU"]
+    assert (pcmu["frames"], pcmu["frames_lost"], pcmu["streams"]) == (19, 1, 1)
+    assert summary["run"]["duration_s"] == 1.001  # request sent -> stream closed

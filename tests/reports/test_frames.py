@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import random
 import tempfile
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import numpy as np
-import pandas as pd
 from hypothesis import given, settings, strategies as st
 
-from reports.frames import UNKNOWN, FrameFacts, _unique_first, categories
+from harness.sink import RecordSink
+from reports.frames import UNKNOWN, FrameFacts, _unique_first
 from reports.load import load_run
+from reports.partition import Limits
 from reports.performance import stream_codecs
+from reports.samples import Samples
+from reports.summary import Report, build_report
 from tests.reports.helpers import MS, T0, RunBuilder
 
 
@@ -20,11 +26,6 @@ def test_unique_first_keeps_the_first_occurrence() -> None:
     keys, first = _unique_first(np.array([5, 3, 5, 1, 3], np.int64))
     assert keys.tolist() == [1, 3, 5]
     assert first.tolist() == [3, 1, 0]
-
-
-def test_categories_of_strings_and_categoricals() -> None:
-    assert categories(pd.Series(["b", "a", "b"])) == ["a", "b"]
-    assert categories(pd.Series(["b", None], dtype="category")) == ["b"]
 
 
 def facts(build: RunBuilder) -> FrameFacts:
@@ -100,3 +101,125 @@ def test_loss_bursts_match_a_chunk_by_chunk_count(
     count, longest = naive_bursts(lost, seen)
     metrics = got.track_metrics(pcmu)["loss_bursts"]
     assert (metrics["count"], metrics["longest"]) == (count, longest)
+
+
+Frame = tuple[str, str, int, int, float]
+"""sid, track, chunk, arrival offset in µs, jitter in ns."""
+
+
+@st.composite
+def runs(draw: st.DrawFn) -> dict[str, Any]:
+    """A small run: streams of several codecs and tracks, with loss, duplicates,
+    reordering, stray frames, two receivers, with or without a send log."""
+    log = draw(st.booleans())
+    streams: list[dict[str, Any]] = []
+    for i in range(draw(st.integers(1, 4))):
+        tracks = draw(
+            st.lists(st.sampled_from(["inbound", "outbound"]), min_size=1, unique=True)
+        )
+        streams.append(
+            {
+                "sid": f"MZ{i}",
+                "codec": draw(st.sampled_from(["PCMU", "PCMA", "L16"])),
+                "tracks": tracks,
+                "chunks": draw(st.integers(1, 25)),
+                "scheduled": log and draw(st.booleans()),
+                "requested": draw(st.booleans()),
+            }
+        )
+    received: list[Frame] = []
+    sent: list[tuple[str, str, int, int]] = []
+    for stream in streams:
+        for track in stream["tracks"]:
+            chunks = list(range(1, stream["chunks"] + 1))
+            sent += [(stream["sid"], track, c, c * 20_000) for c in chunks]
+            kept = [c for c in chunks if draw(st.integers(0, 9))]  # ~10 % lost
+            kept += draw(st.lists(st.sampled_from(chunks), max_size=3))  # duplicates
+            order = draw(st.permutations(kept)) if draw(st.booleans()) else kept
+            for c in order:
+                late_us = draw(st.integers(0, 5_000))
+                jitter = draw(st.one_of(st.floats(0, 1e7), st.just(float("nan"))))
+                received.append((stream["sid"], track, c, c * 20_000 + late_us, jitter))
+    received += draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["MZ-stray", "MZ0"]),
+                st.sampled_from(["inbound", "outbound", "odd"]),
+                st.integers(-1, 30),
+                st.integers(0, 600_000),
+                st.floats(0, 1e7),
+            ),
+            max_size=4,
+        )
+    )
+    return {"log": log, "streams": streams, "sent": sent, "received": received}
+
+
+def write(root: Path, case: dict[str, Any], batch_rows: int) -> Path:
+    build = RunBuilder(root, batch_rows=batch_rows)
+    other = RecordSink(root, "receiver-2", "receiver", batch_rows=batch_rows)
+    for s in case["streams"]:
+        request = f"req-{s['sid']}"
+        if s["requested"]:
+            build.request(request, stream_sid=s["sid"], codec=s["codec"])
+        if s["scheduled"]:
+            build.platform_stream(s["sid"], request, codec=s["codec"])
+        build.stream(s["sid"], request, codec=s["codec"])
+    if case["log"]:
+        for sid, track, chunk, at_us in case["sent"]:
+            build.sent(sid, track, chunk, T0 + at_us * 1000)
+    for i, (sid, track, chunk, at_us, jitter) in enumerate(case["received"]):
+        row = (sid, track, chunk, chunk, 0, T0 + at_us * 1000 + MS, 160, jitter)
+        (build.receiver if i % 3 else other).add("frames", row)
+    other.flush()
+    return build.write()
+
+
+def report(root: Path, limits: Limits) -> Report:
+    env = {
+        "STREAMLOAD_REPORT_PIECE_ROWS": str(limits.piece_rows),
+        "STREAMLOAD_REPORT_SAMPLE_BYTES": str(limits.sample_bytes),
+    }
+    with mock.patch.dict(os.environ, env):
+        return build_report(load_run(root))
+
+
+@settings(max_examples=40, deadline=None)
+@given(runs(), st.integers(1, 40), st.sampled_from([1, 64, 4096]), st.integers(3, 50))
+def test_pieces_and_spilled_samples_give_the_same_report(
+    case: dict[str, Any], piece_rows: int, sample_bytes: int, batch_rows: int
+) -> None:
+    """The proof that cutting a run changes nothing: a run cut into many pieces,
+    its distributions spilled to disk, reports exactly what one piece reports."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write(Path(tmp), case, batch_rows)
+        whole = report(root, Limits(piece_rows=10**9, sample_bytes=1 << 30))
+        cut = report(root, Limits(piece_rows=piece_rows, sample_bytes=sample_bytes))
+    assert cut.summary == whole.summary
+    assert cut.plots == whole.plots
+
+
+def test_a_cut_run_really_is_cut_and_spilled(tmp_path: Path) -> None:
+    build = RunBuilder(tmp_path, batch_rows=7)
+    for i in range(6):
+        build.good_stream(f"MZ{i}", f"req-{i}", codec=("PCMU", "L16")[i % 2])
+    run = load_run(build.write())
+    sid_codec = stream_codecs(run)
+    codecs = [*sorted(set(sid_codec)), UNKNOWN]
+    spills: list[int] = []
+    original = Samples.spill
+
+    def counted(self: Samples) -> None:
+        spills.append(1)
+        original(self)
+
+    with mock.patch.object(Samples, "spill", counted):
+        cut = FrameFacts(run, sid_codec, codecs, Limits(piece_rows=50, sample_bytes=8))
+    whole = FrameFacts(run, sid_codec, codecs, Limits(piece_rows=10**6))
+    assert len(spills) > 10
+    assert cut.dists == whole.dists and cut.codec_dists == whole.codec_dists
+    assert cut.cdf == whole.cdf and cut.pacing == whole.pacing
+    assert (cut.frames == whole.frames).all() and (cut.sent == whole.sent).all()
+    assert (
+        cut.sids_with_frames == whole.sids_with_frames == [f"MZ{i}" for i in range(6)]
+    )

@@ -9,8 +9,12 @@ import numpy as np
 from harness.histogram import bucket_of
 from reports.health import summarise_harness
 from reports.load import load_run
+from reports.stats import distribution
 from reports.summary import build_summary
 from tests.reports.helpers import MS, T0, RunBuilder
+
+
+NO_PACING = distribution(np.zeros(0, np.int64))
 
 
 def health(
@@ -67,7 +71,7 @@ def test_cpu_lag_and_pacing_each_mark_a_run_saturated(tmp_path: Path) -> None:
     health(build, "receiver-1", 10, loop_share=0.3, lag_ms=9.0)
     run = load_run(build.write())
     late = np.full(1000, 8 * MS, np.int64)
-    harness = summarise_harness(run.health, run.histograms, late)
+    harness = summarise_harness(run.health, run.histograms, distribution(late))
 
     assert harness["saturated"] is True
     assert harness["reasons"] == [
@@ -82,14 +86,14 @@ def test_a_start_up_spike_alone_is_not_saturation(tmp_path: Path) -> None:
     health(build, "receiver-0", 1, loop_share=0.99)
     health(build, "receiver-0", 19, loop_share=0.3)
     run = load_run(build.write())
-    harness = summarise_harness(run.health, run.histograms, np.zeros(0, np.int64))
+    harness = summarise_harness(run.health, run.histograms, NO_PACING)
     assert harness["saturated"] is False
     assert harness["producers"]["receiver-0"]["loop_cpu"]["max"] == 0.99
 
 
 def test_nothing_recorded(tmp_path: Path) -> None:
     run = load_run(RunBuilder(tmp_path).write())
-    harness = summarise_harness(run.health, run.histograms, np.zeros(0, np.int64))
+    harness = summarise_harness(run.health, run.histograms, NO_PACING)
     assert (harness["measured"], harness["saturated"], harness["producers"]) == (
         False, False, {},
     )  # fmt: skip

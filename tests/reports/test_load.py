@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness.errors import ConfigError
-from reports.load import COLUMNS, find_parts, load_run, load_table
+from reports.load import COLUMNS, LAZY, Parts, find_parts, load_run, load_table
 from tests.reports.helpers import MS, T0, RunBuilder
 
 
@@ -21,12 +21,17 @@ def test_tables_have_the_needed_columns_and_schema_dtypes(tmp_path: Path) -> Non
     run = load_run(build.write())
 
     for table, columns in COLUMNS.items():
-        assert tuple(getattr(run, table).columns) == columns, table
-    assert isinstance(run.frames["stream_sid"].dtype, pd.CategoricalDtype)
-    assert isinstance(run.sent_frames["track"].dtype, pd.CategoricalDtype)
-    assert run.frames["chunk"].dtype == "int64"
-    assert run.frames["payload_bytes"].dtype == "int32"
-    assert run.frames["jitter_ns"].dtype == "float64"
+        data = getattr(run, "audio" if table == "audio_samples" else table)
+        if table in LAZY:
+            assert isinstance(data, Parts) and data.table == table
+            data = data.to_pandas()
+        assert tuple(data.columns) == columns, table
+    frames = run.frames.to_pandas()
+    assert isinstance(frames["stream_sid"].dtype, pd.CategoricalDtype)
+    assert isinstance(run.sent_frames.to_pandas()["track"].dtype, pd.CategoricalDtype)
+    assert frames["chunk"].dtype == "int64"
+    assert frames["payload_bytes"].dtype == "int32"
+    assert frames["jitter_ns"].dtype == "float64"
     assert run.requests["status"].dtype == "int32"
     assert pd.api.types.is_string_dtype(run.requests["request_id"])
     assert run.rows() == {
@@ -62,10 +67,13 @@ def test_a_missing_table_is_an_empty_frame_with_the_right_columns(
     build.request("req-1")
     run = load_run(build.write())
 
-    assert run.frames.empty
-    assert tuple(run.frames.columns) == COLUMNS["frames"]
-    assert run.frames["arrival_ns"].dtype == "int64"
-    assert isinstance(run.frames["stream_sid"].dtype, pd.CategoricalDtype)
+    assert len(run.frames) == 0 and run.frames.bounds("arrival_ns") is None
+    assert list(run.frames.batches()) == []
+    frames = run.frames.to_pandas()
+    assert frames.empty
+    assert tuple(frames.columns) == COLUMNS["frames"]
+    assert frames["arrival_ns"].dtype == "int64"
+    assert isinstance(frames["stream_sid"].dtype, pd.CategoricalDtype)
     assert run.violations.empty
 
 
@@ -133,3 +141,70 @@ def test_a_directory_without_records_is_a_usage_error(tmp_path: Path) -> None:
         f"RUN_DIR: no records/<table>/*.parquet under {str(tmp_path)!r}; "
         "pass the directory a streamload run wrote (it holds records/)"
     )
+
+
+def test_parts_are_read_a_batch_at_a_time_in_part_order(tmp_path: Path) -> None:
+    build = RunBuilder(tmp_path, batch_rows=7)
+    build.media("MZ1", chunks=40)
+    run = load_run(build.write())
+
+    batches = list(run.frames.batches(["chunk", "stream_sid"], batch_rows=3))
+    assert max(b.num_rows for b in batches) == 3
+    chunks = [c for b in batches for c in b.column("chunk").to_pylist()]
+    assert chunks == list(range(1, 41))
+    assert pa.types.is_dictionary(batches[0].column("stream_sid").type)
+    assert len(run.frames) == 40 == run.frames.stored_rows
+
+
+def test_parts_filtered_to_some_streams(tmp_path: Path) -> None:
+    build = RunBuilder(tmp_path, batch_rows=5)
+    build.media("MZ1", chunks=10, first_ns=T0)
+    build.media("MZ2", chunks=4, first_ns=T0 + 1000 * MS)
+    run = load_run(build.write())
+
+    mz2 = run.frames.where_sids({"MZ2", "MZ9"})
+    assert len(mz2) == 4 and mz2.stored_rows == 14
+    assert mz2.where_sids({"MZ1"}).sids == frozenset()
+    assert len(mz2.where_sids({"MZ1"})) == 0
+    frame = mz2.to_pandas()
+    assert frame["stream_sid"].astype(str).unique().tolist() == ["MZ2"]
+    assert [c for b in mz2.batches(["chunk"]) for c in b.column(0).to_pylist()] == [
+        1,
+        2,
+        3,
+        4,
+    ]
+    assert mz2.bounds("arrival_ns") == (T0 + 1000 * MS + MS, T0 + 1060 * MS + MS)
+
+
+def test_bounds_come_from_the_footers_when_they_can(tmp_path: Path) -> None:
+    build = RunBuilder(tmp_path, batch_rows=5)
+    build.media("MZ1", chunks=12)
+    run = load_run(build.write())
+
+    expected = (T0 + 120 * MS + MS, T0 + 120 * MS + 11 * 20 * MS + MS)
+    assert run.frames.bounds("arrival_ns") == expected
+    assert run.frames.stored_range("arrival_ns") == expected
+    assert run.frames.stored_range("chunk") == (1, 12)
+    # a part without the column reads as 0s: the footers no longer answer
+    older = tmp_path / "records" / "frames" / "old-000001.parquet"
+    pq.write_table(pa.table({"chunk": pa.array([3], pa.int64())}), older)
+    run = load_run(tmp_path)
+    assert run.frames.stored_range("arrival_ns") == (0, expected[1])
+    assert run.frames.bounds("arrival_ns") == expected  # read: only positives
+
+
+def test_a_part_without_some_columns_reads_them_as_zero_or_empty(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "records" / "frames"
+    directory.mkdir(parents=True)
+    table = pa.table({"chunk": pa.array([1, 2], pa.int64())})
+    pq.write_table(table, directory / "old-000001.parquet")
+    frames = load_run(tmp_path).frames
+
+    (batch,) = list(frames.batches())
+    assert batch.schema.names == list(COLUMNS["frames"])
+    assert batch.column("arrival_ns").to_pylist() == [0, 0]
+    assert batch.column("payload_bytes").type == pa.int32()
+    assert batch.column("stream_sid").null_count == 2  # categoricals keep nulls

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import math
+import random
+from fractions import Fraction
 
 import numpy as np
 from hypothesis import given, strategies as st
 
-from reports.stats import QUANTILES, distribution, ms, quantiles, ratio
+from reports.stats import (
+    QUANTILES,
+    distribution,
+    exact_sum,
+    mean,
+    ms,
+    quantiles,
+    ratio,
+)
 
 
 MS = 1_000_000
@@ -88,3 +98,43 @@ def test_distribution_matches_the_reference(values: list[int]) -> None:
     assert dist["max"] == round(max(values) / MS, 3)
     assert dist["min"] == round(min(values) / MS, 3)
     assert dist["count"] == len(values)
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=300))
+def test_exact_sum_of_integers_is_the_true_sum(values: list[int]) -> None:
+    assert exact_sum(np.array(values, np.int64)) == sum(values)
+
+
+@given(st.lists(finite, max_size=300))
+def test_exact_sum_of_floats_is_the_true_sum(values: list[float]) -> None:
+    total = exact_sum(np.array(values, np.float64))
+    assert total == sum((Fraction(v) for v in values), Fraction(0))
+
+
+@given(st.lists(finite, min_size=1, max_size=100), st.randoms())
+def test_the_mean_does_not_depend_on_the_order(
+    values: list[float], rng: random.Random
+) -> None:
+    shuffled = values[:]
+    rng.shuffle(shuffled)
+    one = mean(exact_sum(np.array(values)), len(values))
+    other = mean(exact_sum(np.array(shuffled)), len(values))
+    assert one == other or (math.isnan(one) and math.isnan(other))
+    # one rounding of the true mean
+    assert one == float(sum((Fraction(v) for v in values), Fraction(0)) / len(values))
+
+
+def test_an_infinite_float_has_no_exact_sum_and_no_mean() -> None:
+    assert exact_sum(np.array([1.0, math.inf])) is None
+    assert math.isnan(mean(None, 3))
+    assert ms(mean(None, 3)) is None
+
+
+@given(st.lists(st.integers(0, 10**12), min_size=1, max_size=300))
+def test_the_mean_of_durations_is_numpys(values: list[int]) -> None:
+    """Below 2**53 numpy's float sum is exact too, so the two means agree."""
+    array = np.array(values, np.int64)
+    assert distribution(array)["mean"] == ms(float(array.mean()))
