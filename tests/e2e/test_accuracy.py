@@ -12,15 +12,19 @@ The truth for transit is ``wire_ns - sent_ns``, exactly what the emulated
 network added; the report's ``arrival - sent_ns`` also carries the real
 loopback delivery (a fraction of a millisecond), which the tolerance absorbs.
 The truth for jitter is RFC 3550 run over the send log with ``wire_ns`` as the
-arrival. All five runs go at once (one platform and one receiver each, a few
-streams for about 5 s), so the module takes ~20 s.
+arrival. The five runs go one after another (one platform and one receiver
+each, a few streams for about 5 s), so that they do not load each other's
+loopback; the module takes ~40 s.
 
-p50 and p90 are always held to the tolerance. p99 is held to it only when the
-host was quiet enough to judge it: when the loopback delivery itself
-(``arrival - wire_ns``, no impairment in it) had a p99 larger than the
-tolerance, another load on the machine is in the tail, the accuracy claim
-(limits.md: a receiver under ~75 % CPU) does not apply, and the test says so
-by skipping after the p50/p90 checks.
+Two checks per percentile. The report must equal, to its rounding, the same
+percentile computed here from the raw records (``arrival - sent_ns`` joined by
+frame; RFC 3550 over each track's arrivals): that holds on any host. And it
+must be within the tolerance of the injected truth, which holds only where the
+host's own loopback delivery (``arrival - wire_ns``, no impairment in it) is
+within the tolerance at that percentile: on a busy or noisy host (a VM whose
+scheduler alone wakes a process milliseconds late, scripts/bench_floor.py) the
+accuracy claim (limits.md: a receiver under ~75 % CPU) does not apply there,
+and the test says so by skipping after every check it could judge.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
@@ -77,6 +82,16 @@ class Setup:
         env = {k: v for k, v in os.environ.items() if k != "STREAMLOAD_BEARER_TOKEN"}
         env["SIGNALWIRE_API_TOKEN"] = TOKEN
         self.env = env
+        self.tls = tls
+        self.faults = faults
+        self.ca = tls.ca_file
+        self.uris: list[str] = []
+        self.children: list[Child] = []
+
+    def start(self) -> None:
+        """Start its receiver and platform (a Child starts on construction)."""
+        tls, env = self.tls, self.env
+        name = self.name
         files = ["--cert-file", str(tls.cert_file), "--key-file", str(tls.key_file)]
         self.receiver = Child(
             f"{name}-receiver",
@@ -84,7 +99,7 @@ class Setup:
              "--stats-interval", "0.2", "--max-duration", "120"],
             log_dir=self.run_dir / "logs", env=env,
         )  # fmt: skip
-        fault_args = [a for f in faults for a in ("--fault", f)]
+        fault_args = [a for f in self.faults for a in ("--fault", f)]
         self.platform = Child(
             f"{name}-platform",
             ["-m", "harness.platform", *files, "--ca-file", str(tls.ca_file),
@@ -92,8 +107,7 @@ class Setup:
              "--stats-interval", "0.2", "--max-duration", "120", *fault_args],
             log_dir=self.run_dir / "logs", env=env,
         )  # fmt: skip
-        self.ca = tls.ca_file
-        self.uris: list[str] = []
+        self.children = [self.receiver, self.platform]
 
     def request(self, path: str, fields: dict[str, str]) -> dict[str, Any]:
         ready = self.platform.ready
@@ -148,32 +162,29 @@ def runs(
     setups = {
         name: Setup(name, root, tls_files, faults) for name, faults in FAULTS.items()
     }
+    target = STREAMS * FRAMES_EACH
     try:
-        for s in setups.values():
+        for s in setups.values():  # one at a time: each run alone on the loopback
+            s.start()
             s.receiver.wait_ready(seconds(30))
             s.platform.wait_ready(seconds(30))
-        for s in setups.values():
             s.start_streams()
-        target = STREAMS * FRAMES_EACH
-        for s in setups.values():
             wait_until(
                 lambda s=s: s.platform.stats.get("frames_sent", 0) >= target,
                 30, f"{s.name}: {target} frames sent",
             )  # fmt: skip
             s.stop_streams()
-        for s in setups.values():
             wait_until(
                 lambda s=s: s.platform.stats.get("streams_active", 1) == 0
                 and s.receiver.stats.get("streams_open", 1) == 0,
                 20, f"{s.name}: streams stopped",
             )  # fmt: skip
-        for s in setups.values():
             assert s.platform.stop(seconds(20), signal.SIGTERM) == 0
             assert s.receiver.stop(seconds(20), signal.SIGTERM) == 0
         yield {name: s.run_dir for name, s in setups.items()}
     finally:
         for s in setups.values():
-            for child in (s.platform, s.receiver):
+            for child in s.children:
                 if child.alive():
                     child.stop(5, signal.SIGKILL)
 
@@ -211,8 +222,8 @@ def rfc3550(frames: list[tuple[int, int]]) -> list[float]:
     return out
 
 
-def delivery_p99_ms(run_dir: Path) -> float:
-    """p99 of ``arrival - wire_ns`` (first arrival of each frame): the host's own noise."""
+def delivery_ms(run_dir: Path) -> list[float]:
+    """``arrival - wire_ns`` of each frame's first arrival: the host's own loopback noise."""
     wire = {
         (r["stream_sid"], r["track"], r["chunk"]): r["wire_ns"]
         for r in table(run_dir, "sent_frames")
@@ -222,25 +233,64 @@ def delivery_p99_ms(run_dir: Path) -> float:
     for r in table(run_dir, "frames"):
         key = (r["stream_sid"], r["track"], r["chunk"])
         first[key] = min(first.get(key, r["arrival_ns"]), r["arrival_ns"])
-    gaps = [(at - wire[k]) / 1e6 for k, at in first.items() if k in wire]
-    return nearest(gaps, 0.99)
+    return [(at - wire[k]) / 1e6 for k, at in first.items() if k in wire]
+
+
+def measured_transit_ms(run_dir: Path) -> list[float]:
+    """``arrival - sent_ns`` of every received frame the send log holds, from raw records."""
+    sent = {
+        (r["stream_sid"], r["track"], r["chunk"]): r["sent_ns"]
+        for r in table(run_dir, "sent_frames")
+    }
+    out = []
+    for r in table(run_dir, "frames"):
+        key = (r["stream_sid"], r["track"], r["chunk"])
+        if r["chunk"] >= 1 and key in sent:
+            out.append((r["arrival_ns"] - sent[key]) / 1e6)
+    return out
+
+
+def measured_jitter_ms(run_dir: Path) -> list[float]:
+    """RFC 3550 A.8 over each track's arrivals (media clock from the chunk), from raw records."""
+    by_track: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for r in sorted(table(run_dir, "frames"), key=lambda r: r["arrival_ns"]):
+        by_track.setdefault((r["stream_sid"], r["track"]), []).append(
+            (r["arrival_ns"], (r["chunk"] - 1) * 20_000_000)
+        )
+    return [j / 1e6 for frames in by_track.values() for j in rfc3550(frames)]
 
 
 def check_percentiles(
-    run_dir: Path, got: dict[str, Any], truth: list[float], what: str
+    run_dir: Path,
+    got: dict[str, Any],
+    truth: list[float],
+    measured: list[float],
+    what: str,
 ) -> None:
-    """p50 and p90 always; p99 when the host was quiet, else skip saying why."""
-    for label, q in (("p50", 0.5), ("p90", 0.9)):
+    """Each percentile equal to the raw records', and near the truth where the host allows.
+
+    Skips, after every assertion, naming the percentiles the host's loopback
+    noise kept from being judged against the truth.
+    """
+    delivery = delivery_ms(run_dir)
+    unjudged = []
+    for label, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
+        exact = float(np.quantile(measured, q))
+        assert abs(got[label] - exact) <= 0.0015, (what, label, "raw", got, exact)
         want = nearest(truth, q)
+        noise = nearest(delivery, q)
+        if noise > tolerance(want):
+            unjudged.append(
+                f"{label} (loopback delivery {label} {noise:.2f} ms > the "
+                f"{tolerance(want):.2f} ms tolerance)"
+            )
+            continue
         assert abs(got[label] - want) <= tolerance(want), (what, label, got, want)
-    want = nearest(truth, 0.99)
-    noise = delivery_p99_ms(run_dir)
-    if noise > tolerance(want):
+    if unjudged:
         pytest.skip(
-            f"{what}: p50/p90 within tolerance; p99 not judged: loopback delivery "
-            f"p99 {noise:.2f} ms > the {tolerance(want):.2f} ms tolerance (host busy)"
+            f"{what}: every percentile equals the raw records'; against the injected "
+            f"truth, not judged (host busy): {', '.join(unjudged)}"
         )
-    assert abs(got["p99"] - want) <= tolerance(want), (what, "p99", got, want)
 
 
 def impairments(run_dir: Path, kind: str) -> list[dict[str, Any]]:
@@ -323,7 +373,9 @@ def test_transit_percentiles_match_the_injected_delay(
     latency = report(run)["latency_ms"]
     assert latency["count"] == len(truth)
     assert latency["min"] >= min(truth)  # never less than what was injected
-    check_percentiles(run, latency, truth, f"transit with {name}")
+    check_percentiles(
+        run, latency, truth, measured_transit_ms(run), f"transit with {name}"
+    )
 
 
 def test_jitter_matches_rfc3550_over_the_send_log(runs: dict[str, Path]) -> None:
@@ -337,4 +389,4 @@ def test_jitter_matches_rfc3550_over_the_send_log(runs: dict[str, Path]) -> None
     jitter = report(run)["jitter_ms"]
     assert jitter["count"] == len(truth)
     assert nearest(truth, 0.5) > 1.0  # the jitter is there to be measured
-    check_percentiles(run, jitter, truth, "jitter")
+    check_percentiles(run, jitter, truth, measured_jitter_ms(run), "jitter")
