@@ -32,9 +32,11 @@ from harness.rules import Checker
 __all__ = [
     "Batch",
     "ColumnBuffer",
+    "Columns",
     "MemorySink",
     "RecordSink",
     "RowSink",
+    "warm_up",
 ]  # MemorySink and RowSink re-exported from records
 
 logger = logging.getLogger(__name__)
@@ -128,6 +130,17 @@ class RecordSink:
         os.replace(tmp, final)
 
 
+def warm_up() -> None:
+    """Pay Arrow's one-time costs now, before any traffic is timed.
+
+    The first conversion of Python objects imports lazily (~0.2 s) and the
+    first ``take`` initialises the compute kernels (~0.35 s on a small VM),
+    both with the GIL held: left to the first flush on the writer thread, they
+    would stall the event loop, and the frames behind it, for that long.
+    """
+    pa.array(["warm-up"], pa.string()).take(np.zeros(1, np.int32))
+
+
 def _tuple_of(indices: list[int]) -> Callable[[tuple[object, ...]], tuple[Any, ...]]:
     """A C-speed getter of ``row[i] for i in indices``, a tuple even for one index."""
     if len(indices) == 1:
@@ -215,15 +228,22 @@ class ColumnBuffer:
         return out
 
 
+Columns = Callable[[], Sequence[object]]
+"""Builds one part's columns in ``TABLES`` order; called on the writer thread."""
+
+
 class Batch:
     """One flush window of rows for a writer thread: the hot table columnar, the rest tuples.
 
     Producers on an event loop fill a batch, swap in a fresh one (atomic on the
     loop) and hand the full one to the single thread that owns the
     :class:`RecordSink`, so neither Arrow nor the disk ever stalls the loop.
+    Summaries that would cost the loop a row at a time (thousands of histogram
+    buckets each second) are :meth:`defer` red: the loop hands over a snapshot
+    and the writer thread builds its columns.
     """
 
-    __slots__ = ("_add_hot", "_hot", "columns", "rows")
+    __slots__ = ("_add_hot", "_hot", "columns", "deferred", "rows")
 
     def __init__(self, hot: str) -> None:
         self.columns = ColumnBuffer(hot)
@@ -232,9 +252,15 @@ class Batch:
         }
         self._hot = hot
         self._add_hot = self.columns.add
+        self.deferred: list[tuple[str, Columns]] = []
 
     def __len__(self) -> int:
-        return len(self.columns) + sum(len(rows) for rows in self.rows.values())
+        rows = sum(len(rows) for rows in self.rows.values())
+        return len(self.columns) + rows + len(self.deferred)
+
+    def defer(self, table: str, build: Columns) -> None:
+        """Write ``build()``'s columns as one part of ``table``, built on the writer thread."""
+        self.deferred.append((table, build))
 
     def add(self, table: str, row: tuple[object, ...]) -> None:
         """Buffer one row (the event loop's thread only)."""
@@ -247,6 +273,8 @@ class Batch:
         """Move every row into ``records`` and write them (the writer thread only)."""
         if len(self.columns):
             records.write_columns(self.columns.table, self.columns.columns())
+        for table, build in self.deferred:
+            records.write_columns(table, build())
         add = records.add
         for table, rows in self.rows.items():
             for row in rows:

@@ -31,7 +31,7 @@ from harness.errors import ConfigError
 from harness.secret import Secret
 from harness.sink import RecordSink
 from receivers import service
-from receivers.distributions import Distributions
+from receivers.distributions import Distributions, histogram_columns
 from receivers.health import Monitor
 from receivers.server import Receiver, ServerConfig
 from receivers.sink import BatchSink
@@ -173,7 +173,14 @@ async def main(options: Options) -> int:
     sink = BatchSink(RecordSink(options.run_dir, options.producer, "receiver"))
     dist = Distributions(options.producer)
     monitor = Monitor(options.producer, "receiver", sink)
-    sink.before_flush += [lambda: dist.drain(sink), monitor.drain]
+    producer = options.producer
+
+    def defer_histograms() -> None:
+        snapshot = dist.take()
+        if snapshot:
+            sink.defer("histograms", lambda: histogram_columns(producer, snapshot))
+
+    sink.before_flush += [defer_histograms, monitor.drain]
     await sink.flush()  # the producers row; also warms pyarrow before traffic
     # Everything alive now (modules, pyarrow, numpy) lives as long as the process:
     # keep it out of every later collection, so a full pass costs what the

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from harness.sink import Batch, RecordSink
+from harness.sink import Batch, Columns, RecordSink, warm_up
 
 
 __all__ = ["BatchSink"]
@@ -52,12 +52,17 @@ class BatchSink:
         self.errors = 0
         """Flushes that failed (disk full, bad path): rows lost, run incomplete."""
         self._batch = Batch(_FRAMES)
+        warm_up()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records")
         self._lock = asyncio.Lock()
 
     def add(self, table: str, row: tuple[object, ...]) -> None:
         """Buffer one row (the hot path: frames go into flat columns)."""
         self._batch.add(table, row)
+
+    def defer(self, table: str, build: Columns) -> None:
+        """Have the writer thread build one part of ``table`` (see :meth:`Batch.defer`)."""
+        self._batch.defer(table, build)
 
     @property
     def pending(self) -> int:

@@ -21,9 +21,7 @@ import asyncio
 import logging
 import threading
 
-import pyarrow as pa
-
-from harness.sink import Batch, RecordSink
+from harness.sink import Batch, RecordSink, warm_up
 
 
 __all__ = ["Recorder"]
@@ -43,9 +41,7 @@ class Recorder:
         """Buffer one row (event-loop thread only): the current batch's own
         ``add``, one call less per frame on the sender's hot path."""
         self._write_lock = threading.Lock()
-        # Arrow's first conversion of Python objects imports lazily (~0.2 s with
-        # the GIL held); pay for it now, not in the first flush mid-stream.
-        pa.array(["warm-up"], pa.string())
+        warm_up()
 
     async def flush(self) -> None:
         """Write every buffered row; a failure is logged and loses only those rows."""

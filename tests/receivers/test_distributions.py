@@ -70,3 +70,28 @@ def test_drain_writes_deltas_that_sum_to_the_whole() -> None:
         "transit_first_ns": 8,
     }
     assert dist.drain(sink) == 0
+
+
+def test_columns_built_off_the_loop_are_the_rows_drain_writes(tmp_path) -> None:
+    """take() + histogram_columns on the writer thread == drain() row by row."""
+    import pyarrow.parquet as pq
+
+    from harness.sink import Batch, RecordSink
+    from receivers.distributions import histogram_columns
+
+    arrivals = [20.0 * (i // 2) + (i % 7) * 0.37 for i in range(40)]
+    row_sink, row_dist = MemorySink(), Distributions("receiver-1")
+    feed(row_sink, row_dist, arrivals)
+    row_dist.drain(row_sink)
+    want = [tuple(r.values()) for r in row_dicts(row_sink, "histograms")]
+
+    col_sink, col_dist = MemorySink(), Distributions("receiver-1")
+    feed(col_sink, col_dist, arrivals)
+    snapshot = col_dist.take()
+    assert col_dist.take() == []  # taken: the next flush starts from zero
+    batch = Batch("frames")
+    batch.defer("histograms", lambda: histogram_columns("receiver-1", snapshot))
+    batch.write(RecordSink(tmp_path, "receiver-1", "receiver"))
+    table = pq.read_table(tmp_path / "records" / "histograms")
+    got = [tuple(r.values()) for r in table.to_pylist()]
+    assert len(want) > 20 and got == want
