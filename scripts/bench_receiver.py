@@ -29,7 +29,10 @@ receiver got fewer than 99.9 % of the measured sends is marked ``lost``.
 At each count both receivers run back to back, ``--repeat`` times each
 (interleaved); a point is the median run by p99. The scan stops for a
 receiver once its median p99 exceeds 5 ms; the highest passing count of each
-and their ratio are printed (and written as JSON with ``--out``). Every run is
+and their ratio are printed (and written as JSON with ``--out``). Where the
+host's own noise decides p99 (scripts/bench_floor.py), the steadier figure is
+the receivers' CPU at the same load: ``bare_over_full`` is bare's median CPU
+over full's, the share of bare's streams per core that full holds. Every run is
 bounded in time; every child is ended by its pid. Each run also reports the
 receiver's peak resident memory (``VmHWM``), so a long ``--seconds`` run with
 ``--tracks 2`` shows whether it stays bounded.
@@ -518,6 +521,7 @@ def main() -> int:
     print(describe(machine), flush=True)
     results: list[Result] = []
     best: dict[str, int] = {}
+    cpu_ratios: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-receiver-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -540,6 +544,18 @@ def main() -> int:
                         )
                     runs[kind].append(r)
                     print(json.dumps(dataclasses.asdict(r)), flush=True)
+            if all(runs.get(k) for k in ("bare", "full")):
+                # CPU per message at the same load: steadier than p99 on a noisy host
+                cpu = {
+                    k: float(np.median([r.receiver_cpu for r in runs[k]]))
+                    for k in ("bare", "full")
+                }
+                cpu_ratios[n] = round(cpu["bare"] / cpu["full"], 3)
+                print(
+                    json.dumps(
+                        {"streams": n, "cpu": cpu, "bare_over_full": cpu_ratios[n]}
+                    )
+                )
             for kind, rs in runs.items():
                 r = sorted(rs, key=lambda r: r.p99_ms)[len(rs) // 2]
                 results.append(r)
@@ -551,6 +567,7 @@ def main() -> int:
     summary = {
         "floor": machine,
         "best": best,
+        "cpu_bare_over_full": cpu_ratios,
         "ratio_full_to_bare": round(best["full"] / best["bare"], 3)
         if best.get("full") and best.get("bare")
         else None,
