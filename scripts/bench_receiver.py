@@ -370,7 +370,8 @@ def run_once(
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if kind == "full":
         argv = [py, "-m", "receivers", "--cert-file", str(tls.cert_file), "--key-file",
-                str(tls.key_file), "--run-dir", str(run_dir), "--max-duration", "120",
+                str(tls.key_file), "--run-dir", str(run_dir),
+                "--max-duration", str(args.warmup + args.seconds + 120),
                 "--stats-interval", "1"]  # fmt: skip
     else:
         argv = [py, __file__, "--serve-bare", str(run_dir / "bare.npz"),

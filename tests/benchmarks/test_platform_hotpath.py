@@ -4,13 +4,16 @@
 runs each once. The whole-process number (streams paced within 2 ms) comes
 from ``scripts/bench_platform.py``; these pin the pieces it is made of so a
 regression shows up here first. Budgets are loose (a shared 2-core box):
-what a paced frame costs in total is ~9 µs, dominated by TLS and the socket.
+what a paced frame costs in total is ~9 µs on limits.md's VM and 25-30 µs on
+this one, dominated by TLS and the socket; ``test_bench_streamer_tick`` times
+everything else a frame costs (tick, format, send-log row) without a socket.
 Framing and masking are picows's (Cython); the streamer tests check them
 against a websockets receiver, which refuses unmasked client frames.
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 from pathlib import Path
 
@@ -18,9 +21,11 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from harness.messages import media_json
+from harness.platform.dialect import DIALECTS
 from harness.platform.recorder import Recorder
-from harness.platform.streamer import payloads
+from harness.platform.streamer import Counters, Streamer, StreamerSettings, payloads
 from harness.sink import RecordSink
+from tests.harness.platform.support import make_stream
 
 
 N = 20_000
@@ -62,3 +67,58 @@ def test_send_log_rows_cost_a_few_microseconds(tmp_path: Path) -> None:
 def test_bench_media_json(benchmark: BenchmarkFixture) -> None:
     payload = payloads("PCMU", "big", "inbound")[0]
     assert benchmark(_format_pass, payload) > N * 300
+
+
+class _CountingSocket:
+    """Stands in for the picows client: counts what would have been sent."""
+
+    open = True
+    paused = False
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def send_text(self, message: str | bytes) -> None:
+        self.sent += 1
+
+
+def _live_streamers(recorder: Recorder, n: int) -> list[Streamer]:
+    settings = StreamerSettings(
+        account_sid="AC0",
+        ssl=ssl.create_default_context(),
+        dialect=DIALECTS["signalwire"],
+    )
+    out = []
+    for _ in range(n):
+        streamer = Streamer(
+            make_stream(track="inbound_track", codec="PCMU"),
+            settings,
+            recorder,
+            Counters(),
+        )
+        streamer._ws = _CountingSocket()  # type: ignore[assignment]
+        streamer._live = True
+        out.append(streamer)
+    return out
+
+
+def _tick_pass(streamers: list[Streamer], frames_each: int) -> int:
+    for k in range(frames_each):
+        now = k * 20_000_000
+        for streamer in streamers:
+            streamer._next_due = now
+            streamer.tick(now)
+    return sum(s.frames_sent for s in streamers)
+
+
+@pytest.mark.benchmark(group="platform per frame")
+def test_bench_streamer_tick(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
+    """The whole Python path of one paced frame: tick, format, send-log row."""
+    recorder = Recorder(RecordSink(tmp_path, "bench", "platform"))
+    streamers = _live_streamers(recorder, 200)
+    sent = benchmark.pedantic(_tick_pass, args=(streamers, 10), rounds=3, iterations=1)
+    chunks = {s._chunk for s in streamers}
+    assert len(chunks) == 1 and chunks.pop() % 10 == 0  # one chunk per stream a tick
+    assert sent == 200 * streamers[0]._chunk
+    assert all(s._ws.sent == s.frames_sent for s in streamers)  # type: ignore[union-attr]
+    assert len(recorder._batch) == sent  # one send-log row per frame
