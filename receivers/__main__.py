@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import gc
 import logging
 import os
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import uvloop
 
+from harness import runtime
 from harness.errors import ConfigError
 from harness.secret import Secret
 from harness.sink import RecordSink
@@ -182,10 +182,7 @@ async def main(options: Options) -> int:
 
     sink.before_flush += [defer_histograms, monitor.drain]
     await sink.flush()  # the producers row; also warms pyarrow before traffic
-    # Everything alive now (modules, pyarrow, numpy) lives as long as the process:
-    # keep it out of every later collection, so a full pass costs what the
-    # connections hold, not what the imports hold (limits.md §3: 12-19 ms passes).
-    gc.freeze()
+    runtime.settle()  # the collector and the GIL out of the arrival stamps
     receiver = Receiver(options.server, ctx, sink, dist)
     try:
         url = await receiver.start()

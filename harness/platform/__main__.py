@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import gc
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from pathlib import Path
 import uvloop
 from aiohttp import web
 
+from harness import runtime
 from harness.codecs import ByteOrder
 from harness.errors import ConfigError
 from harness.platform.callbacks import Callbacks
@@ -59,7 +59,6 @@ SIGNING_KEY_ENV = "SIGNALWIRE_SIGNING_KEY"
 FLUSH_INTERVAL_S = 1.0
 """How often buffered records are written: a crash loses at most about this much."""
 SHUTDOWN_GRACE_S = 5.0
-SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -385,16 +384,7 @@ async def serve(options: Options) -> int:
             file=sys.stderr,
         )
         return 2
-    # limits.md §3: a full GC pass over ~100k long-lived objects stalls the loop
-    # for tens of ms, which shows up as late frames. Everything alive now (modules,
-    # the app) lives for the whole process, so take it out of the collector's scans.
-    gc.collect()
-    gc.freeze()
-    # The record writer thread holds the GIL in bursts; Python hands it back to
-    # the loop only every switch interval (5 ms by default), which showed as
-    # 5-6 ms loop lag and late frames at a few hundred streams. 0.5 ms keeps a
-    # waiting loop's delay well inside the 2 ms pacing budget.
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    runtime.settle()  # the collector and the GIL out of the send times
     port = runner.addresses[0][1]
     host = f"[{options.host}]" if ":" in options.host else options.host
     _emit(

@@ -31,6 +31,7 @@ from typing import Any
 
 import uvloop
 
+from harness import runtime
 from harness.api import StartStreamRequest
 from harness.platform.defects import parse_defects
 from harness.platform.dialect import DIALECTS
@@ -293,6 +294,7 @@ async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    runtime.settle()  # the collector and the GIL out of the send times
 
     async def stats() -> None:
         while True:

@@ -67,3 +67,27 @@ def test_encode_roundtrips() -> None:
         json.dumps(EXAMPLES["signalwire"]["platform_to_server"]["start"])
     )
     assert m.decoder().decode(m.encode(start)) == start
+
+
+def test_decoded_messages_are_untracked_by_the_garbage_collector() -> None:
+    """harness.runtime: tens of thousands a second must not feed the collector."""
+    import gc
+
+    import msgspec
+
+    from harness.messages import Media, Start
+
+    raw = (
+        '{"event":"media","sequenceNumber":"3","media":{"track":"inbound",'
+        '"chunk":"1","timestamp":"0","payload":"AAAA"},"streamSid":"s"}'
+    )
+    media = msgspec.json.decode(raw, type=Media)
+    assert not gc.is_tracked(media) and not gc.is_tracked(media.media)
+    start = msgspec.json.decode(
+        '{"event":"start","sequenceNumber":"1","start":{"streamSid":"s",'
+        '"accountSid":"a","callSid":"c","tracks":["inbound"],'
+        '"customParameters":{"k":"v"},"mediaFormat":{"encoding":"audio/x-mulaw",'
+        '"sampleRate":8000,"channels":1}},"streamSid":"s"}',
+        type=Start,
+    )
+    assert not gc.is_tracked(start) and not gc.is_tracked(start.start)
