@@ -30,23 +30,16 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reports.load import Parts
+from reports.load import COLUMNS, Parts
 from reports.samples import DEFAULT_BUDGET
 
 
 __all__ = ["Limits", "Piece", "Pieces"]
 
-FRAME_COLUMNS: Final = (
-    "stream_sid",
-    "track",
-    "chunk",
-    "arrival_ns",
-    "payload_bytes",
-    "jitter_ns",
-)
-"""Columns of ``frames`` the pass reads."""
-LOG_COLUMNS: Final = ("stream_sid", "track", "chunk", "sent_ns", "due_ns")
-"""Columns of ``sent_frames`` the pass reads."""
+FRAME_COLUMNS: Final = COLUMNS["frames"]
+"""Columns of ``frames`` the pass reads: every one a report uses."""
+LOG_COLUMNS: Final = COLUMNS["sent_frames"]
+"""Columns of ``sent_frames`` the pass reads: every one a report uses."""
 KEPT: Final = {"frames": "arrival_ns", "sent": "sent_ns"}
 """Besides the track code and chunk, the time a piece keeps of each table."""
 

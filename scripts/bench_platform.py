@@ -194,22 +194,13 @@ def measure_bare(streams: int, seconds: float, tls_dir: Path) -> dict[str, Any]:
              str(tls.ca_file), str(streams), str(seconds)],
             1, dict(os.environ),
         )  # fmt: skip
-        out = _end_when_done(sender, WARMUP_S + seconds + 120)
+        out = _end(sender, WARMUP_S + seconds + 120, signal_first=False)
     finally:
         tail = _end(sink, 20).strip().splitlines()
     sink_stats = json.loads(tail[-1]) if tail else {}
     result = json.loads(out.strip().splitlines()[-1])
     err_ms = np.asarray(result["err_ms"], np.float64)
     return _point(streams, 1, err_ms, float(result["cpu_cores"]), 0.0, sink_stats)
-
-
-def _end_when_done(proc: subprocess.Popen[str], timeout: float) -> str:
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate(timeout=10)
-    return out or ""
 
 
 def _point(
@@ -274,9 +265,12 @@ def _ready(proc: subprocess.Popen[str], what: str) -> dict[str, Any]:
     return ready
 
 
-def _end(proc: subprocess.Popen[str], timeout: float) -> str:
-    """SIGTERM ``proc`` by pid, wait (SIGKILL after ``timeout``); return its remaining stdout."""
-    if proc.poll() is None:
+def _end(
+    proc: subprocess.Popen[str], timeout: float, *, signal_first: bool = True
+) -> str:
+    """SIGTERM ``proc`` by pid (unless told to let it finish), wait (SIGKILL after
+    ``timeout``); return its remaining stdout."""
+    if signal_first and proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
         out, _ = proc.communicate(timeout=timeout)
