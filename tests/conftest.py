@@ -10,24 +10,17 @@ import pytest
 from harness.tls import TlsFiles, make_tls
 
 
-SHARED = Path(
-    os.environ.get("STREAMLOAD_SHARED", Path(__file__).resolve().parents[2] / "shared")
-)
-"""The team's shared folder beside the clone (docs, OpenAPI excerpt, message examples).
-
-Tests read the vendors' specs from it to validate real traffic; the product never
-does. CI always has it, so a missing folder fails loudly instead of skipping.
-"""
+DATA = Path(__file__).resolve().parent / "data"
+"""The vendors' texts the tests validate real traffic against (OpenAPI excerpt,
+verbatim message examples), copied into the repo with their sources in
+``tests/data/README.md``; the product never reads them."""
 
 
-def shared_file(relative: str) -> Path:
-    """A file under :data:`SHARED`, or a clear failure naming where it was expected."""
-    path = SHARED / relative
+def data_file(relative: str) -> Path:
+    """A file under :data:`DATA`, or a clear failure naming where it was expected."""
+    path = DATA / relative
     if not path.is_file():
-        pytest.fail(
-            f"{path} is missing; put the shared folder beside the clone "
-            "or set STREAMLOAD_SHARED"
-        )
+        pytest.fail(f"{path} is missing from the clone; see tests/data/README.md")
     return path
 
 

@@ -1,4 +1,4 @@
-"""Messages against the vendors' verbatim examples (../shared/spec/ws-messages.examples.json)."""
+"""Messages against the vendors' verbatim examples (tests/data/spec/ws-messages.examples.json)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import msgspec
 import pytest
 
 from harness import messages as m
-from tests.conftest import shared_file
+from tests.conftest import data_file
 
 
-EXAMPLES = json.loads(shared_file("spec/ws-messages.examples.json").read_text())
+EXAMPLES = json.loads(data_file("spec/ws-messages.examples.json").read_text())
 
 
 def _examples(direction_prefix: str) -> list[tuple[str, str, dict[str, object]]]:

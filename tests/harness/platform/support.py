@@ -41,7 +41,7 @@ from harness.platform.supervisor import Supervisor
 from harness.secret import Secret
 from harness.sink import MemorySink
 from harness.tls import TlsFiles, client_context, server_context
-from tests.conftest import seconds, shared_file
+from tests.conftest import data_file, seconds
 
 
 __all__ = [
@@ -82,7 +82,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 def schema_validator(name: str) -> Draft202012Validator:
     """A validator for one component schema of the OpenAPI excerpt (JSON Schema 2020-12)."""
-    doc = msgspec.yaml.decode(shared_file(SPEC).read_bytes())
+    doc = msgspec.yaml.decode(data_file(SPEC).read_bytes())
     resource = Resource.from_contents(doc, default_specification=DRAFT202012)
     registry: SchemaRegistry[Any] = SchemaRegistry().with_resource("urn:spec", resource)
     return Draft202012Validator(

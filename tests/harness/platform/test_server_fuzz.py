@@ -42,7 +42,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from harness.tls import TlsFiles
-from tests.conftest import seconds, shared_file
+from tests.conftest import data_file, seconds
 
 
 SPEC = "spec/signalwire-compat-streams.openapi.yaml"
@@ -159,7 +159,7 @@ def target(
 
 
 def operations() -> list[Any]:
-    schema = schemathesis.openapi.from_path(shared_file(SPEC))
+    schema = schemathesis.openapi.from_path(data_file(SPEC))
     found = []
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result  # the excerpt resolves completely
