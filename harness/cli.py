@@ -14,6 +14,7 @@ Exit codes: 0 pass, 1 a gate failed, 2 usage or configuration error,
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import os
 import secrets
@@ -160,6 +161,7 @@ def _parser() -> _Parser:
     parser = _Parser(
         prog="streamload", description=__doc__.split("\n")[0] if __doc__ else None
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run = sub.add_parser("run", help="run a load test and write its report")
     _add_run_flags(run)
@@ -189,6 +191,14 @@ def _parser() -> _Parser:
         p = sub.add_parser(name, help=what, add_help=False)
         p.add_argument("args", nargs=argparse.REMAINDER)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (what ``pip show streamload`` says)."""
+    try:
+        return importlib.metadata.version("streamload")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _resolve(ns: argparse.Namespace, default_profile: str) -> Profile:

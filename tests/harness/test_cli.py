@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,13 @@ def test_a_serving_commands_own_usage_error_comes_from_its_module() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.startswith("python -m receivers: --port: 70000 is out of range")
+
+
+def test_version_is_the_installed_distributions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["--version"])
+    assert raised.value.code == 0
+    expected = importlib.metadata.version("streamload")
+    assert capsys.readouterr().out == f"streamload {expected}\n"
