@@ -7,6 +7,7 @@ of each, so a noisy neighbour hits both alike.
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -43,6 +44,10 @@ def _pass(tap: bool) -> float:
     return elapsed / len(media)
 
 
+@pytest.mark.skipif(
+    not os.environ.get("STREAMLOAD_BENCH"),
+    reason="a timing ratio: run with STREAMLOAD_BENCH=1 on a quiet machine",
+)
 def test_the_tap_costs_a_fraction_of_the_session() -> None:
     bare, tapped = [], []
     for _ in range(ROUNDS):
