@@ -401,7 +401,7 @@ def test_a_hostile_expectation_never_raises() -> None:
     texts, _ = valid_stream("PCMU", "inbound_track", 0, 2)
     docs = [json.loads(t) for t in texts]
     docs[1]["start"]["customParameters"]["streamload"] = (
-        "v1;run=r;req=q;codec=NOPE;track=nope;n=0;digest=x"
+        "v2;run=r;req=q;codec=NOPE;track=nope;n=0;digest=x"
     )
     session, _ = feed([json.dumps(d) for d in docs])
     assert session.frames == 2

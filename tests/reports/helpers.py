@@ -48,7 +48,7 @@ class RunBuilder:
         self.scenario.add(
             "requests",
             (run_id, request_id, kind, "CF1", codec, track, 0, due_ns, sent_ns,
-             done_ns, status, stream_sid, error),
+             done_ns, status, stream_sid, error, "", ""),
         )  # fmt: skip
 
     def platform_stream(
@@ -110,7 +110,8 @@ class RunBuilder:
         self.receiver.add(
             "streams",
             (sid, run_id, request_id, codec, "inbound_track", 0, start_ns - MS,
-             start_ns, first_media_ns, stop_ns, stop_ns + MS, 0, 0, 0, 1000),
+             start_ns, first_media_ns, stop_ns, stop_ns + MS, 0, 0, 0, 1000,
+             "", "", "", ""),
         )  # fmt: skip
 
     def checker(self, checker: Checker, source: str = "receiver") -> None:
