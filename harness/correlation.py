@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
@@ -139,14 +140,20 @@ def fingerprint(parameters: Iterable[tuple[str, str]]) -> str:
 def unfold(fp: str, correlation: str) -> list[tuple[str, str]]:
     """A :func:`fingerprint` as (name, value hash) pairs, the masked correlation
     value filled in from ``correlation``; ``[]`` for an empty or unreadable one."""
-    if not fp:
-        return []
-    try:
-        pairs = msgspec.json.decode(fp, type=list[tuple[str, str]])
-    except msgspec.DecodeError:
-        return []
+    pairs = _pairs(fp)
     corr = value_hash(correlation)
     return [(n, corr if n == PARAM_NAME and h == MASKED else h) for n, h in pairs]
+
+
+@functools.lru_cache(maxsize=256)
+def _pairs(fp: str) -> tuple[tuple[str, str], ...]:
+    """Decode a fingerprint once: a matrix cell's requests all share one."""
+    if not fp:
+        return ()
+    try:
+        return tuple(msgspec.json.decode(fp, type=list[tuple[str, str]]))
+    except msgspec.DecodeError:
+        return ()
 
 
 def differences(

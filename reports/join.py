@@ -113,34 +113,28 @@ def joined_checks(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
     for checker in result.checkers:
         for table, row in checker_rows(SOURCE, checker):
             rows[table].append(row)
+    superseded = pd.MultiIndex.from_tuples(
+        sorted(result.superseded), names=["subject", "rule"]
+    )
     out = []
     for table, mine in (
         ("rule_checks", run.rule_checks),
         ("violations", run.violations),
     ):
-        keys = list(
-            zip(mine["subject"].astype(str), mine["rule"].astype(str), strict=True)
+        key = pd.MultiIndex.from_arrays(
+            [mine["subject"].astype(str), mine["rule"].astype(str)]
         )
-        keep = [
-            not (source == "receiver" and key in result.superseded)
-            for source, key in zip(mine["source"].astype(str), keys, strict=True)
-        ]
-        added = pd.DataFrame(rows[table], columns=list(columns(table)))[
-            list(mine.columns)
-        ]
-        kept = mine[keep]
-        merged = pd.concat(
-            [
-                kept.astype(
-                    {
-                        c: str
-                        for c in kept.columns
-                        if isinstance(kept[c].dtype, pd.CategoricalDtype)
-                    }
-                ),
-                added,
-            ],
-            ignore_index=True,
+        drop = (
+            key.isin(superseded) & (mine["source"].astype(str) == "receiver").to_numpy()
         )
-        out.append(merged)
+        kept = mine[~drop]
+        kept = kept.astype(
+            {
+                c: str
+                for c in kept.columns
+                if isinstance(kept[c].dtype, pd.CategoricalDtype)
+            }
+        )
+        added = pd.DataFrame(rows[table], columns=list(columns(table)))
+        out.append(pd.concat([kept, added[list(mine.columns)]], ignore_index=True))
     return out[0], out[1]
