@@ -41,10 +41,13 @@ _TIMESTAMP_SLACK_MS: Final = 60
 TIMESTAMP_BOUND_MS: Final = 500
 """WS-MEDIA-006: how far ``timestamp`` may stray from ``(chunk-1) x 20 ms``.
 
-api.md §10 allows wall-clock readings (SOMLENG stamps wall-clock ms since
-start): those differ from media time by the wait for the first read plus
-scheduling jitter, tens of ms in practice, so 500 ms leaves ten times that;
-a clock running 1.5x fast passes it within about a second."""
+The docs say only "Presentation timestamp in milliseconds from the start of
+the stream" (https://signalwire.com/docs/compatibility-api/cxml/reference/voice/stream),
+so wall-clock readings are allowed: SOMLENG's mod_twilio_stream
+(https://github.com/somleng/somleng-switch) stamps wall-clock ms since start.
+Those differ from media time by the wait for the first read plus scheduling
+jitter, tens of ms in practice, so 500 ms leaves ten times that; a clock
+running 1.5x fast leaves it about a second in."""
 RATE_WINDOW_CHUNKS: Final = 250
 """WS-MEDIA-006's window: 250 chunks, 5 s of audio; one is judged every half window."""
 RATE_TOLERANCE: Final = 0.05
