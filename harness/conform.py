@@ -47,7 +47,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from harness.api import StartStreamRequest, check_stream_response
 from harness.callbacks import METHOD_PARAM
 from harness.checks_io import checker_rows
-from harness.correlation import PARAM_NAME, Expectation, digest
+from harness.correlation import PARAM_NAME, Expectation, digest, fingerprint
 from harness.errors import ConfigError
 from harness.negative import CASES, Case, build, judge
 from harness.records import RowSink
@@ -105,6 +105,9 @@ class Outcome:
     checkers: list[Checker] = dataclasses.field(default_factory=list)
     cleaned: list[str] = dataclasses.field(default_factory=list)
     """Sids of streams an invalid request created, stopped by the suite."""
+    requests: list[tuple[object, ...]] = dataclasses.field(default_factory=list)
+    """``requests`` rows of the valid creates that dial ``--stream-url`` (a
+    receiver): the report joins their streams by sid (harness.join)."""
 
     @property
     def failed(self) -> bool:
@@ -343,7 +346,9 @@ def _run(
     def create(subject: str, request: StartStreamRequest) -> str | None:
         checker = Checker(subject)
         outcome.checkers.append(checker)
+        sent = time.monotonic_ns()
         status, body, done = client.post(streams, request.form())
+        _record(options, request, sent, status, body, done, outcome)
         if not status:
             checker.check(
                 "REST-CREATE-001", False, expected=200, actual=body.decode(), at_ns=done
@@ -450,7 +455,46 @@ def _run(
         if sink is not None:
             for table, row in checker_rows(SOURCE, checker):
                 sink.add(table, row)
+    if sink is not None:
+        for row in outcome.requests:
+            sink.add("requests", row)
     return outcome
+
+
+def _record(
+    options: Options,
+    request: StartStreamRequest,
+    sent_ns: int,
+    status: int,
+    body: bytes,
+    done_ns: int,
+    outcome: Outcome,
+) -> None:
+    """Keep a ``requests`` row for a valid create that a receiver will see."""
+    if options.stream_url is None or request.url != options.stream_url:
+        return  # the tarpit's: no receiver sees it, no stream to join
+    params = dict(request.parameters)
+    exp = Expectation.from_parameters(params)
+    sid = _sid(body) if status == 200 else None
+    outcome.requests.append(
+        (
+            options.run_id,
+            exp.request_id if exp is not None else "",
+            "start",
+            options.conference_sid,
+            request.effective_codec,
+            request.effective_track,
+            len(params) - 1,
+            sent_ns,
+            sent_ns,
+            done_ns,
+            status,
+            sid or "",
+            "" if sid else f"HTTP {status}",
+            fingerprint(request.parameters),
+            params.get(PARAM_NAME, ""),
+        )
+    )
 
 
 def _negative(

@@ -45,6 +45,11 @@ TABLES: Final[dict[str, tuple[tuple[str, ColumnType], ...]]] = {
         ("status", "int32"),  # HTTP status, 0 when no answer came
         ("stream_sid", "string"),
         ("error", "string"),
+        # start only: the custom parameters sent, in order, as
+        # harness.correlation.fingerprint (names and value hashes, the
+        # correlation value masked), and the exact correlation value sent
+        ("params", "string"),
+        ("correlation", "string"),
     ),
     # Platform side: one row per stream it served (ground truth).
     "platform_streams": (
@@ -105,6 +110,13 @@ TABLES: Final[dict[str, tuple[tuple[str, ColumnType], ...]]] = {
         ("payload_bytes", "int64"),
         ("violations", "int64"),
         ("close_code", "int32"),
+        # what start announced: tracks comma-joined, mediaFormat as
+        # "encoding;sampleRate;channels", customParameters as
+        # harness.correlation.fingerprint, and the streamload value ("" if absent)
+        ("tracks", "string"),
+        ("media_format", "string"),
+        ("params", "string"),
+        ("correlation", "string"),
     ),
     # Receiver side: the raw payload of one frame a second per track (chunks 1, 51, ...),
     # so reports can decode it and compare it with the reference platform's test signal.

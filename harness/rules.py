@@ -72,7 +72,12 @@ RULES: Final[dict[str, Rule]] = _catalog(
     ),
     Rule("WS-START-002", "start.tracks matches the requested Track", "§5.2"),
     Rule(
-        "WS-START-003", "start.customParameters equals the parameters sent", "§5.2, §3"
+        "WS-START-003",
+        "start.customParameters equals the parameters sent, streamload's included: "
+        "same names, same values, same order (judged by the report too, joining "
+        "the stream to its request by sid, should the platform drop or alter "
+        "streamload's)",
+        "§5.2, §3",
     ),
     Rule(
         "WS-START-004",
@@ -110,6 +115,15 @@ RULES: Final[dict[str, Rule]] = _catalog(
         "(checked on frames whose chunk is in sequence)",
         "§5.2, §5.5",
         "warning",
+    ),
+    Rule(
+        "WS-MEDIA-006",
+        "media.timestamp keeps to real time per track: within 500 ms of "
+        "(chunk-1) x 20 ms (room for wall-clock readings and their jitter), and "
+        "over every 5 s window (250 chunks of 20 ms audio) it advances within "
+        "5 % of the window's duration (checked on frames whose chunk is in "
+        "sequence)",
+        "§5.2, §5.5, §10",
     ),
     Rule(
         "WS-STOP-001",

@@ -27,7 +27,7 @@ from harness import messages as m
 from harness.api import TRACK_MEDIA
 from harness.checks_io import checker_rows
 from harness.codecs import CODEC_NAMES, FRAME_MS, codec_by_encoding, get_codec
-from harness.correlation import PARAM_NAME, Expectation
+from harness.correlation import PARAM_NAME, Expectation, fingerprint
 from harness.records import RowSink
 from harness.rules import Checker
 from harness.transitions import State, allowed, next_state
@@ -38,6 +38,20 @@ __all__ = ["AUDIO_SAMPLE_EVERY", "DIALECT_VERSIONS", "StreamSession", "TrackStat
 DIALECT_VERSIONS: Final = {"0.2.0": "signalwire", "1.0.0": "twilio"}
 """``connected.version`` per dialect (api.md §5.4)."""
 _TIMESTAMP_SLACK_MS: Final = 60
+TIMESTAMP_BOUND_MS: Final = 500
+"""WS-MEDIA-006: how far ``timestamp`` may stray from ``(chunk-1) x 20 ms``.
+
+The docs say only "Presentation timestamp in milliseconds from the start of
+the stream" (https://signalwire.com/docs/compatibility-api/cxml/reference/voice/stream),
+so wall-clock readings are allowed: SOMLENG's mod_twilio_stream
+(https://github.com/somleng/somleng-switch) stamps wall-clock ms since start.
+Those differ from media time by the wait for the first read plus scheduling
+jitter, tens of ms in practice, so 500 ms leaves ten times that; a clock
+running 1.5x fast leaves it about a second in."""
+RATE_WINDOW_CHUNKS: Final = 250
+"""WS-MEDIA-006's window: 250 chunks, 5 s of audio; one is judged every half window."""
+RATE_TOLERANCE: Final = 0.05
+"""WS-MEDIA-006: over a window, timestamp advances within 5 % of the audio's duration."""
 _MS: Final = 1_000_000
 AUDIO_SAMPLE_EVERY: Final = 50
 """Keep the payload of chunks 1, 51, 101, ...: one 20 ms frame a second per track."""
@@ -63,6 +77,7 @@ _FAST_RULES: Final = (
     "WS-MEDIA-003",
     "WS-MEDIA-004",
     "WS-MEDIA-005",
+    "WS-MEDIA-006",
 )
 """Rules a ``media`` message on the fast path passes (each counted once per message)."""
 
@@ -75,7 +90,17 @@ class TrackState:
     the arithmetic; ``tests/harness/test_session.py`` holds the two equal.
     """
 
-    __slots__ = ("highest", "jitter_ns", "last_timestamp", "last_transit")
+    __slots__ = (
+        "anchor_chunk",
+        "anchor_ts",
+        "highest",
+        "jitter_ns",
+        "last_timestamp",
+        "last_transit",
+        "mid_chunk",
+        "mid_ts",
+        "window_due",
+    )
 
     def __init__(self) -> None:
         self.highest = 0
@@ -83,6 +108,12 @@ class TrackState:
         self.last_timestamp = -1
         self.last_transit: int | None = None
         self.jitter_ns = 0.0
+        # WS-MEDIA-006's rate windows (see StreamSession._rate): the in-sequence
+        # frames where the window being judged and the next one began
+        self.anchor_chunk = self.mid_chunk = 0
+        self.anchor_ts = self.mid_ts = 0
+        self.window_due = 0
+        """Chunk from which the next half window is due (0: before the first frame)."""
 
     def jitter(self, arrival_ns: int, timestamp_ms: int) -> float:
         """Feed one frame; return the estimate after it (the slow path's spelling)."""
@@ -113,6 +144,7 @@ class StreamSession:
         "_need_sid",
         "_next_seq",
         "_payload_bytes",
+        "_start_facts",
         "account_sid",
         "call_sid",
         "checker",
@@ -166,6 +198,9 @@ class StreamSession:
         """... of which carried a top-level ``streamSid`` (a WS-SID-001 pass each)."""
         self._need_sid = False
         """Twilio dialect: a media message without ``streamSid`` breaks WS-DIALECT-002."""
+        self._start_facts = ("", "", "", "")
+        """What start announced, for the report's join by sid (harness.join):
+        tracks, mediaFormat, customParameters fingerprint, streamload value."""
         if bearer_ok is not None:
             self.checker.check(
                 "WS-HANDSHAKE-001",
@@ -253,6 +288,8 @@ class StreamSession:
                     self._next_seq = seq + 1
                     track.highest = chunk
                     track.last_timestamp = timestamp
+                    if chunk >= track.window_due:  # every 125 chunks
+                        self._rate(track, chunk, timestamp, seq, arrival_ns)
                     self._fast += 1  # frames and payload bytes too: size is fixed
                     if sid is not UNSET:
                         self._fast_sid += 1
@@ -360,6 +397,7 @@ class StreamSession:
                 self.payload_bytes,
                 self.checker.failures,
                 -1 if close_code is None else close_code,
+                *self._start_facts,
             ),
         )
         self.checker.subject = self.subject
@@ -554,6 +592,12 @@ class StreamSession:
         self.codec = codec or f"{fmt.encoding}@{fmt.sample_rate}"
         params = body.custom_parameters if body.custom_parameters is not UNSET else {}
         exp = self.expectation = Expectation.from_parameters(params)
+        self._start_facts = (
+            ",".join(body.tracks),
+            f"{fmt.encoding};{fmt.sample_rate};{fmt.channels}",
+            fingerprint(params.items()),
+            params.get(PARAM_NAME, ""),
+        )
         wanted = exp.codec if exp and exp.codec in CODEC_NAMES else None
         # Payloads are judged against the codec requested when it is known: a
         # wrong mediaFormat is WS-START-001's finding, not every frame's.
@@ -578,11 +622,14 @@ class StreamSession:
                 actual=list(tracks),
                 at_ns=at_ns,
             )
+            names = list(params)
             check(
                 "WS-START-003",
                 exp.matches(params),
-                expected=f"{exp.n_params} parameters besides {PARAM_NAME}, digest {exp.params_digest}",
-                actual=f"{len(params) - 1} parameters",
+                expected=f"{exp.n_params} parameters, then {PARAM_NAME}, "
+                f"in the order sent (digest {exp.params_digest})",
+                actual=f"{len(names) - 1} besides {PARAM_NAME}, which came "
+                f"{names.index(PARAM_NAME) + 1} of {len(names)}",
                 at_ns=at_ns,
             )
         else:
@@ -661,6 +708,42 @@ class StreamSession:
             at_ns=at_ns,
         )
 
+    def _rate(
+        self, track: TrackState, chunk: int, timestamp: int, seq: int, at_ns: int
+    ) -> None:
+        """WS-MEDIA-006's rate: called every half window (O(1), 125 chunks apart).
+
+        "Real time" is the audio itself: each chunk is one 20 ms frame
+        (WS-MEDIA-003), so a window of 250 chunks is 5 s, and its timestamps
+        must advance 5 s ± 5 %. Arrival times cannot be the yardstick: jitter
+        and stalls move them by seconds while the clock stays right (pacing
+        is measured apart, as throughput.realtime_factor). Windows start every
+        half window, so every 5 s stretch lies mostly inside a judged one.
+        """
+        if not track.window_due:  # the track's first in-sequence frame
+            track.anchor_chunk = track.mid_chunk = chunk
+            track.anchor_ts = track.mid_ts = timestamp
+        elif track.anchor_chunk < track.mid_chunk:  # a whole window has passed
+            span = (chunk - track.anchor_chunk) * FRAME_MS
+            advance = timestamp - track.anchor_ts
+            self.checker.check(
+                "WS-MEDIA-006",
+                abs(advance - span) <= span * RATE_TOLERANCE,
+                expected=f"{span} ms ± {RATE_TOLERANCE:.0%} over chunks "
+                f"{track.anchor_chunk}-{chunk} of {self._track_name(track)}",
+                actual=f"{advance} ms ({advance / span:.3f}x real time)",
+                seq=seq,
+                at_ns=at_ns,
+            )
+            track.anchor_chunk, track.anchor_ts = track.mid_chunk, track.mid_ts
+            track.mid_chunk, track.mid_ts = chunk, timestamp
+        else:
+            track.mid_chunk, track.mid_ts = chunk, timestamp
+        track.window_due = chunk + RATE_WINDOW_CHUNKS // 2
+
+    def _track_name(self, track: TrackState) -> str:
+        return next((k for k, v in self.tracks.items() if v is track), "?")
+
     def _media(self, message: m.Media, arrival_ns: int, sink: RowSink) -> None:
         check = self.checker.check
         media = message.media
@@ -722,6 +805,16 @@ class StreamSession:
                 seq=seq,
                 at_ns=arrival_ns,
             )
+            check(
+                "WS-MEDIA-006",
+                abs(timestamp - nominal) <= TIMESTAMP_BOUND_MS,
+                expected=f"{nominal} ± {TIMESTAMP_BOUND_MS} ({media.track} chunk {chunk})",
+                actual=timestamp,
+                seq=seq,
+                at_ns=arrival_ns,
+            )
+            if chunk >= track.window_due:
+                self._rate(track, chunk, timestamp, seq, arrival_ns)
         try:
             payload = binascii.a2b_base64(media.payload, strict_mode=True)
             size = len(payload)

@@ -46,6 +46,8 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "status",
         "stream_sid",
         "error",
+        "params",
+        "correlation",
     ),
     "platform_streams": (
         "stream_sid",
@@ -77,6 +79,10 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "closed_ns",
         "frames",
         "payload_bytes",
+        "tracks",
+        "media_format",
+        "params",
+        "correlation",
     ),
     "rule_checks": ("source", "subject", "rule", "checks", "failures", "reading"),
     "violations": ("source", "rule", "subject", "seq", "expected", "actual", "at_ns"),
@@ -104,6 +110,8 @@ LAZY: Final = frozenset({"frames", "sent_frames", "audio_samples"})
 """Tables with a row per frame (or per sampled frame): read as :class:`Parts`."""
 
 _CATEGORICAL: Final[dict[str, frozenset[str]]] = {
+    "requests": frozenset({"params"}),  # one value per matrix cell: KBs each
+    "streams": frozenset({"params"}),
     "sent_frames": frozenset({"stream_sid", "track"}),
     "frames": frozenset({"stream_sid", "track"}),
     "rule_checks": frozenset({"source", "rule", "reading"}),

@@ -17,6 +17,7 @@ import pandas as pd
 from reports.accounting import account
 from reports.conformance import summarise_conformance
 from reports.gates import DEFAULT_THRESHOLDS, Threshold, evaluate, verdict
+from reports.join import joined_checks
 from reports.load import Parts, Run
 from reports.performance import Plots, analyse
 from reports.rest import summarise_requests
@@ -41,12 +42,13 @@ def build_report(
 ) -> Report:
     """Summarise ``run`` and gate it."""
     performance = analyse(run)
+    rule_checks, violations = joined_checks(run)  # streams judged by sid, too
     summary: Json = {
         "schema": SCHEMA,
         "verdict": "pass",
         "run": _run_info(run),
         "accounting": account(run),
-        "conformance": summarise_conformance(run.rule_checks, run.violations),
+        "conformance": summarise_conformance(rule_checks, violations),
         "performance": {
             "basis": performance.basis,
             "codecs": performance.codecs,

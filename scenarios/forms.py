@@ -14,7 +14,7 @@ import re
 from typing import Final
 from urllib.parse import quote_plus
 
-from harness.correlation import PARAM_NAME, Expectation, digest
+from harness.correlation import PARAM_NAME, Expectation, digest, fingerprint
 from harness.secret import Secret
 from scenarios.matrix import Combo, custom_parameters
 
@@ -40,6 +40,9 @@ class _Cell:
     digest: str
     tail: str
     """Fields after it (the bearer token), encoded."""
+    fingerprint: str
+    """The custom parameters as sent, streamload's last (its value masked): the
+    ``requests.params`` record, one string shared by the cell's requests."""
 
 
 class Forms:
@@ -81,6 +84,13 @@ class Forms:
             body += f"&Name={_quote(name)}"
         return body + cell.tail, expect
 
+    def fingerprint(self, combo: Combo) -> str:
+        """What :attr:`_Cell.fingerprint` says for ``combo`` (its cell is built once)."""
+        cell = self._cells.get(combo)
+        if cell is None:
+            cell = self._cells[combo] = self._cell(combo)
+        return cell.fingerprint
+
     def _cell(self, combo: Combo) -> _Cell:
         fields = [
             ("Url", self._urls[combo.bearer]),
@@ -116,6 +126,12 @@ class Forms:
             after=quote_plus(after),
             digest=params_digest,
             tail=tail,
+            fingerprint=fingerprint(
+                [
+                    *custom_parameters(combo.n_params, combo.long_params),
+                    (PARAM_NAME, ""),
+                ]
+            ),
         )
 
     def _encoded_params(self, n: int, long: bool) -> tuple[str, str]:

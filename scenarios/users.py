@@ -123,7 +123,7 @@ class StreamUser(FastHttpUser):
         request_id = ctx.next_request_id()
         conference = random.choice(self.conferences)
         name = f"sl-{request_id}" if combo.stop_by == "name" else None
-        body, _ = ctx.forms.start(combo, request_id, name)
+        body, expect = ctx.forms.start(combo, request_id, name)
         path = f"/Accounts/{ctx.account_sid}/Conferences/{conference}/Streams"
         now = time.monotonic_ns()
         if ctx.pacer is None:
@@ -171,6 +171,7 @@ class StreamUser(FastHttpUser):
             sid,
             error,
             checker,
+            (ctx.forms.fingerprint(combo), expect.encode()),
         )
         return _Active(conference, sid, name, combo, request_id) if sid else None
 
@@ -234,7 +235,10 @@ class StreamUser(FastHttpUser):
         sid: str,
         error: str,
         checker: Checker,
+        params: tuple[str, str] = ("", ""),
     ) -> None:
+        """One ``requests`` row; ``params``: the start's parameter fingerprint
+        and correlation value (what the report's join by sid judges against)."""
         sink = self.ctx.sink
         if sink is None:
             return
@@ -254,6 +258,7 @@ class StreamUser(FastHttpUser):
                 status or 0,
                 sid,
                 error,
+                *params,
             ),
         )
         sink.add_checker("scenario", checker)

@@ -42,7 +42,7 @@ import logging
 import random
 import ssl
 import time
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 import msgspec
 from msgspec import UNSET
@@ -469,6 +469,8 @@ class Streamer:
         timestamp = (chunk - 1) * FRAME_MS
         if defects and "timestamp-drift" in defects:
             timestamp += 100 + chunk
+        if defects and "timestamp-fast" in defects:
+            timestamp = timestamp * 3 // 2
         seq = self._seq
         add = self._sink.add
         sid = self.stream.sid
@@ -702,6 +704,8 @@ class Streamer:
         parameters = dict(stream.request.parameters)
         if "custom-parameters" in defects:
             parameters = _alter_parameters(parameters)
+        if defects & _PARAMETER_DEFECTS:
+            parameters = _mangle_parameters(parameters, defects)
         sample_rate = self._codec.sample_rate
         if "media-format" in defects:
             sample_rate *= 2
@@ -834,6 +838,43 @@ def _alter_parameters(parameters: dict[str, str]) -> dict[str, str]:
             return altered
     altered["streamload-extra"] = "added"
     return altered
+
+
+_PARAMETER_DEFECTS: Final = frozenset(
+    {
+        "drop-correlation",
+        "alter-correlation",
+        "extra-parameter",
+        "rename-parameter",
+        "reorder-parameters",
+    }
+)
+
+
+def _mangle_parameters(
+    parameters: dict[str, str], defects: frozenset[str]
+) -> dict[str, str]:
+    """The parameter defects other than ``custom-parameters``: each changes one
+    parameter of ``start.customParameters`` (api.md §3 ``<Parameter>``)."""
+    items = list(parameters.items())
+    others = [i for i, (name, _) in enumerate(items) if name != PARAM_NAME]
+    if "drop-correlation" in defects and items:
+        items.pop()  # the last one sent: streamload's
+    if "alter-correlation" in defects:
+        items = [
+            (n, v.replace(";req=", ";req=forged-", 1) if n == PARAM_NAME else v)
+            for n, v in items
+        ]
+    if "rename-parameter" in defects and others:
+        name, value = items[others[0]]
+        items[others[0]] = (f"{name}-renamed", value)
+    if "reorder-parameters" in defects and len(others) >= 2:
+        a, b = others[0], others[1]
+        items[a], items[b] = items[b], items[a]
+    if "extra-parameter" in defects:
+        at = len(items) - 1 if items and items[-1][0] == PARAM_NAME else len(items)
+        items.insert(at, ("streamload-extra", "added"))
+    return dict(items)
 
 
 def _stream_error(exc: BaseException) -> str:

@@ -9,7 +9,10 @@ valid streams go to the receiver and report to the sink. Rows are tied back to
 their defect by stream sid (each platform's ``platform_streams``), the
 refused handshakes to ``bearer-missing`` (the only defect that causes any).
 Two platforms without a defect (SignalWire and Twilio dialects) prove the
-same pipeline passes every rule.
+same pipeline passes every rule. The receiver's streams are also joined to the
+suite's start requests by sid (:mod:`harness.join`, as the report does), whose
+verdicts replace the receiver's where they supersede them: that is how a
+platform that drops or forges the correlation parameter is caught.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness.conform import Options, run_suite
+from harness.join import ArrivedStream, SentRequest, join
 from harness.platform.defects import DEFECTS
 from harness.processes import Child
-from harness.records import MemorySink
+from harness.records import MemorySink, columns
 from harness.rules import RULES
 from harness.secret import Secret
 from harness.tls import TlsFiles
@@ -40,6 +44,15 @@ DEFECT_RULES: Final[dict[str, frozenset[str]]] = {
     "payload-size": frozenset({"WS-MEDIA-003"}),
     "media-format": frozenset({"WS-START-001"}),
     "custom-parameters": frozenset({"WS-START-003"}),
+    # the receiver has no expectation (dropped) or a forged one (altered):
+    # only the join by sid can tell
+    "drop-correlation": frozenset({"WS-START-003"}),
+    "alter-correlation": frozenset({"WS-START-003"}),
+    "extra-parameter": frozenset({"WS-START-003"}),
+    "rename-parameter": frozenset({"WS-START-003"}),
+    "reorder-parameters": frozenset({"WS-START-003"}),
+    # a 1.5x clock is off by more than 60 ms too (the warning)
+    "timestamp-fast": frozenset({"WS-MEDIA-005", "WS-MEDIA-006"}),
     "missing-stop": frozenset({"WS-STOP-001"}),
     "seq-skip": frozenset({"WS-SEQ-001"}),
     "timestamp-drift": frozenset({"WS-MEDIA-005"}),
@@ -172,10 +185,51 @@ def test_each_defect_fails_exactly_its_rules(
         for row in _table(tmp_path / name, "platform_streams")
     }
     owner["handshake"] = "bearer-missing"
+    streams = _table(tmp_path / "receiver", "streams")
+    requests = [
+        dict(zip(columns("requests"), row, strict=True))
+        for rows in suites.values()
+        for row in rows.rows["requests"]
+    ]
+    joined = join(
+        [
+            SentRequest(*(str(r[k]) for k in ("request_id", "stream_sid", "codec",
+                                               "track", "params", "correlation")))
+            for r in requests
+        ],
+        [
+            ArrivedStream(*(str(r[k]) for k in ("stream_sid", "tracks", "media_format",
+                                                "params", "correlation")))
+            for r in streams
+        ],
+    )  # fmt: skip
+    # every received stream meets its request, but where the create answer's
+    # sid is not start.streamSid (sid-not-uuid) or no stream came (bearer-missing)
+    unjoined = {"bearer-missing", "sid-not-uuid"}
+    assert {owner[c.subject] for c in joined.checkers} == set(platforms) - unjoined
+    evidence: dict[str, str] = {}  # each names the parameter changed
+    for c in joined.checkers:
+        for v in c.violations:
+            if v.rule == "WS-START-003":
+                evidence[owner[c.subject]] = (
+                    f"{evidence.get(owner[c.subject])}; {v.actual}"
+                )
+    assert "lost 'streamload'" in evidence["drop-correlation"]
+    assert "altered the value of 'streamload'" in evidence["alter-correlation"]
+    assert "added 'streamload-extra'" in evidence["extra-parameter"]
+    assert "renamed 'p1' (Parameter1) to 'p1-renamed'" in evidence["rename-parameter"]
+    assert "reordered 'p2'" in evidence["reorder-parameters"]
+    assert "altered the value of 'p1'" in evidence["custom-parameters"]
     failed: dict[str, set[str]] = {name: set() for name in platforms}
     unowned: list[dict[str, object]] = []
+    for checker in joined.checkers:
+        for rule, count in checker.counts.items():
+            if count.failures:
+                failed[owner[checker.subject]].add(rule)
     for source in ("receiver", "callbacks"):
         for row in _table(tmp_path / source, "rule_checks"):
+            if (str(row["subject"]), str(row["rule"])) in joined.superseded:
+                continue  # the join judged it against the request itself
             if int(str(row["failures"])):
                 defect = owner.get(str(row["subject"]))
                 if defect is None:
@@ -187,7 +241,6 @@ def test_each_defect_fails_exactly_its_rules(
             if int(str(check[4])):
                 failed[name].add(str(check[2]))
 
-    streams = _table(tmp_path / "receiver", "streams")
     assert unowned == []
     assert len(streams) >= 2 * (len(platforms) - 1)  # bearer-missing's are refused
     assert len(_table(tmp_path / "callbacks", "callbacks")) >= 2 * len(platforms)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import random
 import uuid
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from harness.api import TRACKS
 from harness.codecs import CODEC_NAMES
+from harness.correlation import PARAM_NAME, fingerprint
 from harness.metrics import InterarrivalJitter
 from harness.records import MemorySink, columns
 from harness.session import StreamSession
@@ -401,7 +404,120 @@ def test_a_hostile_expectation_never_raises() -> None:
     texts, _ = valid_stream("PCMU", "inbound_track", 0, 2)
     docs = [json.loads(t) for t in texts]
     docs[1]["start"]["customParameters"]["streamload"] = (
-        "v1;run=r;req=q;codec=NOPE;track=nope;n=0;digest=x"
+        "v2;run=r;req=q;codec=NOPE;track=nope;n=0;digest=x"
     )
     session, _ = feed([json.dumps(d) for d in docs])
     assert session.frames == 2
+
+
+def clocked(
+    stamp: Callable[[int], int], chunks: int = 500, track: str = "both_tracks"
+) -> list[str]:
+    """A valid stream whose chunk ``c`` carries ``timestamp = stamp(c)``."""
+    texts, _ = valid_stream("PCMU", track, 0, chunks)
+    out = []
+    for text in texts:
+        doc = json.loads(text)
+        if doc["event"] == "media":
+            doc["media"]["timestamp"] = str(stamp(int(doc["media"]["chunk"])))
+        out.append(json.dumps(doc))
+    return out
+
+
+def rate_evidence(sink: MemorySink) -> list[tuple[str, str]]:
+    return [
+        (str(v[4]), str(v[5]))
+        for v in sink.rows["violations"]
+        if v[1] == "WS-MEDIA-006"
+    ]
+
+
+def test_a_clock_running_one_and_a_half_times_fast_fails_within_ten_seconds() -> None:
+    session, sink = feed(list[str | bytes](clocked(lambda c: (c - 1) * 30)))
+    assert failed_rules(sink) == {"WS-MEDIA-005", "WS-MEDIA-006"}
+    evidence = rate_evidence(sink)
+    # the offset bound first, about a second in
+    assert evidence[0] == ("1020 ± 500 (inbound chunk 52)", "1530")
+    # every frame from chunk 52 on, and both 5 s windows (chunks 1-251, 126-376), per track
+    assert session.checker.counts["WS-MEDIA-006"].failures == 2 * (449 + 2)
+
+
+@pytest.mark.parametrize(("rate", "fails"), [(1.04, False), (0.96, False), (1.06, True), (0.94, True), (1.08, True)])  # fmt: skip
+def test_the_rate_over_five_seconds_keeps_within_five_percent(
+    rate: float, fails: bool
+) -> None:
+    stamp: Callable[[int], int] = lambda c: round((c - 1) * 20 * rate)  # noqa: E731
+    session, sink = feed(list[str | bytes](clocked(stamp, 300, "inbound_track")))
+    count = session.checker.counts["WS-MEDIA-006"]
+    # one offset check per frame (within 500 ms throughout: 300 chunks at 1.08x
+    # stray 478 ms) and one window, chunks 1-251
+    assert count.checks == 300 + 1
+    assert count.failures == int(fails)
+    if fails:
+        (_, actual), *_ = rate_evidence(sink)
+        assert actual == f"{round(5000 * rate)} ms ({rate:.3f}x real time)"
+
+
+def test_wall_clock_readings_with_jitter_and_a_late_start_pass() -> None:
+    """SOMLENG stamps wall-clock ms since start (api.md §10): the first read comes
+    300 ms late (a warning: WS-MEDIA-005) and every reading wobbles by ±20 ms."""
+    rng = random.Random(7)
+    wobble = {c: rng.randint(-20, 20) for c in range(1, 501)}
+    texts = clocked(lambda c: max(0, (c - 1) * 20 + 300 + wobble[c]), 500, "inbound_track")  # fmt: skip
+    for i in range(1, len(texts)):  # keep it monotonic, as a clock is
+        doc, prev = json.loads(texts[i]), json.loads(texts[i - 1])
+        if doc["event"] == "media" and prev["event"] == "media":
+            ts = max(int(doc["media"]["timestamp"]), int(prev["media"]["timestamp"]))
+            doc["media"]["timestamp"] = str(ts)
+            texts[i] = json.dumps(doc)
+    session, sink = feed(list[str | bytes](texts))
+    assert failed_rules(sink) == {"WS-MEDIA-005"}
+    assert session.checker.counts["WS-MEDIA-006"].checks == 500 + 2
+
+
+def test_jittered_and_stalled_arrivals_do_not_move_the_clock_rule() -> None:
+    """Arrival times are not its yardstick: a 2 s stall then a burst passes."""
+    texts = clocked(lambda c: (c - 1) * 20, 500, "inbound_track")
+    rng = random.Random(3)
+    session, sink = StreamSession(0), MemorySink()
+    now = 0
+    for i, text in enumerate(texts):
+        now += 2_000 * MS if i == 200 else max(0, int(rng.gauss(20, 5) * MS))
+        session.receive(text, now, sink)
+    session.close(now + MS, 1000, sink)
+    assert failed_rules(sink) == set()
+    assert session.checker.counts["WS-MEDIA-006"].checks == 502
+
+
+def test_the_rate_windows_count_alike_on_both_paths() -> None:
+    texts = clocked(lambda c: round((c - 1) * 20 * 1.001), 400, "both_tracks")
+    _, fast = feed(list[str | bytes](texts))
+    slow_session, slow = StreamSession(0), MemorySink()
+    for i, text in enumerate(texts, start=1):
+        slow_session._dispatch(slow_session._decoder.decode(text), i * 20 * MS, slow)
+    slow_session.close((len(texts) + 1) * 20 * MS, 1000, slow)
+    assert sorted(fast.rows["rule_checks"]) == sorted(slow.rows["rule_checks"])
+    assert failed_rules(fast) == set()
+
+
+def test_the_streams_row_says_what_start_announced() -> None:
+    texts, exp = valid_stream("L16@16000h", "both_tracks", 2, 2)
+    _, sink = feed(list[str | bytes](texts))
+    (row,) = sink.rows["streams"]
+    doc = dict(zip(columns("streams"), row, strict=True))
+    assert doc["tracks"] == "inbound,outbound"
+    assert doc["media_format"] == "audio/x-L16;16000;1"
+    assert doc["correlation"] == exp.encode()
+    assert doc["params"] == fingerprint([("p1", "v1"), ("p2", "v2"), (PARAM_NAME, "")])
+
+
+def test_live_parameters_are_judged_in_order() -> None:
+    texts, exp = valid_stream("PCMU", "inbound_track", 2, 2)
+    doc = json.loads(texts[1])
+    doc["start"]["customParameters"] = {
+        "p2": "v2",
+        "p1": "v1",
+        PARAM_NAME: exp.encode(),
+    }
+    _, sink = feed([texts[0], json.dumps(doc), *texts[2:]])
+    assert failed_rules(sink) == {"WS-START-003"}

@@ -44,11 +44,13 @@ class RunBuilder:
         stream_sid: str = "",
         run_id: str = "run-1",
         error: str = "",
+        params: str = "",
+        correlation: str = "",
     ) -> None:
         self.scenario.add(
             "requests",
             (run_id, request_id, kind, "CF1", codec, track, 0, due_ns, sent_ns,
-             done_ns, status, stream_sid, error),
+             done_ns, status, stream_sid, error, params, correlation),
         )  # fmt: skip
 
     def platform_stream(
@@ -106,11 +108,15 @@ class RunBuilder:
         first_media_ns: int = T0 + 120 * MS,
         stop_ns: int = T0 + 5_000 * MS,
         run_id: str = "run-1",
+        announced: tuple[str, str, str, str] = ("", "", "", ""),
     ) -> None:
+        """``announced``: start's tracks, mediaFormat, parameter fingerprint and
+        streamload value, as the receiver records them (for the join by sid)."""
         self.receiver.add(
             "streams",
             (sid, run_id, request_id, codec, "inbound_track", 0, start_ns - MS,
-             start_ns, first_media_ns, stop_ns, stop_ns + MS, 0, 0, 0, 1000),
+             start_ns, first_media_ns, stop_ns, stop_ns + MS, 0, 0, 0, 1000,
+             *announced),
         )  # fmt: skip
 
     def checker(self, checker: Checker, source: str = "receiver") -> None:

@@ -114,6 +114,8 @@ def test_nulls_become_zero_or_empty(tmp_path: Path) -> None:
             None,
             None,
             None,
+            None,
+            None,
         ),
     )
     run = load_run(build.write())

@@ -13,7 +13,9 @@ def test_the_names_are_exactly_the_published_ones() -> None:
         "chunk-global", "numeric-fields", "payload-size", "media-format",
         "custom-parameters", "missing-stop", "seq-skip", "timestamp-drift",
         "wrong-tracks", "stream-sid-mismatch", "bearer-missing", "version",
-        "message-after-stop",
+        "message-after-stop", "drop-correlation", "alter-correlation",
+        "extra-parameter", "rename-parameter", "reorder-parameters",
+        "timestamp-fast",
     }  # fmt: skip
     rest = {
         "accept-ws-url", "date-format", "extra-field", "status-stopped",
