@@ -54,6 +54,7 @@ class Facts:
     streams_received: int = 0
     requests_ok: int = 0
     callbacks_received: int = 0
+    """Checks of the busiest ``CB-`` rule: every callback that arrived is checked."""
     callback_sink: bool | None = None
     """A callback URL the target could reach was given to the streams."""
     signing_key: bool | None = None
@@ -95,6 +96,8 @@ def facts_from(
     accounting = summary.get("accounting", {})
     doc = run_json or {}
     negative, why = _negative_state(doc, producers)
+    if negative == "off" and negative_on is None:
+        negative_on = False
     return Facts(
         matrix=matrix,
         negative_on=negative_on,
@@ -104,8 +107,13 @@ def facts_from(
         dialects=frozenset(dialects),
         streams_received=int(accounting.get("streams_received") or 0),
         requests_ok=int(accounting.get("requests_started_ok") or 0),
-        callbacks_received=int(
-            summary.get("run", {}).get("records", {}).get("callbacks") or 0
+        callbacks_received=max(
+            (
+                int(r.get("checks") or 0)
+                for k, r in results.items()
+                if k.startswith("CB-")
+            ),
+            default=0,
         ),
         callback_sink=_bool(doc.get("callback_sink")),
         signing_key=_bool(doc.get("signing_key")),
@@ -123,7 +131,19 @@ def _negative_state(
     """``(state, why)`` of the negative suite from ``run.json`` (its key, else events)."""
     recorded = doc.get("negative")
     if isinstance(recorded, Mapping) and recorded.get("state"):
-        return str(recorded["state"]), str(recorded.get("why") or "")
+        state, why = str(recorded["state"]), str(recorded.get("why") or "")
+        if state == "started":  # stopped with the run before it finished
+            return (
+                ("ran", why)
+                if producers.get("negative")
+                else (
+                    "failed",
+                    "it did not finish before the run ended",
+                )
+            )
+        if state in ("ran", "skipped", "failed", "off"):
+            return state, why
+        return "unknown", why
     state, why = "unknown", ""
     for event in doc.get("events", []):
         m = _NEGATIVE_EVENT.search(str(event.get("what", "")))
@@ -393,7 +413,8 @@ def coverage_gate(
     moot = [e["rule"] for e in entries if not e["applicable"]]
     if missing:
         message = f"{len(missing)} required rule(s) not checked: " + "; ".join(
-            f"{e['rule']} {e['reason']} (fix: {e['fix']})" for e in missing
+            f"{', '.join(rules)} {reason} (fix: {fix})"
+            for rules, reason, fix, _ in group(missing)
         )
     else:
         message = "every required rule the run could exercise was checked"
