@@ -243,3 +243,12 @@ def test_secrets_come_from_the_environment_only() -> None:
     options = parse_args(BASE, {**ENV, "STREAMLOAD_BEARER_TOKEN": "b"})
     assert options.token == Secret(TOKEN) and options.bearer == Secret("b")
     assert TOKEN not in repr(options)
+
+
+def test_plain_http_only_on_loopback_and_the_conference_may_be_left_out() -> None:
+    options = parse_args(
+        ["--url", "http://127.0.0.1:8080/api/laml/2010-04-01", "--account-sid", "a"],
+        ENV,
+    )
+    assert options.api_base.startswith("http://127.0.0.1:8080")
+    assert options.conference_sid == ""  # discovered by main()
