@@ -72,7 +72,10 @@ def test_without_conference_sids_the_negative_suite_runs_and_catches_ws_urls(
     assert done.returncode == 1, done.stderr[-3000:]
     assert "gate failed: conformance" in done.stderr
     assert "REST-REJECT-001" in done.stderr
-    events = [e["what"] for e in json.loads((out / "run.json").read_text())["events"]]
+    run = json.loads((out / "run.json").read_text())
+    assert run["negative"] == {"state": "ran", "why": "exit 1"}
+    assert (run["callback_sink"], run["signing_key"]) == (True, False)
+    events = [e["what"] for e in run["events"]]
     assert "conferences discovered: 3 in progress" in events
     assert "negative suite finished (exit 1)" in events
     negative = [r for r in table(out, "rule_checks") if r["source"] == "negative"]
