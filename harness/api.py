@@ -32,6 +32,7 @@ __all__ = [
     "FieldError",
     "StartStreamRequest",
     "check_stream_response",
+    "in_progress_conferences",
     "parse_start",
     "parse_stop",
     "rfc2822",
@@ -399,3 +400,23 @@ def check_stream_response(
             at_ns=at_ns,
         )
     return doc
+
+
+def in_progress_conferences(doc: object) -> list[str]:
+    """The sids of the in-progress conferences in a ``Conferences.json`` page.
+
+    The load (scenarios) and the negative suite discover conferences the same
+    way, through this one reading of the Twilio-style list page
+    (https://www.twilio.com/docs/voice/api/conference-resource#read-multiple-conference-resources).
+    """
+    items = doc.get("conferences") if isinstance(doc, Mapping) else None
+    if not isinstance(items, list):
+        return []
+    return [
+        str(c["sid"])
+        for c in items
+        if isinstance(c, Mapping)
+        and c.get("status") == "in-progress"
+        and isinstance(c.get("sid"), str)
+        and c["sid"]
+    ]

@@ -364,6 +364,7 @@ def _cmd_check(ref: str) -> int:
         print(f"matrix.{dim}: {', '.join(values)}")
     for gate in profile.gates():
         print(f"gate {gate.name} {gate.op} {gate.limit:g}  ({gate.source})")
+    print(f"conformance.require: {profile.conformance.requirement()}")
     return EXIT_PASS
 
 

@@ -17,6 +17,9 @@ only). Without load it checks the REST contract quickly:
 
 Against a remote platform the loopback port is out of its reach: give
 ``--stream-url`` (a public receiver), which the anchor then dials too.
+Without ``--conference`` the suite streams from the first in-progress
+conference the API lists (:mod:`harness.discover`, as the load finds them);
+a target with none is a usage error (exit 2) naming the fix.
 
 Rows go to ``RUN_DIR/records`` (source ``negative``) when ``--run-dir`` is
 given; one line per rule goes to stdout. Exit codes: 0 every rule passed (a
@@ -48,11 +51,13 @@ from harness.api import StartStreamRequest, check_stream_response
 from harness.callbacks import METHOD_PARAM
 from harness.checks_io import checker_rows
 from harness.correlation import PARAM_NAME, Expectation, digest, fingerprint
+from harness.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.errors import ConfigError
 from harness.negative import CASES, Case, build, judge
 from harness.records import RowSink
 from harness.rules import RULES, Checker
 from harness.secret import Secret, redact
+from harness.target import is_loopback
 from harness.tls import client_context
 
 
@@ -137,7 +142,12 @@ def _parser() -> argparse.ArgumentParser:
     add = p.add_argument
     add("--url", required=True, help="API base, e.g. https://HOST/api/laml/2010-04-01")
     add("--account-sid", required=True, help="the AccountSid (project id)")
-    add("--conference", required=True, help="a conference sid in progress")
+    add(
+        "--conference",
+        default="",
+        help="a conference sid in progress (default: the first one the API lists "
+        "in progress, as the load finds them)",
+    )
     add("--ca-file", type=Path, help="CA to trust (default: the system store)")
     add("--run-dir", type=Path, help="write rule_checks/violations under RUN_DIR")
     add(
@@ -166,10 +176,16 @@ def parse_args(
     if not token:
         raise ConfigError(TOKEN_ENV, "is not set", "export the API token in it")
     base = urlsplit(a.url)
-    if base.scheme != "https" or not base.hostname or base.query or base.fragment:
+    plain_ok = base.scheme == "http" and is_loopback(base.hostname or "")
+    if (
+        (base.scheme != "https" and not plain_ok)
+        or not base.hostname
+        or base.query
+        or base.fragment
+    ):
         raise ConfigError(
             "--url",
-            f"{a.url!r} is not an https base URL",
+            f"{a.url!r} is not an https base URL (http only on loopback)",
             "give e.g. https://HOST/api/laml/2010-04-01",
         )
     try:
@@ -200,7 +216,7 @@ def parse_args(
             raise ConfigError(flag, f"{value} is out of range", "give seconds > 0")
     for flag, value in (
         ("--account-sid", a.account_sid),
-        ("--conference", a.conference),
+        ("--conference", a.conference or "discover"),
     ):
         if not value or "/" in value:
             raise ConfigError(flag, f"{value!r} is not a sid", "give the sid")
@@ -228,7 +244,8 @@ class _Client:
         self._options = options
         base = urlsplit(options.api_base)
         self._host = base.hostname or ""
-        self._port = base.port or 443
+        self._secure = base.scheme == "https"
+        self._port = base.port or (443 if self._secure else 80)
         self._prefix = base.path.rstrip("/")
         self._ssl: ssl.SSLContext = client_context(options.ca_file)
         self.bad_token = Secret(uuid.uuid4().hex)
@@ -245,8 +262,17 @@ class _Client:
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         }
-        conn = http.client.HTTPSConnection(
-            self._host, self._port, timeout=self._options.timeout_s, context=self._ssl
+        conn = (
+            http.client.HTTPSConnection(
+                self._host,
+                self._port,
+                timeout=self._options.timeout_s,
+                context=self._ssl,
+            )
+            if self._secure
+            else http.client.HTTPConnection(
+                self._host, self._port, timeout=self._options.timeout_s
+            )
         )
         try:
             conn.request("POST", self._prefix + path, urlencode(form), headers)
@@ -581,6 +607,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"python -m harness.conform: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if not options.conference_sid:
+        try:
+            found = discover_conferences(
+                options.api_base,
+                options.account_sid,
+                options.token,
+                ca_file=options.ca_file,
+                timeout_s=options.timeout_s,
+            )
+        except DiscoveryError as exc:
+            found = []
+            problem = (
+                f"conference discovery failed: {exc.problem}",
+                "give --conference",
+            )
+        else:
+            problem = (NO_CONFERENCE[0], NO_CONFERENCE[1].replace("-sids", ""))
+        if not found:
+            print(
+                f"python -m harness.conform: --conference: {problem[0]}; {problem[1]}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        options = dataclasses.replace(options, conference_sid=found[0])
+        print(f"conference {found[0]} (discovered, 1 of {len(found)} in progress)")
     records = None
     if options.run_dir is not None:
         from harness.sink import RecordSink

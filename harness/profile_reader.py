@@ -102,7 +102,7 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
         "length",
     ),
     "matrix": (*DIMENSIONS, "weights"),
-    "conformance": ("gate", "allow", "negative"),
+    "conformance": ("gate", "allow", "negative", "require"),
     "capacity": ("enabled", "require"),
     "report": ("codec_compare", "baseline", "band"),
     "platform": ("faults", "defects", "seed", "processes"),
@@ -542,22 +542,42 @@ class Reader:
 
     def conformance(self, t: Mapping[str, Any]) -> ConformanceSpec:
         s = "conformance"
-        allow = self.strings(s, t, "allow")
-        for rule in allow:
+        allow = self.rule_ids(s, t, "allow")
+        return ConformanceSpec(
+            gate=self.boolean(s, t, "gate", True),
+            allow=allow,
+            negative=self.boolean(s, t, "negative", False),
+            require=self.require(t),
+        )
+
+    def rule_ids(self, s: str, t: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        """A list of rule ids of the catalog; a typo names the closest id."""
+        ids = self.strings(s, t, key)
+        for rule in ids:
             if rule not in RULES:
                 close = difflib.get_close_matches(rule, list(RULES), n=1)
                 raise self.fail(
                     s,
-                    "allow",
+                    key,
                     f"{rule!r} is not a rule id",
                     f"did you mean {close[0]}?"
                     if close
                     else "see harness/rules.py for the ids",
                 )
-        return ConformanceSpec(
-            gate=self.boolean(s, t, "gate", True),
-            allow=allow,
-            negative=self.boolean(s, t, "negative", False),
+        return ids
+
+    def require(self, t: Mapping[str, Any]) -> str | tuple[str, ...]:
+        """``[conformance] require``: "all", "none" or a list of rule ids."""
+        value = t.get("require", "none")
+        if isinstance(value, str) and value in ("all", "none"):
+            return value
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return self.rule_ids("conformance", t, "require")
+        raise self.fail(
+            "conformance",
+            "require",
+            f'{value!r} is not "all", "none" or a list of rule ids',
+            'write require = "all", "none" or ["REST-REJECT-001", ...]',
         )
 
     def capacity(self, t: Mapping[str, Any]) -> CapacitySpec:

@@ -168,6 +168,20 @@ class ConformanceSpec:
     """Rules reported but never gated (known platform deviations)."""
     negative: bool = False
     """Also run the negative suite (invalid requests) once per run."""
+    require: str | tuple[str, ...] = "none"
+    """Rules that must be checked: ``"all"``, ``"none"`` or rule ids. A required
+    rule the run's matrix and dialect could exercise but nothing checked fails
+    the run (``reports.coverage``)."""
+
+    def requirement(self) -> str:
+        """``require`` in words, for ``streamload check``."""
+        if self.require == "all":
+            return (
+                "all (every rule the matrix and dialect can exercise must be checked)"
+            )
+        if self.require == "none" or not self.require:
+            return "none (unchecked rules are listed, not gated)"
+        return ", ".join(self.require)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -272,4 +286,8 @@ class Profile:
         if not doc["matrix"]["weights"]:
             del doc["matrix"]["weights"]
         doc["conformance"]["allow"] = list(self.conformance.allow)
+        require = self.conformance.require
+        doc["conformance"]["require"] = (
+            require if isinstance(require, str) else list(require)
+        )
         return doc

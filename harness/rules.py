@@ -12,9 +12,48 @@ import dataclasses
 from typing import Final, Literal
 
 
-__all__ = ["RULES", "Checker", "Rule", "RuleCount", "Severity", "Violation"]
+__all__ = [
+    "NEEDS",
+    "RULES",
+    "Checker",
+    "Need",
+    "Rule",
+    "RuleCount",
+    "Severity",
+    "Violation",
+]
 
 Severity = Literal["error", "warning", "info"]
+Need = Literal[
+    "media",
+    "api",
+    "negative",
+    "callbacks",
+    "signing_key",
+    "bearer_token",
+    "stream_sid",
+    "twilio",
+    "bidirectional",
+    "stop_by_name",
+    "call_stream",
+]
+"""What a run must do for a rule to be checked at all (see :data:`NEEDS`)."""
+
+NEEDS: Final[dict[Need, str]] = {
+    "media": "a stream delivered to the receiver",
+    "api": "a valid start (and stop) request answered by the target",
+    "negative": "the negative suite (invalid requests, python -m harness.conform)",
+    "callbacks": "status callbacks delivered to the callback sink",
+    "signing_key": "the key that signs status callbacks",
+    "bearer_token": "streams sent with AuthorizationBearerToken",
+    "stream_sid": "messages that carry a top-level streamSid",
+    "twilio": "a target speaking the twilio dialect",
+    "bidirectional": "a bidirectional stream (StreamRealTime=true)",
+    "stop_by_name": "a stream stopped by its Name",
+    "call_stream": "a stream on a call (not a conference)",
+}
+"""Each need in words; the report turns an unmet one into the reason a rule was
+not checked (``reports.coverage``), so nothing is skipped in silence."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -23,10 +62,49 @@ class Rule:
     statement: str
     section: str
     severity: Severity = "error"
+    needs: tuple[Need, ...] = ()
+    """What a run must do to check this rule at all; empty: any run does."""
 
 
 def _catalog(*rules: Rule) -> dict[str, Rule]:
     return {r.id: r for r in rules}
+
+
+_EXTRA_NEEDS: Final[dict[str, tuple[Need, ...]]] = {
+    "WS-HANDSHAKE-001": ("bearer_token",),
+    "WS-SID-001": ("stream_sid",),
+    "WS-DIALECT-002": ("twilio",),
+    "CB-004": ("signing_key",),
+}
+"""Needs beyond the family's (see :func:`_with_needs`)."""
+
+
+def _with_needs(catalog: dict[str, Rule]) -> dict[str, Rule]:
+    """Fill each rule's ``needs``: its family's, then its own extras.
+
+    Kept apart from the catalog entries so a new rule gets its family's needs
+    without a word: ``WS-`` rules need a stream delivered, ``REST-CREATE``
+    and ``REST-STOP`` an answered start, the other ``REST-`` rules the negative
+    suite, ``CB-`` rules status callbacks.
+    """
+    out: dict[str, Rule] = {}
+    for rule_id, rule in catalog.items():
+        if rule.needs:
+            out[rule_id] = rule
+            continue
+        if rule_id.startswith("WS-"):
+            family: tuple[Need, ...] = ("media",)
+        elif rule_id.startswith(("REST-CREATE-", "REST-STOP-")):
+            family = ("api",)
+        elif rule_id.startswith("REST-"):
+            family = ("negative",)
+        elif rule_id.startswith("CB-"):
+            family = ("callbacks",)
+        else:
+            family = ()
+        needs = (*family, *_EXTRA_NEEDS.get(rule_id, ()))
+        out[rule_id] = dataclasses.replace(rule, needs=needs)
+    return out
 
 
 RULES: Final[dict[str, Rule]] = _catalog(
@@ -293,6 +371,7 @@ RULES: Final[dict[str, Rule]] = _catalog(
         "info",
     ),
 )
+RULES.update(_with_needs(RULES))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -24,10 +24,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from harness.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.errors import ConfigError, HarnessError
 from harness.processes import Child
 from harness.profile import Profile
-from harness.target import Target
+from harness.target import PROJECT_ENV, TOKEN_ENV, Target
 from harness.tls import make_tls
 
 
@@ -92,6 +93,14 @@ class _Run:
         self.started = time.monotonic()
         self.events: list[dict[str, Any]] = []
         self.target_url = ""
+        self.callback_url = ""
+        self.env: dict[str, str] = {}
+        self.negative_state: dict[str, str] = {
+            "state": "on" if self.profile.conformance.negative else "off",
+            "why": "",
+        }
+        """What became of the negative suite, for the report's unchecked rules."""
+        self.discovery_failed = ""
 
     def say(self, text: str) -> None:
         if not self.opts.quiet:
@@ -127,6 +136,10 @@ class _Run:
                     time.gmtime(time.time() - (time.monotonic() - self.started)),
                 ),
                 "interrupted": self.interrupted,
+                "load": self.opts.load,
+                "negative": self.negative_state,
+                "callback_sink": bool(self.callback_url),
+                "signing_key": bool(self.env.get("SIGNALWIRE_SIGNING_KEY")),
                 "events": self.events,
             },
         )
@@ -134,6 +147,8 @@ class _Run:
     def start(self) -> None:
         opts, profile = self.opts, self.profile
         _write_json(opts.out / "profile.json", profile.document())
+        if opts.target is not None and not opts.conference_sids:
+            self._discover(opts.target)
         self.tls = make_tls(opts.out / "tls")
         target = opts.target
         # Secrets reach children through the environment, never argv: argv shows
@@ -180,7 +195,9 @@ class _Run:
         else:
             assert target is not None
             self.target_url = target.url
-            self.conferences = [c for c in opts.conference_sids.split(",") if c]
+            self.conferences = self.conferences or [
+                c for c in opts.conference_sids.split(",") if c
+            ]
         self.receiver_url = opts.receiver_url or str(ready[0]["url"])
         self.open_url = opts.receiver_url_open or (
             str(ready[1]["url"]) if len(ready) > 1 else self.receiver_url
@@ -197,6 +214,39 @@ class _Run:
             self._start_locust()
         if profile.conformance.negative:
             self._start_negative()
+
+    def _discover(self, target: Target) -> None:
+        """In-progress conferences through the API, before anything starts.
+
+        The load's users discover the same way (scenarios); the negative suite
+        gets the first. A target with none stops the run (exit 2) instead of
+        failing every start; one that cannot be asked leaves the load to find
+        out, and the report says why the negative suite did not run.
+        """
+        try:
+            found = discover_conferences(
+                target.url,
+                target.project_id,
+                target.token,
+                ca_file=self.opts.target_ca_file,
+            )
+        except DiscoveryError as exc:
+            if exc.status in (401, 403):
+                raise ConfigError(
+                    f"{PROJECT_ENV}/{TOKEN_ENV}",
+                    f"the target refused them (HTTP {exc.status} listing conferences)",
+                    "check the project id and the API token",
+                ) from None
+            self.discovery_failed = (
+                f"conference discovery failed: {exc.problem} (give --conference-sids)"
+            )
+            self.event(self.discovery_failed, "warning")
+            return
+        if not found:
+            self.event(NO_CONFERENCE[0], "failure")
+            raise ConfigError("--conference-sids", *NO_CONFERENCE)
+        self.conferences = found
+        self.event(f"conferences discovered: {len(found)} in progress")
 
     def _start_receivers(self) -> None:
         opts, load = self.opts, self.profile.load
@@ -303,10 +353,9 @@ class _Run:
         """One pass of the negative suite (``python -m harness.conform``) beside the load."""
         opts = self.opts
         if not self.conferences:
-            self.event(
-                "negative suite skipped: no conference sid (give --conference-sids)",
-                "warning",
-            )
+            why = self.discovery_failed or "no conference sid (give --conference-sids)"
+            self.negative_state = {"state": "skipped", "why": why}
+            self.event(f"negative suite skipped: {why}", "warning")
             return
         argv = [
             "-m", "harness.conform", "--url", self.target_url,
@@ -322,6 +371,7 @@ class _Run:
         self.negative = Child(
             "negative", argv, log_dir=self.logs, env=self.env, json_lines=False
         )
+        self.negative_state = {"state": "started", "why": ""}
         self.event("negative suite started")
 
     def watch(self) -> None:
@@ -339,6 +389,10 @@ class _Run:
                 busy.remove(child)
                 if child is self.negative:
                     kind = "failure" if code not in (0, 1) else "info"
+                    self.negative_state = {
+                        "state": "ran" if code in (0, 1) else "failed",
+                        "why": f"exit {code}",
+                    }
                     self.event(f"negative suite finished (exit {code})", kind)
                 else:
                     self.event(f"load finished (locust exit {code})")

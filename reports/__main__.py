@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from harness.errors import ConfigError
 from harness.profile import Profile, load_profile
-from reports import capacity, compare, timeline
+from reports import capacity, compare, coverage, timeline
 from reports.gates import (
     DEFAULT_THRESHOLDS,
     Threshold,
@@ -87,6 +87,19 @@ def write_reports(
     extra_html: list[str] = []
     if profile is not None:
         summary["profile"] = {"name": profile.name, "source": profile.source}
+    run_json = _read_json(run_dir / "run.json")
+    require = profile.conformance.require if profile is not None else "none"
+    unchecked = coverage.not_checked(
+        summary["conformance"]["results"],
+        coverage.facts_from(
+            summary,
+            profile.matrix.values if profile is not None else None,
+            profile.conformance.negative if profile is not None else None,
+            run_json,
+        ),
+        require,
+    )
+    summary["conformance"]["not_checked_rules"] = unchecked
     shape = _read_json(run_dir / "shape.json")
     if profile is not None and profile.capacity.enabled and shape is not None:
         result = capacity.search(
@@ -101,6 +114,16 @@ def write_reports(
         summary["verdict"] = verdict(summary["thresholds"])
         extra_md += capacity.render_markdown(result)
         extra_html.append(capacity.render_html(result))
+    gate = coverage.coverage_gate(
+        unchecked,
+        require,
+        f"{profile.name} profile, [conformance] require" if profile else "",
+    )
+    if gate is not None:  # a whole-run property: after capacity, which may reset gates
+        gates = summary["thresholds"]
+        at = next((i + 1 for i, g in enumerate(gates) if g["name"] == "conformance"), 0)
+        gates.insert(at, gate)
+        summary["verdict"] = verdict(gates)
     if profile is not None and profile.report.codec_compare:
         side = compare.compare_codecs(
             summary, profile.report.baseline, profile.report.band
@@ -108,7 +131,7 @@ def write_reports(
         summary["codec_compare"] = side
         extra_md += compare.render_codec_markdown(side)
         extra_html.append(compare.render_codec_html(side))
-    summary["timeline"] = timeline.timeline(run, _read_json(run_dir / "run.json"))
+    summary["timeline"] = timeline.timeline(run, run_json)
     extra_md += timeline.render_markdown(summary["timeline"])
     extra_html.append(timeline.render_html(summary["timeline"]))
     page = html.render(summary, report.plots)

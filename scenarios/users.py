@@ -19,7 +19,7 @@ import gevent
 from locust import FastHttpUser, tag, task
 from locust.exception import StopUser
 
-from harness.api import check_stream_response
+from harness.api import check_stream_response, in_progress_conferences
 from harness.rules import Checker
 from scenarios.context import ScenarioContext
 from scenarios.matrix import Combo
@@ -92,11 +92,7 @@ class StreamUser(FastHttpUser):
                 resp.failure(f"HTTP {resp.status_code}")
                 return []
             doc: Any = resp.json()
-        return [
-            c["sid"]
-            for c in doc.get("conferences", [])
-            if c.get("status") == "in-progress"
-        ]
+        return in_progress_conferences(doc)
 
     @tag("stream")
     @task

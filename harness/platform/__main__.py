@@ -101,9 +101,9 @@ class Options:
                 "no API token given",
                 f"pass --auth-token or set {TOKEN_ENV}",
             )
-        if args.conferences < 1:
+        if args.conferences < 0:  # 0: an idle space, for discovery to find none
             raise ConfigError(
-                "--conferences", f"{args.conferences} is too few", "use 1 or more"
+                "--conferences", f"{args.conferences} is too few", "use 0 or more"
             )
         if args.workers < 1:
             raise ConfigError(
@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--conferences",
         type=int,
         default=3,
-        help="conferences in progress (default: %(default)s)",
+        help="conferences in progress, 0 for none (default: %(default)s)",
     )
     add(
         "--calls",

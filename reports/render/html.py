@@ -10,6 +10,7 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from reports.coverage import group
 from reports.performance import Plots
 from reports.render import plots as svg
 from reports.render.common import (
@@ -52,6 +53,7 @@ def render(summary: Mapping[str, Any], plots: Plots | None = None) -> str:
     body = [
         f"<h1>streamload report {_badge(verdict, verdict.upper())}</h1>",
         f"<p class=muted>{_e(run_line(summary))}</p>",
+        *_not_checked(summary["conformance"]),
         *_gates(summary["thresholds"]),
         *_accounting(summary["accounting"]),
         *_codecs(summary["performance"]),
@@ -91,6 +93,27 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) 
     head = f"<tr>{cells('th', [_e(h) for h in header])}</tr>"
     body = "".join("<tr>" + cells("td", r) + "</tr>" for r in rows)
     return f"<table>{head}{body}</table>"
+
+
+def _not_checked(conf: Mapping[str, Any]) -> list[str]:
+    """Every rule the run could not check and why, on the first screen."""
+    entries = conf.get("not_checked_rules", [])
+    if not entries:
+        return []
+    required = sum(bool(e["required"]) for e in entries)
+    head = f"{len(entries)} of {conf['rules']} rules not checked" + (
+        f", {required} of them required (the run fails)" if required else ""
+    )
+    items = []
+    for rules, reason, fix, must in group(entries):
+        badge = _badge("fail", "required") + " " if must else ""
+        ids = ", ".join(f"<code>{_e(r)}</code>" for r in rules)
+        fixed = f" Fix: {_e(fix)}." if fix != "nothing to fix" else ""
+        items.append(f"<li>{badge}{ids}: {_e(reason)}.{fixed}</li>")
+    return [
+        f"<p><strong>{_e(head)}</strong> {_badge('not-checked', 'not checked')}</p>",
+        f"<ul class=not-checked-list>{''.join(items)}</ul>",
+    ]
 
 
 def _gates(gates: Sequence[Mapping[str, Any]]) -> list[str]:

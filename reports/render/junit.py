@@ -1,7 +1,8 @@
 """``junit.xml``: rules and gates as test cases, for CI test-report widgets.
 
 Two suites: ``conformance`` has one case per rule (``failure`` when an error
-rule failed, ``skipped`` when nothing checked it; a warning is a passing case
+rule failed, ``skipped`` when nothing checked it, with the reason as its
+message; a warning is a passing case
 whose output says so), ``gates`` one case per gate (``skipped`` for no-data).
 """
 
@@ -43,6 +44,9 @@ def _case(suite: ET.Element, name: str) -> ET.Element:
 
 
 def _conformance(suite: ET.Element, summary: Mapping[str, Any]) -> None:
+    why = {
+        str(e["rule"]): e for e in summary["conformance"].get("not_checked_rules", [])
+    }
     for rule_id, result in summary["conformance"]["results"].items():
         case = _case(suite, rule_id)
         counts = f"{result['failures']} of {result['checks']} checks failed"
@@ -56,7 +60,18 @@ def _conformance(suite: ET.Element, summary: Mapping[str, Any]) -> None:
             )
             failure.text = _evidence(result["evidence"])
         elif verdict == "not-checked":
-            ET.SubElement(case, "skipped", message="not checked in this run")
+            entry = why.get(rule_id)
+            skipped = ET.SubElement(
+                case,
+                "skipped",
+                message=str(entry["reason"]) if entry else "not checked in this run",
+            )
+            if entry and (entry["fix"] != "nothing to fix" or entry["required"]):
+                skipped.text = f"fix: {entry['fix']}" + (
+                    "\nrequired by the profile: the coverage gate fails"
+                    if entry["required"]
+                    else ""
+                )
         else:
             out = ET.SubElement(case, "system-out")
             out.text = f"{verdict}: {result['statement']} ({counts})"

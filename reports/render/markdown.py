@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from reports.coverage import group
 from reports.render.common import (
     CODEC_COLUMNS,
     codec_row,
@@ -31,6 +32,7 @@ def render(summary: Mapping[str, Any]) -> str:
         "",
         run_line(summary),
     ]
+    lines += _not_checked(summary["conformance"])
     lines += _gates(summary["thresholds"])
     lines += _accounting(summary["accounting"])
     lines += _codecs(summary["performance"])
@@ -60,6 +62,26 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
     ]
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return out
+
+
+def _not_checked(conf: Mapping[str, Any]) -> list[str]:
+    """Every rule the run could not check and why, on the first screen."""
+    entries = conf.get("not_checked_rules", [])
+    if not entries:
+        return []
+    required = sum(bool(e["required"]) for e in entries)
+    head = (
+        f"**{len(entries)} of {conf['rules']} rules not checked**"
+        + (f", {required} of them required (the run fails)" if required else "")
+        + ":"
+    )
+    lines = ["", head, ""]
+    for rules, reason, fix, must in group(entries):
+        text = " ".join(_TAG.sub("&lt;", f"{reason}.").split())
+        if fix != "nothing to fix":
+            text += " Fix: " + " ".join(_TAG.sub("&lt;", fix).split()) + "."
+        lines.append(f"- {'**REQUIRED** ' if must else ''}{', '.join(rules)}: {text}")
+    return lines
 
 
 def _gates(gates: Sequence[Mapping[str, Any]]) -> list[str]:

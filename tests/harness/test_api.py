@@ -12,6 +12,7 @@ from harness.api import (
     FieldError,
     StartStreamRequest,
     check_stream_response,
+    in_progress_conferences,
     parse_start,
     parse_stop,
     rfc2822,
@@ -209,3 +210,19 @@ def test_stop_response() -> None:
         stream_sid=str(uuid.uuid4()),
     )
     assert failed(checker) == {"REST-STOP-001", "REST-STOP-002"}
+
+
+def test_in_progress_conferences_reads_the_list_page_defensively() -> None:
+    page = {
+        "conferences": [
+            {"sid": "CF1", "status": "in-progress"},
+            {"sid": "CF2", "status": "completed"},
+            {"sid": "", "status": "in-progress"},
+            {"status": "in-progress"},
+            "junk",
+            {"sid": "CF3", "status": "in-progress"},
+        ]
+    }
+    assert in_progress_conferences(page) == ["CF1", "CF3"]
+    assert in_progress_conferences({"conferences": None}) == []
+    assert in_progress_conferences([]) == []

@@ -101,6 +101,19 @@ def test_check_lists_a_profiles_gates(capsys: pytest.CaptureFixture[str]) -> Non
     assert out.startswith("nightly: 10 minutes")
     assert "load: closed model, 50 users, 600s, shape ramp" in out
     assert "gate jitter_ms.p99{codec=PCMU} < 5  (nightly (built-in):" in out
+    assert out.splitlines()[-1] == (
+        "conformance.require: none (unchecked rules are listed, not gated)"
+    )
+
+
+def test_check_prints_the_coverage_requirement(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "smoke"]) == 0
+    assert (
+        "conformance.require: all (every rule the matrix and dialect can exercise "
+        "must be checked)"
+    ) in capsys.readouterr().out
 
 
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -29,10 +29,15 @@ TOKEN = "conform-api-token-Rf6Yd1"
 def platforms(
     tmp_path_factory: pytest.TempPathFactory, tls_files: TlsFiles
 ) -> Iterator[dict[str, tuple[Child, dict[str, Any]]]]:
-    """A clean platform and one that takes ws:// URLs (``--defect accept-ws-url``)."""
+    """A clean platform, one that takes ws:// URLs (``--defect accept-ws-url``)
+    and an idle one (no conference in progress)."""
     root = tmp_path_factory.mktemp("conform")
     children = {}
-    for name, extra in (("clean", []), ("lenient", ["--defect", "accept-ws-url"])):
+    for name, extra in (
+        ("clean", []),
+        ("lenient", ["--defect", "accept-ws-url"]),
+        ("idle", ["--conferences", "0"]),
+    ):
         children[name] = Child(
             name,
             ["-m", "harness.platform", "--cert-file", str(tls_files.cert_file),
@@ -116,6 +121,38 @@ def test_a_platform_that_takes_ws_urls_fails_and_its_stream_is_stopped(
     wait_idle(child)
 
 
+def test_without_a_conference_it_discovers_one_as_the_load_does(
+    platforms, tls_files: TlsFiles
+) -> None:
+    child, ready = platforms["clean"]
+    args = argv(ready, tls_files)
+    at = args.index("--conference")
+    done = conform(args[:at] + args[at + 2 :])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(
+        f"conference {ready['conferences'][0]} (discovered, 1 of 1 in progress)\n"
+    )
+    assert "PASS REST-REJECT-001" in done.stdout
+    wait_idle(child)
+
+
+def test_a_target_with_no_conference_exits_2_naming_the_fix(
+    platforms, tls_files: TlsFiles
+) -> None:
+    _, ready = platforms["idle"]
+    assert ready["conferences"] == []
+    done = conform(
+        ["--url", ready["url"], "--account-sid", ready["account_sid"],
+         "--ca-file", str(tls_files.ca_file)]
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == (
+        "python -m harness.conform: --conference: no in-progress conference on the "
+        "target; start one (a call into a conference) or give --conference\n"
+    )
+    assert done.stdout == ""
+
+
 def test_in_process_run_and_summary(platforms, tls_files: TlsFiles) -> None:
     _, ready = platforms["clean"]
     rows = MemorySink()
@@ -170,7 +207,8 @@ BASE = [
     [
         (BASE, {}, "SIGNALWIRE_API_TOKEN: is not set; export the API token in it"),
         (["--url", "http://h/x", *BASE[2:]], ENV,
-         "--url: 'http://h/x' is not an https base URL; give e.g. https://HOST/api/laml/2010-04-01"),
+         "--url: 'http://h/x' is not an https base URL (http only on loopback); "
+         "give e.g. https://HOST/api/laml/2010-04-01"),
         ([*BASE, "--stream-url", "ws://r/s"], ENV,
          "--stream-url: 'ws://r/s' is not wss://; give a wss:// URL"),
         ([*BASE, "--ca-file", "/nonexistent.pem"], ENV,
@@ -205,3 +243,12 @@ def test_secrets_come_from_the_environment_only() -> None:
     options = parse_args(BASE, {**ENV, "STREAMLOAD_BEARER_TOKEN": "b"})
     assert options.token == Secret(TOKEN) and options.bearer == Secret("b")
     assert TOKEN not in repr(options)
+
+
+def test_plain_http_only_on_loopback_and_the_conference_may_be_left_out() -> None:
+    options = parse_args(
+        ["--url", "http://127.0.0.1:8080/api/laml/2010-04-01", "--account-sid", "a"],
+        ENV,
+    )
+    assert options.api_base.startswith("http://127.0.0.1:8080")
+    assert options.conference_sid == ""  # discovered by main()

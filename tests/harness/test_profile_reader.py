@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,19 @@ def write(tmp_path: Path, text: str) -> str:
             2,
             "'WS-MEDIA-02' is not a rule id",
         ),
+        (
+            '[conformance]\nnegative = true\nrequire = "some"\n',
+            3,
+            'conformance.require: \'some\' is not "all", "none" or a list of rule '
+            'ids; write require = "all"',
+        ),
+        ("[conformance]\nrequire = 3\n", 2, "conformance.require: 3 is not"),
+        (
+            '[conformance]\nrequire = ["REST-REJCT-005"]\n',
+            2,
+            "conformance.require: 'REST-REJCT-005' is not a rule id; "
+            "did you mean REST-REJECT-005?",
+        ),
         ('[shape]\nkind = "wave"\n', 2, "shape.kind: 'wave' is not a shape"),
         ('[shape]\nkind = "spike"\n', 1, "shape.length: a spike needs a length"),
         ("[capacity]\nenabled = true\n", 2, "capacity search steps the load"),
@@ -98,3 +112,30 @@ def test_lines_are_found_in_tables_dotted_keys_and_inline_tables() -> None:
     assert reader.line_of("thresholds", "setup_ms.p99") == 5
     assert reader.line_of("load", "absent") == 1  # the table header
     assert reader.line_of("shape", "kind") == 0  # nowhere
+
+
+@pytest.mark.parametrize(
+    ("text", "require"),
+    [
+        ("", "none"),
+        ('[conformance]\nrequire = "all"\n', "all"),
+        (
+            '[conformance]\nrequire = ["CB-001", "WS-SID-001"]\n',
+            ("CB-001", "WS-SID-001"),
+        ),
+    ],
+)
+def test_require_reads_all_none_or_rule_ids_and_survives_profile_json(
+    tmp_path: Path, text: str, require: object
+) -> None:
+    profile = load_profile(write(tmp_path, text))
+    assert profile.conformance.require == require
+    again = tmp_path / "profile.json"
+    again.write_text(json.dumps(profile.document()))
+    assert load_profile(str(again)).conformance.require == require
+
+
+def test_smoke_and_conform_require_every_rule_default_none() -> None:
+    assert load_profile("smoke").conformance.require == "all"
+    assert load_profile("conform").conformance.require == "all"
+    assert load_profile("default").conformance.require == "none"

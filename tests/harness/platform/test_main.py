@@ -90,7 +90,7 @@ def test_missing_token_is_a_one_line_usage_error(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--conferences", "0"], "--conferences: 0 is too few; use 1 or more"),
+        (["--conferences", "-1"], "--conferences: -1 is too few; use 0 or more"),
         (["--max-duration", "0"], "--max-duration: 0.0 is not positive; use e.g. 3600"),
         (
             ["--stats-interval", "-1"],

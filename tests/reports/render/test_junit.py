@@ -59,3 +59,37 @@ def test_no_data_gates_are_skipped() -> None:
     root = ET.fromstring(render(summary))
     assert root.get("skipped") == "1"
     assert root.get("tests") == "1"
+
+
+def test_a_rule_not_checked_is_skipped_with_its_reason_and_fix() -> None:
+    reason = "needs the negative suite, which did not run: no answer"
+    summary = {
+        "conformance": {
+            "results": {
+                "REST-REJECT-001": {"verdict": "not-checked", "checks": 0, "failures": 0},
+                "WS-DIALECT-002": {"verdict": "not-checked", "checks": 0, "failures": 0},
+                "WS-SID-001": {"verdict": "not-checked", "checks": 0, "failures": 0},
+            },
+            "not_checked_rules": [
+                {"rule": "REST-REJECT-001", "reason": reason,
+                 "fix": "give --conference-sids", "required": True},
+                {"rule": "WS-DIALECT-002", "reason": "applies to the twilio dialect only",
+                 "fix": "nothing to fix", "required": False},
+            ],
+        },
+        "thresholds": [],
+    }  # fmt: skip
+    cases = {
+        c.get("name"): c.find("skipped")
+        for c in ET.fromstring(render(summary)).iter("testcase")
+    }
+    rejected = cases["REST-REJECT-001"]
+    assert rejected is not None and rejected.get("message") == reason
+    assert rejected.text == (
+        "fix: give --conference-sids\nrequired by the profile: the coverage gate fails"
+    )
+    dialect = cases["WS-DIALECT-002"]
+    assert dialect is not None and dialect.text is None
+    assert dialect.get("message") == "applies to the twilio dialect only"
+    unknown = cases["WS-SID-001"]  # a summary from before reasons existed
+    assert unknown is not None and unknown.get("message") == "not checked in this run"

@@ -47,3 +47,32 @@ def test_audio_lateness_and_per_stream_columns(passing_report: Report) -> None:
     assert "| lateness p99 ms | audio (SNR p50) |" in text
     assert "Per stream:" in text
     assert "Harness kept up, platform pacing p99 0 ms." in text
+
+
+def test_unchecked_rules_come_before_the_gates_grouped_by_reason(
+    passing_report: Report,
+) -> None:
+    summary = dict(passing_report.summary)
+    reason = "needs the negative suite, which did not run: no answer"
+    summary["conformance"] = {
+        **summary["conformance"],
+        "not_checked_rules": [
+            {"rule": r, "reason": reason, "fix": "give --conference-sids",
+             "required": True}
+            for r in ("REST-REJECT-001", "REST-REJECT-002")
+        ] + [
+            {"rule": "WS-DIALECT-002", "reason": "applies to the twilio dialect only",
+             "fix": "nothing to fix", "required": False}
+        ],
+    }  # fmt: skip
+    first_screen = render(summary).split("## Gates")[0].splitlines()
+    assert first_screen[4].startswith("**3 of ")
+    assert first_screen[4].endswith(
+        "rules not checked**, 2 of them required (the run fails):"
+    )
+    assert first_screen[6:] == [
+        "- **REQUIRED** REST-REJECT-001, REST-REJECT-002: " + reason
+        + ". Fix: give --conference-sids.",
+        "- WS-DIALECT-002: applies to the twilio dialect only.",
+        "",
+    ]  # fmt: skip
