@@ -313,7 +313,7 @@ def test_loss_counts_exactly(runs: dict[str, Path]) -> None:
 
 
 def duplicate_evidence(run: Path, injected: list[dict[str, Any]]) -> str:
-    """Which frames arrived twice without a log row, and the reverse (for the known bug)."""
+    """Which frames arrived twice without a log row, and the reverse."""
     arrived = collections.Counter(
         (r["stream_sid"], r["track"], r["chunk"]) for r in table(run, "frames")
     )
@@ -334,13 +334,6 @@ def duplicate_evidence(run: Path, injected: list[dict[str, Any]]) -> str:
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, intermittent (1 run in ~20; none in 25 reruns under CPU stress): "
-    "the receiver once counted 36 duplicates where the impairments log held 33. The seeded "
-    "draws give 36 on every run of this length, so 3 log rows went missing, not frames; "
-    "the assertion message now lists the unlogged frames. See the closing notes.",
-)
 def test_duplicates_count_exactly(runs: dict[str, Path]) -> None:
     run = runs["duplicate"]
     injected = impairments(run, "duplicate")
