@@ -91,7 +91,9 @@ TABLES: Final[dict[str, tuple[tuple[str, ColumnType], ...]]] = {
         ("timestamp_ms", "int64"),
         ("arrival_ns", "int64"),
         ("payload_bytes", "int32"),
-        ("jitter_ns", "float64"),  # RFC 3550 running estimate after this frame
+        # RFC 3550 running estimate after this frame; NaN for the track's first
+        # 64 frames, the estimator's warm-up (harness/metrics/jitter.py)
+        ("jitter_ns", "float64"),
     ),
     # Receiver side: one row per WebSocket connection.
     "streams": (

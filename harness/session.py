@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import binascii
 import itertools
+import math
 import re
 from typing import Final
 
@@ -28,6 +29,7 @@ from harness.api import TRACK_MEDIA
 from harness.checks_io import checker_rows
 from harness.codecs import CODEC_NAMES, FRAME_MS, codec_by_encoding, get_codec
 from harness.correlation import PARAM_NAME, Expectation, fingerprint
+from harness.metrics.jitter import WARMUP_FRAMES
 from harness.records import RowSink
 from harness.rules import Checker
 from harness.transitions import State, allowed, next_state
@@ -53,6 +55,7 @@ RATE_WINDOW_CHUNKS: Final = 250
 RATE_TOLERANCE: Final = 0.05
 """WS-MEDIA-006: over a window, timestamp advances within 5 % of the audio's duration."""
 _MS: Final = 1_000_000
+_NAN: Final = math.nan
 AUDIO_SAMPLE_EVERY: Final = 50
 """Keep the payload of chunks 1, 51, 101, ...: one 20 ms frame a second per track."""
 _connection_ids = itertools.count(1)
@@ -87,7 +90,9 @@ class TrackState:
 
     The jitter estimate is :class:`harness.metrics.InterarrivalJitter`'s (RFC
     3550 §6.4.1) kept inline, since a method call per frame costs more than
-    the arithmetic; ``tests/harness/test_session.py`` holds the two equal.
+    the arithmetic; ``tests/harness/test_session.py`` holds the two equal. A
+    frame row carries NaN for the first :data:`~harness.metrics.jitter.WARMUP_FRAMES`
+    frames of the track, while the estimate is still rising from 0.
     """
 
     __slots__ = (
@@ -99,6 +104,7 @@ class TrackState:
         "last_transit",
         "mid_chunk",
         "mid_ts",
+        "warming",
         "window_due",
     )
 
@@ -108,6 +114,8 @@ class TrackState:
         self.last_timestamp = -1
         self.last_transit: int | None = None
         self.jitter_ns = 0.0
+        self.warming = WARMUP_FRAMES
+        """Frames still to come of the estimator's warm-up."""
         # WS-MEDIA-006's rate windows (see StreamSession._rate): the in-sequence
         # frames where the window being judged and the next one began
         self.anchor_chunk = self.mid_chunk = 0
@@ -116,12 +124,15 @@ class TrackState:
         """Chunk from which the next half window is due (0: before the first frame)."""
 
     def jitter(self, arrival_ns: int, timestamp_ms: int) -> float:
-        """Feed one frame; return the estimate after it (the slow path's spelling)."""
+        """Feed one frame; return its row's value (the slow path's spelling)."""
         transit = arrival_ns - timestamp_ms * _MS
         last = self.last_transit
         self.last_transit = transit
         if last is not None:
             self.jitter_ns += (abs(transit - last) - self.jitter_ns) / 16.0
+        if self.warming:
+            self.warming -= 1
+            return _NAN
         return self.jitter_ns
 
 
@@ -301,7 +312,13 @@ class StreamSession:
                     transit = arrival_ns - timestamp * _MS
                     d = transit - track.last_transit
                     track.last_transit = transit
-                    track.jitter_ns += ((d if d >= 0 else -d) - track.jitter_ns) / 16.0
+                    jitter = track.jitter_ns = (
+                        track.jitter_ns
+                        + ((d if d >= 0 else -d) - track.jitter_ns) / 16.0
+                    )
+                    if track.warming:
+                        track.warming -= 1
+                        jitter = _NAN
                     sink.add(
                         "frames",
                         (
@@ -312,7 +329,7 @@ class StreamSession:
                             timestamp,
                             arrival_ns,
                             size,
-                            track.jitter_ns,
+                            jitter,
                         ),
                     )
                     return

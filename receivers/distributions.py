@@ -5,7 +5,9 @@ to the sink; the tap adds the frame to three histograms of its codec and track
 (:mod:`harness.histogram`):
 
 * ``interarrival_ns``: arrival minus the previous arrival on the same track;
-* ``jitter_ns``: the RFC 3550 estimate after the frame (the row's own value);
+* ``jitter_ns``: the RFC 3550 estimate after the frame (the row's own value),
+  past the track's warm-up (:data:`harness.metrics.jitter.WARMUP_FRAMES`: a
+  warm-up frame's row carries NaN and is not counted here);
 * ``transit_first_ns``: ``(arrival - media.timestamp)`` minus the same for the
   track's first frame, i.e. how much later than its first frame a frame came
   on the media clock. Signed; it needs no send log, so it works against a
@@ -161,5 +163,6 @@ class FrameTap:
         else:
             track.interarrival.record(arrival - track.last)
         track.last = arrival
-        track.jitter.record(int(jitter))
+        if jitter == jitter:  # NaN (the warm-up) is unequal to itself
+            track.jitter.record(int(jitter))
         track.transit.record(transit - track.anchor)

@@ -106,6 +106,7 @@ class FrameFacts:
         self._track_name = np.zeros(0, np.int64)
         self._track_frames = np.zeros(0, np.int64)
         self._track_bytes = np.zeros(0, np.float64)
+        self._track_warmup = np.zeros(0, np.int64)
         self._first_arrival: int | None = None
         self._last_arrival: int | None = None
         with SamplePool(limits.sample_bytes) as pool:
@@ -147,7 +148,16 @@ class FrameFacts:
             self._last_arrival = high
         names = len(self._pieces.track_names)
         key = self._track_codec[track] * names + self._track_name[track]
-        self._add("jitter_ms", columns["jitter_ns"], key, names)
+        # A NaN estimate is a frame of its track's warm-up (harness.metrics.jitter):
+        # counted, and left out of the percentiles.
+        jitter = columns["jitter_ns"]
+        warmup = np.isnan(jitter)
+        if warmup.any():
+            self._track_warmup += np.bincount(track[warmup], minlength=n)
+            settled = ~warmup
+            self._add("jitter_ms", jitter[settled], key[settled], names, owned=True)
+        else:
+            self._add("jitter_ms", jitter, key, names)
         # Arrival against the schedule: first media due + (chunk - 1) x 20 ms.
         # The schedule is the platform's (``platform_streams.first_due_ns``), so
         # a late sender shows here and not in transit (architecture.md "Measure
@@ -177,6 +187,7 @@ class FrameFacts:
         self._track_name = pieces.track_name()
         self._track_frames = np.r_[self._track_frames, np.zeros(new - old, np.int64)]
         self._track_bytes = np.r_[self._track_bytes, np.zeros(new - old)]
+        self._track_warmup = np.r_[self._track_warmup, np.zeros(new - old, np.int64)]
 
     def _setup(self) -> None:
         """Groups and empty totals, once the pass has met every track."""
@@ -204,6 +215,10 @@ class FrameFacts:
 
         self.frames, self.valid, self.unique = zeros(), zeros(), zeros()
         self.bytes = np.bincount(self._group_of, self._track_bytes, minlength=n)
+        self.jitter_warmup = np.bincount(
+            self._group_of, self._track_warmup, minlength=n
+        ).astype(np.int64)
+        """Frames per group whose jitter estimate was in its track's warm-up."""
         self.gap_missing, self.gap_expected = zeros(), zeros()
         self._gap_bursts = (zeros(), zeros())
         self.sent, self.sent_unique, self.matched_unique = zeros(), zeros(), zeros()
@@ -539,6 +554,10 @@ class FrameFacts:
                 "longest": int(longest[part].max(initial=0)),
             },
             **{name: dists[name] for name in _DISTRIBUTIONS},
+            "jitter_ms": {
+                **dists["jitter_ms"],
+                "warmup_frames": total(self.jitter_warmup),
+            },
             "throughput": {
                 "active_s": round(active_s, 3),
                 "frames_per_s": _per_s(frames, active_s),

@@ -14,7 +14,10 @@
   ``longest``), from the send log or, without one, from chunk gaps.
 * ``transit_relative_ms``: ``arrival - chunk x 20 ms`` above the track's
   fastest frame; needs no send log, so it also works against a real platform.
-* ``jitter_ms``: the receivers' RFC 3550 running estimate, over every frame.
+* ``jitter_ms``: the receivers' RFC 3550 running estimate per frame, over the
+  frames past their track's warm-up (its first 64 frames, while the estimate
+  still rises from 0; :mod:`harness.metrics.jitter`), so hold time does not
+  move it; ``jitter_ms.warmup_frames`` counts the frames left out.
 * ``interarrival_ms``: gaps between consecutive arrivals on one track.
 * ``reordered``: frames that arrived after a higher chunk of the same track.
 * ``setup_ms`` / ``first_media_ms``: start request sent -> ``start`` message /

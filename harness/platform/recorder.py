@@ -41,19 +41,31 @@ class Recorder:
         """Buffer one row (event-loop thread only): the current batch's own
         ``add``, one call less per frame on the sender's hot path."""
         self._write_lock = threading.Lock()
+        self._writes: set[asyncio.Future[None]] = set()
+        """Writes handed to a thread and not yet done (never cancelled)."""
         warm_up()
 
     async def flush(self) -> None:
-        """Write every buffered row; a failure is logged and loses only those rows."""
+        """Write every buffered row, and wait for every write still under way.
+
+        Once a batch is swapped out, its write is never cancelled: shutdown
+        cancels the periodic flush, and cancelling the executor's future then
+        dropped a write still queued for a thread, with every row of the last
+        second in it (the ``impairments`` rows the duplicate count is checked
+        against, issue 10). Cancelling a flush now only stops its wait; the
+        write goes on and the next flush (the one at exit) waits for it.
+        A failed write is logged and loses only its own rows.
+        """
         batch = self._batch
-        if not len(batch):
-            return
-        self._batch = Batch(_FRAMES)
-        self.add = self._batch.add
-        try:
-            await asyncio.to_thread(self._write, batch)
-        except Exception:
-            log.exception("could not write %d record rows", len(batch))
+        if len(batch):
+            self._batch = Batch(_FRAMES)
+            self.add = self._batch.add
+            loop = asyncio.get_running_loop()
+            write = loop.run_in_executor(None, self._write, batch)
+            self._writes.add(write)
+            write.add_done_callback(self._writes.discard)
+        if self._writes:
+            await asyncio.shield(asyncio.gather(*self._writes))
 
     async def run(self, interval_s: float) -> None:
         """Flush every ``interval_s`` until cancelled (the caller flushes once more at exit)."""
@@ -63,6 +75,10 @@ class Recorder:
 
     def _write(self, batch: Batch) -> None:
         # A flush cancelled on the loop goes on in its thread; the lock keeps a
-        # later flush from touching the sink at the same time.
+        # later flush from touching the sink at the same time (writes may start
+        # in any order: parts are unordered).
         with self._write_lock:
-            batch.write(self._sink)
+            try:
+                batch.write(self._sink)
+            except Exception:
+                log.exception("could not write %d record rows", len(batch))

@@ -26,7 +26,7 @@ CODEC_COLUMNS: Final = (
     "loss",
     "dups",
     "latency p50 / p99 ms",
-    "jitter p99 ms",
+    "jitter p99 ms (warm-up frames)",
     "interarrival p99 ms",
     "setup p50 / p99 ms",
     "frames/s",
@@ -69,13 +69,19 @@ def codec_row(codec: str, entry: Mapping[str, Any]) -> list[str]:
         fmt_ratio(entry.get("loss_ratio")),
         fmt(entry.get("duplicates")),
         _pair(entry.get("latency_ms", {}), "p50", "p99"),
-        fmt(entry.get("jitter_ms", {}).get("p99")),
+        _jitter(entry.get("jitter_ms", {})),
         fmt(entry.get("interarrival_ms", {}).get("p99")),
         _pair(entry.get("setup_ms", {}), "p50", "p99"),
         fmt(entry.get("throughput", {}).get("frames_per_s")),
         fmt(entry.get("lateness_ms", {}).get("p99")),
         audio_cell(entry.get("audio")),
     ]
+
+
+def _jitter(dist: Mapping[str, Any]) -> str:
+    """``p99 (frames of the estimator's warm-up, left out of it)``."""
+    warmup = dist.get("warmup_frames")
+    return fmt(dist.get("p99")) + ("" if warmup is None else f" ({fmt(warmup)})")
 
 
 def audio_cell(audio: Mapping[str, Any] | None) -> str:

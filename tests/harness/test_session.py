@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import uuid
 from collections.abc import Callable
+from typing import cast
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -14,6 +16,7 @@ from harness.api import TRACKS
 from harness.codecs import CODEC_NAMES
 from harness.correlation import PARAM_NAME, fingerprint
 from harness.metrics import InterarrivalJitter
+from harness.metrics.jitter import WARMUP_FRAMES
 from harness.records import MemorySink, columns
 from harness.session import StreamSession
 from harness.transitions import State
@@ -371,7 +374,9 @@ def test_the_fast_path_counts_what_the_rule_by_rule_path_counts() -> None:
 
 
 def test_jitter_is_the_metrics_module_estimate() -> None:
-    texts, _ = valid_stream("PCMU", "inbound_track", 0, 30)
+    """Fast and slow path alike: the estimate per frame, NaN through the warm-up."""
+    frames = WARMUP_FRAMES + 30
+    texts, _ = valid_stream("PCMU", "inbound_track", 0, frames)
     session, sink = StreamSession(0), MemorySink()
     reference = InterarrivalJitter()
     expected = []
@@ -380,12 +385,13 @@ def test_jitter_is_the_metrics_module_estimate() -> None:
         arrival += 20 * MS + (k * 7919 % 5) * MS  # uneven arrivals
         session.receive(text, arrival, sink)
         if '"media"' in text:
-            expected.append(
-                reference.update(
-                    arrival, int(json.loads(text)["media"]["timestamp"]) * MS
-                )
-            )
-    assert [r[7] for r in sink.rows["frames"]] == pytest.approx(expected)
+            reference.update(arrival, int(json.loads(text)["media"]["timestamp"]) * MS)
+            expected.append(reference.recorded())
+    got = [float(cast(float, r[7])) for r in sink.rows["frames"]]
+    assert got == pytest.approx(expected, nan_ok=True)
+    assert [math.isnan(v) for v in got] == [k < WARMUP_FRAMES for k in range(frames)]
+    assert session.tracks["inbound"].jitter_ns == pytest.approx(reference.jitter_ns)
+    assert got[-1] > 0
 
 
 def test_frames_and_bytes_are_current_before_settling() -> None:

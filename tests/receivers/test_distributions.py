@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from harness.histogram import Histogram
+from harness.metrics.jitter import WARMUP_FRAMES
 from harness.records import MemorySink
 from harness.session import StreamSession
 from receivers.distributions import METRICS, Distributions, FrameTap
@@ -43,19 +45,30 @@ def test_each_track_gets_its_interarrival_jitter_and_transit() -> None:
     transit = dist.get("transit_first_ns", "PCMU", "outbound")
     # 0 and 7 ms: the 1-µs bucket at 0, the 4-µs bucket at 7 ms; at their middles
     assert transit.percentiles([0.0, 1.0]) == [500.0, 7_002_000.0]
+    # five frames a track: all in the estimator's warm-up, none in its histogram
+    assert dist.get("jitter_ns", "PCMU", "inbound").total == 0
+
+
+def test_jitter_counts_the_frames_past_the_warm_up() -> None:
+    sink, dist = MemorySink(), Distributions("receiver-3")
+    chunks = WARMUP_FRAMES + 6
+    arrivals = [a for k in range(chunks) for a in [20 * k + (k * 7 % 5)] * 2]
+    feed(sink, dist, arrivals)
     jitter = dist.get("jitter_ns", "PCMU", "inbound")
     want = Histogram()
-    for r in frames:
-        if r["track"] == "inbound":
+    for r in row_dicts(sink, "frames"):
+        if r["track"] == "inbound" and not math.isnan(r["jitter_ns"]):
             want.record(int(r["jitter_ns"]))
-    assert jitter == want and jitter.total == 5
+    assert jitter == want and jitter.total == 6
+    assert (want.percentiles([1.0])[0] or 0) > 0
 
 
 def test_drain_writes_deltas_that_sum_to_the_whole() -> None:
     sink, dist = MemorySink(), Distributions("receiver-3")
-    feed(sink, dist, [20.0 * (i // 2) for i in range(10)])
+    first, second = WARMUP_FRAMES + 5, WARMUP_FRAMES + 3  # chunks per track
+    feed(sink, dist, [20.0 * (i // 2) for i in range(2 * first)])
     assert dist.drain(sink) > 0
-    feed(sink, dist, [20.0 * (i // 2) + 3 for i in range(6)])
+    feed(sink, dist, [20.0 * (i // 2) + 3 for i in range(2 * second)])
     dist.drain(sink)
     rows = row_dicts(sink, "histograms")
     assert {r["producer"] for r in rows} == {"receiver-3"}
@@ -65,9 +78,9 @@ def test_drain_writes_deltas_that_sum_to_the_whole() -> None:
         for m in METRICS
     }
     assert total == {
-        "interarrival_ns": 4 + 2,
-        "jitter_ns": 5 + 3,
-        "transit_first_ns": 8,
+        "interarrival_ns": first - 1 + second - 1,
+        "jitter_ns": 5 + 3,  # past the warm-up
+        "transit_first_ns": first + second,
     }
     assert dist.drain(sink) == 0
 
@@ -79,7 +92,9 @@ def test_columns_built_off_the_loop_are_the_rows_drain_writes(tmp_path) -> None:
     from harness.sink import Batch, RecordSink
     from receivers.distributions import histogram_columns
 
-    arrivals = [20.0 * (i // 2) + (i % 7) * 0.37 for i in range(40)]
+    arrivals = [
+        20.0 * (i // 2) + (i % 7) * 0.37 for i in range(2 * (WARMUP_FRAMES + 20))
+    ]
     row_sink, row_dist = MemorySink(), Distributions("receiver-1")
     feed(row_sink, row_dist, arrivals)
     row_dist.drain(row_sink)

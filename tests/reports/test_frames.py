@@ -72,6 +72,33 @@ def test_reordering_and_gaps_match_a_row_by_row_walk(
         assert gaps["max"] == gaps["min"] == 20.0
 
 
+def test_warmup_frames_are_counted_and_left_out_of_jitter() -> None:
+    """A NaN estimate is a warm-up frame: counted per track and codec, not a value."""
+    nan = float("nan")
+    with tempfile.TemporaryDirectory() as root:
+        build = RunBuilder(Path(root))
+        build.stream("MZ1", "req-1")
+        build.stream("MZ2", "req-2")
+        for chunk in range(1, 6):  # MZ1: 3 warm-up frames, then 2 ms and 4 ms
+            value = nan if chunk <= 3 else (chunk - 3) * 2.0 * MS
+            build.frame("MZ1", "inbound", chunk, T0 + chunk * 20 * MS, jitter_ns=value)
+        for chunk in range(1, 3):  # MZ2: a short stream, every frame warm-up
+            build.frame("MZ2", "outbound", chunk, T0 + chunk * 20 * MS, jitter_ns=nan)
+        got = facts(build)
+    pcmu = got.codecs.index("PCMU")
+    codec = got.codec_metrics(pcmu)["jitter_ms"]
+    assert (codec["count"], codec["warmup_frames"]) == (2, 5)
+    assert (codec["min"], codec["max"]) == (2.0, 4.0)
+    inbound = got.track_metrics(pcmu * got.nt + got.track_names.index("inbound"))
+    outbound = got.track_metrics(pcmu * got.nt + got.track_names.index("outbound"))
+    assert (inbound["jitter_ms"]["count"], inbound["jitter_ms"]["warmup_frames"]) == (
+        2,
+        3,
+    )
+    assert outbound["jitter_ms"]["count"] == 0 and outbound["jitter_ms"]["p99"] is None
+    assert outbound["jitter_ms"]["warmup_frames"] == 2
+
+
 def naive_bursts(missing: set[int], upto: int) -> tuple[int, int]:
     """Runs of consecutive missing chunks in 1..upto, counted one by one."""
     count = longest = run = 0

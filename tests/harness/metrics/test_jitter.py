@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import given, strategies as st
 
-from harness.metrics.jitter import InterarrivalJitter
+from harness.metrics.jitter import WARMUP_FRAMES, InterarrivalJitter
 
 
 MS = 1_000_000
@@ -49,3 +51,23 @@ def test_matches_the_reference(pairs) -> None:
         jit.update(arrival, media)
     expected = reference_jitter([a for a, _ in pairs], [t for _, t in pairs])
     assert abs(jit.jitter_ns - expected) <= 1e-6 * max(1.0, expected)
+
+
+def test_the_first_warmup_frames_record_nan_then_the_estimate() -> None:
+    jit = InterarrivalJitter()
+    recorded = []
+    for k in range(WARMUP_FRAMES + 3):
+        jit.update(k * 20 * MS + (k % 3) * MS, k * 20 * MS)
+        recorded.append(jit.recorded())
+    assert all(math.isnan(v) for v in recorded[:WARMUP_FRAMES])
+    assert not any(math.isnan(v) for v in recorded[WARMUP_FRAMES:])
+    assert recorded[-1] == jit.jitter_ns > 0 and jit.settled
+
+
+def test_the_warmup_leaves_the_estimate_under_two_percent_low() -> None:
+    """With gain 1/16 the first settled frame's expected estimate is 1 - (15/16)^64."""
+    assert (15 / 16) ** WARMUP_FRAMES < 0.02 < (15 / 16) ** (WARMUP_FRAMES - 10)
+    jit = InterarrivalJitter()  # a constant |D| of 1 ms: J_n = 1 ms x (1 - (15/16)^n)
+    for k in range(WARMUP_FRAMES + 1):
+        jit.update(k * 20 * MS + (k % 2) * MS, k * 20 * MS)
+    assert jit.settled and 0.98 * MS < jit.recorded() < MS

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -78,3 +80,30 @@ def test_a_failed_write_is_logged_not_raised(tmp_path: Path) -> None:
         await recorder.flush()
 
     run(main())
+
+
+def test_a_flush_cancelled_before_its_thread_starts_loses_no_rows(
+    tmp_path: Path,
+) -> None:
+    """Shutdown cancels the periodic flush; a write still queued for a thread must
+    still happen (issue 10: impairment rows missing at shutdown)."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        loop.set_default_executor(pool)
+        busy = threading.Event()
+        blocker = loop.run_in_executor(None, busy.wait)  # the one thread is taken
+        recorder = Recorder(RecordSink(tmp_path, "p", "platform"))
+        recorder.add("impairments", ("s", "inbound", 7, "duplicate", 0, 1, ""))
+        flushing = asyncio.create_task(recorder.flush())
+        await asyncio.sleep(0.05)  # the batch is swapped out, its write queued
+        flushing.cancel()
+        await asyncio.gather(flushing, return_exceptions=True)
+        busy.set()
+        await blocker
+        await recorder.flush()  # the final flush at exit
+
+    run(main())
+    rows = read(tmp_path, "impairments")
+    assert [(r["chunk"], r["kind"]) for r in rows] == [(7, "duplicate")]
