@@ -403,6 +403,7 @@ def _params() -> list[Any]:
     ]
 
 
+@pytest.mark.timeout(900)  # the first one waits for every defect run
 @pytest.mark.parametrize("defect", _params())
 def test_each_defect_fails_exactly_its_rule(
     defect: str, defect_runs: dict[str, Attributed]
@@ -442,3 +443,71 @@ def test_streams_without_a_defect_pass_in_every_defect_run(
         if "clean" in r.failed or "unowned" in r.failed
     }
     assert bad == {}
+
+
+@pytest.mark.parametrize(
+    ("defect", "rule"),
+    [
+        ("", ""),
+        ("accept-ws-url", "REST-REJECT-001"),
+        ("error-shape-404", "REST-ERROR-001"),
+    ],
+    ids=["clean", "accept-ws-url", "error-shape-404"],
+)
+def test_the_negative_suite_alone_judges_the_refusals(
+    defect: str, rule: str, certs: dict[str, Path], tmp_path: Path
+) -> None:
+    """``python -m harness.conform`` straight at the platform, over https.
+
+    The run skips the negative suite (issue 10), and when it does start it,
+    ``harness.conform`` refuses an http:// base URL that ``run --target``
+    accepts on loopback; so the refusals are judged here, the platform serving
+    https with the receivers' certificate.
+    """
+    argv = [
+        sys.executable, "-m", "tests.independent", "--ca-file", str(certs["ca"]),
+        "--cert-file", str(certs["cert"]), "--key-file", str(certs["key"]),
+        "--max-duration", "60", "--max-stream-duration", "10",
+    ]  # fmt: skip
+    if defect:
+        argv += ["--defect", defect]
+    log = tmp_path / "platform.log"
+    with (
+        log.open("w") as stderr,
+        subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        ) as platform,
+    ):
+        try:
+            ready = _ready_line(platform, seconds(30))
+            assert str(ready["api_base"]).startswith("https://")
+            proc = subprocess.run(
+                [
+                    sys.executable, "-m", "harness.conform", "--url", str(ready["api_base"]),
+                    "--account-sid", PROJECT, "--conference", str(ready["conferences"][0]),
+                    "--ca-file", str(certs["ca"]), "--hold", "0.5",
+                    "--run-dir", str(tmp_path / "conform"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=seconds(90),
+                stdin=subprocess.DEVNULL,
+                cwd=ROOT,
+                env=_env(),
+            )  # fmt: skip
+        finally:
+            platform.send_signal(signal.SIGTERM)
+            assert platform.wait(seconds(20)) == 0, log.read_text()[-2000:]
+    failed = {
+        line.split()[1] for line in proc.stdout.splitlines() if line.startswith("FAIL ")
+    }
+    assert "PASS REST-REJECT-001" in proc.stdout or rule == "REST-REJECT-001"
+    assert failed == ({rule} if rule else set()), proc.stdout[-3000:]
+    assert proc.returncode == (1 if rule else 0), proc.stderr[-2000:]
+    assert not any(secret in proc.stdout + proc.stderr for secret in SECRETS)

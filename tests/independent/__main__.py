@@ -48,6 +48,10 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         "--ca-file", help="CA bundle to trust for wss:// streams and https:// callbacks"
     )
     parser.add_argument(
+        "--cert-file", help="serve the API over https with this certificate chain"
+    )
+    parser.add_argument("--key-file", help="the --cert-file's private key")
+    parser.add_argument(
         "--conferences", type=int, default=3, help="in-progress conferences"
     )
     parser.add_argument(
@@ -89,6 +93,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     ns.api_token = ns.api_token or os.environ.get("SIGNALWIRE_API_TOKEN", "")
     if not ns.api_token:
         parser.error("no API token: export SIGNALWIRE_API_TOKEN (or give --api-token)")
+    if bool(ns.cert_file) != bool(ns.key_file):
+        parser.error("--cert-file and --key-file go together")
     if not 1 <= ns.conferences <= 100:
         parser.error("--conferences: give 1 to 100")
     return ns
@@ -108,7 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         spread=ns.spread,
         assignments=ns.assignments,
     )
-    asyncio.run(serve(platform, ns.host, ns.port, ns.max_duration))
+    server_ssl = None
+    if ns.cert_file:
+        server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_ssl.load_cert_chain(ns.cert_file, ns.key_file)
+    asyncio.run(serve(platform, ns.host, ns.port, ns.max_duration, server_ssl))
     return 0
 
 

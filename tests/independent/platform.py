@@ -547,17 +547,21 @@ async def _drain(ws: ClientConnection) -> None:
 
 
 async def serve(
-    platform: Platform, host: str, port: int, max_duration_s: float
+    platform: Platform,
+    host: str,
+    port: int,
+    max_duration_s: float,
+    server_ssl: ssl.SSLContext | None = None,
 ) -> dict[str, object]:
     """Serve until SIGTERM/SIGINT or ``max_duration_s``; print the ready line first."""
     import signal
 
     runner = web.AppRunner(platform.app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=server_ssl)
     await site.start()
     bound = int(runner.addresses[0][1])
-    base = f"http://{host}:{bound}"
+    base = f"{'https' if server_ssl else 'http'}://{host}:{bound}"
     print(
         json.dumps(
             {
