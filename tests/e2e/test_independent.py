@@ -84,6 +84,12 @@ XFAIL: Final[dict[str, str]] = {
     "no-media": "a stream with connected, start and stop but no media passes: "
     "WS-MEDIA-* are not-checked (no frame to check) and the loss, latency and jitter "
     "gates are no-data, which never fails; frames_received 0 is not gated",
+    "one-track-of-two": "a both_tracks stream whose outbound track never carries media "
+    "passes: WS-MEDIA-001 checks each media.track is requested, nothing checks each "
+    "announced track carries media, and loss from chunk gaps sees no gap on a track "
+    "with no chunk at all",
+    "content-type-text": "nothing checks the answer's Content-Type (documented "
+    "application/json): a text/plain answer with a JSON body passes",
 }
 
 ALSO: Final[dict[str, dict[str, str]]] = {

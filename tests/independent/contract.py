@@ -90,6 +90,11 @@ DEFECTS: Final[dict[str, DefectSpec]] = {
     "track-name-long": DefectSpec('media.track is "inbound_track"/"outbound_track", the REST names', ("WS-MEDIA-001",)),
     "no-media": DefectSpec("connected, start and stop, but not one media message", ("WS-MEDIA-002",)),
     "stop-status-in-progress": DefectSpec('the stop answer says status "in-progress"', ("REST-STOP-001",)),
+    "connected-missing": DefectSpec("the stream begins with start: no connected message", ("WS-ORDER-001",)),
+    "timestamp-backwards": DefectSpec("media.timestamp steps back 40 ms every 25th frame", ("WS-MEDIA-004",)),
+    "callsid-not-uuid": DefectSpec("start.callSid is 'CA' + 32 hex (Twilio's form) in the SignalWire dialect", ("WS-DIALECT-001",)),
+    "one-track-of-two": DefectSpec("both_tracks streams announce both tracks but send only inbound media", ("WS-MEDIA-001",)),
+    "content-type-text": DefectSpec("REST answers say Content-Type text/plain, not application/json", ("REST-CREATE-002",)),
     "bearer-missing": DefectSpec("the upgrade carries no Authorization header", ("WS-HANDSHAKE-001",)),
     "drop-last-param": DefectSpec("the last custom parameter is missing from start.customParameters", ("WS-START-003",)),
     "param-altered": DefectSpec("the first custom parameter's value gets an 'x' appended", ("WS-START-003",)),
@@ -123,6 +128,8 @@ def eligible(defect: str, request: CreateRequest) -> bool:
     that cannot show a defect (one track to swap, no Name to stop by) is not
     spent on it.
     """
+    if defect == "one-track-of-two":
+        return request.track == "both_tracks"
     if defect == "tracks-swapped":
         return len(TRACKS[request.track]) == 1
     if defect == "params-reordered":

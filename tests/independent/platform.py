@@ -19,6 +19,7 @@ import re
 import ssl
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -279,7 +280,7 @@ class Platform:
         self.created += 1
         stream.task = asyncio.get_running_loop().create_task(self._run(stream))
         status = 201 if "create-201" in stream.defects else 200
-        return web.json_response(self._document(stream), status=status)
+        return _json(self._document(stream), stream, status)
 
     def _assign(self, request: c.CreateRequest) -> frozenset[str]:
         """This stream's defects: every per-stream one, or (``spread``) the eligible one given least."""
@@ -322,7 +323,7 @@ class Platform:
         doc = self._document(stream)
         if "stop-status-in-progress" in stream.defects:
             doc["status"] = "in-progress"
-        return web.json_response(doc)
+        return _json(doc, stream)
 
     # --- streams ---
 
@@ -369,7 +370,8 @@ class Platform:
 
     async def _stream(self, ws: ClientConnection, stream: Stream) -> None:
         request, defects = stream.request, stream.defects
-        await ws.send(c.connected_message())
+        if "connected-missing" not in defects:
+            await ws.send(c.connected_message())
         seq = 1
         start = c.start_message(
             seq=seq,
@@ -377,7 +379,9 @@ class Platform:
             account_sid=c.new_sid()
             if "start-account-other" in defects
             else self.account_sid,
-            call_sid=stream.call_sid,
+            call_sid="CA" + uuid.uuid4().hex
+            if "callsid-not-uuid" in defects
+            else stream.call_sid,
             request=request,
             defects=defects,
         )
@@ -394,6 +398,7 @@ class Platform:
                 for f in frames
             ]
         tracks = c.TRACKS[request.track]
+        media_tracks = tracks[:1] if "one-track-of-two" in defects else tracks
         other_sid = c.new_sid() if "media-sid-other" in defects else None
         step_ms = 30 if "timestamp-fast" in defects else c.FRAME_MS
         first_chunk = 0 if "chunk-zero" in defects else 1
@@ -420,7 +425,8 @@ class Platform:
                 seq=number(),
                 track=f"{track}_track" if "track-name-long" in defects else track,
                 chunk=first_chunk + k,
-                timestamp_ms=k * step_ms,
+                timestamp_ms=k * step_ms
+                - (40 if "timestamp-backwards" in defects and k % 25 == 24 else 0),
                 payload=frames[k % len(frames)],
                 other_sid=other_sid,
                 numeric_timestamp="numeric-timestamp" in defects,
@@ -433,7 +439,7 @@ class Platform:
                 if stream.stop.is_set():
                     break
             if "no-media" not in defects:
-                for track in tracks:
+                for track in media_tracks:
                     await ws.send(media(k, track))
             k += 1
         if "no-stop" not in defects:
@@ -529,6 +535,15 @@ class Platform:
             await self._session.close()
         if self._assignments is not None:
             self._assignments.close()
+
+
+def _json(doc: dict[str, object], stream: Stream, status: int = 200) -> web.Response:
+    """A stream's answer (``content-type-text``: the right JSON, the wrong Content-Type)."""
+    if "content-type-text" in stream.defects:
+        return web.Response(
+            text=json.dumps(doc), status=status, content_type="text/plain"
+        )
+    return web.json_response(doc, status=status)
 
 
 def _text(value: object) -> str:
