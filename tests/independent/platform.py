@@ -527,7 +527,10 @@ class Platform:
             stream.stop.set()
         tasks = [s.task for s in self.streams.values() if s.task is not None]
         if tasks:
-            await asyncio.wait(tasks, timeout=timeout_s)
+            _, late = await asyncio.wait(tasks, timeout=timeout_s)
+            for task in late:  # still dialling: give up on it
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         pending = [s.callbacks for s in self.streams.values() if s.callbacks]
         if pending:
             await asyncio.wait(pending, timeout=timeout_s)
