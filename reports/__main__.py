@@ -33,6 +33,7 @@ from reports.gates import (
     verdict,
 )
 from reports.load import Run, load_run
+from reports.performance import Performance
 from reports.render import html, json, junit, markdown
 from reports.summary import Report, build_report
 
@@ -62,12 +63,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _gated(run: Run, profile: Profile | None) -> Report:
+def _gated(
+    run: Run, profile: Profile | None, performance: Performance | None = None
+) -> Report:
     """The summary of ``run`` with the profile's gates (conformance included)."""
     if profile is None:
-        return build_report(run, DEFAULT_THRESHOLDS)
+        return build_report(run, DEFAULT_THRESHOLDS, performance)
     thresholds = [Threshold.from_spec(g.as_json()) for g in profile.gates()]
-    report = build_report(run, thresholds)
+    report = build_report(run, thresholds, performance)
     if profile.conformance.gate:
         gate = conformance_gate(report.summary, profile.conformance.allow)
         report.summary["thresholds"].insert(0, gate)
@@ -92,8 +95,9 @@ def write_reports(
         result = capacity.search(
             run,
             shape,
-            lambda part: _gated(part, profile).summary["thresholds"],
+            lambda part, performance: _gated(part, profile, performance).summary,
             profile.capacity.require,
+            live=_read_json(run_dir / "capacity-live.json"),
         )
         summary["capacity"] = result
         # the whole run includes the levels that broke: only the answer gates it

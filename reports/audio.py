@@ -49,10 +49,16 @@ class AudioFacts:
     """
 
     def __init__(
-        self, run: Run, sid_codec: pd.Series[str], byte_order: ByteOrder = "big"
+        self,
+        run: Run,
+        sid_codec: pd.Series[str],
+        byte_order: ByteOrder = "big",
+        *,
+        read: bool = True,
     ) -> None:
         self.byte_order: ByteOrder = byte_order
         logged = set(run.platform_streams["stream_sid"].astype(str))
+        self._logged, self._sid_codec = logged, sid_codec
         self.has_reference = bool(logged)
         self.sampled = collections.Counter[tuple[str, str]]()
         self.snrs: dict[tuple[str, str], list[F64]] = collections.defaultdict(list)
@@ -62,14 +68,44 @@ class AudioFacts:
         self.announced: dict[tuple[str, str], collections.Counter[str]] = (
             collections.defaultdict(collections.Counter)
         )
+        self.rows = 0
+        """Sampled payloads read (every row of the table, checked or not)."""
+        if read:
+            for batch in run.audio.batches():
+                self._batch(batch, sid_codec, logged)
+
+    @classmethod
+    def by_level(
+        cls,
+        run: Run,
+        levels: list[tuple[Run, pd.Series[str]]],
+        sid_level: pd.Series[int],
+        byte_order: ByteOrder = "big",
+    ) -> list[AudioFacts]:
+        """One pass over the whole run's samples for every capacity level.
+
+        ``levels``: each level's window and its stream codecs; ``sid_level``:
+        stream sid -> level index. Each level gets exactly what
+        ``AudioFacts(window, sid_codec)`` would compute.
+        """
+        out = [cls(part, codecs, byte_order, read=False) for part, codecs in levels]
         for batch in run.audio.batches():
-            self._batch(batch, sid_codec, logged)
+            sids = batch.column("stream_sid").to_numpy(zero_copy_only=False)
+            level = pd.Series(sids.astype(str)).map(sid_level).fillna(-1)
+            level_of = level.to_numpy(np.int64)
+            for lv in np.unique(level_of).tolist():
+                if lv >= 0:
+                    mine = out[lv]
+                    rows = batch.filter(pa.array(level_of == lv))
+                    mine._batch(rows, mine._sid_codec, mine._logged)
+        return out
 
     def _batch(
         self, batch: pa.RecordBatch, sid_codec: pd.Series[str], logged: set[str]
     ) -> None:
         if not batch.num_rows:
             return
+        self.rows += batch.num_rows
         sids = batch.column("stream_sid").to_numpy(zero_copy_only=False).astype(str)
         frame = pd.DataFrame(
             {

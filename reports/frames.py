@@ -17,6 +17,7 @@ run's length; a run small enough for one piece is computed as one table.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Final
 
@@ -50,6 +51,13 @@ _DISTRIBUTIONS: Final = (
     "interarrival_ms",
 )
 
+_PER_GROUP: Final = (
+    "frames", "valid", "unique", "bytes", "gap_missing", "gap_expected", "sent",
+    "sent_unique", "matched_unique", "bursts", "longest_burst", "streams",
+    "reordered", "first", "last", "sent_first", "sent_last",
+)  # fmt: skip
+"""Per-group totals, cut per level by :meth:`FrameFacts.level`."""
+
 I64 = npt.NDArray[np.int64]
 Codes = npt.NDArray[np.integer[Any]]
 Json = dict[str, Any]
@@ -82,9 +90,15 @@ class FrameFacts:
         sid_codec: pd.Series[str],
         codecs: list[str],
         limits: Limits | None = None,
+        levels: list[int] | None = None,
     ) -> None:
         limits = limits or Limits.from_env()
         self.codecs = codecs
+        self._codec_level = np.asarray(
+            levels if levels is not None else [0] * len(codecs), np.int64
+        )
+        """Codec -> level (a capacity level's window; -1: none); see :meth:`level`."""
+        self._by_level = levels is not None
         hosts = run.producers["host"]
         self.one_host = int(hosts[hosts != ""].nunique()) <= 1
         self.dists: dict[str, list[Json]] = {}
@@ -113,6 +127,7 @@ class FrameFacts:
             self._samples: dict[tuple[str, int, int], Samples] = {}
             """(metric, codec, track name code) -> values."""
             self._pacing = pool.samples(np.int64)
+            self._level_pacing: dict[int, Samples] = {}
             with Pieces(run.frames, run.sent_frames, limits.piece_rows) as pieces:
                 self._pieces = pieces
                 pieces.read(self._visit)
@@ -122,8 +137,13 @@ class FrameFacts:
                 del self._pieces
             self.pacing = summarise([self._pacing])
             """Distribution of the sender's own lateness per frame (sent - due)."""
+            self.level_pacing = {
+                lv: summarise([self._level_pacing.get(lv) or pool.samples(np.int64)])
+                for lv in sorted(set(self._codec_level.tolist()) - {-1})
+            }
+            """Level -> :attr:`pacing` of its streams (only with ``levels``)."""
             self._summarise()
-            del self._samples, self._pool, self._pacing
+            del self._samples, self._pool, self._pacing, self._level_pacing
 
     def _visit(self, table: str, columns: dict[str, npt.NDArray[Any]]) -> None:
         """Work on one batch of the pass that needs no other row: pacing, jitter,
@@ -133,7 +153,16 @@ class FrameFacts:
         if table == "sent":
             due = columns["due_ns"]
             has_due = due > 0
-            self._pacing.add((columns["sent_ns"] - due)[has_due], copy=False)
+            pacing = (columns["sent_ns"] - due)[has_due]
+            if not self._by_level:
+                self._pacing.add(pacing, copy=False)
+                return
+            level = self._codec_level[self._track_codec[track[has_due]]]
+            for lv in np.unique(level).tolist():
+                if lv >= 0:
+                    if lv not in self._level_pacing:
+                        self._level_pacing[lv] = self._pool.samples(np.int64)
+                    self._level_pacing[lv].add(pacing[level == lv], copy=False)
             return
         arrival, chunk = columns["arrival_ns"], columns["chunk"]
         n = len(self._track_codec)
@@ -214,6 +243,9 @@ class FrameFacts:
         self.streams, self.reordered = zeros(), zeros()
         self.first = np.full(n, np.iinfo(np.int64).max)
         self.last = np.full(n, np.iinfo(np.int64).min)
+        self.sent_first = np.full(n, np.iinfo(np.int64).max)
+        self.sent_last = np.full(n, np.iinfo(np.int64).min)
+        """Least and greatest positive send time per group (only with ``levels``)."""
         sid_names = np.asarray(list(pieces.sids), dtype=object)
         used = pieces.track_sid()[self._track_frames > 0]
         self.sids_with_frames = sorted(s for s in set(sid_names[used]) if s)
@@ -349,6 +381,11 @@ class FrameFacts:
         self._log_sent = sent["sent_ns"][ok][first_row]
         self._log_group = s_group[ok][first_row]
         self.sent_unique += np.bincount(self._log_group, minlength=n)
+        if self._by_level:
+            sent_ns = sent["sent_ns"]
+            positive = sent_ns > 0
+            np.minimum.at(self.sent_first, s_group[positive], sent_ns[positive])
+            np.maximum.at(self.sent_last, s_group[positive], sent_ns[positive])
 
     def _match(
         self,
@@ -481,6 +518,40 @@ class FrameFacts:
                     )
             self.dists[name] = dists
             self.codec_dists[name] = codec_dists
+
+    def level(
+        self, codecs: list[str], composite: list[int], level: int, sids: set[str]
+    ) -> FrameFacts:
+        """One capacity level's facts, as if computed on its window alone.
+
+        With ``levels``, each level's streams have codecs of their own
+        (``composite``: indexes in :attr:`codecs`, named ``codecs`` within the
+        level), so one pass over the frames serves every level: a group's
+        counts and samples are exactly those of the level's window. Only the
+        plot series (:meth:`rates`) keep the whole run's time bins.
+        """
+        nt = self.nt
+        groups = np.asarray([c * nt + t for c in composite for t in range(nt)], int)
+        view = copy.copy(self)
+        view.codecs = codecs
+        view.n_groups = len(groups)
+        for name in _PER_GROUP:
+            setattr(view, name, getattr(self, name)[groups])
+        view._gap_bursts = (self._gap_bursts[0][groups], self._gap_bursts[1][groups])
+        view.dists = {k: [v[g] for g in groups] for k, v in self.dists.items()}
+        view.codec_dists = {
+            k: [v[c] for c in composite] for k, v in self.codec_dists.items()
+        }
+        view.cdf = {
+            name: self.cdf[self.codecs[c]]
+            for name, c in zip(codecs, composite, strict=True)
+            if self.codecs[c] in self.cdf
+        }
+        view.rate_counts = self.rate_counts[composite]
+        view.has_log = bool(view.sent.sum())
+        view.pacing = self.level_pacing[level]
+        view.sids_with_frames = [s for s in self.sids_with_frames if s in sids]
+        return view
 
     def basis(self) -> dict[str, str | None]:
         """How loss and latency were measured, for readers of the summary."""

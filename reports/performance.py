@@ -50,7 +50,14 @@ from reports.load import Run
 from reports.stats import NS_PER_MS, distribution, spread
 
 
-__all__ = ["Performance", "Plots", "analyse", "stream_codecs"]
+__all__ = [
+    "Level",
+    "Performance",
+    "Plots",
+    "analyse",
+    "analyse_levels",
+    "stream_codecs",
+]
 
 _SETUP_BINS = 30
 _STREAM_TIMES = ("setup_ms", "first_media_ms", "stop_ms", "duration_ms")
@@ -127,6 +134,99 @@ def analyse(run: Run, l16_byte_order: ByteOrder = "big") -> Performance:
     codecs = _codec_names(run, sid_codec)
     facts = FrameFacts(run, sid_codec, codecs)
     audio = AudioFacts(run, sid_codec, l16_byte_order)
+    return _performance(run, sid_codec, codecs, facts, audio)
+
+
+@dataclasses.dataclass(frozen=True)
+class Level:
+    """One capacity level: its window of the run and what its per-frame tables hold."""
+
+    run: Run
+    performance: Performance
+    frames: int
+    sent_frames: int
+    audio: int
+    bounds: dict[str, tuple[int, int] | None]
+    """``arrival_ns`` and ``sent_ns``: least and greatest positive value."""
+
+
+def analyse_levels(
+    run: Run,
+    windows: list[tuple[Run, set[str]]],
+    l16_byte_order: ByteOrder = "big",
+) -> list[Level]:
+    """:func:`analyse` of every window (a capacity level), in one pass over the frames.
+
+    ``windows``: each level's run (the small tables cut to the level) and its
+    stream sids. Each stream belongs to the first window that names it. Every
+    level's numbers are those ``analyse(window)`` gives, but the per-frame
+    tables are read once: each stream's frames are tagged with its level
+    through a codec of the level's own (``FrameFacts(levels=...)``).
+    """
+    sid_codecs = [stream_codecs(part) for part, _ in windows]
+    level_codecs = [
+        _codec_names(p, c) for (p, _), c in zip(windows, sid_codecs, strict=True)
+    ]
+    composite: list[list[int]] = []
+    names: list[str] = []
+    owner: list[int] = []
+    for lv, codecs in enumerate(level_codecs):
+        composite.append(list(range(len(names), len(names) + len(codecs))))
+        names += [f"{lv}:{c}" for c in codecs]
+        owner += [lv] * len(codecs)
+    names.append(UNKNOWN)  # frames of no level
+    owner.append(-1)
+    mapping: dict[str, str] = {}
+    sid_level: dict[str, int] = {}
+    for lv, ((_, sids), by_sid) in enumerate(zip(windows, sid_codecs, strict=True)):
+        known = by_sid.to_dict()
+        for sid in sids:
+            if sid not in sid_level:
+                sid_level[sid] = lv
+                mapping[sid] = f"{lv}:{known.get(sid, UNKNOWN)}"
+    facts = FrameFacts(run, pd.Series(mapping, dtype=object), names, levels=owner)
+    audio = AudioFacts.by_level(
+        run,
+        [(part, c) for (part, _), c in zip(windows, sid_codecs, strict=True)],
+        pd.Series(sid_level, dtype=object),
+        l16_byte_order,
+    )
+    out = []
+    for lv, ((part, _), codecs) in enumerate(zip(windows, level_codecs, strict=True)):
+        mine = {s for s, owned in sid_level.items() if owned == lv}
+        view = facts.level(codecs, composite[lv], lv, mine)
+        performance = _performance(part, sid_codecs[lv], codecs, view, audio[lv])
+        out.append(
+            Level(
+                run=part,
+                performance=performance,
+                frames=int(view.frames.sum()),
+                sent_frames=int(view.sent.sum()),
+                audio=audio[lv].rows,
+                bounds={
+                    "arrival_ns": _span(view.first, view.last),
+                    "sent_ns": _span(view.sent_first, view.sent_last),
+                },
+            )
+        )
+    return out
+
+
+def _span(lows: I64, highs: I64) -> tuple[int, int] | None:
+    low, high = (
+        int(lows.min(initial=np.iinfo(np.int64).max)),
+        int(highs.max(initial=np.iinfo(np.int64).min)),
+    )
+    return (low, high) if low <= high else None
+
+
+def _performance(
+    run: Run,
+    sid_codec: pd.Series[str],
+    codecs: list[str],
+    facts: FrameFacts,
+    audio: AudioFacts,
+) -> Performance:
     times = _stream_times(run, sid_codec, codecs)
     counts = _stream_counts(run, sid_codec, facts.sids_with_frames)
     nt = facts.nt

@@ -18,7 +18,7 @@ from reports.accounting import account
 from reports.conformance import summarise_conformance
 from reports.gates import DEFAULT_THRESHOLDS, Threshold, evaluate, verdict
 from reports.load import Parts, Run
-from reports.performance import Plots, analyse
+from reports.performance import Performance, Plots, analyse
 from reports.rest import summarise_requests
 
 
@@ -37,10 +37,13 @@ class Report:
 
 
 def build_report(
-    run: Run, thresholds: Iterable[Threshold] = DEFAULT_THRESHOLDS
+    run: Run,
+    thresholds: Iterable[Threshold] = DEFAULT_THRESHOLDS,
+    performance: Performance | None = None,
 ) -> Report:
-    """Summarise ``run`` and gate it."""
-    performance = analyse(run)
+    """Summarise ``run`` and gate it (``performance``: already analysed, e.g. a
+    capacity level's from the one pass over every level)."""
+    performance = performance if performance is not None else analyse(run)
     summary: Json = {
         "schema": SCHEMA,
         "verdict": "pass",
