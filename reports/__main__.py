@@ -84,20 +84,26 @@ def write_reports(
     """Load, summarise, gate, render and write; return (verdict, files, exit code)."""
     run = load_run(run_dir)
     profile = _profile(run_dir, profile_ref)
-    report = _gated(run, profile)
+    shape = _read_json(run_dir / "shape.json")
+    searched = profile is not None and profile.capacity.enabled and shape is not None
+    whole, levels = (None, None)
+    if searched and shape is not None:
+        # one pass over the frames for the whole run and every level
+        whole, levels = capacity.level_runs(run, shape)
+    report = _gated(run, profile, whole)
     summary = report.summary
     extra_md: list[str] = []
     extra_html: list[str] = []
     if profile is not None:
         summary["profile"] = {"name": profile.name, "source": profile.source}
-    shape = _read_json(run_dir / "shape.json")
-    if profile is not None and profile.capacity.enabled and shape is not None:
+    if searched and profile is not None and shape is not None:
         result = capacity.search(
             run,
             shape,
             lambda part, performance: _gated(part, profile, performance).summary,
             profile.capacity.require,
             live=_read_json(run_dir / "capacity-live.json"),
+            levels_run=levels,
         )
         summary["capacity"] = result
         # the whole run includes the levels that broke: only the answer gates it

@@ -78,63 +78,69 @@ class AudioFacts:
     def by_level(
         cls,
         run: Run,
+        sid_codec: pd.Series[str],
         levels: list[tuple[Run, pd.Series[str]]],
         sid_level: pd.Series[int],
         byte_order: ByteOrder = "big",
-    ) -> list[AudioFacts]:
-        """One pass over the whole run's samples for every capacity level.
+    ) -> tuple[AudioFacts, list[AudioFacts]]:
+        """One read of the whole run's samples for the run and every capacity level.
 
         ``levels``: each level's window and its stream codecs; ``sid_level``:
-        stream sid -> level index. Each level gets exactly what
-        ``AudioFacts(window, sid_codec)`` would compute.
+        stream sid -> level index (each sid in one level). The run gets what
+        ``AudioFacts(run, sid_codec)`` computes, each level exactly what
+        ``AudioFacts(window, its codecs)`` would.
         """
+        whole = cls(run, sid_codec, byte_order, read=False)
         out = [cls(part, codecs, byte_order, read=False) for part, codecs in levels]
+        codec: dict[str, str] = {}
+        logged: set[str] = set()
+        for lv, facts in enumerate(out):
+            mine = sid_level[sid_level == lv].index
+            known = facts._sid_codec
+            codec.update(
+                (str(k), str(v)) for k, v in known[known.index.isin(mine)].items()
+            )
+            logged |= facts._logged & set(mine)
+        by_level = pd.Series(codec, dtype=object)
         for batch in run.audio.batches():
-            sids = batch.column("stream_sid").to_numpy(zero_copy_only=False)
-            level = pd.Series(sids.astype(str)).map(sid_level).fillna(-1)
-            level_of = level.to_numpy(np.int64)
-            for lv in np.unique(level_of).tolist():
-                if lv >= 0:
-                    mine = out[lv]
-                    rows = batch.filter(pa.array(level_of == lv))
-                    mine._batch(rows, mine._sid_codec, mine._logged)
-        return out
+            whole._batch(batch, sid_codec, whole._logged)
+            frame, offsets, data = _frame(batch, by_level, logged)
+            if frame is None:
+                continue
+            frame["level"] = frame["sid"].map(sid_level).fillna(-1).astype(np.int64)
+            frame = frame[frame["level"] >= 0]
+            for (at, name, track), rows in frame.groupby(
+                ["level", "codec", "track"], sort=True
+            ):
+                out[int(str(at))]._take((str(name), str(track)), rows, offsets, data)
+        return whole, out
 
     def _batch(
         self, batch: pa.RecordBatch, sid_codec: pd.Series[str], logged: set[str]
     ) -> None:
-        if not batch.num_rows:
+        frame, offsets, data = _frame(batch, sid_codec, logged)
+        if frame is None:
             return
-        self.rows += batch.num_rows
-        sids = batch.column("stream_sid").to_numpy(zero_copy_only=False).astype(str)
-        frame = pd.DataFrame(
-            {
-                "sid": sids,
-                "track": batch.column("track").to_numpy(zero_copy_only=False),
-                "chunk": batch.column("chunk").to_numpy(zero_copy_only=False),
-                "announced": batch.column("codec").to_numpy(zero_copy_only=False),
-            }
-        )
-        frame["codec"] = (
-            pd.Series(sids)
-            .map(sid_codec)
-            .fillna(frame["announced"])
-            .replace("", UNKNOWN)
-        )
-        frame["checked"] = frame["sid"].isin(logged)
-        payload = batch.column("payload")
-        offsets, data = _buffers(payload)
-        frame["length"] = np.diff(offsets)
         for (codec, track), rows in frame.groupby(["codec", "track"], sort=True):
-            key = (str(codec), str(track))
-            self.sampled[key] += len(rows)
-            self.announced[key].update(rows["announced"].astype(str).tolist())
-            rows = rows[rows["checked"]]
-            for (announced, length), same in rows.groupby(
-                ["announced", "length"], sort=True
-            ):
-                size = int(str(length))
-                self._check(key, str(announced), size, same, offsets, data)
+            self._take((str(codec), str(track)), rows, offsets, data)
+
+    def _take(
+        self,
+        key: tuple[str, str],
+        rows: pd.DataFrame,
+        offsets: npt.NDArray[np.int64],
+        data: npt.NDArray[np.uint8],
+    ) -> None:
+        """Count one (codec, track)'s rows of a batch and check those logged."""
+        self.rows += len(rows)
+        self.sampled[key] += len(rows)
+        self.announced[key].update(rows["announced"].astype(str).tolist())
+        rows = rows[rows["checked"]]
+        for (announced, length), same in rows.groupby(
+            ["announced", "length"], sort=True
+        ):
+            size = int(str(length))
+            self._check(key, str(announced), size, same, offsets, data)
 
     def _check(
         self,
@@ -190,6 +196,31 @@ class AudioFacts:
             "announced": dict(sorted(announced.items())),
             "diagnosis": dict(diagnoses.most_common()),
         }
+
+
+def _frame(
+    batch: pa.RecordBatch, sid_codec: pd.Series[str], logged: set[str]
+) -> tuple[pd.DataFrame | None, npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
+    """A batch's rows with their requested codec and whether they can be checked,
+    and the payloads' offsets and bytes (``None``: an empty batch)."""
+    if not batch.num_rows:
+        return None, np.zeros(0, np.int64), np.zeros(0, np.uint8)
+    sids = batch.column("stream_sid").to_numpy(zero_copy_only=False).astype(str)
+    frame = pd.DataFrame(
+        {
+            "sid": sids,
+            "track": batch.column("track").to_numpy(zero_copy_only=False),
+            "chunk": batch.column("chunk").to_numpy(zero_copy_only=False),
+            "announced": batch.column("codec").to_numpy(zero_copy_only=False),
+        }
+    )
+    frame["codec"] = (
+        pd.Series(sids).map(sid_codec).fillna(frame["announced"]).replace("", UNKNOWN)
+    )
+    frame["checked"] = frame["sid"].isin(logged)
+    offsets, data = _buffers(batch.column("payload"))
+    frame["length"] = np.diff(offsets)
+    return frame, offsets, data
 
 
 def _snr_summary(snrs: F64) -> dict[str, float | None]:

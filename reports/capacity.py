@@ -100,22 +100,27 @@ def _bounds(shape: Mapping[str, Any]) -> list[tuple[Json, int, int]]:
     ]
 
 
+Levels = list[tuple[Run, "Performance | None"]]
+
+
 def level_runs(
     run: Run, shape: Mapping[str, Any], *, one_pass: bool = True
-) -> list[tuple[Run, Performance | None]]:
-    """Each level's window of ``run``, with its performance when ``one_pass``.
+) -> tuple[Performance | None, Levels]:
+    """The whole run's performance and each level's window, with its performance
+    (when ``one_pass``).
 
     One pass (:func:`reports.performance.analyse_levels`) reads the per-frame
-    tables once for every level; the windows then carry the row counts and
-    time bounds that pass found, so nothing reads them again. Without it, each
-    window is left for the caller to analyse (the reference the one pass is
-    tested against).
+    tables once for the whole run and every level; the windows then carry the
+    row counts and time bounds that pass found, so nothing reads them again.
+    Without it, the run and each window are left for the caller to analyse
+    (the reference the one pass is tested against).
     """
     windows = [_window(run, a, b) for _, a, b in _bounds(shape)]
     if not one_pass:
-        return [(part, None) for part, _ in windows]
-    out: list[tuple[Run, Performance | None]] = []
-    for level in analyse_levels(run, windows):
+        return None, [(part, None) for part, _ in windows]
+    whole, levels = analyse_levels(run, windows)
+    out: Levels = []
+    for level in levels:
         part = level.run
         part = dataclasses.replace(
             part,
@@ -132,7 +137,7 @@ def level_runs(
             audio=dataclasses.replace(part.audio, known_rows=level.audio),
         )
         out.append((part, level.performance))
-    return out
+    return whole, out
 
 
 def search(
@@ -143,6 +148,7 @@ def search(
     *,
     one_pass: bool = True,
     live: Mapping[str, Any] | None = None,
+    levels_run: Levels | None = None,
 ) -> Json:
     """Gate each level of ``shape``; find the knee and the largest level that held.
 
@@ -154,11 +160,16 @@ def search(
         require: users the run must hold to pass (the ``capacity`` gate).
         live: ``capacity-live.json``, the verdicts the judge gave while the
             run went (shown beside the final ones).
+        levels_run: :func:`level_runs` already made (else made here).
     """
     levels: list[Json] = []
     drawn: Json = {}
     verdicts = {int(v["index"]): v for v in (live or {}).get("levels", [])}
-    parts = level_runs(run, shape, one_pass=one_pass)
+    parts = (
+        levels_run
+        if levels_run is not None
+        else level_runs(run, shape, one_pass=one_pass)[1]
+    )
     for i, ((level, _, _), (part, performance)) in enumerate(
         zip(_bounds(shape), parts, strict=True)
     ):

@@ -32,7 +32,7 @@ from reports.samples import SamplePool, Samples, quantiles_of, summarise
 from reports.stats import NS_PER_MS, distribution, ratio
 
 
-__all__ = ["FRAME_NS", "UNKNOWN", "FrameFacts"]
+__all__ = ["FRAME_NS", "UNKNOWN", "FrameFacts", "View"]
 
 FRAME_NS: Final = 20_000_000
 """One media frame: 20 ms (api.md §5.5)."""
@@ -51,12 +51,18 @@ _DISTRIBUTIONS: Final = (
     "interarrival_ms",
 )
 
-_PER_GROUP: Final = (
-    "frames", "valid", "unique", "bytes", "gap_missing", "gap_expected", "sent",
-    "sent_unique", "matched_unique", "bursts", "longest_burst", "streams",
-    "reordered", "first", "last", "sent_first", "sent_last",
-)  # fmt: skip
-"""Per-group totals, cut per level by :meth:`FrameFacts.level`."""
+_PER_GROUP: Final = {
+    **dict.fromkeys(
+        ("frames", "valid", "unique", "bytes", "gap_missing", "gap_expected", "sent",
+         "sent_unique", "matched_unique", "bursts", "streams", "reordered"), "sum"
+    ),
+    "longest_burst": "max", "last": "max", "sent_last": "max",
+    "first": "min", "sent_first": "min",
+}  # fmt: skip
+"""Per-group totals and how a view (:meth:`FrameFacts._view`) merges them."""
+
+View = tuple[list[str], list[list[int]], int | None, set[str] | None]
+"""A view's codec names, source codecs per codec, level and streams."""
 
 I64 = npt.NDArray[np.int64]
 Codes = npt.NDArray[np.integer[Any]]
@@ -91,6 +97,7 @@ class FrameFacts:
         codecs: list[str],
         limits: Limits | None = None,
         levels: list[int] | None = None,
+        views: list[View] | None = None,
     ) -> None:
         limits = limits or Limits.from_env()
         self.codecs = codecs
@@ -137,12 +144,10 @@ class FrameFacts:
                 del self._pieces
             self.pacing = summarise([self._pacing])
             """Distribution of the sender's own lateness per frame (sent - due)."""
-            self.level_pacing = {
-                lv: summarise([self._level_pacing.get(lv) or pool.samples(np.int64)])
-                for lv in sorted(set(self._codec_level.tolist()) - {-1})
-            }
-            """Level -> :attr:`pacing` of its streams (only with ``levels``)."""
-            self._summarise()
+            self.views = [self._view(*view) for view in views or []]
+            """The facts of each of ``views`` (see :meth:`_view`)."""
+            if views is None:
+                self._summarise()
             del self._samples, self._pool, self._pacing, self._level_pacing
 
     def _visit(self, table: str, columns: dict[str, npt.NDArray[Any]]) -> None:
@@ -154,8 +159,8 @@ class FrameFacts:
             due = columns["due_ns"]
             has_due = due > 0
             pacing = (columns["sent_ns"] - due)[has_due]
+            self._pacing.add(pacing, copy=not self._by_level)
             if not self._by_level:
-                self._pacing.add(pacing, copy=False)
                 return
             level = self._codec_level[self._track_codec[track[has_due]]]
             for lv in np.unique(level).tolist():
@@ -519,38 +524,101 @@ class FrameFacts:
             self.dists[name] = dists
             self.codec_dists[name] = codec_dists
 
-    def level(
-        self, codecs: list[str], composite: list[int], level: int, sids: set[str]
+    def _view(
+        self,
+        codecs: list[str],
+        sources: list[list[int]],
+        level: int | None,
+        sids: set[str] | None,
     ) -> FrameFacts:
-        """One capacity level's facts, as if computed on its window alone.
+        """Facts with codecs of their own, each the union of some of :attr:`codecs`.
 
-        With ``levels``, each level's streams have codecs of their own
-        (``composite``: indexes in :attr:`codecs`, named ``codecs`` within the
-        level), so one pass over the frames serves every level: a group's
-        counts and samples are exactly those of the level's window. Only the
-        plot series (:meth:`rates`) keep the whole run's time bins.
+        With ``levels``, each stream's codec names its capacity level, its
+        codec in the level's window and its codec in the whole run, so one
+        pass over the frames serves the whole run and every level: a view's
+        group adds up its source groups' counts and merges their samples,
+        exactly as if its streams had been computed alone. ``level``: the
+        level whose pacing the view takes (``None``: the whole run); ``sids``:
+        the level's streams (``None``: every stream).
         """
         nt = self.nt
-        groups = np.asarray([c * nt + t for c in composite for t in range(nt)], int)
+        src = [
+            [k * nt + t for k in sources[c]]
+            for c in range(len(codecs))
+            for t in range(nt)
+        ]
         view = copy.copy(self)
         view.codecs = codecs
-        view.n_groups = len(groups)
-        for name in _PER_GROUP:
-            setattr(view, name, getattr(self, name)[groups])
-        view._gap_bursts = (self._gap_bursts[0][groups], self._gap_bursts[1][groups])
-        view.dists = {k: [v[g] for g in groups] for k, v in self.dists.items()}
-        view.codec_dists = {
-            k: [v[c] for c in composite] for k, v in self.codec_dists.items()
-        }
-        view.cdf = {
-            name: self.cdf[self.codecs[c]]
-            for name, c in zip(codecs, composite, strict=True)
-            if self.codecs[c] in self.cdf
-        }
-        view.rate_counts = self.rate_counts[composite]
+        view.n_groups = n = len(src)
+
+        def merged(values: npt.NDArray[Any], how: str) -> npt.NDArray[Any]:
+            out = np.zeros(n, values.dtype)
+            for g, groups in enumerate(src):
+                part = values[groups]
+                if how == "min":
+                    out[g] = part.min(initial=np.iinfo(np.int64).max)
+                elif how == "max":
+                    out[g] = part.max(initial=np.iinfo(np.int64).min)
+                else:
+                    out[g] = part.sum()
+            return out
+
+        for name, how in _PER_GROUP.items():
+            setattr(view, name, merged(getattr(self, name), how))
+        view._gap_bursts = (
+            merged(self._gap_bursts[0], "sum"),
+            np.maximum(merged(self._gap_bursts[1], "max"), 0),
+        )
+        view.longest_burst = np.maximum(view.longest_burst, 0)
+        view.rate_counts = np.stack(
+            [self.rate_counts[k].sum(axis=0) for k in map(list, sources)]
+            if len(codecs)
+            else [],
+        ).reshape(len(codecs), self.rate_counts.shape[1])
         view.has_log = bool(view.sent.sum())
-        view.pacing = self.level_pacing[level]
-        view.sids_with_frames = [s for s in self.sids_with_frames if s in sids]
+        view.pacing = summarise(
+            [
+                self._pacing
+                if level is None
+                else self._level_pacing.get(level) or self._pool.samples(np.int64)
+            ]
+        )
+        view.sids_with_frames = (
+            self.sids_with_frames
+            if sids is None
+            else [s for s in self.sids_with_frames if s in sids]
+        )
+        empty = distribution(np.zeros(0, np.int64))
+        view.dists, view.codec_dists, view.cdf = {}, {}, {}
+        for name in _DISTRIBUTIONS:
+            held = [
+                [
+                    self._samples[(name, *self._group_key[g])]
+                    for g in groups
+                    if (name, *self._group_key[g]) in self._samples
+                    and self._samples[(name, *self._group_key[g])].count
+                ]
+                for groups in src
+            ]
+            dists = [summarise(h) if h else empty for h in held]
+            codec_dists = []
+            for c, codec in enumerate(codecs):
+                present = [g for g in range(c * nt, (c + 1) * nt) if held[g]]
+                if len(present) == 1:
+                    codec_dists.append(dists[present[0]])
+                else:
+                    codec_dists.append(summarise([x for g in present for x in held[g]]))
+                if name == "latency_ms" and present:
+                    parts = [x for g in present for x in held[g]]
+                    points = quantiles_of(parts, _CDF_POINTS)
+                    view.cdf[codec] = (
+                        [v / NS_PER_MS for v in points],
+                        list(_CDF_POINTS),
+                    )
+            view.dists[name] = dists
+            view.codec_dists[name] = codec_dists
+        for own in ("_samples", "_pool", "_pacing", "_level_pacing"):
+            view.__dict__.pop(own, None)  # the samples die with the pool
         return view
 
     def basis(self) -> dict[str, str | None]:

@@ -43,7 +43,7 @@ import pandas as pd
 
 from harness.codecs import ByteOrder
 from reports.audio import AudioFacts
-from reports.frames import FRAME_NS, UNKNOWN, FrameFacts
+from reports.frames import FRAME_NS, UNKNOWN, FrameFacts, View
 from reports.health import summarise_harness
 from reports.histograms import summarise_histograms
 from reports.load import Run
@@ -154,52 +154,77 @@ def analyse_levels(
     run: Run,
     windows: list[tuple[Run, set[str]]],
     l16_byte_order: ByteOrder = "big",
-) -> list[Level]:
-    """:func:`analyse` of every window (a capacity level), in one pass over the frames.
+) -> tuple[Performance, list[Level]]:
+    """:func:`analyse` of the whole run and of every window (a capacity level),
+    in one pass over the per-frame tables.
 
     ``windows``: each level's run (the small tables cut to the level) and its
-    stream sids. Each stream belongs to the first window that names it. Every
-    level's numbers are those ``analyse(window)`` gives, but the per-frame
-    tables are read once: each stream's frames are tagged with its level
-    through a codec of the level's own (``FrameFacts(levels=...)``).
+    stream sids; each stream belongs to the first window that names it. The
+    numbers are those ``analyse(run)`` and ``analyse(window)`` give, but each
+    frame is read once: its stream's codec names the level, the codec the
+    level's window gives it and the codec the whole run gives it, and the
+    whole run and each level are views that merge those codecs
+    (``FrameFacts(views=...)``).
     """
+    sid_codec = stream_codecs(run)
+    codecs = _codec_names(run, sid_codec)
     sid_codecs = [stream_codecs(part) for part, _ in windows]
     level_codecs = [
         _codec_names(p, c) for (p, _), c in zip(windows, sid_codecs, strict=True)
     ]
-    composite: list[list[int]] = []
-    names: list[str] = []
-    owner: list[int] = []
-    for lv, codecs in enumerate(level_codecs):
-        composite.append(list(range(len(names), len(names) + len(codecs))))
-        names += [f"{lv}:{c}" for c in codecs]
-        owner += [lv] * len(codecs)
-    names.append(UNKNOWN)  # frames of no level
-    owner.append(-1)
-    mapping: dict[str, str] = {}
+    whole = {str(k): str(v) for k, v in sid_codec.items()}
+    composite: dict[tuple[int, str, str], int] = {}
+    mapping: dict[str, int] = {}
     sid_level: dict[str, int] = {}
     for lv, ((_, sids), by_sid) in enumerate(zip(windows, sid_codecs, strict=True)):
-        known = by_sid.to_dict()
+        known = {str(k): str(v) for k, v in by_sid.items()}
         for sid in sids:
             if sid not in sid_level:
                 sid_level[sid] = lv
-                mapping[sid] = f"{lv}:{known.get(sid, UNKNOWN)}"
-    facts = FrameFacts(run, pd.Series(mapping, dtype=object), names, levels=owner)
-    audio = AudioFacts.by_level(
+                key = (lv, known.get(sid, UNKNOWN), whole.get(sid, UNKNOWN))
+                mapping[sid] = composite.setdefault(key, len(composite))
+    for sid, codec in whole.items():
+        if sid not in mapping:
+            key = (-1, "", codec)
+            mapping[sid] = composite.setdefault(key, len(composite))
+    fallback = composite.setdefault((-1, "", UNKNOWN), len(composite))
+    keys = list(composite)
+    names = [f"{lv}:{a}:{b}" for lv, a, b in keys]
+    names[fallback] = UNKNOWN  # streams no record names
+    views: list[View] = [
+        (
+            codecs,
+            [[k for k, key in enumerate(keys) if key[2] == c] for c in codecs],
+            None,
+            None,
+        )
+    ]
+    for lv, level in enumerate(level_codecs):
+        sources = [
+            [k for k, key in enumerate(keys) if key[0] == lv and key[1] == c]
+            for c in level
+        ]
+        mine = {s for s, owned in sid_level.items() if owned == lv}
+        views.append((level, sources, lv, mine))
+    coded = pd.Series({s: names[k] for s, k in mapping.items()}, dtype=object)
+    facts = FrameFacts(run, coded, names, levels=[key[0] for key in keys], views=views)
+    whole_audio, audio = AudioFacts.by_level(
         run,
+        sid_codec,
         [(part, c) for (part, _), c in zip(windows, sid_codecs, strict=True)],
         pd.Series(sid_level, dtype=object),
         l16_byte_order,
     )
+    performance = _performance(run, sid_codec, codecs, facts.views[0], whole_audio)
     out = []
-    for lv, ((part, _), codecs) in enumerate(zip(windows, level_codecs, strict=True)):
-        mine = {s for s, owned in sid_level.items() if owned == lv}
-        view = facts.level(codecs, composite[lv], lv, mine)
-        performance = _performance(part, sid_codecs[lv], codecs, view, audio[lv])
+    for lv, (part, _) in enumerate(windows):
+        view = facts.views[lv + 1]
         out.append(
             Level(
                 run=part,
-                performance=performance,
+                performance=_performance(
+                    part, sid_codecs[lv], level_codecs[lv], view, audio[lv]
+                ),
                 frames=int(view.frames.sum()),
                 sent_frames=int(view.sent.sum()),
                 audio=audio[lv].rows,
@@ -209,7 +234,7 @@ def analyse_levels(
                 },
             )
         )
-    return out
+    return performance, out
 
 
 def _span(lows: I64, highs: I64) -> tuple[int, int] | None:

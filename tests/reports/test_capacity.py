@@ -199,9 +199,13 @@ def test_one_pass_gives_every_level_the_numbers_of_its_own_window(
 ) -> None:
     monkeypatch.setenv("STREAMLOAD_REPORT_PIECE_ROWS", piece_rows)
     run = mixed_run(tmp_path)
-    fast = capacity.level_runs(run, MIXED, one_pass=True)
-    slow = capacity.level_runs(run, MIXED, one_pass=False)
-    assert len(fast) == len(slow) == 4
+    whole, fast = capacity.level_runs(run, MIXED, one_pass=True)
+    none, slow = capacity.level_runs(run, MIXED, one_pass=False)
+    assert len(fast) == len(slow) == 4 and none is None and whole is not None
+    assert (
+        build_report(run, DEFAULT_THRESHOLDS, whole).summary
+        == build_report(run, DEFAULT_THRESHOLDS).summary
+    )
     for (part, performance), (reference, none) in zip(fast, slow, strict=True):
         assert performance is not None and none is None
         one = build_report(part, DEFAULT_THRESHOLDS, performance).summary
