@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 
-__all__ = ["LIVE_METRICS", "Plan", "judged_live", "run_time_s"]
+if TYPE_CHECKING:
+    from harness.profile_spec import CapacitySpec, ShapeSpec
+
+
+__all__ = ["LIVE_METRICS", "Plan", "judged_live", "plan_of", "run_time_s"]
 
 LIVE_METRICS: Final = frozenset(
     {
@@ -146,3 +150,20 @@ def run_time_s(duration_s: float, every_s: float, settle_s: float) -> float:
     for its verdict (``settle_s`` plus the judge's own time)."""
     levels = max(1, int(duration_s // every_s))
     return duration_s + levels * (settle_s + 3.0)
+
+
+def plan_of(
+    capacity: CapacitySpec, shape: ShapeSpec, users: int, duration_s: float
+) -> Plan:
+    """The search a profile asks for, within ``users`` and the planned ``duration_s``
+    (as many levels as the step shape would run in it)."""
+    return Plan(
+        start=max(1, shape.start),
+        step=max(1, shape.step),
+        ceiling=max(1, users),
+        max_levels=max(1, int(duration_s // shape.every_s)),
+        search=capacity.search,
+        confirm=capacity.confirm,
+        stop=capacity.stop,
+        factor=capacity.factor,
+    )

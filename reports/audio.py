@@ -16,7 +16,9 @@ reference (``basis: null``).
 from __future__ import annotations
 
 import collections
-from typing import Any, Final
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -93,54 +95,44 @@ class AudioFacts:
         whole = cls(run, sid_codec, byte_order, read=False)
         out = [cls(part, codecs, byte_order, read=False) for part, codecs in levels]
         codec: dict[str, str] = {}
-        logged: set[str] = set()
         for lv, facts in enumerate(out):
             mine = sid_level[sid_level == lv].index
             known = facts._sid_codec
             codec.update(
                 (str(k), str(v)) for k, v in known[known.index.isin(mine)].items()
             )
-            logged |= facts._logged & set(mine)
         by_level = pd.Series(codec, dtype=object)
         for batch in run.audio.batches():
-            whole._batch(batch, sid_codec, whole._logged)
-            frame, offsets, data = _frame(batch, by_level, logged)
+            frame, offsets, data = _frame(batch, sid_codec, whole._logged)
             if frame is None:
                 continue
+            # a level's rows are those of its streams, each logged or not as in
+            # the whole run (its window keeps their platform rows)
             frame["level"] = frame["sid"].map(sid_level).fillna(-1).astype(np.int64)
-            frame = frame[frame["level"] >= 0]
-            for (at, name, track), rows in frame.groupby(
-                ["level", "codec", "track"], sort=True
-            ):
-                out[int(str(at))]._take((str(name), str(track)), rows, offsets, data)
+            frame["lcodec"] = (
+                frame["sid"]
+                .map(by_level)
+                .fillna(frame["announced"])
+                .replace("", UNKNOWN)
+            )
+            cache = _Cache(np.full(len(frame), np.nan), {})
+            _ingest(frame, ["codec", "track"], lambda k: whole, offsets, data, cache)
+            _ingest(
+                frame[frame["level"] >= 0],
+                ["level", "lcodec", "track"],
+                lambda k: out[int(str(k))],
+                offsets,
+                data,
+                cache,
+            )
         return whole, out
 
     def _batch(
         self, batch: pa.RecordBatch, sid_codec: pd.Series[str], logged: set[str]
     ) -> None:
         frame, offsets, data = _frame(batch, sid_codec, logged)
-        if frame is None:
-            return
-        for (codec, track), rows in frame.groupby(["codec", "track"], sort=True):
-            self._take((str(codec), str(track)), rows, offsets, data)
-
-    def _take(
-        self,
-        key: tuple[str, str],
-        rows: pd.DataFrame,
-        offsets: npt.NDArray[np.int64],
-        data: npt.NDArray[np.uint8],
-    ) -> None:
-        """Count one (codec, track)'s rows of a batch and check those logged."""
-        self.rows += len(rows)
-        self.sampled[key] += len(rows)
-        self.announced[key].update(rows["announced"].astype(str).tolist())
-        rows = rows[rows["checked"]]
-        for (announced, length), same in rows.groupby(
-            ["announced", "length"], sort=True
-        ):
-            size = int(str(length))
-            self._check(key, str(announced), size, same, offsets, data)
+        if frame is not None:
+            _ingest(frame, ["codec", "track"], lambda _: self, offsets, data, None)
 
     def _check(
         self,
@@ -150,28 +142,44 @@ class AudioFacts:
         rows: pd.DataFrame,
         offsets: npt.NDArray[np.int64],
         data: npt.NDArray[np.uint8],
+        cache: _Cache | None = None,
     ) -> None:
-        """SNR of equal-length payloads read as ``announced`` (else the requested codec)."""
+        """SNR of equal-length payloads read as ``announced`` (else the requested codec).
+
+        ``cache``: SNRs and diagnoses of the batch's rows read as their announced
+        codec, shared by the whole run and its capacity levels."""
         name = announced if announced in CODEC_NAMES else key[0]
         if name not in CODEC_NAMES:
             return  # no decoder for either: counted as sampled, not checked
+        if name != announced:
+            cache = None  # read as the requested codec: the whole run's may differ
         codec = get_codec(name, self.byte_order)
         index = rows.index.to_numpy()
         chunks = rows["chunk"].to_numpy(np.int64)
         starts = offsets[index]
         payloads = data[starts[:, None] + np.arange(length)[None, :]]
-        if length == 0:
+        known = cache.snrs[index] if cache is not None else None
+        if known is not None and not np.isnan(known).any():
+            snrs = known
+        elif length == 0:
             snrs = np.full(len(rows), -100.0)
         else:
             snrs = snr_batch(codec, key[1], chunks, payloads)
+        if cache is not None:
+            cache.snrs[index] = snrs
         self.snrs[key].append(snrs)
         bad = np.flatnonzero(snrs < floor_db(name))
         budget = _DIAGNOSED - sum(self.diagnoses[key].values())
         for i in bad[: max(budget, 0)]:
-            reading = diagnose(
-                payloads[i].tobytes(), name, key[1], int(chunks[i]), self.byte_order
-            )
-            self.diagnoses[key][reading.label] += 1
+            row = int(index[i])
+            label = cache.labels.get(row) if cache is not None else None
+            if label is None:
+                label = diagnose(
+                    payloads[i].tobytes(), name, key[1], int(chunks[i]), self.byte_order
+                ).label
+                if cache is not None:
+                    cache.labels[row] = label
+            self.diagnoses[key][label] += 1
 
     def summary(self, codec: str, track: str | None = None) -> Json:
         """The ``audio`` block of one codec (all its tracks) or one codec and track."""
@@ -196,6 +204,48 @@ class AudioFacts:
             "announced": dict(sorted(announced.items())),
             "diagnosis": dict(diagnoses.most_common()),
         }
+
+
+@dataclasses.dataclass
+class _Cache:
+    """Per row of one batch: its SNR (NaN: not yet computed) and diagnosis."""
+
+    snrs: F64
+    labels: dict[int, str]
+
+
+def _ingest(
+    frame: pd.DataFrame,
+    by: list[str],
+    facts_of: Callable[[Any], AudioFacts],
+    offsets: npt.NDArray[np.int64],
+    data: npt.NDArray[np.uint8],
+    cache: _Cache | None,
+) -> None:
+    """Count a batch's rows per key (``by``, the last two codec and track) and check
+    the logged ones, in key order, then announced codec and length, as one
+    (codec, track) at a time would."""
+    if not len(frame):
+        return
+    counts = frame.groupby([*by, "announced"], sort=False, observed=True).size()
+    # keys in order, each key's announced codecs in the order they came
+    for index, n in sorted(counts.items(), key=lambda item: _tuple(item[0])[:-1]):
+        at = _tuple(index)
+        facts = facts_of(at[0] if len(at) > 3 else None)
+        key = (str(at[-3]), str(at[-2]))
+        facts.rows += int(n)
+        facts.sampled[key] += int(n)
+        facts.announced[key][str(at[-1])] += int(n)
+    checked = frame[frame["checked"]]
+    for index, same in checked.groupby([*by, "announced", "length"], sort=True):
+        at = _tuple(index)
+        facts = facts_of(at[0] if len(at) > 4 else None)
+        key = (str(at[-4]), str(at[-3]))
+        facts._check(key, str(at[-2]), int(str(at[-1])), same, offsets, data, cache)
+
+
+def _tuple(index: object) -> tuple[Any, ...]:
+    return tuple(cast(Sequence[Any], index))
 
 
 def _frame(
