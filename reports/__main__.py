@@ -34,7 +34,7 @@ from reports.gates import (
 )
 from reports.load import Run, load_run
 from reports.performance import Performance
-from reports.render import html, json, junit, markdown
+from reports.render import html, json, junit, markdown, plots
 from reports.summary import Report, build_report
 
 
@@ -94,6 +94,9 @@ def write_reports(
     summary = report.summary
     extra_md: list[str] = []
     extra_html: list[str] = []
+    top_md: list[str] = []
+    top_html: list[str] = []
+    """Sections right after the verdict (the capacity answer)."""
     if profile is not None:
         summary["profile"] = {"name": profile.name, "source": profile.source}
     if searched and profile is not None and shape is not None:
@@ -109,8 +112,8 @@ def write_reports(
         # the whole run includes the levels that broke: only the answer gates it
         summary["thresholds"] = [capacity.capacity_gate(result)]
         summary["verdict"] = verdict(summary["thresholds"])
-        extra_md += capacity.render_markdown(result)
-        extra_html.append(capacity.render_html(result))
+        top_md += capacity.render_markdown(result)
+        top_html.append(capacity.render_html(result, plots.capacity(result)))
     if profile is not None and profile.report.codec_compare:
         side = compare.compare_codecs(
             summary, profile.report.baseline, profile.report.band
@@ -123,10 +126,16 @@ def write_reports(
     extra_html.append(timeline.render_html(summary["timeline"]))
     page = html.render(summary, report.plots)
     end = page.rfind("</body>")
+    page = page[:end] + "\n".join(extra_html) + page[end:]
+    lines = markdown.render(summary).split("\n")
+    lines[3:3] = top_md  # after the verdict and the run line
+    if top_html:
+        at = page.index("</p>", page.index("<h1>")) + len("</p>")
+        page = page[:at] + "\n" + "\n".join(top_html) + page[at:]
     texts = {
         "summary.json": json.render(summary),
-        "report.md": markdown.render(summary) + "\n".join(extra_md) + "\n",
-        "report.html": page[:end] + "\n".join(extra_html) + page[end:],
+        "report.md": "\n".join(lines) + "\n".join(extra_md) + "\n",
+        "report.html": page,
         "junit.xml": junit.render(summary),
     }
     paths = [_write(run_dir / name, texts[name]) for name in OUTPUTS]

@@ -330,76 +330,95 @@ def capacity_gate(result: Mapping[str, Any]) -> Json:
     }
 
 
-def render_markdown(result: Mapping[str, Any]) -> list[str]:
-    """The capacity section: the answer, then the evidence level by level."""
-    held = result["largest_held"]
-    lines = ["", "## Capacity", ""]
-    if held is None:
-        lines.append("**No level held every gate.**")
-    else:
-        lines.append(f"**{held} concurrent users held every gate.**")
-    if result["first_broken"] is not None:
-        lines.append(
-            f"At {result['first_broken']} users these broke: {', '.join(result['broken_by'])}."
-        )
-    else:
-        lines.append(
-            "No level broke up to the ceiling; raise load.users to search further."
-        )
-    lines += [
-        "",
-        "| users | from s | to s | start requests | streams | result | broken gates |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for level in result["levels"]:
-        broken = "; ".join(
-            f"{g['name']}: {g['value']} (limit {g['op']} {g['limit']})"
-            for g in level["failed"]
-        )
-        lines.append(
-            f"| {level['users']} | {level['from_s']:g} | {level['to_s']:g} | "
-            f"{level['start_requests']} | {level['streams']} | {level['result']} | {broken or '-'} |"
-        )
-    return lines
+def _path(result: Mapping[str, Any]) -> str:
+    """How the search went, in one sentence."""
+    levels = result["levels"]
+    how = f"{result.get('search', 'steps')} search, {len(levels)} levels"
+    stopped = result.get("stopped")
+    if stopped == "knee":
+        how += f"; stopped at the knee (confirm: {result.get('confirm')})"
+    elif stopped:
+        how += f"; stopped: {stopped}"
+    elif result.get("stop") == "ceiling":
+        how += "; ran to the ceiling"
+    path = " -> ".join(f"{lv['users']} {lv['result']}" for lv in levels)
+    return f"Path ({how}): {path}." if path else f"Path ({how})."
 
 
-def render_html(result: Mapping[str, Any]) -> str:
-    """The capacity section as an HTML fragment (escaped)."""
-    e = html.escape
+def _answer(result: Mapping[str, Any]) -> list[str]:
     held = result["largest_held"]
-    answer = (
+    first = (
         "No level held every gate."
         if held is None
         else f"{held} concurrent users held every gate."
     )
     if result["first_broken"] is not None:
-        answer += f" At {result['first_broken']} users these broke: {', '.join(result['broken_by'])}."
+        second = f"At {result['first_broken']} users these broke: {', '.join(result['broken_by'])}."
+    else:
+        second = "No level broke up to the ceiling; raise load.users to search further."
+    return [first, second]
+
+
+def _broken(level: Mapping[str, Any]) -> str:
+    return "; ".join(
+        f"{g['name']}: {g['value']} (limit {g['op']} {g['limit']})"
+        for g in level["failed"]
+    )
+
+
+_HEADER: Final = (
+    "#", "users", "from s", "to s", "start requests", "streams", "live", "result",
+    "broken gates",
+)  # fmt: skip
+
+
+def _row(i: int, level: Mapping[str, Any]) -> list[str]:
+    return [
+        str(i + 1),
+        str(level["users"]),
+        f"{level['from_s']:g}",
+        f"{level['to_s']:g}",
+        str(level["start_requests"]),
+        str(level["streams"]),
+        str(level.get("live") or "-"),
+        str(level["result"]),
+        _broken(level) or "-",
+    ]
+
+
+def render_markdown(result: Mapping[str, Any]) -> list[str]:
+    """The capacity section: the answer, the path, then the evidence level by level."""
+    first, second = _answer(result)
+    lines = ["", "## Capacity", "", f"**{first}**", second, "", _path(result), ""]
+    lines += [
+        "| " + " | ".join(_HEADER) + " |",
+        "|" + "---|" * len(_HEADER),
+    ]
+    for i, level in enumerate(result["levels"]):
+        cells = [c.replace("|", "\\|") for c in _row(i, level)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(
+        "\n(live: the verdict while the run went, on the gates that can be judged "
+        "then; result: every gate, on every record.)"
+    )
+    return lines
+
+
+def render_html(result: Mapping[str, Any], plot: str | None = None) -> str:
+    """The capacity section as an HTML fragment (escaped), with its plot."""
+    e = html.escape
+    first, second = _answer(result)
     rows = "".join(
         "<tr>"
-        + "".join(
-            f"<td>{e(str(v))}</td>"
-            for v in (
-                level["users"],
-                f"{level['from_s']:g}",
-                f"{level['to_s']:g}",
-                level["start_requests"],
-                level["streams"],
-            )
-        )
+        + "".join(f"<td>{e(c)}</td>" for c in _row(i, level)[:7])
         + f'<td class=l><span class="badge {e(level["result"])}">{e(level["result"])}</span></td>'
-        + "<td class=l>"
-        + e(
-            "; ".join(
-                f"{g['name']}: {g['value']} (limit {g['op']} {g['limit']})"
-                for g in level["failed"]
-            )
-            or "-"
-        )
-        + "</td></tr>"
-        for level in result["levels"]
+        + f"<td class=l>{e(_row(i, level)[8])}</td></tr>"
+        for i, level in enumerate(result["levels"])
     )
+    head = "".join(f"<th>{e(h)}</th>" for h in _HEADER[:7])
     return (
-        f"<h2>Capacity</h2><p><strong>{e(answer)}</strong></p>"
-        "<table><tr><th>users</th><th>from s</th><th>to s</th><th>start requests</th>"
-        f"<th>streams</th><th class=l>result</th><th class=l>broken gates</th></tr>{rows}</table>"
+        f"<h2>Capacity</h2><p><strong>{e(first)}</strong> {e(second)}</p>"
+        + (f"<figure>{plot}</figure>" if plot else "")
+        + f"<p>{e(_path(result))}</p>"
+        f"<table><tr>{head}<th class=l>result</th><th class=l>broken gates</th></tr>{rows}</table>"
     )

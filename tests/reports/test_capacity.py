@@ -100,8 +100,17 @@ def test_the_search_finds_the_knee(tmp_path: Path) -> None:
     markdown = "\n".join(capacity.render_markdown(result))
     assert "**4 concurrent users held every gate.**" in markdown
     assert (
-        "| 6 | 8 | 12 | 12 | 6 | fail | requests.error_ratio: 0.5 (limit <= 0.01) |"
+        "| 3 | 6 | 8 | 12 | 12 | 6 | - | fail | requests.error_ratio: 0.5 (limit <= 0.01) |"
         in markdown
+    )
+    assert (
+        "Path (steps search, 4 levels; ran to the ceiling): 2 pass -> 4 pass -> 6 fail -> 8 no-data."
+        in markdown
+    )
+    assert (result["held"], result["broke_at"], result["broken_gates"]) == (
+        4,
+        6,
+        ["requests.error_ratio"],
     )
     assert "<h2>Capacity</h2>" in capacity.render_html(result)
 
