@@ -278,7 +278,6 @@ class _Run:
             )
             argv = ["-m", "reports.judge", str(opts.out)]
             self.judge = Child("judge", argv, log_dir=self.logs, env=self.env)
-            self.judge.wait_ready(_READY_TIMEOUT_S)
             self.event(
                 f"capacity search: {capacity.search}, stop at the {capacity.stop}"
             )
@@ -313,6 +312,8 @@ class _Run:
             f"load started: {load.model} model, {load.users} users, "
             f"{load.processes} process(es)"
         )
+        if self.judge is not None:  # started first, ready while Locust starts
+            self.judge.wait_ready(_READY_TIMEOUT_S)
         self.budget = run_time + stop_timeout + 60
 
     def _start_negative(self) -> None:

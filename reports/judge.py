@@ -101,7 +101,7 @@ def _loop(run_dir: Path, profile: Profile, stop: list[bool]) -> None:
         shape = _read(run_dir / "shape.json")
         levels = (shape or {}).get("levels", [])
         index = len(verdicts)
-        if shape is None or index >= len(levels):
+        if shape is None or "search" not in shape or index >= len(levels):
             time.sleep(_POLL_S)
             continue
         level = levels[index]

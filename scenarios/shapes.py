@@ -100,10 +100,12 @@ class BoundedShape(LoadTestShape):
         if not self._announced:
             self._announced = True
             start_ns = time.monotonic_ns() - int(t * 1e9)
-            self.announce(spec, users, duration_s, start_ns)
             plan = self.plan(users)
             if plan is not None and plan.driven:
+                # its levels are written as they end, never the spec's ladder
                 self._search = _Search(self, plan, spec, users, duration_s, start_ns)
+            else:
+                self.announce(spec, users, duration_s, start_ns)
         if self._search is not None:
             if t >= duration_s:
                 return None
@@ -256,6 +258,7 @@ class _Search:
         self.current: tuple[int, float] | None = None
         self.waiting: float | None = None
         self.stopped: str | None = None
+        self._write()
 
     def users_at(self, t: float) -> int | None:
         if self.stopped is not None:
