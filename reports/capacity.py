@@ -376,8 +376,8 @@ def _row(i: int, level: Mapping[str, Any]) -> list[str]:
     return [
         str(i + 1),
         str(level["users"]),
-        f"{level['from_s']:g}",
-        f"{level['to_s']:g}",
+        f"{level['from_s']:.1f}",
+        f"{level['to_s']:.1f}",
         str(level["start_requests"]),
         str(level["streams"]),
         str(level.get("live") or "-"),

@@ -100,7 +100,7 @@ def test_the_search_finds_the_knee(tmp_path: Path) -> None:
     markdown = "\n".join(capacity.render_markdown(result))
     assert "**4 concurrent users held every gate.**" in markdown
     assert (
-        "| 3 | 6 | 8 | 12 | 12 | 6 | - | fail | requests.error_ratio: 0.5 (limit <= 0.01) |"
+        "| 3 | 6 | 8.0 | 12.0 | 12 | 6 | - | fail | requests.error_ratio: 0.5 (limit <= 0.01) |"
         in markdown
     )
     assert (
