@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -113,14 +114,20 @@ def _loop(run_dir: Path, profile: Profile, stop: list[bool]) -> None:
             time.sleep(min(_POLL_S, (b + settle_ns - now) / 1e9))
             continue
         since_wall = time.time() - (now - a) / 1e9 - _PART_SLACK_S
-        run = load_run(run_dir)
-        run = dataclasses.replace(
-            run,
-            frames=_recent(run.frames, since_wall),
-            sent_frames=_recent(run.sent_frames, since_wall),
-            audio=_recent(run.audio, since_wall),
-        )
-        result, failed, judged = judge_level(run, profile, a, b)
+        error = ""
+        try:
+            run = load_run(run_dir)
+            run = dataclasses.replace(
+                run,
+                frames=_recent(run.frames, since_wall),
+                sent_frames=_recent(run.sent_frames, since_wall),
+                audio=_recent(run.audio, since_wall),
+            )
+            result, failed, judged = judge_level(run, profile, a, b)
+        except Exception as exc:  # a level not judged must not stop the search
+            traceback.print_exc()
+            result, failed, judged = "no-data", [], []
+            error = f"{type(exc).__name__}: {exc}"
         done = time.monotonic_ns()
         verdicts.append(
             {
@@ -130,6 +137,7 @@ def _loop(run_dir: Path, profile: Profile, stop: list[bool]) -> None:
                 "failed": failed,
                 "judged": judged,
                 "delay_s": round((done - b) / 1e9, 3),
+                **({"error": error} if error else {}),
             }
         )
         _write(run_dir / LIVE_FILE, {"levels": verdicts})
