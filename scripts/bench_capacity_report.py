@@ -12,8 +12,8 @@ samples (one a second per track, the real reference tone) and ``shape.json``
 with the levels. Then runs the report step twice, each as its own child
 process: ``python -m reports RUN_DIR --profile default`` (plain: no capacity
 section) and ``python -m reports RUN_DIR`` (the run's ``capacity`` profile:
-every level gated), and prints both wall times, peak resident memory
-(``ru_maxrss`` of each child) and their ratio. Generation is not timed.
+every level gated), and prints both wall and CPU times, peak resident memory
+(``ru_maxrss`` of each child) and the ratios. Generation is not timed.
 
 Run benchmarks one at a time on a shared machine:
 ``flock /tmp/streamload-bench.lock .venv/bin/python scripts/bench_capacity_report.py``.
@@ -95,7 +95,9 @@ def write_run(root: Path, levels: int, step: int, every_s: float, seed: int = 7)
             track = (k % 2).astype(np.int32)
             due_ns = due + (chunk - 1) * 20 * MS
             sent_ns = due_ns + rng.integers(0, 300_000, rows)
-            arrival = sent_ns + 400_000 + rng.exponential(300_000, rows).astype(np.int64)
+            arrival = (
+                sent_ns + 400_000 + rng.exponential(300_000, rows).astype(np.int64)
+            )
             sid_col = pa.array([sid] * rows, pa.string()).dictionary_encode()
             track_col = tracks.take(pa.array(track))
             platform.write_columns(
@@ -132,7 +134,11 @@ def write_run(root: Path, levels: int, step: int, every_s: float, seed: int = 7)
         "users": levels * step,
         "duration_s": levels * every_s,
         "levels": [
-            {"users": (lv + 1) * step, "from_s": lv * every_s, "to_s": (lv + 1) * every_s}
+            {
+                "users": (lv + 1) * step,
+                "from_s": lv * every_s,
+                "to_s": (lv + 1) * every_s,
+            }
             for lv in range(levels)
         ],
     }
@@ -142,8 +148,11 @@ def write_run(root: Path, levels: int, step: int, every_s: float, seed: int = 7)
     return received
 
 
-def report(root: Path, *extra: str) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB and exit code of one report step."""
+def report(root: Path, *extra: str) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds, peak RSS in MB and exit code of one report step.
+
+    CPU time (user + system of the child) is what to compare on a shared
+    machine: other jobs stretch the wall time, not the work."""
     started = time.monotonic()
     child = subprocess.Popen(
         [sys.executable, "-m", "reports", str(root), "--quiet", *extra],
@@ -152,7 +161,8 @@ def report(root: Path, *extra: str) -> tuple[float, float, int]:
     )
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
-    return time.monotonic() - started, usage.ru_maxrss / 1024, child.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return time.monotonic() - started, cpu, usage.ru_maxrss / 1024, child.returncode
 
 
 def main() -> int:
@@ -169,8 +179,8 @@ def main() -> int:
         if not (args.reuse and (root / "shape.json").is_file()):
             write_run(root, args.levels, args.step, args.every)
         frames = sum(1 for _ in (root / "records" / "frames").glob("*.parquet"))
-        plain_s, plain_mb, plain_exit = report(root, "--profile", "default")
-        cap_s, cap_mb, cap_exit = report(root)
+        plain_s, plain_cpu, plain_mb, plain_exit = report(root, "--profile", "default")
+        cap_s, cap_cpu, cap_mb, cap_exit = report(root)
         summary = json.loads((root / "summary.json").read_text())
         capacity = summary.get("capacity", {})
         print(
@@ -180,10 +190,13 @@ def main() -> int:
                     "frames_received": summary["accounting"]["frames_received"],
                     "frame_parts": frames,
                     "plain_report_s": round(plain_s, 1),
+                    "plain_cpu_s": round(plain_cpu, 1),
                     "plain_peak_rss_mb": round(plain_mb, 1),
                     "capacity_report_s": round(cap_s, 1),
+                    "capacity_cpu_s": round(cap_cpu, 1),
                     "capacity_peak_rss_mb": round(cap_mb, 1),
-                    "ratio": round(cap_s / plain_s, 2),
+                    "ratio_wall": round(cap_s / plain_s, 2),
+                    "ratio_cpu": round(cap_cpu / plain_cpu, 2),
                     "exits": [plain_exit, cap_exit],
                 }
             )
