@@ -17,9 +17,7 @@ to ``RUN_DIR/shape.json`` so the report can cut the run at level boundaries
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +26,7 @@ from locust import LoadTestShape
 
 from harness.knee import Plan, plan_of
 from harness.profile import MAX_DURATION_S, MAX_USERS, ShapeSpec
+from scenarios.search import Search, write_levels
 
 
 __all__ = [
@@ -43,36 +42,6 @@ __all__ = [
 log = logging.getLogger("scenarios.shapes")
 
 
-def write_levels(
-    run_dir: Path,
-    spec: ShapeSpec,
-    users: int,
-    duration_s: float,
-    start_ns: int,
-    **driven: Any,
-) -> None:
-    """Record the shape's levels with the monotonic time the shape started.
-
-    ``driven``: a capacity search's own ``levels`` (those run so far) and what
-    it is (``search``, ``stopped``), instead of the spec's ladder.
-    """
-    doc = {
-        "kind": spec.kind,
-        "start_ns": start_ns,
-        "users": users,
-        "duration_s": duration_s,
-        "levels": [
-            {"users": u, "from_s": a, "to_s": b}
-            for u, a, b in spec.levels(users, duration_s)
-        ],
-        **driven,
-    }
-    path = run_dir / "shape.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class BoundedShape(LoadTestShape):
     """A :class:`ShapeSpec` run for ``duration_s`` with at most ``users``."""
 
@@ -86,7 +55,7 @@ class BoundedShape(LoadTestShape):
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._announced = False
-        self._search: _Search | None = None
+        self._search: Search | None = None
 
     def settings(self) -> tuple[ShapeSpec, int, float, float]:
         """(spec, users, duration, spawn rate) this shape runs with."""
@@ -101,9 +70,13 @@ class BoundedShape(LoadTestShape):
             self._announced = True
             start_ns = time.monotonic_ns() - int(t * 1e9)
             plan = self.plan(users)
-            if plan is not None and plan.driven:
+            run_dir = self.run_dir()
+            if plan is not None and plan.driven and run_dir is not None:
                 # its levels are written as they end, never the spec's ladder
-                self._search = _Search(self, plan, spec, users, duration_s, start_ns)
+                settle_s, hold_s = self.waits()
+                self._search = Search(
+                    run_dir, plan, spec, users, duration_s, start_ns, settle_s, hold_s
+                )
             else:
                 self.announce(spec, users, duration_s, start_ns)
         if self._search is not None:
@@ -130,6 +103,10 @@ class BoundedShape(LoadTestShape):
     def run_dir(self) -> Path | None:
         """Where ``shape.json`` goes and the judge's verdicts come from."""
         return None
+
+    def waits(self) -> tuple[float, float]:
+        """(settle, longest hold) in seconds, for a driven search."""
+        return 2.0, 0.0
 
 
 class RampShape(BoundedShape):
@@ -216,127 +193,9 @@ class ProfileShape(BoundedShape):
         load = ctx.load
         return plan_of(ctx.profile.capacity, load.shape, users, load.duration_s)
 
-
-LIVE_FILE = "capacity-live.json"
-"""The judge's verdicts, level by level (``python -m reports.judge``)."""
-_NO_VERDICT_S = 30.0
-"""How long past its settle time a level waits for a verdict before it counts as
-no-data (a judge that died must not hang the run)."""
-
-
-class _Search:
-    """A driven capacity search: each level runs ``every_s``, then holds until the
-    judge's verdict on it arrives, then the plan names the next level or stops.
-
-    Only ended levels go to ``shape.json`` (the judge cuts them from there); the
-    wait between levels (and, going down, the time the users let go take to
-    stop their streams) belongs to none, so what a level holds is what it
-    started.
-    """
-
-    def __init__(
-        self,
-        shape: BoundedShape,
-        plan: Plan,
-        spec: ShapeSpec,
-        users: int,
-        duration_s: float,
-        start_ns: int,
-    ) -> None:
-        self.shape, self.plan, self.spec = shape, plan, spec
-        self.users, self.duration_s, self.start_ns = users, duration_s, start_ns
-        self.every_s = spec.every_s
-        env: Any = shape.runner.environment if shape.runner else None
+    def waits(self) -> tuple[float, float]:
+        env: Any = self.runner.environment if self.runner else None
         ctx = getattr(env, "streamload", None)
-        self.settle_s = float(ctx.profile.capacity.settle_s) if ctx else 2.0
-        hold = float(ctx.load.hold_s[1]) if ctx else 0.0
-        self.drain_s = min(hold + 1.0, 2 * self.every_s)
-        """Going down, how long the users let go stop their streams before the
-        level starts (their streams would break the smaller level's limits)."""
-        self.levels: list[dict[str, Any]] = []
-        self.history: list[tuple[int, str]] = []
-        self.current: tuple[int, float] | None = None
-        self.waiting: float | None = None
-        self.stopped: str | None = None
-        self._write()
-
-    def users_at(self, t: float) -> int | None:
-        if self.stopped is not None:
-            return None
-        if self.current is None:
-            first = self.plan.next(self.history)
-            if first is None:
-                self._stop("no level to run")
-                return None
-            self.current = (first, t)
-        users, since = self.current
-        if t < since:
-            return users  # draining: the level has not started yet
-        if self.waiting is None and t >= since + self.every_s:
-            self.levels.append({"users": users, "from_s": since, "to_s": t})
-            self.waiting = t
-            self._write()
-        if self.waiting is None:
-            return users
-        verdict = self._verdict(len(self.levels) - 1)
-        if verdict is None and t < self.waiting + self.settle_s + _NO_VERDICT_S:
-            return users  # hold while the judge looks at the level that ended
-        self.history.append((users, verdict or "no-data"))
-        self.levels[-1]["live"] = verdict or "no-data"
-        self.waiting = None
-        following = self.plan.next(self.history)
-        if following is None:
-            self._stop(self._why())
-            return None
-        self.current = (following, t + (self.drain_s if following < users else 0.0))
-        self._write()
-        return following
-
-    def _why(self) -> str:
-        if any(r == "fail" for _, r in self.history):
-            return "knee"
-        if len(self.history) >= self.plan.max_levels:
-            return "levels"
-        return "ceiling"
-
-    def _stop(self, why: str) -> None:
-        self.stopped = why
-        self._write()
-        log.warning("streamload: capacity search stopped (%s)", why)
-
-    def _verdict(self, index: int) -> str | None:
-        run_dir = self.shape.run_dir()
-        if run_dir is None:
-            return "no-data"
-        try:
-            doc = json.loads((run_dir / LIVE_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        for level in doc.get("levels", []) if isinstance(doc, dict) else []:
-            if level.get("index") == index:
-                return str(level.get("result", "no-data"))
-        return None
-
-    def _write(self) -> None:
-        run_dir = self.shape.run_dir()
-        if run_dir is None:
-            return
-        plan = self.plan
-        try:
-            write_levels(
-                run_dir,
-                self.spec,
-                self.users,
-                self.duration_s,
-                self.start_ns,
-                levels=self.levels,
-                search={
-                    "search": plan.search,
-                    "confirm": plan.confirm,
-                    "stop": plan.stop,
-                    "settle_s": self.settle_s,
-                },
-                stopped=self.stopped,
-            )
-        except OSError:
-            log.exception("streamload: cannot write shape.json")
+        if ctx is None:
+            return super().waits()
+        return float(ctx.profile.capacity.settle_s), float(ctx.load.hold_s[1])
