@@ -538,8 +538,9 @@ class FrameFacts:
         pass over the frames serves the whole run and every level: a view's
         group adds up its source groups' counts and merges their samples,
         exactly as if its streams had been computed alone. ``level``: the
-        level whose pacing the view takes (``None``: the whole run); ``sids``:
-        the level's streams (``None``: every stream).
+        level whose pacing the view takes (``None``: the whole run; a level's
+        view has no plot series: no latency CDF); ``sids``: the level's
+        streams (``None``: every stream).
         """
         nt = self.nt
         src = [
@@ -608,7 +609,7 @@ class FrameFacts:
                     codec_dists.append(dists[present[0]])
                 else:
                     codec_dists.append(summarise([x for g in present for x in held[g]]))
-                if name == "latency_ms" and present:
+                if name == "latency_ms" and present and level is None:
                     parts = [x for g in present for x in held[g]]
                     points = quantiles_of(parts, _CDF_POINTS)
                     view.cdf[codec] = (
