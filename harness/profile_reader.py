@@ -20,6 +20,7 @@ from typing import Any, Final
 from harness.codecs import CODEC_NAMES
 from harness.config import parse_duration
 from harness.errors import ConfigError
+from harness.knee import CONFIRMS, SEARCHES, STOPS
 from harness.profile_spec import (
     BUILTIN,
     DIMENSIONS,
@@ -103,7 +104,7 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "matrix": (*DIMENSIONS, "weights"),
     "conformance": ("gate", "allow", "negative", "require"),
-    "capacity": ("enabled", "require"),
+    "capacity": ("enabled", "require", "stop", "confirm", "search", "factor", "settle"),
     "report": ("codec_compare", "baseline", "band"),
     "platform": ("faults", "defects", "seed", "processes"),
 }
@@ -584,7 +585,26 @@ class Reader:
         return CapacitySpec(
             enabled=self.boolean("capacity", t, "enabled", False),
             require=self.integer("capacity", t, "require", 1, 0, MAX_USERS),
+            stop=self.choice("capacity", t, "stop", STOPS),  # type: ignore[arg-type]
+            confirm=self.choice("capacity", t, "confirm", CONFIRMS),  # type: ignore[arg-type]
+            search=self.choice("capacity", t, "search", SEARCHES),  # type: ignore[arg-type]
+            factor=self.number("capacity", t, "factor", 2.0, 1.1, 10.0),
+            settle_s=self.seconds("capacity", t, "settle", 2.0),
         )
+
+    def choice(
+        self, section: str, table: Mapping[str, Any], key: str, allowed: tuple[str, ...]
+    ) -> str:
+        """One of ``allowed`` (the first is the default)."""
+        value = table.get(key, allowed[0])
+        if value not in allowed:
+            raise self.fail(
+                section,
+                key,
+                f"{value!r} is not one of {', '.join(allowed)}",
+                f'write {key} = "{allowed[0]}"',
+            )
+        return str(value)
 
     def report(self, t: Mapping[str, Any]) -> ReportSpec:
         baseline = t.get("baseline", "PCMU")

@@ -189,6 +189,17 @@ class CapacitySpec:
     enabled: bool = False
     require: int = 1
     """The run fails unless at least this many users held every gate."""
+    stop: Literal["knee", "ceiling"] = "knee"
+    """``knee``: stop starting streams once a break is confirmed; ``ceiling``: run
+    every step (the levels are judged only in the report)."""
+    confirm: Literal["next", "repeat"] = "next"
+    """How a first break is confirmed: one level up, or the same level again."""
+    search: Literal["steps", "adaptive"] = "steps"
+    """``steps``: the shape's ladder; ``adaptive``: grow by ``factor``, then bisect."""
+    factor: float = 2.0
+    """Adaptive search: each level this many times the last while none broke."""
+    settle_s: float = 2.0
+    """After a level ends, how long the judge waits for the producers to flush."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -270,7 +281,10 @@ class Profile:
                 k: v for k, v in self.threshold_sources.items() if k in self.thresholds
             },
             "conformance": dataclasses.asdict(self.conformance),
-            "capacity": dataclasses.asdict(self.capacity),
+            "capacity": {
+                f.name.removesuffix("_s"): getattr(self.capacity, f.name)
+                for f in dataclasses.fields(self.capacity)
+            },
             "report": dataclasses.asdict(self.report),
             "platform": {
                 "faults": list(self.platform.faults),

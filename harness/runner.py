@@ -26,6 +26,7 @@ from typing import Any
 
 from harness.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.errors import ConfigError, HarnessError
+from harness.knee import plan_of, run_time_s
 from harness.processes import Child
 from harness.profile import Profile
 from harness.target import PROJECT_ENV, TOKEN_ENV, Target
@@ -87,6 +88,7 @@ class _Run:
         self.platform: Child | None = None
         self.callbacks: Child | None = None
         self.locust: Child | None = None
+        self.judge: Child | None = None
         self.negative: Child | None = None
         self.conferences: list[str] = []
         self.interrupted = False
@@ -316,11 +318,24 @@ class _Run:
         opts, load = self.opts, self.profile.load
         stop_timeout = int(load.hold_s[1] + 10)
         spawn = load.spawn_rate or float(load.users)
+        run_time = load.duration_s
+        capacity = self.profile.capacity
+        plan = plan_of(capacity, load.shape, load.users, load.duration_s)
+        if capacity.enabled and plan.driven:
+            # levels wait for their verdicts: the judge, and time for the waits
+            run_time = run_time_s(
+                load.duration_s, load.shape.every_s, capacity.settle_s
+            )
+            argv = ["-m", "reports.judge", str(opts.out)]
+            self.judge = Child("judge", argv, log_dir=self.logs, env=self.env)
+            self.event(
+                f"capacity search: {capacity.search}, stop at the {capacity.stop}"
+            )
         argv = [
             "-m", "locust", "-f", _module_file("scenarios", "locustfile.py"),
             "--headless", "--host", self.target_url,
             "--users", str(load.users), "--spawn-rate", f"{spawn:g}",
-            "--run-time", f"{max(1, round(load.duration_s))}s",
+            "--run-time", f"{max(1, round(run_time))}s",
             "--stop-timeout", str(stop_timeout),
             "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
             "--html", str(opts.out / "locust.html"),
@@ -347,7 +362,9 @@ class _Run:
             f"load started: {load.model} model, {load.users} users, "
             f"{load.processes} process(es)"
         )
-        self.budget = load.duration_s + stop_timeout + 60
+        if self.judge is not None:  # started first, ready while Locust starts
+            self.judge.wait_ready(_READY_TIMEOUT_S)
+        self.budget = run_time + stop_timeout + 60
 
     def _start_negative(self) -> None:
         """One pass of the negative suite (``python -m harness.conform``) beside the load."""
@@ -442,6 +459,7 @@ class _Run:
         """
         steps: list[tuple[Child | None, str | None, signal.Signals]] = [
             (self.locust, None, signal.SIGINT),
+            (self.judge, None, signal.SIGTERM),
             (self.negative, None, signal.SIGTERM),
             (self.platform, "streams_active", signal.SIGTERM),
             (self.callbacks, None, signal.SIGTERM),

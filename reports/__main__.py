@@ -33,7 +33,8 @@ from reports.gates import (
     verdict,
 )
 from reports.load import Run, load_run
-from reports.render import html, json, junit, markdown
+from reports.performance import Performance
+from reports.render import html, json, junit, markdown, plots
 from reports.summary import Report, build_report
 
 
@@ -62,12 +63,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _gated(run: Run, profile: Profile | None) -> Report:
+def _gated(
+    run: Run, profile: Profile | None, performance: Performance | None = None
+) -> Report:
     """The summary of ``run`` with the profile's gates (conformance included)."""
     if profile is None:
-        return build_report(run, DEFAULT_THRESHOLDS)
+        return build_report(run, DEFAULT_THRESHOLDS, performance)
     thresholds = [Threshold.from_spec(g.as_json()) for g in profile.gates()]
-    report = build_report(run, thresholds)
+    report = build_report(run, thresholds, performance)
     if profile.conformance.gate:
         gate = conformance_gate(report.summary, profile.conformance.allow)
         report.summary["thresholds"].insert(0, gate)
@@ -81,10 +84,19 @@ def write_reports(
     """Load, summarise, gate, render and write; return (verdict, files, exit code)."""
     run = load_run(run_dir)
     profile = _profile(run_dir, profile_ref)
-    report = _gated(run, profile)
+    shape = _read_json(run_dir / "shape.json")
+    searched = profile is not None and profile.capacity.enabled and shape is not None
+    whole, levels = (None, None)
+    if searched and shape is not None:
+        # one pass over the frames for the whole run and every level
+        whole, levels = capacity.level_runs(run, shape)
+    report = _gated(run, profile, whole)
     summary = report.summary
     extra_md: list[str] = []
     extra_html: list[str] = []
+    top_md: list[str] = []
+    top_html: list[str] = []
+    """Sections right after the verdict (the capacity answer)."""
     if profile is not None:
         summary["profile"] = {"name": profile.name, "source": profile.source}
     run_json = _read_json(run_dir / "run.json")
@@ -100,20 +112,21 @@ def write_reports(
         require,
     )
     summary["conformance"]["not_checked_rules"] = unchecked
-    shape = _read_json(run_dir / "shape.json")
-    if profile is not None and profile.capacity.enabled and shape is not None:
+    if searched and profile is not None and shape is not None:
         result = capacity.search(
             run,
             shape,
-            lambda part: _gated(part, profile).summary["thresholds"],
+            lambda part, performance: _gated(part, profile, performance).summary,
             profile.capacity.require,
+            live=_read_json(run_dir / "capacity-live.json"),
+            levels_run=levels,
         )
         summary["capacity"] = result
         # the whole run includes the levels that broke: only the answer gates it
         summary["thresholds"] = [capacity.capacity_gate(result)]
         summary["verdict"] = verdict(summary["thresholds"])
-        extra_md += capacity.render_markdown(result)
-        extra_html.append(capacity.render_html(result))
+        top_md += capacity.render_markdown(result)
+        top_html.append(capacity.render_html(result, plots.capacity(result)))
     gate = coverage.coverage_gate(
         unchecked,
         require,
@@ -136,10 +149,16 @@ def write_reports(
     extra_html.append(timeline.render_html(summary["timeline"]))
     page = html.render(summary, report.plots)
     end = page.rfind("</body>")
+    page = page[:end] + "\n".join(extra_html) + page[end:]
+    lines = markdown.render(summary).split("\n")
+    lines[3:3] = top_md  # after the verdict and the run line
+    if top_html:
+        at = page.index("</p>", page.index("<h1>")) + len("</p>")
+        page = page[:at] + "\n" + "\n".join(top_html) + page[at:]
     texts = {
         "summary.json": json.render(summary),
-        "report.md": markdown.render(summary) + "\n".join(extra_md) + "\n",
-        "report.html": page[:end] + "\n".join(extra_html) + page[end:],
+        "report.md": "\n".join(lines) + "\n".join(extra_md) + "\n",
+        "report.html": page,
         "junit.xml": junit.render(summary),
     }
     paths = [_write(run_dir / name, texts[name]) for name in OUTPUTS]

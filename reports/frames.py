@@ -17,6 +17,7 @@ run's length; a run small enough for one piece is computed as one table.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Final
 
@@ -31,7 +32,7 @@ from reports.samples import SamplePool, Samples, quantiles_of, summarise
 from reports.stats import NS_PER_MS, distribution, ratio
 
 
-__all__ = ["FRAME_NS", "UNKNOWN", "FrameFacts"]
+__all__ = ["FRAME_NS", "UNKNOWN", "FrameFacts", "View"]
 
 FRAME_NS: Final = 20_000_000
 """One media frame: 20 ms (api.md §5.5)."""
@@ -49,6 +50,19 @@ _DISTRIBUTIONS: Final = (
     "jitter_ms",
     "interarrival_ms",
 )
+
+_PER_GROUP: Final = {
+    **dict.fromkeys(
+        ("frames", "valid", "unique", "bytes", "gap_missing", "gap_expected", "sent",
+         "sent_unique", "matched_unique", "bursts", "streams", "reordered"), "sum"
+    ),
+    "longest_burst": "max", "last": "max", "sent_last": "max",
+    "first": "min", "sent_first": "min",
+}  # fmt: skip
+"""Per-group totals and how a view (:meth:`FrameFacts._view`) merges them."""
+
+View = tuple[list[str], list[list[int]], int | None, set[str] | None]
+"""A view's codec names, source codecs per codec, level and streams."""
 
 I64 = npt.NDArray[np.int64]
 Codes = npt.NDArray[np.integer[Any]]
@@ -82,9 +96,16 @@ class FrameFacts:
         sid_codec: pd.Series[str],
         codecs: list[str],
         limits: Limits | None = None,
+        levels: list[int] | None = None,
+        views: list[View] | None = None,
     ) -> None:
         limits = limits or Limits.from_env()
         self.codecs = codecs
+        self._codec_level = np.asarray(
+            levels if levels is not None else [0] * len(codecs), np.int64
+        )
+        """Codec -> level (a capacity level's window; -1: none); see :meth:`level`."""
+        self._by_level = levels is not None
         hosts = run.producers["host"]
         self.one_host = int(hosts[hosts != ""].nunique()) <= 1
         self.dists: dict[str, list[Json]] = {}
@@ -114,6 +135,7 @@ class FrameFacts:
             self._samples: dict[tuple[str, int, int], Samples] = {}
             """(metric, codec, track name code) -> values."""
             self._pacing = pool.samples(np.int64)
+            self._level_pacing: dict[int, Samples] = {}
             with Pieces(run.frames, run.sent_frames, limits.piece_rows) as pieces:
                 self._pieces = pieces
                 pieces.read(self._visit)
@@ -123,8 +145,11 @@ class FrameFacts:
                 del self._pieces
             self.pacing = summarise([self._pacing])
             """Distribution of the sender's own lateness per frame (sent - due)."""
-            self._summarise()
-            del self._samples, self._pool, self._pacing
+            self.views = [self._view(*view) for view in views or []]
+            """The facts of each of ``views`` (see :meth:`_view`)."""
+            if views is None:
+                self._summarise()
+            del self._samples, self._pool, self._pacing, self._level_pacing
 
     def _visit(self, table: str, columns: dict[str, npt.NDArray[Any]]) -> None:
         """Work on one batch of the pass that needs no other row: pacing, jitter,
@@ -134,7 +159,16 @@ class FrameFacts:
         if table == "sent":
             due = columns["due_ns"]
             has_due = due > 0
-            self._pacing.add((columns["sent_ns"] - due)[has_due], copy=False)
+            pacing = (columns["sent_ns"] - due)[has_due]
+            self._pacing.add(pacing, copy=not self._by_level)
+            if not self._by_level:
+                return
+            level = self._codec_level[self._track_codec[track[has_due]]]
+            for lv in np.unique(level).tolist():
+                if lv >= 0:
+                    if lv not in self._level_pacing:
+                        self._level_pacing[lv] = self._pool.samples(np.int64)
+                    self._level_pacing[lv].add(pacing[level == lv], copy=False)
             return
         arrival, chunk = columns["arrival_ns"], columns["chunk"]
         n = len(self._track_codec)
@@ -229,6 +263,9 @@ class FrameFacts:
         self.streams, self.reordered = zeros(), zeros()
         self.first = np.full(n, np.iinfo(np.int64).max)
         self.last = np.full(n, np.iinfo(np.int64).min)
+        self.sent_first = np.full(n, np.iinfo(np.int64).max)
+        self.sent_last = np.full(n, np.iinfo(np.int64).min)
+        """Least and greatest positive send time per group (only with ``levels``)."""
         sid_names = np.asarray(list(pieces.sids), dtype=object)
         used = pieces.track_sid()[self._track_frames > 0]
         self.sids_with_frames = sorted(s for s in set(sid_names[used]) if s)
@@ -364,6 +401,11 @@ class FrameFacts:
         self._log_sent = sent["sent_ns"][ok][first_row]
         self._log_group = s_group[ok][first_row]
         self.sent_unique += np.bincount(self._log_group, minlength=n)
+        if self._by_level:
+            sent_ns = sent["sent_ns"]
+            positive = sent_ns > 0
+            np.minimum.at(self.sent_first, s_group[positive], sent_ns[positive])
+            np.maximum.at(self.sent_last, s_group[positive], sent_ns[positive])
 
     def _match(
         self,
@@ -496,6 +538,104 @@ class FrameFacts:
                     )
             self.dists[name] = dists
             self.codec_dists[name] = codec_dists
+
+    def _view(
+        self,
+        codecs: list[str],
+        sources: list[list[int]],
+        level: int | None,
+        sids: set[str] | None,
+    ) -> FrameFacts:
+        """Facts with codecs of their own, each the union of some of :attr:`codecs`.
+
+        With ``levels``, each stream's codec names its capacity level, its
+        codec in the level's window and its codec in the whole run, so one
+        pass over the frames serves the whole run and every level: a view's
+        group adds up its source groups' counts and merges their samples,
+        exactly as if its streams had been computed alone. ``level``: the
+        level whose pacing the view takes (``None``: the whole run; a level's
+        view has no plot series: no latency CDF); ``sids``: the level's
+        streams (``None``: every stream).
+        """
+        nt = self.nt
+        src = [
+            [k * nt + t for k in sources[c]]
+            for c in range(len(codecs))
+            for t in range(nt)
+        ]
+        view = copy.copy(self)
+        view.codecs = codecs
+        view.n_groups = n = len(src)
+
+        def merged(values: npt.NDArray[Any], how: str) -> npt.NDArray[Any]:
+            out = np.zeros(n, values.dtype)
+            for g, groups in enumerate(src):
+                part = values[groups]
+                if how == "min":
+                    out[g] = part.min(initial=np.iinfo(np.int64).max)
+                elif how == "max":
+                    out[g] = part.max(initial=np.iinfo(np.int64).min)
+                else:
+                    out[g] = part.sum()
+            return out
+
+        for name, how in _PER_GROUP.items():
+            setattr(view, name, merged(getattr(self, name), how))
+        view._gap_bursts = (
+            merged(self._gap_bursts[0], "sum"),
+            np.maximum(merged(self._gap_bursts[1], "max"), 0),
+        )
+        view.longest_burst = np.maximum(view.longest_burst, 0)
+        view.rate_counts = np.stack(
+            [self.rate_counts[k].sum(axis=0) for k in map(list, sources)]
+            if len(codecs)
+            else [],
+        ).reshape(len(codecs), self.rate_counts.shape[1])
+        view.has_log = bool(view.sent.sum())
+        view.pacing = summarise(
+            [
+                self._pacing
+                if level is None
+                else self._level_pacing.get(level) or self._pool.samples(np.int64)
+            ]
+        )
+        view.sids_with_frames = (
+            self.sids_with_frames
+            if sids is None
+            else [s for s in self.sids_with_frames if s in sids]
+        )
+        empty = distribution(np.zeros(0, np.int64))
+        view.dists, view.codec_dists, view.cdf = {}, {}, {}
+        for name in _DISTRIBUTIONS:
+            held = [
+                [
+                    self._samples[(name, *self._group_key[g])]
+                    for g in groups
+                    if (name, *self._group_key[g]) in self._samples
+                    and self._samples[(name, *self._group_key[g])].count
+                ]
+                for groups in src
+            ]
+            dists = [summarise(h) if h else empty for h in held]
+            codec_dists = []
+            for c, codec in enumerate(codecs):
+                present = [g for g in range(c * nt, (c + 1) * nt) if held[g]]
+                if len(present) == 1:
+                    codec_dists.append(dists[present[0]])
+                else:
+                    codec_dists.append(summarise([x for g in present for x in held[g]]))
+                if name == "latency_ms" and present and level is None:
+                    parts = [x for g in present for x in held[g]]
+                    points = quantiles_of(parts, _CDF_POINTS)
+                    view.cdf[codec] = (
+                        [v / NS_PER_MS for v in points],
+                        list(_CDF_POINTS),
+                    )
+            view.dists[name] = dists
+            view.codec_dists[name] = codec_dists
+        for own in ("_samples", "_pool", "_pacing", "_level_pacing"):
+            view.__dict__.pop(own, None)  # the samples die with the pool
+        return view
 
     def basis(self) -> dict[str, str | None]:
         """How loss and latency were measured, for readers of the summary."""

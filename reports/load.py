@@ -152,9 +152,15 @@ class Parts:
     table: str
     paths: tuple[Path, ...]
     sids: frozenset[str] | None = None
+    known_rows: int | None = dataclasses.field(default=None, compare=False)
+    """Rows after the filter, when a pass already counted them (no re-read)."""
+    known_bounds: dict[str, tuple[int, int] | None] | None = dataclasses.field(
+        default=None, compare=False
+    )
+    """Column -> :meth:`bounds`, when a pass already found them (no re-read)."""
 
     def __len__(self) -> int:
-        return self._rows
+        return self._rows if self.known_rows is None else self.known_rows
 
     @property
     def stored_rows(self) -> int:
@@ -221,6 +227,8 @@ class Parts:
         table whose row groups hold only positive values is answered from the
         footers; otherwise the column is read.
         """
+        if self.known_bounds is not None and column in self.known_bounds:
+            return self.known_bounds[column]
         if self.sids is None:
             stored = self.stored_range(column)
             if stored is not None and stored[0] >= 1:

@@ -46,14 +46,21 @@ import pandas as pd
 
 from harness.codecs import ByteOrder
 from reports.audio import AudioFacts
-from reports.frames import FRAME_NS, UNKNOWN, FrameFacts
+from reports.frames import FRAME_NS, UNKNOWN, FrameFacts, View
 from reports.health import summarise_harness
 from reports.histograms import summarise_histograms
 from reports.load import Run
 from reports.stats import NS_PER_MS, distribution, spread
 
 
-__all__ = ["Performance", "Plots", "analyse", "stream_codecs"]
+__all__ = [
+    "Level",
+    "Performance",
+    "Plots",
+    "analyse",
+    "analyse_levels",
+    "stream_codecs",
+]
 
 _SETUP_BINS = 30
 _STREAM_TIMES = ("setup_ms", "first_media_ms", "stop_ms", "duration_ms")
@@ -130,6 +137,124 @@ def analyse(run: Run, l16_byte_order: ByteOrder = "big") -> Performance:
     codecs = _codec_names(run, sid_codec)
     facts = FrameFacts(run, sid_codec, codecs)
     audio = AudioFacts(run, sid_codec, l16_byte_order)
+    return _performance(run, sid_codec, codecs, facts, audio)
+
+
+@dataclasses.dataclass(frozen=True)
+class Level:
+    """One capacity level: its window of the run and what its per-frame tables hold."""
+
+    run: Run
+    performance: Performance
+    frames: int
+    sent_frames: int
+    audio: int
+    bounds: dict[str, tuple[int, int] | None]
+    """``arrival_ns`` and ``sent_ns``: least and greatest positive value."""
+
+
+def analyse_levels(
+    run: Run,
+    windows: list[tuple[Run, set[str]]],
+    l16_byte_order: ByteOrder = "big",
+) -> tuple[Performance, list[Level]]:
+    """:func:`analyse` of the whole run and of every window (a capacity level),
+    in one pass over the per-frame tables.
+
+    ``windows``: each level's run (the small tables cut to the level) and its
+    stream sids; each stream belongs to the first window that names it. The
+    numbers are those ``analyse(run)`` and ``analyse(window)`` give, but each
+    frame is read once: its stream's codec names the level, the codec the
+    level's window gives it and the codec the whole run gives it, and the
+    whole run and each level are views that merge those codecs
+    (``FrameFacts(views=...)``).
+    """
+    sid_codec = stream_codecs(run)
+    codecs = _codec_names(run, sid_codec)
+    sid_codecs = [stream_codecs(part) for part, _ in windows]
+    level_codecs = [
+        _codec_names(p, c) for (p, _), c in zip(windows, sid_codecs, strict=True)
+    ]
+    whole = {str(k): str(v) for k, v in sid_codec.items()}
+    composite: dict[tuple[int, str, str], int] = {}
+    mapping: dict[str, int] = {}
+    sid_level: dict[str, int] = {}
+    for lv, ((_, sids), by_sid) in enumerate(zip(windows, sid_codecs, strict=True)):
+        known = {str(k): str(v) for k, v in by_sid.items()}
+        for sid in sids:
+            if sid not in sid_level:
+                sid_level[sid] = lv
+                key = (lv, known.get(sid, UNKNOWN), whole.get(sid, UNKNOWN))
+                mapping[sid] = composite.setdefault(key, len(composite))
+    for sid, codec in whole.items():
+        if sid not in mapping:
+            key = (-1, "", codec)
+            mapping[sid] = composite.setdefault(key, len(composite))
+    fallback = composite.setdefault((-1, "", UNKNOWN), len(composite))
+    keys = list(composite)
+    names = [f"{lv}:{a}:{b}" for lv, a, b in keys]
+    names[fallback] = UNKNOWN  # streams no record names
+    views: list[View] = [
+        (
+            codecs,
+            [[k for k, key in enumerate(keys) if key[2] == c] for c in codecs],
+            None,
+            None,
+        )
+    ]
+    for lv, level in enumerate(level_codecs):
+        sources = [
+            [k for k, key in enumerate(keys) if key[0] == lv and key[1] == c]
+            for c in level
+        ]
+        mine = {s for s, owned in sid_level.items() if owned == lv}
+        views.append((level, sources, lv, mine))
+    coded = pd.Series({s: names[k] for s, k in mapping.items()}, dtype=object)
+    facts = FrameFacts(run, coded, names, levels=[key[0] for key in keys], views=views)
+    whole_audio, audio = AudioFacts.by_level(
+        run,
+        sid_codec,
+        [(part, c) for (part, _), c in zip(windows, sid_codecs, strict=True)],
+        pd.Series(sid_level, dtype=object),
+        l16_byte_order,
+    )
+    performance = _performance(run, sid_codec, codecs, facts.views[0], whole_audio)
+    out = []
+    for lv, (part, _) in enumerate(windows):
+        view = facts.views[lv + 1]
+        out.append(
+            Level(
+                run=part,
+                performance=_performance(
+                    part, sid_codecs[lv], level_codecs[lv], view, audio[lv]
+                ),
+                frames=int(view.frames.sum()),
+                sent_frames=int(view.sent.sum()),
+                audio=audio[lv].rows,
+                bounds={
+                    "arrival_ns": _span(view.first, view.last),
+                    "sent_ns": _span(view.sent_first, view.sent_last),
+                },
+            )
+        )
+    return performance, out
+
+
+def _span(lows: I64, highs: I64) -> tuple[int, int] | None:
+    low, high = (
+        int(lows.min(initial=np.iinfo(np.int64).max)),
+        int(highs.max(initial=np.iinfo(np.int64).min)),
+    )
+    return (low, high) if low <= high else None
+
+
+def _performance(
+    run: Run,
+    sid_codec: pd.Series[str],
+    codecs: list[str],
+    facts: FrameFacts,
+    audio: AudioFacts,
+) -> Performance:
     times = _stream_times(run, sid_codec, codecs)
     counts = _stream_counts(run, sid_codec, facts.sids_with_frames)
     nt = facts.nt

@@ -19,7 +19,7 @@ from reports.conformance import summarise_conformance
 from reports.gates import DEFAULT_THRESHOLDS, Threshold, evaluate, verdict
 from reports.join import joined_checks
 from reports.load import Parts, Run
-from reports.performance import Plots, analyse
+from reports.performance import Performance, Plots, analyse
 from reports.rest import summarise_requests
 
 
@@ -38,10 +38,13 @@ class Report:
 
 
 def build_report(
-    run: Run, thresholds: Iterable[Threshold] = DEFAULT_THRESHOLDS
+    run: Run,
+    thresholds: Iterable[Threshold] = DEFAULT_THRESHOLDS,
+    performance: Performance | None = None,
 ) -> Report:
-    """Summarise ``run`` and gate it."""
-    performance = analyse(run)
+    """Summarise ``run`` and gate it (``performance``: already analysed, e.g. a
+    capacity level's from the one pass over every level)."""
+    performance = performance if performance is not None else analyse(run)
     rule_checks, violations = joined_checks(run)  # streams judged by sid, too
     summary: Json = {
         "schema": SCHEMA,

@@ -17,16 +17,16 @@ to ``RUN_DIR/shape.json`` so the report can cut the run at level boundaries
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 from locust import LoadTestShape
 
+from harness.knee import Plan, plan_of
 from harness.profile import MAX_DURATION_S, MAX_USERS, ShapeSpec
+from scenarios.search import Search, write_levels
 
 
 __all__ = [
@@ -42,26 +42,6 @@ __all__ = [
 log = logging.getLogger("scenarios.shapes")
 
 
-def write_levels(
-    run_dir: Path, spec: ShapeSpec, users: int, duration_s: float, start_ns: int
-) -> None:
-    """Record the shape's levels with the monotonic time the shape started."""
-    doc = {
-        "kind": spec.kind,
-        "start_ns": start_ns,
-        "users": users,
-        "duration_s": duration_s,
-        "levels": [
-            {"users": u, "from_s": a, "to_s": b}
-            for u, a, b in spec.levels(users, duration_s)
-        ],
-    }
-    path = run_dir / "shape.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class BoundedShape(LoadTestShape):
     """A :class:`ShapeSpec` run for ``duration_s`` with at most ``users``."""
 
@@ -75,6 +55,7 @@ class BoundedShape(LoadTestShape):
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._announced = False
+        self._search: Search | None = None
 
     def settings(self) -> tuple[ShapeSpec, int, float, float]:
         """(spec, users, duration, spawn rate) this shape runs with."""
@@ -87,7 +68,24 @@ class BoundedShape(LoadTestShape):
         t = float(self.get_run_time())  # type: ignore[no-untyped-call]
         if not self._announced:
             self._announced = True
-            self.announce(spec, users, duration_s, time.monotonic_ns() - int(t * 1e9))
+            start_ns = time.monotonic_ns() - int(t * 1e9)
+            plan = self.plan(users)
+            run_dir = self.run_dir()
+            if plan is not None and plan.driven and run_dir is not None:
+                # its levels are written as they end, never the spec's ladder
+                settle_s, hold_s = self.waits()
+                self._search = Search(
+                    run_dir, plan, spec, users, duration_s, start_ns, settle_s, hold_s
+                )
+            else:
+                self.announce(spec, users, duration_s, start_ns)
+        if self._search is not None:
+            if t >= duration_s:
+                return None
+            wanted = self._search.users_at(t)
+            if wanted is None:
+                return None
+            return wanted, spawn_rate if spawn_rate > 0 else float(max(users, 1))
         wanted = spec.users_at(t, users, duration_s)
         if wanted is None:
             return None
@@ -97,6 +95,18 @@ class BoundedShape(LoadTestShape):
         self, spec: ShapeSpec, users: int, duration_s: float, start_ns: int
     ) -> None:
         """Called once when the shape starts; the profile shape records its levels."""
+
+    def plan(self, users: int) -> Plan | None:
+        """The capacity search this shape runs (``None``: the spec's schedule)."""
+        return None
+
+    def run_dir(self) -> Path | None:
+        """Where ``shape.json`` goes and the judge's verdicts come from."""
+        return None
+
+    def waits(self) -> tuple[float, float]:
+        """(settle, longest hold) in seconds, for a driven search."""
+        return 2.0, 0.0
 
 
 class RampShape(BoundedShape):
@@ -161,12 +171,31 @@ class ProfileShape(BoundedShape):
     def announce(
         self, spec: ShapeSpec, users: int, duration_s: float, start_ns: int
     ) -> None:
+        run_dir = self.run_dir()
+        if run_dir is None:
+            return
+        try:
+            write_levels(run_dir, spec, users, duration_s, start_ns)
+        except OSError:
+            log.exception("streamload: cannot write shape.json")
+
+    def run_dir(self) -> Path | None:
         env = self.runner.environment if self.runner else None
         options = getattr(env, "parsed_options", None)
         run_dir = getattr(options, "sl_run_dir", "")
-        if not run_dir:
-            return
-        try:
-            write_levels(Path(run_dir), spec, users, duration_s, start_ns)
-        except OSError:
-            log.exception("streamload: cannot write shape.json")
+        return Path(run_dir) if run_dir else None
+
+    def plan(self, users: int) -> Plan | None:
+        env: Any = self.runner.environment if self.runner else None
+        ctx = getattr(env, "streamload", None)
+        if ctx is None or not ctx.profile.capacity.enabled or self.run_dir() is None:
+            return None
+        load = ctx.load
+        return plan_of(ctx.profile.capacity, load.shape, users, load.duration_s)
+
+    def waits(self) -> tuple[float, float]:
+        env: Any = self.runner.environment if self.runner else None
+        ctx = getattr(env, "streamload", None)
+        if ctx is None:
+            return super().waits()
+        return float(ctx.profile.capacity.settle_s), float(ctx.load.hold_s[1])

@@ -1,10 +1,11 @@
-"""``streamload capacity`` finds the knee a test sets up: a platform that takes 5 streams."""
+"""``streamload capacity`` stops at the knee a test sets up: a platform that takes 5 streams."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,17 +22,19 @@ TOKEN = "capacity-api-token-Hx7Rw2"
 KNEE = """
 extends = "capacity"
 [load]
-users = 8
-spawn_rate = 8
-duration = "10s"
+users = 12
+spawn_rate = 12
+duration = "20s"
 hold = "0.8-1"
 wait = "0"
 [shape]
-start = 2
-step = 2
-every = "2.5s"
+start = 3
+step = 1
+every = "2s"
 [capacity]
 require = 2
+settle = "1s"
+search = "{search}"
 [matrix]
 bearer_token = [true]
 [conformance]
@@ -43,15 +46,18 @@ negative = false
 """
 
 
-@pytest.fixture
-def limited_target(tmp_path: Path, tls_files: TlsFiles) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def limited_target(
+    tmp_path_factory: pytest.TempPathFactory, tls_files: TlsFiles
+) -> Iterator[str]:
     """A reference platform behind a proxy that refuses a 6th concurrent stream."""
+    tmp_path = tmp_path_factory.mktemp("knee")
     platform = Child(
         "target",
         [
             "-m", "harness.platform", "--cert-file", str(tls_files.cert_file),
             "--key-file", str(tls_files.key_file), "--run-dir", str(tmp_path / "target"),
-            "--account-sid", PROJECT, "--max-duration", "120",
+            "--account-sid", PROJECT, "--max-duration", "300",
         ],
         log_dir=tmp_path / "logs",
         env={"SIGNALWIRE_API_TOKEN": TOKEN},
@@ -72,28 +78,47 @@ def limited_target(tmp_path: Path, tls_files: TlsFiles) -> Iterator[str]:
         platform.stop(seconds(20))
 
 
-def test_the_search_reports_the_largest_level_that_held(
-    limited_target: str, tmp_path: Path
-) -> None:
-    profile = tmp_path / "knee.toml"
-    profile.write_text(KNEE)
-    out = tmp_path / "run"
+def search(target: str, tmp_path: Path, kind: str) -> tuple[Path, dict[str, Any]]:
+    """``streamload capacity`` against the limited target; its run directory and
+    the summary's capacity section."""
+    profile = tmp_path / f"{kind}.toml"
+    profile.write_text(KNEE.format(search=kind))
+    out = tmp_path / kind
     proc = streamload(
-        *("capacity", "--profile", str(profile), "--target", limited_target),
+        *("capacity", "--profile", str(profile), "--target", target),
         *("--out", str(out), "--quiet"),
         env={"SIGNALWIRE_PROJECT_ID": PROJECT, "SIGNALWIRE_API_TOKEN": TOKEN},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = summary(out)["capacity"]
-    assert result["largest_held"] == 4, result
-    assert result["first_broken"] == 6
-    assert "requests.error_ratio" in result["broken_by"]
+    return out, summary(out)["capacity"]
+
+
+def test_the_step_search_stops_one_level_past_the_knee(
+    limited_target: str, tmp_path: Path
+) -> None:
+    out, result = search(limited_target, tmp_path, "steps")
+    assert (result["held"], result["broke_at"]) == (5, 6), result
+    assert "requests.error_ratio" in result["broken_gates"]
     levels = [(lv["users"], lv["result"]) for lv in result["levels"]]
-    assert levels[:3] == [(2, "pass"), (4, "pass"), (6, "fail")]
+    # 6 broke, 7 confirmed it, and no level started after: the ceiling was 12
+    assert levels == [(3, "pass"), (4, "pass"), (5, "pass"), (6, "fail"), (7, "fail")]
+    assert [lv["live"] for lv in result["levels"]] == [r for _, r in levels]
+    assert result["stopped"] == "knee"
     (gate,) = summary(out)["thresholds"]
-    assert (
-        gate["name"] == "capacity" and gate["value"] == 4 and gate["result"] == "pass"
-    )
+    assert (gate["name"], gate["value"], gate["result"]) == ("capacity", 5, "pass")
     text = (out / "report.md").read_text()
-    assert "**4 concurrent users held every gate.**" in text
+    assert text.index("## Capacity") < text.index("## Gates")
+    assert "**5 concurrent users held every gate.**" in text
     assert "At 6 users these broke: " in text
+    assert "<svg" in (out / "report.html").read_text()
+
+
+def test_the_adaptive_search_finds_the_same_knee_in_fewer_levels(
+    limited_target: str, tmp_path: Path
+) -> None:
+    _, result = search(limited_target, tmp_path, "adaptive")
+    assert (result["held"], result["broke_at"]) == (5, 6), result
+    levels = [(lv["users"], lv["result"]) for lv in result["levels"]]
+    # 3 held, 6 broke, then the bisection: 4 and 5 held
+    assert levels == [(3, "pass"), (6, "fail"), (4, "pass"), (5, "pass")]
+    assert len(levels) < 5  # the step search above needs 5

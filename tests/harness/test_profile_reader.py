@@ -88,6 +88,13 @@ def write(tmp_path: Path, text: str) -> str:
         ('[shape]\nkind = "wave"\n', 2, "shape.kind: 'wave' is not a shape"),
         ('[shape]\nkind = "spike"\n', 1, "shape.length: a spike needs a length"),
         ("[capacity]\nenabled = true\n", 2, "capacity search steps the load"),
+        (
+            '[capacity]\nsearch = "bisect"\n',
+            2,
+            "capacity.search: 'bisect' is not one of steps, adaptive",
+        ),
+        ('[capacity]\nconfirm = "twice"\n', 2, "'twice' is not one of next, repeat"),
+        ("[capacity]\nfactor = 1\n", 2, "capacity.factor: 1 is out of range"),
         ('extends = "fast"\n', 1, "extends: 'fast' is not a built-in profile"),
         ("colour = 1\n", 1, "colour: is not a known key"),
         ("[load\nusers = 1\n", 1, "is not valid TOML"),

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reports import capacity
-from reports.gates import Threshold, evaluate
+from reports.gates import DEFAULT_THRESHOLDS, Threshold, evaluate
 from reports.load import Run, load_run
-from reports.summary import build_summary
+from reports.performance import Performance
+from reports.summary import build_report, build_summary
 from tests.reports.helpers import MS, T0, RunBuilder
 
 
@@ -53,11 +56,11 @@ SHAPE = {
 }
 
 
-def gate(part: Run) -> list[dict[str, Any]]:
+def gate(part: Run, _performance: object = None) -> dict[str, Any]:
     requests = part.requests
     ratio = float((requests["status"] != 200).mean()) if len(requests) else None
-    summary = {"performance": {"requests": {"error_ratio": ratio}}}
-    return evaluate(
+    summary: dict[str, Any] = {"performance": {"requests": {"error_ratio": ratio}}}
+    summary["thresholds"] = evaluate(
         summary,
         [
             Threshold(
@@ -65,6 +68,7 @@ def gate(part: Run) -> list[dict[str, Any]]:
             )
         ],
     )
+    return summary
 
 
 def test_a_window_holds_what_started_in_it(tmp_path: Path) -> None:
@@ -96,8 +100,17 @@ def test_the_search_finds_the_knee(tmp_path: Path) -> None:
     markdown = "\n".join(capacity.render_markdown(result))
     assert "**4 concurrent users held every gate.**" in markdown
     assert (
-        "| 6 | 8 | 12 | 12 | 6 | fail | requests.error_ratio: 0.5 (limit <= 0.01) |"
+        "| 3 | 6 | 8.0 | 12.0 | 12 | 6 | - | fail | requests.error_ratio: 0.5 (limit <= 0.01) |"
         in markdown
+    )
+    assert (
+        "Path (steps search, 4 levels; ran to the ceiling): 2 pass -> 4 pass -> 6 fail -> 8 no-data."
+        in markdown
+    )
+    assert (result["held"], result["broke_at"], result["broken_gates"]) == (
+        4,
+        6,
+        ["requests.error_ratio"],
     )
     assert "<h2>Capacity</h2>" in capacity.render_html(result)
 
@@ -128,3 +141,93 @@ def test_a_window_keeps_the_frames_of_its_streams(tmp_path: Path) -> None:
     pcmu = summary["performance"]["codecs"]["PCMU"]
     assert (pcmu["frames"], pcmu["frames_lost"], pcmu["streams"]) == (19, 1, 1)
     assert summary["run"]["duration_s"] == 1.001  # request sent -> stream closed
+
+
+def mixed_run(root: Path) -> Run:
+    """Three levels of streams of two codecs and tracks, with loss, late frames,
+    jitter, audio samples, a refused start and a stream no request names."""
+    build = RunBuilder(root, batch_rows=97)
+    n = 0
+    for level, users in enumerate((2, 3, 4)):
+        for i in range(users):
+            n += 1
+            sid, rid = f"MZ{n}", f"req-{n}"
+            sent = T0 + level * 4 * SECOND + i * 300 * MS
+            codec = "L16@16000h" if n % 3 == 0 else "PCMU"
+            if level == 2 and i == 3:
+                build.request(rid, sent_ns=sent, done_ns=sent + 9 * MS, status=429)
+                continue
+            build.request(
+                rid,
+                sent_ns=sent,
+                done_ns=sent + (n + 3) * MS,
+                stream_sid=sid,
+                codec=codec,
+            )
+            build.platform_stream(
+                sid, rid, codec=codec, frames_sent=40, first_due_ns=sent + 100 * MS
+            )
+            build.stream(sid, rid, codec=codec, start_ns=sent + (10 + n) * MS,
+                         first_media_ns=sent + 110 * MS, stop_ns=sent + 3 * SECOND)  # fmt: skip
+            build.request(f"stop-{n}", kind="stop", sent_ns=sent + 3 * SECOND,
+                          done_ns=sent + 3 * SECOND + 5 * MS, stream_sid=sid,
+                          status=200 if n != 4 else 500)  # fmt: skip
+            for track in ("inbound", "outbound") if n % 2 else ("inbound",):
+                for chunk in range(1, 41):
+                    due = sent + 100 * MS + (chunk - 1) * 20 * MS
+                    build.sent(sid, track, chunk, due + (n % 4) * MS)
+                    if (chunk * n) % 17 == 5:
+                        continue  # lost
+                    late = (chunk % 7) * n * 300_000
+                    build.frame(sid, track, chunk, due + 2 * MS + late,
+                                jitter_ns=float(chunk * n * 1000))  # fmt: skip
+                    if chunk % 10 == 1:
+                        build.receiver.add(
+                            "audio_samples", (sid, track, chunk, codec, b"\x7f" * 160)
+                        )
+    # frames of a stream nobody asked for, in the second level's time
+    build.media("MZ-stray", chunks=20, first_ns=T0 + 5 * SECOND)
+    return load_run(build.write())
+
+
+MIXED = {
+    "kind": "step",
+    "start_ns": T0,
+    "levels": [
+        {"users": 2, "from_s": 0, "to_s": 4},
+        {"users": 3, "from_s": 4, "to_s": 8},
+        {"users": 4, "from_s": 8, "to_s": 12},
+        {"users": 5, "from_s": 12, "to_s": 16},
+    ],
+}
+
+
+@pytest.mark.parametrize("piece_rows", ["3000000", "150"])
+def test_one_pass_gives_every_level_the_numbers_of_its_own_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece_rows: str
+) -> None:
+    monkeypatch.setenv("STREAMLOAD_REPORT_PIECE_ROWS", piece_rows)
+    run = mixed_run(tmp_path)
+    whole, fast = capacity.level_runs(run, MIXED, one_pass=True)
+    none, slow = capacity.level_runs(run, MIXED, one_pass=False)
+    assert len(fast) == len(slow) == 4 and none is None and whole is not None
+    assert (
+        build_report(run, DEFAULT_THRESHOLDS, whole).summary
+        == build_report(run, DEFAULT_THRESHOLDS).summary
+    )
+    for (part, performance), (reference, none) in zip(fast, slow, strict=True):
+        assert performance is not None and none is None
+        one = build_report(part, DEFAULT_THRESHOLDS, performance).summary
+        each = build_report(reference, DEFAULT_THRESHOLDS).summary
+        assert one == each
+    frames = [build_report(p, DEFAULT_THRESHOLDS, f).summary for p, f in fast[:3]]
+    assert [s["accounting"]["frames_received"] for s in frames] == [112, 188, 152]
+    assert frames[2]["performance"]["requests"]["by_kind"]["start"]["errors"] == 1
+
+    def gated(part: Run, performance: Performance | None) -> dict[str, Any]:
+        return build_report(part, DEFAULT_THRESHOLDS, performance).summary
+
+    one_pass = capacity.search(run, MIXED, gated, 2)
+    per_level = capacity.search(run, MIXED, gated, 2, one_pass=False)
+    assert one_pass == per_level
+    assert [lv["result"] for lv in one_pass["levels"]][-1] == "no-data"
