@@ -60,9 +60,12 @@ SINK_CERT = "issue 11: sink certificate"
 XFAIL: Final[dict[str, str]] = {
     # the dropped parameter is streamload's correlation parameter: the stream
     # is never tied to its request, so WS-START-003 has nothing to compare
-    "drop-last-param": CORRELATION,
+    "drop-last-param": CORRELATION + " (still so with the sid-correlation merge: the "
+    "streams that lost the streamload parameter record no failure at all)",
     # WS-MEDIA-005 is a warning: a 1.5x timestamp rate never fails the run
-    "timestamp-fast": "issue 10: timestamp rate",
+    "timestamp-fast": "issue 10: timestamp rate (WS-MEDIA-005 is a warning; the error "
+    "rule WS-MEDIA-006 allows 500 ms, which a 10 ms/frame drift passes only after "
+    "~1 s, and smoke holds streams 0.5-1.5 s, so it trips on some runs only)",
     # the sink serves the run's throwaway CA, which the platform cannot trust:
     # no callback arrives, CB-* are not checked
     "callback-unsigned": SINK_CERT,
