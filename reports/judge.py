@@ -121,7 +121,7 @@ def _loop(run_dir: Path, profile: Profile, stop: list[bool]) -> None:
                 run,
                 frames=_recent(run.frames, since_wall),
                 sent_frames=_recent(run.sent_frames, since_wall),
-                audio=_recent(run.audio, since_wall),
+                audio=dataclasses.replace(run.audio, paths=()),  # judged at the end
             )
             result, failed, judged = judge_level(run, profile, a, b)
         except Exception as exc:  # a level not judged must not stop the search

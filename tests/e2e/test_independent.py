@@ -54,28 +54,24 @@ defect (or none), and every failing rule check is tied back to its defect by
 stream sid or request id, so a defect must fail exactly its rules on its own
 streams, and the streams without a defect must pass."""
 
-NEGATIVE = "issue 10: negative suite discovery"
 CORRELATION = "issue 10: sid correlation"
 SINK_CERT = "issue 11: sink certificate"
 
 XFAIL: Final[dict[str, str]] = {
-    # without --conference-sids the run skips the negative suite
-    "accept-ws-url": NEGATIVE,
-    "error-shape-404": NEGATIVE,
     # the dropped parameter is streamload's correlation parameter: the stream
     # is never tied to its request, so WS-START-003 has nothing to compare
-    "drop-last-param": CORRELATION,
+    "drop-last-param": CORRELATION + " (still so with the sid-correlation merge: the "
+    "streams that lost the streamload parameter record no failure at all)",
     # WS-MEDIA-005 is a warning: a 1.5x timestamp rate never fails the run
-    "timestamp-fast": "issue 10: timestamp rate",
+    "timestamp-fast": "issue 10: timestamp rate (WS-MEDIA-005 is a warning; the error "
+    "rule WS-MEDIA-006 allows 500 ms, which a 10 ms/frame drift passes only after "
+    "~1 s, and smoke holds streams 0.5-1.5 s, so it trips on some runs only)",
     # the sink serves the run's throwaway CA, which the platform cannot trust:
     # no callback arrives, CB-* are not checked
     "callback-unsigned": SINK_CERT,
     "callback-signature-unsorted": SINK_CERT,
     "callback-timestamp-rfc2822": SINK_CERT,
     # --- findings: contract breaches the harness does not catch (see each reason) ---
-    "params-reordered": "WS-START-003 compares parameters order-free (the correlation "
-    "digest sorts them): a reordered start.customParameters passes; JSON objects are "
-    "unordered (RFC 8259 section 4), so this may be by design",
     "start-account-other": "no rule compares start.accountSid with the account: "
     "WS-DIALECT-001 checks its format only; the run passes",
     "start-sid-other": "nothing compares start.streamSid with the create answer's sid: "
@@ -109,8 +105,6 @@ ALSO: Final[dict[str, dict[str, str]]] = {
 """Rules a defect's streams may fail besides its own, and why."""
 
 NOT_CHECKED_CLEAN: Final[dict[str, str]] = {
-    **{f"REST-REJECT-{i:03d}": NEGATIVE for i in range(1, 12)},
-    "REST-ERROR-001": NEGATIVE,
     **{f"CB-{i:03d}": SINK_CERT for i in range(1, 6)},
     # nothing to compare: the SignalWire dialect sends no top-level streamSid
     "WS-SID-001": "SignalWire examples carry no top-level streamSid",
@@ -350,6 +344,10 @@ def _attribute(run: Run, defects: tuple[str, ...]) -> Attributed:
         who = owner.get(subject)
         if who is None and subject == "handshake" and "bearer-missing" in defects:
             who = "bearer-missing"  # refused upgrades have no stream sid yet
+        if who is None and subject.startswith("conform:"):
+            # the negative suite's valid streams: spread gives them defects too,
+            # and their subjects name the case, not the request
+            who = "negative-suite"
         if who is None:
             who = platform_wide[0] if platform_wide else "unowned"
         failed.setdefault(who, {}).setdefault(str(row["rule"]), []).append(subject)
@@ -381,11 +379,18 @@ def defect_runs(
     return {name: runs for runs in done for name in runs.defects}
 
 
+@pytest.mark.xfail(strict=True, reason=SINK_CERT)
+def test_the_clean_run_passes(clean_run: Run) -> None:
+    """Fails today only on the coverage gate: CB-* not checked (no callback arrives)."""
+    assert clean_run.returncode == 0, clean_run.stderr[-3000:]
+    assert clean_run.summary["verdict"] == "pass"
+
+
 def test_the_clean_platform_conforms(clean_run: Run) -> None:
     run = clean_run
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     doc = run.summary
-    assert doc["verdict"] == "pass"
+    broken = [g for g in doc["thresholds"] if g["result"] == "fail"]
+    assert [g["name"] for g in broken] in ([], ["coverage"]), broken
     verdicts = run.verdicts()
     failed = {rule for rule, v in verdicts.items() if v == "fail"}
     assert failed == set()
@@ -457,6 +462,12 @@ def test_streams_without_a_defect_pass_in_every_defect_run(
         if "clean" in r.failed or "unowned" in r.failed
     }
     assert bad == {}
+    # the negative suite's own streams may fail only what the group's defects break
+    for r in seen:
+        allowed = {
+            rule for d in r.defects for rule in (*DEFECTS[d].rules, *ALSO.get(d, {}))
+        }
+        assert set(r.failed.get("negative-suite", {})) <= allowed, r.defects
 
 
 @pytest.mark.parametrize(

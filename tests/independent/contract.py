@@ -91,7 +91,7 @@ DEFECTS: Final[dict[str, DefectSpec]] = {
     "no-media": DefectSpec("connected, start and stop, but not one media message", ("WS-MEDIA-002",)),
     "stop-status-in-progress": DefectSpec('the stop answer says status "in-progress"', ("REST-STOP-001",)),
     "connected-missing": DefectSpec("the stream begins with start: no connected message", ("WS-ORDER-001",)),
-    "timestamp-backwards": DefectSpec("media.timestamp steps back 40 ms every 25th frame", ("WS-MEDIA-004",)),
+    "timestamp-backwards": DefectSpec("media.timestamp steps back 40 ms on frame 11, 36, 61, ...", ("WS-MEDIA-004",)),
     "callsid-not-uuid": DefectSpec("start.callSid is 'CA' + 32 hex (Twilio's form) in the SignalWire dialect", ("WS-DIALECT-001",)),
     "one-track-of-two": DefectSpec("both_tracks streams announce both tracks but send only inbound media", ("WS-MEDIA-001",)),
     "content-type-text": DefectSpec("REST answers say Content-Type text/plain, not application/json", ("REST-CREATE-002",)),

@@ -426,7 +426,7 @@ class Platform:
                 track=f"{track}_track" if "track-name-long" in defects else track,
                 chunk=first_chunk + k,
                 timestamp_ms=k * step_ms
-                - (40 if "timestamp-backwards" in defects and k % 25 == 24 else 0),
+                - (40 if "timestamp-backwards" in defects and k % 25 == 10 else 0),
                 payload=frames[k % len(frames)],
                 other_sid=other_sid,
                 numeric_timestamp="numeric-timestamp" in defects,
