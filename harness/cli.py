@@ -384,13 +384,22 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
                 "are given with --services-tls off",
                 "drop them (the terminator holds the certificate), or use --services-tls on",
             )
+    taken: dict[int, str] = {}
     for flag, (h, p) in (
         ("--receiver-listen", (host, port)),
         ("--receiver-open-listen", (open_host, open_port)),
         ("--callback-listen", (callback_host, callback_port)),
     ):
-        if p:
-            _try_bind(flag, h, p)
+        if not p:
+            continue
+        if p in taken:  # one port, two services: only one would get it
+            raise ConfigError(
+                flag,
+                f"port {p} is also {taken[p]}'s",
+                "give each service its own port",
+            )
+        taken[p] = flag
+        _try_bind(flag, h, p)
     return RunOptions(
         profile=profile,
         out=_run_dir(ns.out),

@@ -240,6 +240,11 @@ PUBLIC = ["--receiver-url", "wss://rx.example.com/stream"]
             ["--receiver-open-listen", "nope"],
             "--receiver-open-listen: 'nope' is not HOST:PORT",
         ),
+        (
+            ["--receiver-listen", "127.0.0.1:18443", "--receiver-open-listen",
+             "127.0.0.1:18443"],
+            "--receiver-open-listen: port 18443 is also --receiver-listen's",
+        ),
     ],
 )  # fmt: skip
 def test_remote_run_preflight_exits_2_before_the_first_request(
