@@ -331,3 +331,44 @@ def test_platform_starts_with_no_flag_and_twilio_starts_a_stream_with_its_ca(
             http.session.close()
         assert platform.stop() == 0
         assert rx.stop() == 0
+
+
+def _free_ports(n: int) -> list[int]:
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_a_run_starts_every_service_on_the_addresses_it_is_given(
+    tmp_path: Path,
+) -> None:
+    from tests.e2e.runs import streamload, table
+
+    rx, rx_open, cb = _free_ports(3)
+    out = tmp_path / "run"
+    done = streamload(
+        "run", "--profile", "smoke", "--duration", "4s", "--out", str(out),
+        "--bearer-token", "on,off", "--status-callback", "off,on",
+        "--receiver-listen", f"127.0.0.1:{rx}",
+        "--receiver-open-listen", f"127.0.0.1:{rx_open}",
+        "--callback-listen", f"127.0.0.1:{cb}",
+        "--callback-url", f"https://127.0.0.1:{cb}/hooks",
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    assert f"receiver wss://127.0.0.1:{rx}/stream" in done.stderr
+    assert (
+        f"receiver for streams without a bearer token: wss://127.0.0.1:{rx_open}/stream"
+        in done.stderr
+    )
+    assert f"status callbacks: https://127.0.0.1:{cb}/hooks" in done.stderr
+    assert table(out, "callbacks"), "the sink on --callback-listen got no callback"
+    # each receiver records its streams under its own producer name
+    files = {f.name.rsplit("-", 1)[0] for f in (out / "records" / "streams").iterdir()}
+    assert {"receiver-0", "receiver-open"} <= files
