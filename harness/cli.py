@@ -326,17 +326,17 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
             "off serves plain ws, which the platform must not dial",
             "give --receiver-url: the terminator's wss:// URL",
         )
-    callbacks = "on" in profile.matrix.values["status_callback"] or (
-        profile.conformance.negative
-    )
+    # the negative suite runs without a sink (its valid streams' callbacks
+    # then go unchecked, noted in run.json); the matrix's callbacks cannot
+    callbacks = "on" in profile.matrix.values["status_callback"]
     callback_url = _public_url("--callback-url", ns.callback_url, remote, "https")
     if callbacks and remote and not callback_url:
         raise ConfigError(
             "--callback-url",
-            "the matrix (or the negative suite) asks for status callbacks, which a "
-            "remote platform cannot deliver to this machine's loopback",
+            "the matrix asks for status callbacks, which a remote platform cannot "
+            "deliver to this machine's loopback",
             "give --callback-listen HOST:PORT and the public https:// --callback-url "
-            "that reaches it, or use --status-callback off --negative off",
+            "that reaches it, or use --status-callback off",
         )
     callback_host, callback_port, callback_listen = "127.0.0.1", 0, False
     if ns.callback_listen:

@@ -412,6 +412,12 @@ class _Run:
             argv += ["--ca-file", str(ca_file)]
         if self.callback_url:
             argv += ["--status-callback", self.callback_url]
+        else:
+            self.event(
+                "negative suite: status callbacks not checked (no sink the platform "
+                "can reach; give --callback-listen and --callback-url)",
+                "warning",
+            )
         self.negative = Child(
             "negative", argv, log_dir=self.logs, env=self.env, json_lines=False
         )

@@ -193,13 +193,8 @@ PUBLIC = ["--receiver-url", "wss://rx.example.com/stream"]
         ),
         (
             [*REMOTE, *PUBLIC, "--status-callback", "on"],
-            "--callback-url: the matrix (or the negative suite) asks for status "
-            "callbacks",
-        ),
-        (
-            [*REMOTE, *PUBLIC, "--negative", "on"],
-            "--callback-url: the matrix (or the negative suite) asks for status "
-            "callbacks",
+            "--callback-url: the matrix asks for status callbacks, which a remote "
+            "platform cannot deliver",
         ),
         (
             [*REMOTE, *PUBLIC, "--status-callback", "on", "--callback-url",
