@@ -300,7 +300,7 @@ async def _stats(supervisor: Supervisor, health: Health, interval_s: float) -> N
 
 def _write_token(run_dir: Path, token: Secret) -> Path:
     """Write a generated API token where only its owner can read it."""
-    path = run_dir / "api-token"
+    path = (run_dir / "api-token").absolute()  # the ready line's path works anywhere
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(token.reveal() + "\n")
