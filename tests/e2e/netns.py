@@ -199,6 +199,9 @@ class Topology:
         """Stop what was started, kill what is left inside, delete the namespaces."""
         for proc in self._procs:
             stop(proc)
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
         for ns in self._namespaces:
             pids = _ip("netns", "pids", ns, check=False).stdout.split()
             for pid in pids:  # only processes inside our own namespaces
