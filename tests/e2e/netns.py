@@ -21,6 +21,7 @@ Needs root and ``ip`` (iproute2); :func:`unavailable` says why not otherwise.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import os
 import secrets
@@ -59,8 +60,12 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     )
 
 
+@functools.cache
 def unavailable() -> str | None:
-    """Why namespaces cannot be built here (a skip reason), or None when they can."""
+    """Why namespaces cannot be built here (a skip reason), or None when they can.
+
+    Probed once per process, by making and removing one namespace.
+    """
     if os.geteuid() != 0:
         return "network namespaces need root (run the tests as root, as CI does)"
     if shutil.which("ip") is None:

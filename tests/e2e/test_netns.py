@@ -14,11 +14,7 @@ from tests.conftest import seconds
 from tests.e2e import netns
 
 
-_WHY = netns.unavailable()
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(_WHY is not None, reason=_WHY or ""),
-]
+pytestmark = pytest.mark.e2e
 
 APP, EDGE, CLIENT = "198.18.0.11", "198.18.0.12", "198.18.0.13"
 APP_PORT = 8080
@@ -71,7 +67,14 @@ _CLIENT = textwrap.dedent(
 
 
 @pytest.fixture
-def topology() -> Iterator[netns.Topology]:
+def netns_ok() -> None:
+    why = netns.unavailable()
+    if why is not None:
+        pytest.skip(why)
+
+
+@pytest.fixture
+def topology(netns_ok: None) -> Iterator[netns.Topology]:
     topo = netns.Topology()
     try:
         yield topo
@@ -130,7 +133,7 @@ def test_a_client_reaches_a_server_in_another_namespace_through_nginx_tls(
     assert after.returncode != 0 and "Connect" in after.stderr
 
 
-def test_close_removes_every_namespace_and_process(tmp_path: Path) -> None:
+def test_close_removes_every_namespace_and_process(netns_ok: None) -> None:
     topo = netns.Topology()
     try:
         host = topo.add_host("one", "198.18.0.21")
