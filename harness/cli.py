@@ -184,6 +184,10 @@ def _parser() -> _Parser:
         ),
         ("platform", "serve the reference platform (python -m harness.platform)"),
         ("receive", "serve receivers (python -m receivers)"),
+        (
+            "callbacks",
+            "serve the status-callback sink (python -m receivers.callbacks)",
+        ),
         ("report", "build the report of a run directory (python -m reports)"),
     ):
         p = sub.add_parser(name, help=what, add_help=False)
@@ -364,6 +368,7 @@ def _exec_module(module: str, args: Sequence[str]) -> NoReturn:
 _PASSTHROUGH = {
     "platform": "harness.platform",
     "receive": "receivers",
+    "callbacks": "receivers.callbacks",
     "report": "reports",
     "compare": "reports.compare",
 }
