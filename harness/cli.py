@@ -17,16 +17,19 @@ import argparse
 import importlib.util
 import os
 import secrets
+import socket
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import urlsplit
 
+from harness.deploy import check_plain, check_public_url, format_listen, parse_listen
 from harness.errors import ConfigError
 from harness.profile import BUILTIN, Profile, apply_overrides, load_profile
 from harness.runner import RunOptions, run
-from harness.target import parse_target, parse_wss_url
+from harness.target import is_loopback, parse_target, parse_wss_url
 
 
 __all__ = ["main"]
@@ -137,7 +140,16 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         help="where receivers listen (default 127.0.0.1 and a free port)",
     )
     real.add_argument(
-        "--receiver-cert", default=None, help="receivers' TLS certificate"
+        "--receiver-open-listen",
+        default=None,
+        metavar="HOST:PORT",
+        help="where the receiver for streams without a bearer token listens "
+        "(default on loopback: a free port, printed)",
+    )
+    real.add_argument(
+        "--receiver-cert",
+        default=None,
+        help="receivers' TLS certificate (and the callback sink's)",
     )
     real.add_argument("--receiver-key", default=None, help="receivers' TLS key")
     real.add_argument(
@@ -149,6 +161,29 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         "--callback-url",
         default=None,
         help="public https:// URL of the status-callback sink",
+    )
+    real.add_argument(
+        "--callback-listen",
+        default=None,
+        metavar="HOST:PORT",
+        help="start the callback sink here (the platform is told --callback-url); "
+        "without it a remote run expects your own 'streamload callbacks'",
+    )
+    real.add_argument(
+        "--callback-cert", default=None, help="callback sink's TLS certificate"
+    )
+    real.add_argument("--callback-key", default=None, help="callback sink's TLS key")
+    real.add_argument(
+        "--services-tls",
+        default="on",
+        choices=("on", "off"),
+        help="off: receivers and sink serve plain ws/http behind a TLS terminator",
+    )
+    real.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help="a TLS terminator forwards to the receivers and sink (allows "
+        "--services-tls off off loopback)",
     )
     run.add_argument(
         "--out", default=None, help="run directory (default: runs/<run id>)"
@@ -227,62 +262,87 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
             "impair the reference platform only",
             "drop them when using --target",
         )
-    receiver_url = (
-        parse_wss_url("--receiver-url", ns.receiver_url) if ns.receiver_url else ""
-    )
-    if target is not None and not target.loopback and not receiver_url:
+    remote = target is not None and not target.loopback
+    receiver_url = _public_url("--receiver-url", ns.receiver_url, remote)
+    if remote and not receiver_url:
         raise ConfigError(
             "--receiver-url",
             "is required with a remote --target",
             "give the public wss:// URL that reaches this machine's receivers "
-            "(e.g. through a TLS tunnel)",
+            "(e.g. through a TLS terminator or tunnel)",
         )
-    open_url = (
-        parse_wss_url("--receiver-url-open", ns.receiver_url_open)
-        if ns.receiver_url_open
-        else ""
+    open_url = _public_url("--receiver-url-open", ns.receiver_url_open, remote)
+    sends_open = (
+        "off" in profile.matrix.values["bearer_token"] and ns.command != "conform"
     )
-    if receiver_url and "off" in profile.matrix.values["bearer_token"] and not open_url:
+    if (remote or receiver_url) and sends_open and not open_url:
         raise ConfigError(
             "--receiver-url-open",
             "the matrix sends streams without a bearer token, which the receiver refuses",
-            "give a second public URL for the open receiver, or use --bearer-token on",
+            "give a second public URL for the open receiver (and --receiver-open-listen), "
+            "or use --bearer-token on",
         )
+    tls = ns.services_tls == "on"
     host, port = "127.0.0.1", 0
     if ns.receiver_listen:
-        host, _, port_text = ns.receiver_listen.rpartition(":")
-        if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-            raise ConfigError(
-                "--receiver-listen",
-                f"{ns.receiver_listen!r} is not HOST:PORT",
-                "give e.g. 0.0.0.0:8443",
-            )
-        port = int(port_text)
-    remote = target is not None and not target.loopback
-    if (
-        "on" in profile.matrix.values["status_callback"]
-        and remote
-        and not ns.callback_url
-    ):
+        host, port = parse_listen("--receiver-listen", ns.receiver_listen)
+    check_plain("--services-tls", host, tls, ns.behind_proxy)
+    open_host, open_port = "127.0.0.1", 0
+    if ns.receiver_open_listen:
+        open_host, open_port = parse_listen(
+            "--receiver-open-listen", ns.receiver_open_listen
+        )
+        check_plain("--services-tls", open_host, tls, ns.behind_proxy)
+    elif sends_open and not is_loopback(host):
+        raise ConfigError(
+            "--receiver-open-listen",
+            f"the receivers listen on {host}, but where the receiver for streams "
+            "without a bearer token listens is not given",
+            "give --receiver-open-listen HOST:PORT (its public URL is --receiver-url-open)",
+        )
+    if not tls and not receiver_url:
+        raise ConfigError(
+            "--services-tls",
+            "off serves plain ws, which the platform must not dial",
+            "give --receiver-url: the terminator's wss:// URL",
+        )
+    callbacks = "on" in profile.matrix.values["status_callback"] or (
+        profile.conformance.negative
+    )
+    callback_url = _public_url("--callback-url", ns.callback_url, remote, "https")
+    if callbacks and remote and not callback_url:
         raise ConfigError(
             "--callback-url",
-            "the matrix asks for status callbacks, which a remote platform cannot "
-            "deliver to this machine's loopback",
-            "give the public https:// URL of the callback sink, or use --status-callback off",
+            "the matrix (or the negative suite) asks for status callbacks, which a "
+            "remote platform cannot deliver to this machine's loopback",
+            "give --callback-listen HOST:PORT and the public https:// --callback-url "
+            "that reaches it, or use --status-callback off --negative off",
         )
-    callback_url = ""
-    if ns.callback_url:
-        callback_url = ns.callback_url
-        if not callback_url.startswith("https://"):
+    callback_host, callback_port, callback_listen = "127.0.0.1", 0, False
+    if ns.callback_listen:
+        if not callback_url:
             raise ConfigError(
-                "--callback-url",
-                f"{callback_url!r} is not https://",
-                "give an https:// URL",
+                "--callback-listen",
+                "is given without --callback-url",
+                "give the public https:// URL the platform must call",
             )
+        callback_host, callback_port = parse_listen(
+            "--callback-listen", ns.callback_listen
+        )
+        check_plain("--services-tls", callback_host, tls, ns.behind_proxy)
+        callback_listen = True
+    elif callbacks and not tls and not callback_url:
+        raise ConfigError(
+            "--services-tls",
+            "off serves plain http, which the platform must not call",
+            "give --callback-url: the terminator's https:// URL",
+        )
     files = {}
     for flag, value in (
         ("--receiver-cert", ns.receiver_cert),
         ("--receiver-key", ns.receiver_key),
+        ("--callback-cert", ns.callback_cert),
+        ("--callback-key", ns.callback_key),
         ("--target-ca-file", ns.target_ca_file),
     ):
         if value and not Path(value).is_file():
@@ -290,12 +350,27 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
                 flag, f"{value!r} is not a file", "give a PEM file's path"
             )
         files[flag] = Path(value) if value else None
-    if (ns.receiver_cert is None) != (ns.receiver_key is None):
-        raise ConfigError(
-            "--receiver-cert/--receiver-key",
-            "only one is given",
-            "give both or neither",
-        )
+    for cert, key in (
+        ("--receiver-cert", "--receiver-key"),
+        ("--callback-cert", "--callback-key"),
+    ):
+        if (files[cert] is None) != (files[key] is None):
+            raise ConfigError(
+                f"{cert}/{key}", "only one is given", "give both or neither"
+            )
+        if files[cert] is not None and not tls:
+            raise ConfigError(
+                f"{cert}/{key}",
+                "are given with --services-tls off",
+                "drop them (the terminator holds the certificate), or use --services-tls on",
+            )
+    for flag, (h, p) in (
+        ("--receiver-listen", (host, port)),
+        ("--receiver-open-listen", (open_host, open_port)),
+        ("--callback-listen", (callback_host, callback_port)),
+    ):
+        if p:
+            _try_bind(flag, h, p)
     return RunOptions(
         profile=profile,
         out=_run_dir(ns.out),
@@ -305,13 +380,56 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
         receiver_url_open=open_url,
         receiver_host=host,
         receiver_port=port,
+        receiver_open_host=open_host,
+        receiver_open_port=open_port,
         receiver_cert=files["--receiver-cert"],
         receiver_key=files["--receiver-key"],
         conference_sids=ns.conference_sids,
         target_ca_file=files["--target-ca-file"],
         callback_url=callback_url,
+        callback_listen=callback_listen,
+        callback_host=callback_host,
+        callback_port=callback_port,
+        callback_cert=files["--callback-cert"] or files["--receiver-cert"],
+        callback_key=files["--callback-key"] or files["--receiver-key"],
+        services_tls=tls,
+        behind_proxy=ns.behind_proxy,
         load=ns.command != "conform",
     )
+
+
+def _public_url(flag: str, text: str | None, remote: bool, scheme: str = "wss") -> str:
+    """A public receiver/sink URL: TLS only, and not loopback with a remote target."""
+    if not text:
+        return ""
+    url = (
+        parse_wss_url(flag, text)
+        if scheme == "wss"
+        else check_public_url(flag, text, ("https",))
+    )
+    host = urlsplit(url).hostname or ""
+    if remote and is_loopback(host):
+        raise ConfigError(
+            flag,
+            f"{text!r} is loopback, which a remote platform cannot reach",
+            f"give the public {scheme}:// URL of your TLS terminator or tunnel",
+        )
+    return url
+
+
+def _try_bind(flag: str, host: str, port: int) -> None:
+    """Bind the address now, so a taken port fails before the first request."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        raise ConfigError(
+            flag,
+            f"cannot listen on {format_listen(host, port)} ({exc.strerror})",
+            "choose a free port and address of this machine",
+        ) from None
 
 
 def _has_module(name: str) -> bool:
