@@ -284,7 +284,7 @@ def test_a_terminator_killed_midway_leaves_a_report_saying_what_failed_when(
     deployment: Deployment,
 ) -> None:
     d = deployment
-    proc = _start_run(d, "--duration", "8s")
+    proc = _start_run(d, "--duration", "8s", "--negative", "off")
     assert proc.stderr is not None
     deadline = time.monotonic() + seconds(60)
     for line in proc.stderr:  # frames flow through the edge: then kill it
