@@ -69,6 +69,16 @@ _RUN_FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--status-callback", "status_callback", "StatusCallback: off,on"),
     ("--stop-by", "stop_by", "stop streams by sid, name or both"),
     ("--seed", "seed", "reference platform: seed for --fault draws"),
+    (
+        "--max-streams",
+        "max_streams",
+        "budget: streams the run may start (then new starts stop; 0: no cap)",
+    ),
+    (
+        "--max-stream-minutes",
+        "max_stream_minutes",
+        "budget: stream minutes the run may start, by each drawn hold (0: no cap)",
+    ),
 )
 
 
@@ -212,6 +222,16 @@ def _parser() -> _Parser:
         "check", help="check a profile and list its gates, starting nothing"
     )
     check.add_argument("profile", help="a built-in name or a .toml file")
+    check.add_argument(
+        "--target",
+        default=None,
+        help="the platform a run would call: print what it would start (and cost)",
+    )
+    for flag, key in (
+        ("--max-streams", "max_streams"),
+        ("--max-stream-minutes", "max_stream_minutes"),
+    ):
+        check.add_argument(flag, default=None, help=f"override budget.{key}")
     for name, what in (
         (
             "compare",
@@ -364,13 +384,22 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
                 "are given with --services-tls off",
                 "drop them (the terminator holds the certificate), or use --services-tls on",
             )
+    taken: dict[int, str] = {}
     for flag, (h, p) in (
         ("--receiver-listen", (host, port)),
         ("--receiver-open-listen", (open_host, open_port)),
         ("--callback-listen", (callback_host, callback_port)),
     ):
-        if p:
-            _try_bind(flag, h, p)
+        if not p:
+            continue
+        if p in taken:  # one port, two services: only one would get it
+            raise ConfigError(
+                flag,
+                f"port {p} is also {taken[p]}'s",
+                "give each service its own port",
+            )
+        taken[p] = flag
+        _try_bind(flag, h, p)
     return RunOptions(
         profile=profile,
         out=_run_dir(ns.out),
@@ -462,8 +491,17 @@ def _run_dir(out: str | None) -> Path:
     return path
 
 
-def _cmd_check(ref: str) -> int:
-    profile = load_profile(ref)
+def _cmd_check(ns: argparse.Namespace) -> int:
+    profile = load_profile(ns.profile)
+    caps = {
+        key: (flag, value)
+        for flag, key, value in (
+            ("--max-streams", "max_streams", ns.max_streams),
+            ("--max-stream-minutes", "max_stream_minutes", ns.max_stream_minutes),
+        )
+        if value is not None
+    }
+    profile = apply_overrides(profile, caps) if caps else profile
     load = profile.load
     print(f"{profile.name}: {profile.description or '(no description)'}")
     what = (
@@ -476,7 +514,71 @@ def _cmd_check(ref: str) -> int:
         print(f"matrix.{dim}: {', '.join(values)}")
     for gate in profile.gates():
         print(f"gate {gate.name} {gate.op} {gate.limit:g}  ({gate.source})")
+    if ns.target is not None:
+        for line in start_estimate(profile, ns.target):
+            print(line)
     return EXIT_PASS
+
+
+def start_estimate(profile: Profile, target: str) -> list[str]:
+    """What a run of ``profile`` would start on ``target``: streams, minutes, rate, caps.
+
+    Closed model: each user cycles start, hold, stop, wait, so about
+    ``users * duration / (hold + wait)`` streams (mean hold and wait; a shape
+    that ramps starts fewer). Open model: ``rate * duration``, at most
+    ``users`` in flight. A stream still held when the load ends is stopped
+    then, so stream minutes never exceed ``users * duration``.
+    """
+    load, budget = profile.load, profile.budget
+    hold = sum(load.hold_s) / 2
+    wait = sum(load.wait_s) / 2
+    duration = load.duration_s
+    if load.model == "closed":
+        rate = load.users / max(hold + wait, 1e-3)
+        model = (
+            f"{load.users} users x {duration:g} s / (hold {hold:g} s + wait {wait:g} s)"
+        )
+    else:
+        rate = min(load.rate, load.users / max(hold, 1e-3))
+        model = (
+            f"{load.rate:g} starts/s x {duration:g} s (at most {load.users} in flight)"
+        )
+    streams = rate * duration
+    minutes = min(streams * hold, load.users * duration) / 60
+    lines = [
+        f"target: {target}",
+        f"would start: about {streams:,.0f} streams ({model})",
+        f"stream minutes: about {minutes:,.1f} (mean hold {hold:g} s)",
+        f"start requests: about {rate:,.2f}/s, as many stops; "
+        f"hold {load.hold_s[0]:g}-{load.hold_s[1]:g} s, "
+        f"wait {load.wait_s[0]:g}-{load.wait_s[1]:g} s, duration {duration:g} s",
+    ]
+    caps = []
+    if budget.max_streams:
+        caps.append(f"max_streams {budget.max_streams}")
+    if budget.max_stream_minutes:
+        caps.append(f"max_stream_minutes {budget.max_stream_minutes:g}")
+    if not caps:
+        lines.append(
+            "caps: none (a real platform bills by the stream minute: set "
+            "--max-streams/--max-stream-minutes or [budget] in the profile)"
+        )
+        return lines
+    stops = []
+    if budget.max_streams and budget.max_streams < streams:
+        stops.append(f"after about {budget.max_streams / rate:,.0f} s by max_streams")
+    if budget.max_stream_minutes and budget.max_stream_minutes < minutes:
+        at = budget.max_stream_minutes * 60 / max(hold, 1e-3) / rate
+        stops.append(f"after about {at:,.0f} s by max_stream_minutes")
+    lines.append(
+        f"caps: {', '.join(caps)}; "
+        + (
+            f"new starts would stop {' and '.join(stops)}"
+            if stops
+            else "not reached by this load"
+        )
+    )
+    return lines
 
 
 def _exec_module(module: str, args: Sequence[str]) -> NoReturn:
@@ -507,7 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         if ns.command == "check":
-            return _cmd_check(ns.profile)
+            return _cmd_check(ns)
         default = {"capacity": "capacity", "conform": "conform"}.get(
             ns.command, "default"
         )

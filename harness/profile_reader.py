@@ -28,6 +28,7 @@ from harness.profile_spec import (
     MAX_RATE,
     MAX_USERS,
     MAX_WEIGHT,
+    BudgetSpec,
     CapacitySpec,
     ConformanceSpec,
     Load,
@@ -77,6 +78,7 @@ _TOP: Final = (
     "capacity",
     "report",
     "platform",
+    "budget",
 )
 _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "load": (
@@ -106,6 +108,7 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "capacity": ("enabled", "require"),
     "report": ("codec_compare", "baseline", "band"),
     "platform": ("faults", "defects", "seed", "processes"),
+    "budget": ("max_streams", "max_stream_minutes"),
 }
 
 
@@ -353,6 +356,7 @@ class Reader:
             report=self.report(self.table(merged, "report")),
             platform=self.platform(self.table(merged, "platform")),
             threshold_sources=self.sources(doc, merged),
+            budget=self.budget(self.table(merged, "budget")),
         )
         check_consistency(profile, self)
         return profile
@@ -564,6 +568,14 @@ class Reader:
         return CapacitySpec(
             enabled=self.boolean("capacity", t, "enabled", False),
             require=self.integer("capacity", t, "require", 1, 0, MAX_USERS),
+        )
+
+    def budget(self, t: Mapping[str, Any]) -> BudgetSpec:
+        return BudgetSpec(
+            max_streams=self.integer("budget", t, "max_streams", 0, 0, 10_000_000),
+            max_stream_minutes=self.number(
+                "budget", t, "max_stream_minutes", 0.0, 0.0, 10_000_000.0
+            ),
         )
 
     def report(self, t: Mapping[str, Any]) -> ReportSpec:

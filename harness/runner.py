@@ -124,8 +124,52 @@ class _Run:
             }
         )
 
+    def budget_caps(self) -> dict[str, Any] | None:
+        """The caps and, when one stopped new starts, when and where (``run.json``).
+
+        The Locust processes each note the cap they reached in
+        ``RUN_DIR/budget/<producer>.json``; the first one is the run's event.
+        """
+        spec = self.profile.budget
+        if not (spec.max_streams or spec.max_stream_minutes):
+            return None
+        notes: list[dict[str, Any]] = []
+        for path in sorted((self.opts.out / "budget").glob("*.json")):
+            try:
+                notes.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue
+        notes.sort(key=lambda n: int(n.get("mono_ns", 0)))
+        out: dict[str, Any] = {
+            "max_streams": spec.max_streams,
+            "max_stream_minutes": spec.max_stream_minutes,
+            "reached": notes[0]["cap"] if notes else None,
+            "processes_stopped": len(notes),
+        }
+        if notes and not any(e.get("budget") for e in self.events):
+            first = notes[0]
+            mono_ns = int(first.get("mono_ns", time.monotonic_ns()))
+            limit = (
+                f"{spec.max_streams} streams"
+                if first["cap"] == "max_streams"
+                else f"{spec.max_stream_minutes:g} stream minutes"
+            )
+            self.events.append(
+                {
+                    "at_s": round(max(0.0, mono_ns / 1e9 - self.started), 3),
+                    "mono_ns": mono_ns,
+                    "kind": "warning",
+                    "what": f"budget reached ({first['cap']}: {limit}); "
+                    "new stream starts stopped",
+                    "budget": first["cap"],
+                }
+            )
+            self.events.sort(key=lambda e: float(e["at_s"]))
+        return out
+
     def write_run_json(self) -> None:
         load = self.profile.load
+        budget = self.budget_caps()
         _write_json(
             self.opts.out / "run.json",
             {
@@ -143,6 +187,7 @@ class _Run:
                     time.gmtime(time.time() - (time.monotonic() - self.started)),
                 ),
                 "interrupted": self.interrupted,
+                "budget": budget,
                 "events": self.events,
             },
         )

@@ -240,6 +240,11 @@ PUBLIC = ["--receiver-url", "wss://rx.example.com/stream"]
             ["--receiver-open-listen", "nope"],
             "--receiver-open-listen: 'nope' is not HOST:PORT",
         ),
+        (
+            ["--receiver-listen", "127.0.0.1:18443", "--receiver-open-listen",
+             "127.0.0.1:18443"],
+            "--receiver-open-listen: port 18443 is also --receiver-listen's",
+        ),
     ],
 )  # fmt: skip
 def test_remote_run_preflight_exits_2_before_the_first_request(
@@ -274,3 +279,25 @@ def test_a_listen_address_in_use_fails_before_anything_starts(
     err = capsys.readouterr().err
     assert f"--callback-listen: cannot listen on 127.0.0.1:{port}" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_check_with_a_target_prints_what_a_run_would_start_and_the_caps(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["check", "smoke", "--target", "https://space.example.com"]
+    assert main([*argv, "--max-streams", "5"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    tail = out[out.index("target: https://space.example.com") :]
+    # smoke: 4 users, 6 s, hold 0.5-1.5 s (mean 1), wait 0-0.1 s (mean 0.05)
+    assert tail[1] == (
+        "would start: about 23 streams (4 users x 6 s / (hold 1 s + wait 0.05 s))"
+    )
+    assert tail[2] == "stream minutes: about 0.4 (mean hold 1 s)"
+    assert tail[3].startswith("start requests: about 3.81/s, as many stops")
+    assert tail[4] == (
+        "caps: max_streams 5; new starts would stop after about 1 s by max_streams"
+    )
+    assert main(argv) == 0
+    assert "caps: none (a real platform bills by the stream minute" in (
+        capsys.readouterr().out
+    )
