@@ -297,14 +297,17 @@ def test_a_terminator_killed_midway_leaves_a_report_saying_what_failed_when(
 ) -> None:
     d = deployment
     proc = _start_run(
-        d, "--duration", "8s", "--negative", "off", name_conferences=False
+        d, "--duration", "12s", "--negative", "off", name_conferences=False
     )
     assert proc.stderr is not None
     deadline = time.monotonic() + seconds(60)
+    flowing = False
     for line in proc.stderr:  # frames flow through the edge: then kill it
         if "frames received" in line and "frames received 0 " not in line:
+            flowing = True
             break
         assert time.monotonic() < deadline, "no progress line with frames"
+    assert flowing, "the run ended before a progress line showed frames"
     d.nginx.kill()
     killed_at = time.monotonic()
     stdout, stderr = proc.communicate(timeout=seconds(150))
@@ -316,17 +319,18 @@ def test_a_terminator_killed_midway_leaves_a_report_saying_what_failed_when(
     assert doc["verdict"] == "fail"
     spans = doc["timeline"]["stream_incidents"]
     assert spans and spans[0]["from_s"] > 0, doc["timeline"]
-    assert doc["timeline"]["incidents"] == []  # the platform answered every request
     text = (d.out / "report.md").read_text()
     section = text.split("## What failed and when", 1)[1]
     assert "never reached a receiver" in section or "cut before stop" in section
     assert time.monotonic() - killed_at < seconds(120)
-    # The platform's own records give the cause: it could not dial the edge.
+    # The platform's own records give the cause: it could not dial the edge
+    # any more, or lost the connection to it.
     _stop_services(d)
     ended = pq.read_table(d.platform_dir / "records" / "platform_streams").to_pylist()
-    refused = [
+    lost = [
         s
         for s in ended
-        if s["end_reason"] == "connect-failed" and f"'{EDGE}', 443" in s["error"]
+        if (s["end_reason"] == "connect-failed" and f"'{EDGE}', 443" in s["error"])
+        or s["end_reason"] == "disconnected"
     ]
-    assert refused, {s["end_reason"] for s in ended}
+    assert lost, {(s["end_reason"], s["error"]) for s in ended}
