@@ -135,6 +135,13 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
     )
     real.add_argument("--target-ca-file", default=None, help="CA to trust for --target")
     real.add_argument(
+        "--platform-records",
+        default=None,
+        metavar="DIR",
+        help="a run directory the target writes its records into (the reference "
+        "platform's --run-dir, on shared storage): its send log joins this run's report",
+    )
+    real.add_argument(
         "--receiver-url",
         default=None,
         help="public wss:// URL that reaches the receivers (required off loopback)",
@@ -394,6 +401,21 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
                 "are given with --services-tls off",
                 "drop them (the terminator holds the certificate), or use --services-tls on",
             )
+    platform_records = None
+    if ns.platform_records:
+        platform_records = Path(ns.platform_records)
+        if target is None:
+            raise ConfigError(
+                "--platform-records",
+                "is for a --target platform (the embedded one's records are joined already)",
+                "drop it, or give --target",
+            )
+        if not platform_records.is_dir():
+            raise ConfigError(
+                "--platform-records",
+                f"{ns.platform_records!r} is not a directory",
+                "give the platform's --run-dir (on storage this machine can read)",
+            )
     taken: dict[int, str] = {}
     for flag, (h, p) in (
         ("--receiver-listen", (host, port)),
@@ -425,6 +447,7 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
         receiver_key=files["--receiver-key"],
         conference_sids=ns.conference_sids,
         target_ca_file=files["--target-ca-file"],
+        platform_records=platform_records,
         callback_url=callback_url,
         callback_listen=callback_listen,
         callback_host=callback_host,

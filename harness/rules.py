@@ -36,6 +36,7 @@ Need = Literal[
     "bidirectional",
     "stop_by_name",
     "call_stream",
+    "receiver_tls",
 ]
 """What a run must do for a rule to be checked at all (see :data:`NEEDS`)."""
 
@@ -51,6 +52,7 @@ NEEDS: Final[dict[Need, str]] = {
     "bidirectional": "a bidirectional stream (StreamRealTime=true)",
     "stop_by_name": "a stream stopped by its Name",
     "call_stream": "a stream on a call (not a conference)",
+    "receiver_tls": "receivers that hold TLS themselves (not behind a TLS terminator)",
 }
 """Each need in words; the report turns an unmet one into the reason a rule was
 not checked (``reports.coverage``), so nothing is skipped in silence."""
@@ -72,6 +74,7 @@ def _catalog(*rules: Rule) -> dict[str, Rule]:
 
 _EXTRA_NEEDS: Final[dict[str, tuple[Need, ...]]] = {
     "WS-HANDSHAKE-001": ("bearer_token",),
+    "WS-HANDSHAKE-002": ("receiver_tls",),
     "WS-SID-001": ("stream_sid",),
     "WS-DIALECT-002": ("twilio",),
     "CB-004": ("signing_key",),

@@ -16,6 +16,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +41,10 @@ __all__ = ["EXIT_HARNESS", "EXIT_INTERRUPTED", "RunOptions", "run"]
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 _READY_TIMEOUT_S = 60.0
 _DRAIN_TIMEOUT_S = 10.0
+_RECORDS_QUIET_S = 2.0
+"""A remote platform's record parts are taken once none appeared for this long
+(the reference platform flushes every second)."""
+_RECORDS_WAIT_S = 30.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +68,9 @@ class RunOptions:
     receiver_key: Path | None = None
     conference_sids: str = ""
     target_ca_file: Path | None = None
+    platform_records: Path | None = None
+    """A remote platform's run directory (shared storage): its records, the send
+    log among them, are copied into this run's before the report."""
     callback_url: str = ""
     """Public https:// URL of the status-callback sink (a real target); else ours."""
     callback_listen: bool = False
@@ -198,6 +206,7 @@ class _Run:
                     time.gmtime(time.time() - (time.monotonic() - self.started)),
                 ),
                 "interrupted": self.interrupted,
+                "services_tls": self.opts.services_tls,
                 "load": self.opts.load,
                 "negative": self.negative_state,
                 "callback_sink": bool(self.callback_url),
@@ -549,6 +558,45 @@ class _Run:
             f"received {r.get('frames', 0):,} | violations {r.get('violations', 0)}"
         )
 
+    def join_platform_records(self, source: Path) -> None:
+        """Copy a remote platform's record parts into this run, once they settle.
+
+        The platform is not ours to stop, so its last rows reach its directory on
+        its own flush; the copy waits until no part has appeared for
+        :data:`_RECORDS_QUIET_S` (at most :data:`_RECORDS_WAIT_S`). Parts keep
+        their producer's names, which never collide with this run's.
+        """
+        parts: list[Path] = []
+        deadline = time.monotonic() + _RECORDS_WAIT_S
+        while True:
+            found = sorted((source / "records").glob("*/*.parquet"))
+            if found == parts and found:
+                break
+            parts = found
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(_RECORDS_QUIET_S)
+        copied = 0
+        for part in parts:
+            dest = self.opts.out / "records" / part.parent.name / part.name
+            if dest.exists():
+                continue
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(part, dest)
+            except OSError as exc:
+                self.event(f"platform record {part} not copied: {exc}", "failure")
+                continue
+            copied += 1
+        if copied:
+            self.event(f"platform records joined: {copied} part(s) from {source}")
+        else:
+            self.event(
+                f"platform records: none found in {source}/records "
+                "(the report has no send log)",
+                "warning",
+            )
+
     def drain_and_stop(self) -> None:
         """Stop in dependency order so every started stream is stopped and recorded.
 
@@ -623,6 +671,8 @@ def run(opts: RunOptions) -> int:
             run.drain_and_stop()
         finally:
             signal.signal(signal.SIGINT, previous)
+            if usage is None and opts.platform_records is not None:
+                run.join_platform_records(opts.platform_records)
             run.write_run_json()
     if usage is not None:
         print(f"streamload run: {usage}", file=sys.stderr)

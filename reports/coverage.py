@@ -61,6 +61,8 @@ class Facts:
     """A key to check callback signatures with was configured."""
     remote: bool = False
     """A real target (``--target``) rather than the embedded reference platform."""
+    services_tls: bool | None = None
+    """The receivers held TLS themselves; ``False``: behind a TLS terminator."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -118,6 +120,7 @@ def facts_from(
         callback_sink=_bool(doc.get("callback_sink")),
         signing_key=_bool(doc.get("signing_key")),
         remote=str(doc.get("target", "reference")) != "reference",
+        services_tls=_bool(doc.get("services_tls")),
     )
 
 
@@ -220,6 +223,16 @@ def _unmet(need: Need, facts: Facts) -> Unmet | None:
         )
     if need == "callbacks":
         return _callbacks(facts)
+    if need == "receiver_tls":
+        if facts.services_tls is not False:
+            return None
+        return Unmet(
+            "applies where the receivers hold TLS: this run's sat behind a TLS "
+            "terminator (--services-tls off), which holds it for them",
+            "check that the terminator serves wss:// only; a run with "
+            "--services-tls on checks it here",
+            False,
+        )
     if need == "signing_key":
         if facts.signing_key:
             return None

@@ -357,3 +357,22 @@ def test_a_required_producer_that_did_not_run_fails_the_report(
         '<skipped message="needs the negative suite, which did not run: '
         "conference discovery failed: no answer (give --conference-sids)" in junit
     )
+
+
+def test_behind_a_tls_terminator_the_wss_rule_is_not_applicable() -> None:
+    entries = not_checked(
+        unchecked("WS-HANDSHAKE-002"), reference(services_tls=False), "all"
+    )
+    assert entries[0]["applicable"] is False and entries[0]["required"] is False
+    assert "--services-tls off" in entries[0]["reason"]
+    gate = coverage_gate(entries, "all")
+    assert gate is not None and gate["result"] == "pass"
+    # receivers holding TLS themselves: an unchecked wss rule is required
+    held = not_checked(unchecked("WS-HANDSHAKE-002"), reference(), "all")
+    assert held[0]["required"] is True
+
+
+def test_run_json_says_whether_the_receivers_held_tls() -> None:
+    facts = facts_from({}, MATRIX, True, {"services_tls": False})
+    assert facts.services_tls is False
+    assert facts_from({}, MATRIX, True, {}).services_tls is None
