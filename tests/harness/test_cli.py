@@ -320,3 +320,24 @@ def test_check_with_a_target_prints_what_a_run_would_start_and_the_caps(
     assert "caps: none (a real platform bills by the stream minute" in (
         capsys.readouterr().out
     )
+
+
+def test_platform_records_needs_a_target_and_a_directory(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SIGNALWIRE_PROJECT_ID", "AC1")
+    monkeypatch.setenv("SIGNALWIRE_API_TOKEN", "not-a-real-token")
+    out = tmp_path / "run"
+    assert main(["run", "--platform-records", str(tmp_path), "--out", str(out)]) == 2
+    assert "--platform-records: is for a --target platform" in capsys.readouterr().err
+    missing = str(tmp_path / "nope")
+    code = main(
+        ["run", "--target", "http://127.0.0.1:9", "--platform-records", missing,
+         "--out", str(out)]
+    )  # fmt: skip
+    assert code == 2
+    assert f"--platform-records: {missing!r} is not a directory" in (
+        capsys.readouterr().err
+    )
