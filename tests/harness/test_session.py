@@ -542,3 +542,74 @@ def test_live_parameters_are_judged_in_order() -> None:
     }
     _, sink = feed([texts[0], json.dumps(doc), *texts[2:]])
     assert failed_rules(sink) == {"WS-START-003"}
+
+
+def _at(texts: list[str], stop_ms: int) -> tuple[StreamSession, MemorySink]:
+    """Feed connected and start at once, the rest 20 ms apart, stop at ``stop_ms``."""
+    session, sink = StreamSession(0), MemorySink()
+    for i, text in enumerate(texts[:-1]):
+        session.receive(text, i * MS, sink)
+    session.receive(texts[-1], stop_ms * MS, sink)
+    session.close((stop_ms + 1) * MS, 1000, sink)
+    return session, sink
+
+
+def _without(texts: list[str], drop: Callable[[dict[str, object]], bool]) -> list[str]:
+    """``texts`` less the messages ``drop`` picks, sequenceNumber renumbered."""
+    kept = [d for d in map(json.loads, texts) if not drop(d)]
+    for seq, doc in enumerate(kept[1:], start=1):
+        doc["sequenceNumber"] = str(seq)
+    return [json.dumps(d) for d in kept]
+
+
+def _media_on(track: str) -> Callable[[dict[str, object]], bool]:
+    def drop(doc: dict[str, object]) -> bool:
+        media = doc.get("media")
+        return isinstance(media, dict) and (track == "" or media["track"] == track)
+
+    return drop
+
+
+def test_a_stream_without_media_fails_the_carried_tracks_rule() -> None:
+    texts, _ = valid_stream("PCMU", "inbound_track", 1, 50)
+    session, sink = _at(_without(texts, _media_on("")), 1_000)
+    assert failed_rules(sink) == {"WS-MEDIA-007"}
+    (violation,) = [v for v in sink.rows["violations"] if v[1] == "WS-MEDIA-007"]
+    assert violation[5] == "no media on inbound"
+    assert "from start to stop" in str(violation[4])
+
+
+def test_a_silent_track_of_two_fails_the_carried_tracks_rule() -> None:
+    texts, _ = valid_stream("PCMU", "both_tracks", 1, 50)
+    session, sink = _at(_without(texts, _media_on("outbound")), 1_000)
+    assert failed_rules(sink) == {"WS-MEDIA-007"}
+    assert session.checker.counts["WS-MEDIA-007"].checks == 1
+
+
+def test_a_stream_stopped_before_media_was_due_is_not_judged() -> None:
+    texts, _ = valid_stream("PCMU", "both_tracks", 1, 50)
+    session, sink = _at(_without(texts, _media_on("")), 299)
+    assert failed_rules(sink) == set()
+    assert "WS-MEDIA-007" not in session.checker.counts
+
+
+def test_media_on_unannounced_track_names_is_the_track_rule_s_finding_alone() -> None:
+    texts, _ = valid_stream("PCMU", "inbound_track", 1, 50)
+    docs = [json.loads(t) for t in texts]
+    for doc in docs:
+        if doc["event"] == "media":
+            doc["media"]["track"] = "inbound_track"
+    session, sink = _at([json.dumps(d) for d in docs], 1_000)
+    assert failed_rules(sink) == {"WS-MEDIA-001"}
+    assert "WS-MEDIA-007" not in session.checker.counts
+
+
+def test_media_with_numeric_fields_still_carries_its_track() -> None:
+    texts, _ = valid_stream("PCMU", "inbound_track", 1, 50)
+    docs = [json.loads(t) for t in texts]
+    for doc in docs:
+        if doc["event"] == "media":
+            doc["media"]["chunk"] = int(doc["media"]["chunk"])
+    session, sink = _at([json.dumps(d) for d in docs], 1_000)
+    assert "WS-MEDIA-007" not in failed_rules(sink)
+    assert session.checker.counts["WS-MEDIA-007"].checks == 1
