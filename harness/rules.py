@@ -204,6 +204,10 @@ RULES: Final[dict[str, Rule]] = _catalog(
         "sequence)",
         "§5.2, §5.5, §10",
     ),
+    # WS-MEDIA-007, WS-START-005/006: the WebSocket messages of
+    # https://signalwire.com/docs/compatibility-api/cxml/reference/voice/stream
+    # (media per track; start's streamSid and accountSid, those of the stream
+    # the REST API created: https://www.twilio.com/docs/voice/api/stream-resource)
     Rule(
         "WS-MEDIA-007",
         "every track start announced (requested) carries media while the stream "
@@ -282,6 +286,8 @@ RULES: Final[dict[str, Rule]] = _catalog(
         "(either reading is allowed; the one seen is reported)",
         "§1.2, §10",
     ),
+    # the Compatibility API answers JSON (.json resources):
+    # https://www.twilio.com/docs/voice/api/stream-resource
     Rule(
         "REST-CREATE-008",
         "create and stop answers say Content-Type application/json "
