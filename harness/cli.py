@@ -18,16 +18,19 @@ import importlib.metadata
 import importlib.util
 import os
 import secrets
+import socket
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import urlsplit
 
+from harness.deploy import check_plain, check_public_url, format_listen, parse_listen
 from harness.errors import ConfigError
 from harness.profile import BUILTIN, Profile, apply_overrides, load_profile
 from harness.runner import RunOptions, run
-from harness.target import parse_target, parse_wss_url
+from harness.target import is_loopback, parse_target, parse_wss_url
 
 
 __all__ = ["main"]
@@ -67,6 +70,16 @@ _RUN_FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--status-callback", "status_callback", "StatusCallback: off,on"),
     ("--stop-by", "stop_by", "stop streams by sid, name or both"),
     ("--seed", "seed", "reference platform: seed for --fault draws"),
+    (
+        "--max-streams",
+        "max_streams",
+        "budget: streams the run may start (then new starts stop; 0: no cap)",
+    ),
+    (
+        "--max-stream-minutes",
+        "max_stream_minutes",
+        "budget: stream minutes the run may start, by each drawn hold (0: no cap)",
+    ),
 )
 
 
@@ -138,7 +151,16 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         help="where receivers listen (default 127.0.0.1 and a free port)",
     )
     real.add_argument(
-        "--receiver-cert", default=None, help="receivers' TLS certificate"
+        "--receiver-open-listen",
+        default=None,
+        metavar="HOST:PORT",
+        help="where the receiver for streams without a bearer token listens "
+        "(default on loopback: a free port, printed)",
+    )
+    real.add_argument(
+        "--receiver-cert",
+        default=None,
+        help="receivers' TLS certificate (and the callback sink's)",
     )
     real.add_argument("--receiver-key", default=None, help="receivers' TLS key")
     real.add_argument(
@@ -150,6 +172,29 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         "--callback-url",
         default=None,
         help="public https:// URL of the status-callback sink",
+    )
+    real.add_argument(
+        "--callback-listen",
+        default=None,
+        metavar="HOST:PORT",
+        help="start the callback sink here (the platform is told --callback-url); "
+        "without it a remote run expects your own 'streamload callbacks'",
+    )
+    real.add_argument(
+        "--callback-cert", default=None, help="callback sink's TLS certificate"
+    )
+    real.add_argument("--callback-key", default=None, help="callback sink's TLS key")
+    real.add_argument(
+        "--services-tls",
+        default="on",
+        choices=("on", "off"),
+        help="off: receivers and sink serve plain ws/http behind a TLS terminator",
+    )
+    real.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help="a TLS terminator forwards to the receivers and sink (allows "
+        "--services-tls off off loopback)",
     )
     run.add_argument(
         "--out", default=None, help="run directory (default: runs/<run id>)"
@@ -179,6 +224,16 @@ def _parser() -> _Parser:
         "check", help="check a profile and list its gates, starting nothing"
     )
     check.add_argument("profile", help="a built-in name or a .toml file")
+    check.add_argument(
+        "--target",
+        default=None,
+        help="the platform a run would call: print what it would start (and cost)",
+    )
+    for flag, key in (
+        ("--max-streams", "max_streams"),
+        ("--max-stream-minutes", "max_stream_minutes"),
+    ):
+        check.add_argument(flag, default=None, help=f"override budget.{key}")
     for name, what in (
         (
             "compare",
@@ -186,6 +241,10 @@ def _parser() -> _Parser:
         ),
         ("platform", "serve the reference platform (python -m harness.platform)"),
         ("receive", "serve receivers (python -m receivers)"),
+        (
+            "callbacks",
+            "serve the status-callback sink (python -m receivers.callbacks)",
+        ),
         ("report", "build the report of a run directory (python -m reports)"),
     ):
         p = sub.add_parser(name, help=what, add_help=False)
@@ -233,62 +292,87 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
             "impair the reference platform only",
             "drop them when using --target",
         )
-    receiver_url = (
-        parse_wss_url("--receiver-url", ns.receiver_url) if ns.receiver_url else ""
-    )
-    if target is not None and not target.loopback and not receiver_url:
+    remote = target is not None and not target.loopback
+    receiver_url = _public_url("--receiver-url", ns.receiver_url, remote)
+    if remote and not receiver_url:
         raise ConfigError(
             "--receiver-url",
             "is required with a remote --target",
             "give the public wss:// URL that reaches this machine's receivers "
-            "(e.g. through a TLS tunnel)",
+            "(e.g. through a TLS terminator or tunnel)",
         )
-    open_url = (
-        parse_wss_url("--receiver-url-open", ns.receiver_url_open)
-        if ns.receiver_url_open
-        else ""
+    open_url = _public_url("--receiver-url-open", ns.receiver_url_open, remote)
+    sends_open = (
+        "off" in profile.matrix.values["bearer_token"] and ns.command != "conform"
     )
-    if receiver_url and "off" in profile.matrix.values["bearer_token"] and not open_url:
+    if (remote or receiver_url) and sends_open and not open_url:
         raise ConfigError(
             "--receiver-url-open",
             "the matrix sends streams without a bearer token, which the receiver refuses",
-            "give a second public URL for the open receiver, or use --bearer-token on",
+            "give a second public URL for the open receiver (and --receiver-open-listen), "
+            "or use --bearer-token on",
         )
+    tls = ns.services_tls == "on"
     host, port = "127.0.0.1", 0
     if ns.receiver_listen:
-        host, _, port_text = ns.receiver_listen.rpartition(":")
-        if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-            raise ConfigError(
-                "--receiver-listen",
-                f"{ns.receiver_listen!r} is not HOST:PORT",
-                "give e.g. 0.0.0.0:8443",
-            )
-        port = int(port_text)
-    remote = target is not None and not target.loopback
-    if (
-        "on" in profile.matrix.values["status_callback"]
-        and remote
-        and not ns.callback_url
-    ):
+        host, port = parse_listen("--receiver-listen", ns.receiver_listen)
+    check_plain("--services-tls", host, tls, ns.behind_proxy)
+    open_host, open_port = "127.0.0.1", 0
+    if ns.receiver_open_listen:
+        open_host, open_port = parse_listen(
+            "--receiver-open-listen", ns.receiver_open_listen
+        )
+        check_plain("--services-tls", open_host, tls, ns.behind_proxy)
+    elif sends_open and not is_loopback(host):
+        raise ConfigError(
+            "--receiver-open-listen",
+            f"the receivers listen on {host}, but where the receiver for streams "
+            "without a bearer token listens is not given",
+            "give --receiver-open-listen HOST:PORT (its public URL is --receiver-url-open)",
+        )
+    if not tls and not receiver_url:
+        raise ConfigError(
+            "--services-tls",
+            "off serves plain ws, which the platform must not dial",
+            "give --receiver-url: the terminator's wss:// URL",
+        )
+    # the negative suite runs without a sink (its valid streams' callbacks
+    # then go unchecked, noted in run.json); the matrix's callbacks cannot
+    callbacks = "on" in profile.matrix.values["status_callback"]
+    callback_url = _public_url("--callback-url", ns.callback_url, remote, "https")
+    if callbacks and remote and not callback_url:
         raise ConfigError(
             "--callback-url",
             "the matrix asks for status callbacks, which a remote platform cannot "
             "deliver to this machine's loopback",
-            "give the public https:// URL of the callback sink, or use --status-callback off",
+            "give --callback-listen HOST:PORT and the public https:// --callback-url "
+            "that reaches it, or use --status-callback off",
         )
-    callback_url = ""
-    if ns.callback_url:
-        callback_url = ns.callback_url
-        if not callback_url.startswith("https://"):
+    callback_host, callback_port, callback_listen = "127.0.0.1", 0, False
+    if ns.callback_listen:
+        if not callback_url:
             raise ConfigError(
-                "--callback-url",
-                f"{callback_url!r} is not https://",
-                "give an https:// URL",
+                "--callback-listen",
+                "is given without --callback-url",
+                "give the public https:// URL the platform must call",
             )
+        callback_host, callback_port = parse_listen(
+            "--callback-listen", ns.callback_listen
+        )
+        check_plain("--services-tls", callback_host, tls, ns.behind_proxy)
+        callback_listen = True
+    elif callbacks and not tls and not callback_url:
+        raise ConfigError(
+            "--services-tls",
+            "off serves plain http, which the platform must not call",
+            "give --callback-url: the terminator's https:// URL",
+        )
     files = {}
     for flag, value in (
         ("--receiver-cert", ns.receiver_cert),
         ("--receiver-key", ns.receiver_key),
+        ("--callback-cert", ns.callback_cert),
+        ("--callback-key", ns.callback_key),
         ("--target-ca-file", ns.target_ca_file),
     ):
         if value and not Path(value).is_file():
@@ -296,12 +380,36 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
                 flag, f"{value!r} is not a file", "give a PEM file's path"
             )
         files[flag] = Path(value) if value else None
-    if (ns.receiver_cert is None) != (ns.receiver_key is None):
-        raise ConfigError(
-            "--receiver-cert/--receiver-key",
-            "only one is given",
-            "give both or neither",
-        )
+    for cert, key in (
+        ("--receiver-cert", "--receiver-key"),
+        ("--callback-cert", "--callback-key"),
+    ):
+        if (files[cert] is None) != (files[key] is None):
+            raise ConfigError(
+                f"{cert}/{key}", "only one is given", "give both or neither"
+            )
+        if files[cert] is not None and not tls:
+            raise ConfigError(
+                f"{cert}/{key}",
+                "are given with --services-tls off",
+                "drop them (the terminator holds the certificate), or use --services-tls on",
+            )
+    taken: dict[int, str] = {}
+    for flag, (h, p) in (
+        ("--receiver-listen", (host, port)),
+        ("--receiver-open-listen", (open_host, open_port)),
+        ("--callback-listen", (callback_host, callback_port)),
+    ):
+        if not p:
+            continue
+        if p in taken:  # one port, two services: only one would get it
+            raise ConfigError(
+                flag,
+                f"port {p} is also {taken[p]}'s",
+                "give each service its own port",
+            )
+        taken[p] = flag
+        _try_bind(flag, h, p)
     return RunOptions(
         profile=profile,
         out=_run_dir(ns.out),
@@ -311,13 +419,56 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
         receiver_url_open=open_url,
         receiver_host=host,
         receiver_port=port,
+        receiver_open_host=open_host,
+        receiver_open_port=open_port,
         receiver_cert=files["--receiver-cert"],
         receiver_key=files["--receiver-key"],
         conference_sids=ns.conference_sids,
         target_ca_file=files["--target-ca-file"],
         callback_url=callback_url,
+        callback_listen=callback_listen,
+        callback_host=callback_host,
+        callback_port=callback_port,
+        callback_cert=files["--callback-cert"] or files["--receiver-cert"],
+        callback_key=files["--callback-key"] or files["--receiver-key"],
+        services_tls=tls,
+        behind_proxy=ns.behind_proxy,
         load=ns.command != "conform",
     )
+
+
+def _public_url(flag: str, text: str | None, remote: bool, scheme: str = "wss") -> str:
+    """A public receiver/sink URL: TLS only, and not loopback with a remote target."""
+    if not text:
+        return ""
+    url = (
+        parse_wss_url(flag, text)
+        if scheme == "wss"
+        else check_public_url(flag, text, ("https",))
+    )
+    host = urlsplit(url).hostname or ""
+    if remote and is_loopback(host):
+        raise ConfigError(
+            flag,
+            f"{text!r} is loopback, which a remote platform cannot reach",
+            f"give the public {scheme}:// URL of your TLS terminator or tunnel",
+        )
+    return url
+
+
+def _try_bind(flag: str, host: str, port: int) -> None:
+    """Bind the address now, so a taken port fails before the first request."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        raise ConfigError(
+            flag,
+            f"cannot listen on {format_listen(host, port)} ({exc.strerror})",
+            "choose a free port and address of this machine",
+        ) from None
 
 
 def _has_module(name: str) -> bool:
@@ -350,8 +501,17 @@ def _run_dir(out: str | None) -> Path:
     return path
 
 
-def _cmd_check(ref: str) -> int:
-    profile = load_profile(ref)
+def _cmd_check(ns: argparse.Namespace) -> int:
+    profile = load_profile(ns.profile)
+    caps = {
+        key: (flag, value)
+        for flag, key, value in (
+            ("--max-streams", "max_streams", ns.max_streams),
+            ("--max-stream-minutes", "max_stream_minutes", ns.max_stream_minutes),
+        )
+        if value is not None
+    }
+    profile = apply_overrides(profile, caps) if caps else profile
     load = profile.load
     print(f"{profile.name}: {profile.description or '(no description)'}")
     what = (
@@ -365,7 +525,71 @@ def _cmd_check(ref: str) -> int:
     for gate in profile.gates():
         print(f"gate {gate.name} {gate.op} {gate.limit:g}  ({gate.source})")
     print(f"conformance.require: {profile.conformance.requirement()}")
+    if ns.target is not None:
+        for line in start_estimate(profile, ns.target):
+            print(line)
     return EXIT_PASS
+
+
+def start_estimate(profile: Profile, target: str) -> list[str]:
+    """What a run of ``profile`` would start on ``target``: streams, minutes, rate, caps.
+
+    Closed model: each user cycles start, hold, stop, wait, so about
+    ``users * duration / (hold + wait)`` streams (mean hold and wait; a shape
+    that ramps starts fewer). Open model: ``rate * duration``, at most
+    ``users`` in flight. A stream still held when the load ends is stopped
+    then, so stream minutes never exceed ``users * duration``.
+    """
+    load, budget = profile.load, profile.budget
+    hold = sum(load.hold_s) / 2
+    wait = sum(load.wait_s) / 2
+    duration = load.duration_s
+    if load.model == "closed":
+        rate = load.users / max(hold + wait, 1e-3)
+        model = (
+            f"{load.users} users x {duration:g} s / (hold {hold:g} s + wait {wait:g} s)"
+        )
+    else:
+        rate = min(load.rate, load.users / max(hold, 1e-3))
+        model = (
+            f"{load.rate:g} starts/s x {duration:g} s (at most {load.users} in flight)"
+        )
+    streams = rate * duration
+    minutes = min(streams * hold, load.users * duration) / 60
+    lines = [
+        f"target: {target}",
+        f"would start: about {streams:,.0f} streams ({model})",
+        f"stream minutes: about {minutes:,.1f} (mean hold {hold:g} s)",
+        f"start requests: about {rate:,.2f}/s, as many stops; "
+        f"hold {load.hold_s[0]:g}-{load.hold_s[1]:g} s, "
+        f"wait {load.wait_s[0]:g}-{load.wait_s[1]:g} s, duration {duration:g} s",
+    ]
+    caps = []
+    if budget.max_streams:
+        caps.append(f"max_streams {budget.max_streams}")
+    if budget.max_stream_minutes:
+        caps.append(f"max_stream_minutes {budget.max_stream_minutes:g}")
+    if not caps:
+        lines.append(
+            "caps: none (a real platform bills by the stream minute: set "
+            "--max-streams/--max-stream-minutes or [budget] in the profile)"
+        )
+        return lines
+    stops = []
+    if budget.max_streams and budget.max_streams < streams:
+        stops.append(f"after about {budget.max_streams / rate:,.0f} s by max_streams")
+    if budget.max_stream_minutes and budget.max_stream_minutes < minutes:
+        at = budget.max_stream_minutes * 60 / max(hold, 1e-3) / rate
+        stops.append(f"after about {at:,.0f} s by max_stream_minutes")
+    lines.append(
+        f"caps: {', '.join(caps)}; "
+        + (
+            f"new starts would stop {' and '.join(stops)}"
+            if stops
+            else "not reached by this load"
+        )
+    )
+    return lines
 
 
 def _exec_module(module: str, args: Sequence[str]) -> NoReturn:
@@ -375,6 +599,7 @@ def _exec_module(module: str, args: Sequence[str]) -> NoReturn:
 _PASSTHROUGH = {
     "platform": "harness.platform",
     "receive": "receivers",
+    "callbacks": "receivers.callbacks",
     "report": "reports",
     "compare": "reports.compare",
 }
@@ -395,7 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         if ns.command == "check":
-            return _cmd_check(ns.profile)
+            return _cmd_check(ns)
         default = {"capacity": "capacity", "conform": "conform"}.get(
             ns.command, "default"
         )

@@ -30,6 +30,7 @@ from harness.profile_spec import (
     DIMENSIONS,
     MAX_DURATION_S,
     MAX_USERS,
+    BudgetSpec,
     CapacitySpec,
     ConformanceSpec,
     Load,
@@ -48,6 +49,7 @@ __all__ = [
     "DIMENSIONS",
     "MAX_DURATION_S",
     "MAX_USERS",
+    "BudgetSpec",
     "CapacitySpec",
     "ConformanceSpec",
     "Load",
@@ -133,6 +135,8 @@ _OVERRIDES: Final[dict[str, tuple[str, str]]] = {
     "status_callback": ("matrix", "status_callback"),
     "stop_by": ("matrix", "stop_by"),
     "negative": ("conformance", "negative"),
+    "max_streams": ("budget", "max_streams"),
+    "max_stream_minutes": ("budget", "max_stream_minutes"),
 }
 
 
@@ -215,12 +219,12 @@ def _flag_value(section: str, name: str, text: str) -> Any:
         if name == "params":
             return [int(p) if p.isdigit() else p for p in items]
         return items
-    if name in ("users", "conferences", "processes", "receivers"):
+    if name in ("users", "conferences", "processes", "receivers", "max_streams"):
         try:
             return int(text)
         except ValueError:
             return text
-    if name in ("rate", "spawn_rate"):
+    if name in ("rate", "spawn_rate", "max_stream_minutes"):
         try:
             return float(text)
         except ValueError:

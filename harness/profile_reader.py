@@ -29,6 +29,7 @@ from harness.profile_spec import (
     MAX_RATE,
     MAX_USERS,
     MAX_WEIGHT,
+    BudgetSpec,
     CapacitySpec,
     ConformanceSpec,
     Load,
@@ -78,6 +79,7 @@ _TOP: Final = (
     "capacity",
     "report",
     "platform",
+    "budget",
 )
 _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "load": (
@@ -107,6 +109,7 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "capacity": ("enabled", "require", "stop", "confirm", "search", "factor", "settle"),
     "report": ("codec_compare", "baseline", "band"),
     "platform": ("faults", "defects", "seed", "processes"),
+    "budget": ("max_streams", "max_stream_minutes"),
 }
 
 
@@ -354,6 +357,7 @@ class Reader:
             report=self.report(self.table(merged, "report")),
             platform=self.platform(self.table(merged, "platform")),
             threshold_sources=self.sources(doc, merged),
+            budget=self.budget(self.table(merged, "budget")),
         )
         check_consistency(profile, self)
         return profile
@@ -605,6 +609,14 @@ class Reader:
                 f'write {key} = "{allowed[0]}"',
             )
         return str(value)
+
+    def budget(self, t: Mapping[str, Any]) -> BudgetSpec:
+        return BudgetSpec(
+            max_streams=self.integer("budget", t, "max_streams", 0, 0, 10_000_000),
+            max_stream_minutes=self.number(
+                "budget", t, "max_stream_minutes", 0.0, 0.0, 10_000_000.0
+            ),
+        )
 
     def report(self, t: Mapping[str, Any]) -> ReportSpec:
         baseline = t.get("baseline", "PCMU")

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_RATE",
     "MAX_USERS",
     "MAX_WEIGHT",
+    "BudgetSpec",
     "CapacitySpec",
     "ConformanceSpec",
     "Load",
@@ -203,6 +204,20 @@ class CapacitySpec:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class BudgetSpec:
+    """Caps on what a run may start: a real space bills by the stream minute.
+
+    Reaching a cap stops new starts (streams already open run their hold);
+    the report says which cap was reached. 0 means no cap.
+    """
+
+    max_streams: int = 0
+    """Streams a run may start, all Locust processes together."""
+    max_stream_minutes: float = 0.0
+    """Stream minutes a run may start, counting each stream's drawn hold."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ReportSpec:
     codec_compare: bool = False
     """Lay codecs side by side against ``baseline`` in the report."""
@@ -237,6 +252,7 @@ class Profile:
     platform: PlatformSpec
     threshold_sources: dict[str, str] = dataclasses.field(default_factory=dict)
     """Key -> where it was declared (``nightly.toml:12``, ``smoke (built-in):23``)."""
+    budget: BudgetSpec = BudgetSpec()
 
     def gates(self) -> list[ThresholdSpec]:
         """Every threshold compiled, in declaration order."""
@@ -286,6 +302,7 @@ class Profile:
                 for f in dataclasses.fields(self.capacity)
             },
             "report": dataclasses.asdict(self.report),
+            "budget": dataclasses.asdict(self.budget),
             "platform": {
                 "faults": list(self.platform.faults),
                 "defects": list(self.platform.defects),

@@ -23,7 +23,9 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from harness.deploy import format_listen
 from harness.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.errors import ConfigError, HarnessError
 from harness.knee import plan_of, run_time_s
@@ -53,12 +55,26 @@ class RunOptions:
     receiver_url_open: str = ""
     receiver_host: str = "127.0.0.1"
     receiver_port: int = 0
+    receiver_open_host: str = "127.0.0.1"
+    receiver_open_port: int = 0
+    """The receiver for streams without a bearer token: its own address, never
+    silently the next port up (0: a free one, printed)."""
     receiver_cert: Path | None = None
     receiver_key: Path | None = None
     conference_sids: str = ""
     target_ca_file: Path | None = None
     callback_url: str = ""
     """Public https:// URL of the status-callback sink (a real target); else ours."""
+    callback_listen: bool = False
+    """Start the sink on ``callback_host:callback_port`` even with ``callback_url``
+    (the public URL of a terminator in front of it)."""
+    callback_host: str = "127.0.0.1"
+    callback_port: int = 0
+    callback_cert: Path | None = None
+    callback_key: Path | None = None
+    services_tls: bool = True
+    """False: receivers and sink serve plain ws/http behind a TLS terminator."""
+    behind_proxy: bool = False
     load: bool = True
     """False for ``streamload conform``: the negative suite only."""
 
@@ -119,8 +135,52 @@ class _Run:
             }
         )
 
+    def budget_caps(self) -> dict[str, Any] | None:
+        """The caps and, when one stopped new starts, when and where (``run.json``).
+
+        The Locust processes each note the cap they reached in
+        ``RUN_DIR/budget/<producer>.json``; the first one is the run's event.
+        """
+        spec = self.profile.budget
+        if not (spec.max_streams or spec.max_stream_minutes):
+            return None
+        notes: list[dict[str, Any]] = []
+        for path in sorted((self.opts.out / "budget").glob("*.json")):
+            try:
+                notes.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue
+        notes.sort(key=lambda n: int(n.get("mono_ns", 0)))
+        out: dict[str, Any] = {
+            "max_streams": spec.max_streams,
+            "max_stream_minutes": spec.max_stream_minutes,
+            "reached": notes[0]["cap"] if notes else None,
+            "processes_stopped": len(notes),
+        }
+        if notes and not any(e.get("budget") for e in self.events):
+            first = notes[0]
+            mono_ns = int(first.get("mono_ns", time.monotonic_ns()))
+            limit = (
+                f"{spec.max_streams} streams"
+                if first["cap"] == "max_streams"
+                else f"{spec.max_stream_minutes:g} stream minutes"
+            )
+            self.events.append(
+                {
+                    "at_s": round(max(0.0, mono_ns / 1e9 - self.started), 3),
+                    "mono_ns": mono_ns,
+                    "kind": "warning",
+                    "what": f"budget reached ({first['cap']}: {limit}); "
+                    "new stream starts stopped",
+                    "budget": first["cap"],
+                }
+            )
+            self.events.sort(key=lambda e: float(e["at_s"]))
+        return out
+
     def write_run_json(self) -> None:
         load = self.profile.load
+        budget = self.budget_caps()
         _write_json(
             self.opts.out / "run.json",
             {
@@ -142,6 +202,7 @@ class _Run:
                 "negative": self.negative_state,
                 "callback_sink": bool(self.callback_url),
                 "signing_key": bool(self.env.get("SIGNALWIRE_SIGNING_KEY")),
+                "budget": budget,
                 "events": self.events,
             },
         )
@@ -178,8 +239,10 @@ class _Run:
         callbacks = self._start_callbacks()
         platform = self._start_platform()
         ready = [r.wait_ready(_READY_TIMEOUT_S) for r in self.receivers]
-        self.callback_url = opts.callback_url or (
-            str(callbacks.wait_ready(_READY_TIMEOUT_S)["url"]) if callbacks else ""
+        self.callback_url = (
+            str(callbacks.wait_ready(_READY_TIMEOUT_S)["url"])
+            if callbacks
+            else opts.callback_url
         )
         if platform is not None:
             try:
@@ -209,6 +272,13 @@ class _Run:
             f"{'platform' if target is None else 'target'} {self.target_url}, "
             f"receiver {self.receiver_url}"
         )
+        if len(ready) > 1:
+            self.say(
+                f"streamload: receiver for streams without a bearer token: "
+                f"{self.open_url} (listening on {ready[1].get('listen', '?')})"
+            )
+        if self.callbacks is not None:
+            self.say(f"streamload: status callbacks: {self.callback_url}")
         self.event(
             f"services ready: target {self.target_url}, receivers {self.receiver_url}"
         )
@@ -250,18 +320,29 @@ class _Run:
         self.conferences = found
         self.event(f"conferences discovered: {len(found)} in progress")
 
+    def _service_flags(self, cert: Path | None, key: Path | None) -> list[str]:
+        """TLS flags shared by receivers and the sink (``--services-tls``)."""
+        opts = self.opts
+        if not opts.services_tls:
+            return ["--tls", "off", *(["--behind-proxy"] if opts.behind_proxy else [])]
+        argv = [
+            "--cert-file", str(cert or self.tls.cert_file),
+            "--key-file", str(key or self.tls.key_file),
+        ]  # fmt: skip
+        return argv + (["--behind-proxy"] if opts.behind_proxy else [])
+
     def _start_receivers(self) -> None:
         opts, load = self.opts, self.profile.load
-        cert = str(opts.receiver_cert or self.tls.cert_file)
-        key = str(opts.receiver_key or self.tls.key_file)
-        wanted = ["receiver-0"]
+        wanted = [("receiver-0", opts.receiver_host, opts.receiver_port)]
         if "off" in self.profile.matrix.values["bearer_token"] and opts.load:
-            wanted.append("receiver-open")
-        for i, name in enumerate(wanted):
-            port = opts.receiver_port + i if opts.receiver_port else 0
+            wanted.append(
+                ("receiver-open", opts.receiver_open_host, opts.receiver_open_port)
+            )
+        for i, (name, host, port) in enumerate(wanted):
             argv = [
-                "-m", "receivers", "--host", opts.receiver_host, "--port", str(port),
-                "--cert-file", cert, "--key-file", key, "--run-dir", str(opts.out),
+                "-m", "receivers", "--listen", format_listen(host, port),
+                *self._service_flags(opts.receiver_cert, opts.receiver_key),
+                "--run-dir", str(opts.out),
                 "--producer", name, "--stats-interval", "0.5",
                 "--max-duration", self.lifetime,
             ]  # fmt: skip
@@ -272,22 +353,34 @@ class _Run:
             self.receivers.append(Child(name, argv, log_dir=self.logs, env=env))
 
     def _start_callbacks(self) -> Child | None:
-        """The status-callback sink, when anything asks for callbacks and none is given."""
+        """The status-callback sink, when anything asks for callbacks and none is given.
+
+        With ``--callback-listen`` it starts behind the public ``--callback-url``;
+        with a URL alone the user runs the sink (``streamload callbacks``).
+        """
         profile, opts = self.profile, self.opts
         wanted = (
             "on" in profile.matrix.values["status_callback"]
             or profile.conformance.negative
         )
-        if not wanted or opts.callback_url:
+        if not wanted or (opts.callback_url and not opts.callback_listen):
             return None
         if opts.target is not None and not opts.target.loopback:
-            return None  # a remote platform cannot reach it; _run_options checked
+            if not opts.callback_listen:
+                return None  # a remote platform cannot reach it; _run_options checked
         argv = [
-            "-m", "receivers.callbacks", "--cert-file", str(self.tls.cert_file),
-            "--key-file", str(self.tls.key_file), "--run-dir", str(opts.out),
+            "-m", "receivers.callbacks",
+            "--listen", format_listen(opts.callback_host, opts.callback_port),
+            *self._service_flags(opts.callback_cert, opts.callback_key),
+            "--run-dir", str(opts.out),
             "--producer", "callbacks", "--stats-interval", "0.5",
             "--max-duration", self.lifetime,
         ]  # fmt: skip
+        if opts.callback_url:
+            argv += ["--public-url", opts.callback_url]
+            path = urlsplit(opts.callback_url).path
+            if path and path != "/":
+                argv += ["--path", path]
         self.callbacks = Child("callbacks", argv, log_dir=self.logs, env=self.env)
         return self.callbacks
 
@@ -385,6 +478,12 @@ class _Run:
             argv += ["--ca-file", str(ca_file)]
         if self.callback_url:
             argv += ["--status-callback", self.callback_url]
+        else:
+            self.event(
+                "negative suite: status callbacks not checked (no sink the platform "
+                "can reach; give --callback-listen and --callback-url)",
+                "warning",
+            )
         self.negative = Child(
             "negative", argv, log_dir=self.logs, env=self.env, json_lines=False
         )

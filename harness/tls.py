@@ -15,7 +15,13 @@ from pathlib import Path
 import trustme
 
 
-__all__ = ["TlsFiles", "client_context", "make_tls", "server_context"]
+__all__ = [
+    "TlsFiles",
+    "client_context",
+    "make_tls",
+    "server_context",
+    "service_files",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -41,6 +47,20 @@ def make_tls(directory: Path) -> TlsFiles:
             out.write(blob.bytes())
     files.key_file.chmod(0o600)
     return files
+
+
+def service_files(
+    directory: Path, cert_file: Path | None, key_file: Path | None
+) -> tuple[Path, Path, Path | None]:
+    """``(cert, key, ca)``: the user's pair (``ca`` is ``None``), or a throwaway one.
+
+    A service started with no certificate makes its own CA and loopback
+    certificate under ``directory``; ``ca`` is then the file a client trusts.
+    """
+    if cert_file is not None and key_file is not None:
+        return cert_file, key_file, None
+    files = make_tls(directory.absolute())  # the ready line's paths work anywhere
+    return files.cert_file, files.key_file, files.ca_file
 
 
 def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:

@@ -51,8 +51,10 @@ class Options:
     """The parsed command line plus the token from the environment."""
 
     server: ServerConfig
-    cert_file: Path
-    key_file: Path
+    cert_file: Path | None
+    """``None`` with ``key_file``: plain ws (``--tls off``), or a throwaway pair
+    still to make (``tls``)."""
+    key_file: Path | None
     run_dir: Path
     producer: str
     max_duration: float
@@ -62,6 +64,13 @@ class Options:
     """Receiver processes sharing the port; 1 serves in this process."""
     exit_with_parent: bool = False
     """Stop when the parent process goes away (set on ``--processes`` workers)."""
+    tls: bool = True
+    """``--tls``: off serves plain ws, for use behind a TLS terminator."""
+    behind_proxy: bool = False
+    public_url: str = ""
+    """What the platform dials (the ready line's ``url``); ``""``: the local URL."""
+    ca_file: Path | None = None
+    """The throwaway CA that signed ``cert_file``, once made."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         path="/stream",
         path_help="the only path accepted",
         producer="receiver-0",
+        service="receiver",
     )
     p.add_argument(
         "--max-size", type=int, default=1_048_576, help="largest message, bytes"
@@ -88,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
         help="receiver processes sharing one port, e.g. one per core (default 1)",
     )
     p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+    # a --processes worker is told the supervisor's throwaway CA, to echo it
+    p.add_argument("--ca-file", type=Path, default=None, help=argparse.SUPPRESS)
     return p
 
 
@@ -102,7 +114,7 @@ def parse_args(
     p = _parser()
     a = p.parse_args(argv)
     env = os.environ if environ is None else environ
-    service.check_flags(a, p, seconds=("--idle-timeout",))
+    address = service.check_flags(a, p, seconds=("--idle-timeout",))
     if a.max_size < 1024:
         raise ConfigError(
             "--max-size", f"{a.max_size} is too small", "use at least 1024"
@@ -120,6 +132,7 @@ def parse_args(
         idle_timeout=a.idle_timeout,
         token=Secret(token) if token else None,
         reuse_port=a.reuse_port,
+        behind_proxy=address.behind_proxy,
     )
     return Options(
         server=config,
@@ -131,6 +144,10 @@ def parse_args(
         stats_interval=a.stats_interval,
         processes=a.processes,
         exit_with_parent=a.exit_with_parent,
+        tls=address.tls,
+        behind_proxy=address.behind_proxy,
+        public_url=address.public_url,
+        ca_file=a.ca_file,
     )
 
 
@@ -191,7 +208,14 @@ async def main(options: Options) -> int:
         raise service.listen_error(
             options.server.host, options.server.port, exc
         ) from exc
-    service.emit("ready", url=url, pid=os.getpid())
+    service.ready(
+        url,
+        options.public_url,
+        options.server.host,
+        receiver.port,
+        options.ca_file,
+        run_dir=str(options.run_dir),
+    )
 
     def report() -> None:
         service.emit("stats", **_stats(receiver, monitor))
@@ -216,11 +240,19 @@ async def main(options: Options) -> int:
     return service.exit_code(sink.errors, logger, options.run_dir)
 
 
+def with_tls(options: Options) -> Options:
+    """Make the throwaway CA and certificate when TLS is on and none was given."""
+    if not options.tls or options.cert_file is not None:
+        return options
+    cert, key, ca = service.tls_files(options.run_dir, None, None)
+    return dataclasses.replace(options, cert_file=cert, key_file=key, ca_file=ca)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Entry point: parse, serve on uvloop, and map errors to exit codes."""
 
     def serve() -> int:
-        options = parse_args(argv)
+        options = with_tls(parse_args(argv))
         if options.processes > 1:
             return uvloop.run(supervise(options, options.processes))
         return uvloop.run(main(options))

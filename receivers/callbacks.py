@@ -1,4 +1,4 @@
-"""``python -m receivers.callbacks``: an HTTPS sink that checks and records status callbacks.
+"""``streamload callbacks`` (``python -m receivers.callbacks``): an HTTPS sink that checks and records status callbacks.
 
 Give its URL as ``StatusCallback`` (api.md §1.1). Every request to ``--path``
 (any method: a wrong one is a CB-003 finding, not a 405) is answered 200 and
@@ -7,7 +7,13 @@ handed to :class:`harness.callbacks.CallbackChecker`; rows go to
 ``--flush-interval`` seconds, and the per-stream ``rule_checks`` and
 ``violations`` (source ``callback``) once, at exit.
 
-Prints one JSON ``ready`` line (``{"event":"ready","url":...,"pid":...}``),
+Started with no flag it makes a throwaway CA under ``RUN_DIR/tls``; behind a
+TLS terminator, ``--tls off --behind-proxy --public-url https://...`` serves
+plain http and checks signatures against the public URL (see
+:mod:`harness.deploy` for the address flags all services share).
+
+Prints one JSON ``ready`` line (``{"event":"ready","url":...,"listen":...,
+"ca_file":...,"pid":...}``),
 then ``stats`` lines. Stops on SIGTERM, SIGINT or after ``--max-duration``
 seconds and flushes everything. Exit codes: 0 done, 2 bad flags or
 environment, 3 records could not be written. With ``SIGNALWIRE_SIGNING_KEY``
@@ -24,11 +30,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import uvloop
 from aiohttp import web
 
 from harness.callbacks import CallbackChecker
+from harness.deploy import forwarded_client, local_url
 from harness.records import MemorySink
 from harness.secret import Secret
 from harness.sink import RecordSink
@@ -47,8 +55,9 @@ logger = logging.getLogger("receivers.callbacks")
 class Options:
     """The parsed command line plus the signing key from the environment."""
 
-    cert_file: Path
-    key_file: Path
+    cert_file: Path | None
+    """``None`` with ``key_file``: plain http (``--tls off``) or a throwaway pair to make."""
+    key_file: Path | None
     run_dir: Path
     host: str = "127.0.0.1"
     port: int = 0
@@ -58,6 +67,15 @@ class Options:
     max_duration: float = 3600.0
     stats_interval: float = 1.0
     flush_interval: float = 1.0
+    tls: bool = True
+    """``--tls``: off serves plain http, for use behind a TLS terminator."""
+    behind_proxy: bool = False
+    public_url: str = ""
+    """What the platform is told (the ready line's ``url``); ``""``: the local URL.
+    Its scheme and host are also the URL a callback's signature is checked
+    against, since a terminator changes both on the way in."""
+    ca_file: Path | None = None
+    """The throwaway CA that signed ``cert_file``, once made."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         path="/callbacks",
         path_help="the path callbacks are sent to",
         producer="callbacks",
+        public_example="https://cb.example.com/callbacks",
     )
     p.add_argument(
         "--flush-interval", type=float, default=1.0, help="seconds between writes"
@@ -85,7 +104,9 @@ def parse_args(
     p = _parser()
     a = p.parse_args(argv)
     env = os.environ if environ is None else environ
-    service.check_flags(a, p, seconds=("--flush-interval",))
+    address = service.check_flags(
+        a, p, seconds=("--flush-interval",), public_schemes=("https", "http")
+    )
     key = env.get(SIGNING_KEY_ENV, "")
     return Options(
         cert_file=a.cert_file,
@@ -99,6 +120,9 @@ def parse_args(
         max_duration=a.max_duration,
         stats_interval=a.stats_interval,
         flush_interval=a.flush_interval,
+        tls=address.tls,
+        behind_proxy=address.behind_proxy,
+        public_url=address.public_url,
     )
 
 
@@ -116,6 +140,9 @@ class CallbackSink:
         self.errors = 0
         self._buffer = MemorySink()
         self._lock = asyncio.Lock()
+        public = urlsplit(options.public_url) if options.public_url else None
+        self._origin = f"{public.scheme}://{public.netloc}" if public else ""
+        self._clients: set[str] = set()
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024)
@@ -125,13 +152,24 @@ class CallbackSink:
     async def _handle(self, request: web.Request) -> web.Response:
         at_ns = time.monotonic_ns()
         body = await request.read()
-        # what the platform called, and signed: the Host it sent, the path and
-        # query exactly as they came on the request line
-        url = f"{request.scheme}://{request.host}{request.raw_path}"
+        # what the platform called, and signed: the Host it sent (behind a
+        # terminator, the public URL's scheme and host), the path and query
+        # exactly as they came on the request line
+        origin = self._origin or f"{request.scheme}://{request.host}"
+        url = f"{origin}{request.raw_path}"
+        if self.options.behind_proxy:
+            self._log_client(request)
         self.checker.receive(
             request.method, url, request.headers, body, at_ns, self._buffer
         )
         return web.Response(text="OK\n")
+
+    def _log_client(self, request: web.Request) -> None:
+        """Log each new client a terminator names, once (logs only, never a check)."""
+        client = forwarded_client(request.headers)
+        if client and client not in self._clients and len(self._clients) < 100:
+            self._clients.add(client)
+            logger.info("callbacks from %s (via %s)", client, request.remote)
 
     def stats(self) -> dict[str, int]:
         return {
@@ -170,6 +208,9 @@ async def main(options: Options) -> int:
             be written or the address cannot be bound.
     """
     stop, deadline = service.stop_event(options.max_duration)
+    if options.tls and options.cert_file is None:
+        cert, key, ca = service.tls_files(options.run_dir, None, None)
+        options = dataclasses.replace(options, cert_file=cert, key_file=key, ca_file=ca)
     ctx = service.tls_context(options.cert_file, options.key_file)
     service.records_dir(options.run_dir)
     sink = CallbackSink(
@@ -186,8 +227,16 @@ async def main(options: Options) -> int:
         await runner.cleanup()
         raise service.listen_error(options.host, options.port, exc) from exc
     port = runner.addresses[0][1]
-    host = f"[{options.host}]" if ":" in options.host else options.host
-    service.emit("ready", url=f"https://{host}:{port}{options.path}", pid=os.getpid())
+    scheme = "https" if ctx is not None else "http"
+    local = local_url(scheme, options.host, port, options.path)
+    service.ready(
+        local,
+        options.public_url,
+        options.host,
+        port,
+        options.ca_file,
+        run_dir=str(options.run_dir),
+    )
 
     def report() -> None:
         service.emit("stats", **sink.stats())
@@ -209,7 +258,14 @@ async def main(options: Options) -> int:
 
 def run(argv: list[str] | None = None) -> int:
     """Entry point: parse, serve on uvloop, and map errors to exit codes."""
-    return service.run(PROG, lambda: uvloop.run(main(parse_args(argv))))
+
+    def serve() -> int:
+        options = parse_args(argv)
+        if options.behind_proxy:  # the clients a terminator names, once each
+            logger.setLevel(logging.INFO)
+        return uvloop.run(main(options))
+
+    return service.run(PROG, serve)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ class Connection:
         sink: where the session puts its rows.
         bearer_ok: the handshake's token check, ``None`` when none is configured.
         dist: the receiver's histograms, fed from this connection's frame rows.
+        check_tls: check WS-HANDSHAKE-002 (wss); off behind a TLS terminator,
+            where the plain hop says nothing about what the platform dialed.
     """
 
     __slots__ = ("_closing", "last_ns", "session", "sink", "ws")
@@ -61,10 +63,13 @@ class Connection:
         *,
         bearer_ok: bool | None,
         dist: Distributions | None = None,
+        check_tls: bool = True,
     ) -> None:
         now = time.monotonic_ns()
         self.ws = ws
-        tls = ws.transport.get_extra_info("ssl_object") is not None
+        tls = (
+            ws.transport.get_extra_info("ssl_object") is not None if check_tls else None
+        )
         self.session = StreamSession(now, bearer_ok=bearer_ok, tls=tls)
         self.sink: RowSink = (
             sink if dist is None else FrameTap(sink, dist, self.session)

@@ -21,6 +21,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from harness.checks_io import checker_rows
+from harness.deploy import forwarded_client, local_url
 from harness.records import RowSink
 from harness.rules import Checker
 from harness.secret import Secret
@@ -57,6 +58,8 @@ class ServerConfig:
     """Keepalive pings; off by default, the idle timeout catches dead peers."""
     close_timeout: float = 5.0
     """Seconds to wait for the peer's close frame before dropping the socket."""
+    behind_proxy: bool = False
+    """A TLS terminator forwards to us: log the client it names (never trust it)."""
 
 
 class Receiver:
@@ -64,7 +67,9 @@ class Receiver:
 
     Args:
         config: listening address and handshake policy.
-        ssl_context: the server's TLS context (wss only).
+        ssl_context: the server's TLS context; ``None`` serves plain ws, for
+            use behind a TLS terminator (WS-HANDSHAKE-002 is then not checked
+            here: the terminator holds the TLS the platform saw).
         sink: where sessions put their rows; called on the loop only.
         dist: per-codec/track histograms fed by every connection, if kept.
     """
@@ -72,7 +77,7 @@ class Receiver:
     def __init__(
         self,
         config: ServerConfig,
-        ssl_context: ssl.SSLContext,
+        ssl_context: ssl.SSLContext | None,
         sink: RowSink,
         dist: Distributions | None = None,
     ) -> None:
@@ -90,6 +95,8 @@ class Receiver:
         self._bearer_ok = True if config.token else None
         self._server: Server | None = None
         self.url = ""
+        self.port = 0
+        """The port listened on, once started."""
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -112,9 +119,9 @@ class Receiver:
             close_timeout=cfg.close_timeout,
             reuse_port=cfg.reuse_port,
         )
-        port = self._server.sockets[0].getsockname()[1]
-        host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
-        self.url = f"wss://{host}:{port}{cfg.path}"
+        self.port = port = self._server.sockets[0].getsockname()[1]
+        scheme = "ws" if self.ssl_context is None else "wss"
+        self.url = local_url(scheme, cfg.host, port, cfg.path)
         return self.url
 
     async def close(self, timeout: float) -> None:
@@ -189,6 +196,11 @@ class Receiver:
         if problem is None:
             return None
         self.refused += 1
+        logger.warning(
+            "refused an upgrade from %s: %s",
+            _client(connection, request, self.config.behind_proxy),
+            problem,
+        )
         self.handshake.check(
             "WS-HANDSHAKE-001",
             False,
@@ -203,7 +215,13 @@ class Receiver:
         return response
 
     async def _handle(self, ws: ServerConnection) -> None:
-        conn = Connection(ws, self.sink, bearer_ok=self._bearer_ok, dist=self.dist)
+        conn = Connection(
+            ws,
+            self.sink,
+            bearer_ok=self._bearer_ok,
+            dist=self.dist,
+            check_tls=self.ssl_context is not None,
+        )
         self.open.add(conn)
         self.accepted += 1
         try:
@@ -212,6 +230,16 @@ class Receiver:
             self.open.discard(conn)
             self._closed_frames += conn.session.frames
             self._closed_violations += conn.session.violations
+
+
+def _client(connection: ServerConnection, request: Request, behind_proxy: bool) -> str:
+    """Who connected, for logs: the peer, and behind a proxy the client it names."""
+    try:
+        peer = str(connection.remote_address[0])
+    except (OSError, TypeError, IndexError):
+        peer = "?"
+    client = forwarded_client(request.headers) if behind_proxy else None
+    return f"{client} (via {peer})" if client else peer
 
 
 def _bearer_problem(token: Secret, values: list[str]) -> str | None:

@@ -22,8 +22,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from harness import deploy
 from harness.errors import ConfigError
-from harness.tls import server_context
+from harness.tls import server_context, service_files
 
 
 __all__ = [
@@ -37,10 +38,12 @@ __all__ = [
     "exit_code",
     "listen_error",
     "parser",
+    "ready",
     "records_dir",
     "run",
     "stop_event",
     "tls_context",
+    "tls_files",
 ]
 
 EXIT_OK, EXIT_USAGE, EXIT_HARNESS = 0, 2, 3
@@ -54,20 +57,25 @@ class Parser(argparse.ArgumentParser):
 
 
 def parser(
-    prog: str, description: str, *, path: str, path_help: str, producer: str
+    prog: str,
+    description: str,
+    *,
+    path: str,
+    path_help: str,
+    producer: str,
+    public_example: str = "wss://rx.example.com/stream",
+    service: str = "",
 ) -> Parser:
     """A parser with the flags every service takes; the caller adds its own.
 
     ``path`` and ``producer`` are the defaults of ``--path`` and ``--producer``
-    (and the examples :func:`check_flags` suggests).
+    (and the examples :func:`check_flags` suggests); the address, TLS and
+    run-directory flags are :func:`harness.deploy.add_flags`'.
     """
     p = Parser(prog=prog, description=description)
     add = p.add_argument
-    add("--host", default="127.0.0.1", help="bind address (default: loopback)")
-    add("--port", type=int, default=0, help="0 picks a free port")
-    add("--cert-file", type=Path, required=True, help="PEM certificate chain")
-    add("--key-file", type=Path, required=True, help="PEM private key")
-    add("--run-dir", type=Path, required=True, help="records go to RUN_DIR/records")
+    deploy.add_flags(p, service=service or producer, public_example=public_example)
+    p.set_defaults(service=service or producer)
     add("--producer", default=producer, help="this process's name in records")
     add("--path", default=path, help=path_help)
     add("--max-duration", type=float, default=3600.0, help="exit after, seconds")
@@ -76,17 +84,23 @@ def parser(
 
 
 def check_flags(
-    a: argparse.Namespace, p: argparse.ArgumentParser, seconds: Sequence[str] = ()
-) -> None:
+    a: argparse.Namespace,
+    p: argparse.ArgumentParser,
+    seconds: Sequence[str] = (),
+    *,
+    public_schemes: tuple[str, ...] = ("wss", "ws"),
+) -> deploy.Address:
     """Refuse out-of-range common flags, and non-positive ``seconds`` flags too.
+
+    Also resolves the address flags (:func:`harness.deploy.resolve`), setting
+    ``a.host``, ``a.port`` and ``a.run_dir``.
 
     Raises:
         ConfigError: naming the flag, what is wrong and the fix.
     """
-    if not 0 <= a.port <= 65535:
-        raise ConfigError(
-            "--port", f"{a.port} is out of range", "use 0..65535 (0 picks one)"
-        )
+    address = deploy.resolve(
+        a, service=p.get_default("service"), public_schemes=public_schemes
+    )
     if not a.path.startswith("/"):
         raise ConfigError(
             "--path",
@@ -99,21 +113,55 @@ def check_flags(
             raise ConfigError(
                 flag, f"{value} is not positive", "give a number of seconds > 0"
             )
-    for flag, path in (("--cert-file", a.cert_file), ("--key-file", a.key_file)):
-        if not path.is_file():
-            raise ConfigError(
-                flag, f"{str(path)!r} is not a file", "give a PEM file's path"
-            )
-    if a.run_dir.exists() and not a.run_dir.is_dir():
-        raise ConfigError(
-            "--run-dir", f"{str(a.run_dir)!r} is not a directory", "give a dir"
-        )
     if not a.producer or "/" in a.producer:
         raise ConfigError(
             "--producer",
             f"{a.producer!r} is not a file-name part",
             f"use e.g. {p.get_default('producer')}",
         )
+    return address
+
+
+def tls_files(
+    run_dir: Path, cert_file: Path | None, key_file: Path | None
+) -> tuple[Path, Path, Path | None]:
+    """``(cert, key, ca)``: the given pair, or a throwaway CA and loopback pair.
+
+    The throwaway files go to ``RUN_DIR/tls``; ``ca`` (``None`` for the
+    user's own pair) is what a client must trust, echoed in the ready line.
+
+    Raises:
+        ConfigError: the run directory cannot be written.
+    """
+    try:
+        return service_files(run_dir / "tls", cert_file, key_file)
+    except OSError as exc:
+        raise ConfigError(
+            "--run-dir",
+            f"cannot write TLS files under {str(run_dir)!r} ({exc.strerror})",
+            "give a writable directory, or --cert-file/--key-file",
+        ) from exc
+
+
+def ready(
+    local: str,
+    public: str,
+    host: str,
+    port: int,
+    ca_file: Path | None,
+    **fields: object,
+) -> None:
+    """The one ``ready`` line: ``url`` (what the platform dials), ``listen`` and
+    ``local_url`` (where this process listens), ``ca_file`` (a throwaway CA)."""
+    emit(
+        "ready",
+        url=public or local,
+        listen=deploy.format_listen(host, port),
+        local_url=local,
+        ca_file=str(ca_file) if ca_file is not None else None,
+        pid=os.getpid(),
+        **fields,
+    )
 
 
 def emit(event: str, **fields: object) -> None:
@@ -137,12 +185,14 @@ def stop_event(max_duration: float) -> tuple[asyncio.Event, asyncio.TimerHandle]
     return stop, loop.call_later(max_duration, stop.set)
 
 
-def tls_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
-    """The server's TLS context.
+def tls_context(cert_file: Path | None, key_file: Path | None) -> ssl.SSLContext | None:
+    """The server's TLS context; ``None`` (plain ws/http) without a certificate.
 
     Raises:
         ConfigError: the files cannot be loaded or do not match.
     """
+    if cert_file is None or key_file is None:
+        return None
     try:
         return server_context(cert_file, key_file)
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
@@ -178,7 +228,7 @@ def records_dir(run_dir: Path) -> Path:
 def listen_error(host: str, port: int, exc: OSError) -> ConfigError:
     """The usage error for an address that cannot be bound."""
     return ConfigError(
-        "--host/--port",
+        "--listen",
         f"cannot listen on {host}:{port} ({exc.strerror})",
         "choose a free port, or 0",
     )

@@ -60,34 +60,31 @@ def merge_stats(stats: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
 def worker_argv(options: Options, port: int, index: int) -> list[str]:
     """The command line of worker ``index`` (0-based), without the interpreter."""
     server = options.server
-    return [
-        "-m",
-        "receivers",
-        "--host",
-        server.host,
-        "--port",
-        str(port),
-        "--reuse-port",
-        "--cert-file",
-        str(options.cert_file),
-        "--key-file",
-        str(options.key_file),
-        "--run-dir",
-        str(options.run_dir),
-        "--producer",
-        f"{options.producer}-{index + 1}",
-        "--path",
-        server.path,
-        "--max-size",
-        str(server.max_size),
-        "--idle-timeout",
-        repr(server.idle_timeout),
-        "--max-duration",
-        repr(options.max_duration),
-        "--stats-interval",
-        repr(options.stats_interval),
+    argv = [
+        "-m", "receivers", "--listen", f"{_bracket(server.host)}:{port}",
+        "--reuse-port", "--tls", "on" if options.tls else "off",
+        "--run-dir", str(options.run_dir),
+        "--producer", f"{options.producer}-{index + 1}",
+        "--path", server.path, "--max-size", str(server.max_size),
+        "--idle-timeout", repr(server.idle_timeout),
+        "--max-duration", repr(options.max_duration),
+        "--stats-interval", repr(options.stats_interval),
         "--exit-with-parent",
-    ]
+    ]  # fmt: skip
+    if options.cert_file is not None and options.key_file is not None:
+        argv += ["--cert-file", str(options.cert_file)]
+        argv += ["--key-file", str(options.key_file)]
+    if options.ca_file is not None:
+        argv += ["--ca-file", str(options.ca_file)]
+    if options.behind_proxy:
+        argv.append("--behind-proxy")
+    if options.public_url:
+        argv += ["--public-url", options.public_url]
+    return argv
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _reserve(host: str, port: int) -> socket.socket:
@@ -176,7 +173,7 @@ async def supervise(options: Options, processes: int) -> int:
             reserved.close()
         _emit(
             "ready",
-            url=ready[0]["url"],
+            **{k: v for k, v in ready[0].items() if k not in ("event", "pid")},
             pid=os.getpid(),
             workers=[w.proc.pid for w in workers],
         )

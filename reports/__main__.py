@@ -145,6 +145,8 @@ def write_reports(
         extra_md += compare.render_codec_markdown(side)
         extra_html.append(compare.render_codec_html(side))
     summary["timeline"] = timeline.timeline(run, run_json)
+    if run_json is not None and run_json.get("budget"):
+        summary["run"]["budget"] = run_json["budget"]  # run_line shows a cap reached
     extra_md += timeline.render_markdown(summary["timeline"])
     extra_html.append(timeline.render_html(summary["timeline"]))
     page = html.render(summary, report.plots)

@@ -58,6 +58,7 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "first_due_ns",
         "frames_sent",
         "end_reason",
+        "error",
     ),
     "sent_frames": ("stream_sid", "track", "chunk", "due_ns", "sent_ns"),
     "frames": (

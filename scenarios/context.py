@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
+import logging
 import os
+import time
 from pathlib import Path
 
 from harness.errors import ConfigError
-from harness.profile import Load, Profile, apply_overrides, load_profile
+from harness.profile import BudgetSpec, Load, Profile, apply_overrides, load_profile
 from harness.secret import Secret
 from harness.sink import RecordSink
 from scenarios.forms import Forms
 from scenarios.matrix import Combo, Matrix, parse_list
 
 
-__all__ = ["OVERRIDES", "Pacer", "ScenarioContext", "context_from_options"]
+__all__ = ["OVERRIDES", "Budget", "Pacer", "ScenarioContext", "context_from_options"]
 
 OVERRIDES = {
     # Locust option attribute -> profile override key
@@ -68,6 +71,90 @@ class Pacer:
         return due
 
 
+class Budget:
+    """This process's share of the run's caps (``[budget]``): admit a start or not.
+
+    Several Locust processes split a cap by their worker index (the first
+    ``cap % workers`` take one more stream), so together they never start
+    more than the cap without talking to each other. The first refusal writes
+    ``RUN_DIR/budget/<producer>.json``, which ``streamload run`` turns into a
+    ``run.json`` event and the report's first section.
+    """
+
+    def __init__(
+        self,
+        spec: BudgetSpec,
+        workers: int = 1,
+        run_dir: Path | None = None,
+        producer: str = "",
+    ) -> None:
+        self.spec = spec
+        self.workers = max(1, workers)
+        self.run_dir = run_dir
+        self.producer = producer
+        self.started = 0
+        self.stream_s = 0.0
+        self.reached: str | None = None
+        """The cap that stopped new starts, once one did."""
+        self._share: tuple[int, float] | None = None
+
+    @property
+    def capped(self) -> bool:
+        return bool(self.spec.max_streams or self.spec.max_stream_minutes)
+
+    def share(self, index: int) -> tuple[int, float]:
+        """(streams, stream seconds) this process may start; 0 is no cap."""
+        if self._share is None:
+            i = max(0, index) % self.workers
+            cap = self.spec.max_streams
+            streams = cap // self.workers + (1 if i < cap % self.workers else 0)
+            if cap and not streams:
+                streams = -1  # a share of nothing: no start at all
+            self._share = (streams, self.spec.max_stream_minutes * 60 / self.workers)
+        return self._share
+
+    def admit(self, hold_s: float, index: int = 0) -> bool:
+        """Count a start of ``hold_s`` seconds, or refuse it once a cap is reached."""
+        if not self.capped:
+            self.started += 1
+            return True
+        if self.reached is not None:
+            return False
+        streams, seconds = self.share(index)
+        if streams and self.started >= max(streams, 0):
+            self._reach("max_streams")
+            return False
+        if seconds and self.stream_s + hold_s > seconds + 1e-9:
+            self._reach("max_stream_minutes")
+            return False
+        self.started += 1
+        self.stream_s += hold_s
+        return True
+
+    def _reach(self, cap: str) -> None:
+        self.reached = cap
+        if self.run_dir is None:
+            return
+        directory = self.run_dir / "budget"
+        doc = {
+            "producer": self.producer,
+            "cap": cap,
+            "max_streams": self.spec.max_streams,
+            "max_stream_minutes": self.spec.max_stream_minutes,
+            "share": list(self._share or ()),
+            "started": self.started,
+            "stream_minutes": round(self.stream_s / 60, 3),
+            "mono_ns": time.monotonic_ns(),
+        }
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            tmp = directory / f".{self.producer}.tmp"
+            tmp.write_text(json.dumps(doc) + "\n", encoding="utf-8")
+            os.replace(tmp, directory / f"{self.producer}.json")
+        except OSError:
+            logging.exception("streamload: cannot note the budget under %s", directory)
+
+
 @dataclasses.dataclass
 class ScenarioContext:
     run_id: str
@@ -81,6 +168,7 @@ class ScenarioContext:
     conferences: list[str] = dataclasses.field(default_factory=list)
     pacer: Pacer | None = None
     """Set in the open model: arrivals at a fixed rate."""
+    budget: Budget = dataclasses.field(default_factory=lambda: Budget(BudgetSpec()))
     _requests: itertools.count[int] = dataclasses.field(
         default_factory=lambda: itertools.count(1)
     )
@@ -154,6 +242,10 @@ def context_from_options(options: object, *, record: bool) -> ScenarioContext:
     )
     run_id = get("sl_run_id")
     load = profile.load
+    # a master never starts a stream, so never notes a cap: no record check
+    budget = Budget(
+        profile.budget, workers, Path(run_dir) if run_dir else None, producer
+    )
     return ScenarioContext(
         run_id=run_id,
         account_sid=get("sl_account_sid"),
@@ -174,4 +266,5 @@ def context_from_options(options: object, *, record: bool) -> ScenarioContext:
         pacer=Pacer(load.rate / workers, getattr(options, "run_time", None) or None)
         if load.model == "open"
         else None,
+        budget=budget,
     )

@@ -98,23 +98,30 @@ class StreamUser(FastHttpUser):
     @task
     def stream_once(self) -> None:
         """Start one stream from the matrix, hold it, stop it."""
-        active = self.create_stream()
+        hold_s = random.uniform(*self.ctx.load.hold_s)
+        active = self.create_stream(hold_s)
         if active is None:
             # a refused caller does not redial in a hot loop (a dead target would
             # otherwise get thousands of starts a second from each user)
             gevent.sleep(random.uniform(*_RETRY_AFTER_S))
             return
         self.active = active
-        gevent.sleep(random.uniform(*self.ctx.load.hold_s))
+        gevent.sleep(hold_s)
         self._stop(active)
 
-    def create_stream(self) -> _Active | None:
+    def create_stream(self, hold_s: float | None = None) -> _Active | None:
         """Send the next start request of the matrix, check and record the answer.
 
         Not a task by itself (and not named ``start``, which would shadow
         ``User.start``): a custom user class can fire starts without stops.
+        ``hold_s`` (default: the longest hold) counts against the budget's
+        stream minutes; once a cap is reached this user stops (StopUser).
         """
         ctx = self.ctx
+        hold = ctx.load.hold_s[1] if hold_s is None else hold_s
+        index = getattr(self.environment.runner, "worker_index", 0)
+        if not ctx.budget.admit(hold, index if isinstance(index, int) else 0):
+            raise StopUser(f"budget reached: {ctx.budget.reached}")
         combo = ctx.next_combo()
         request_id = ctx.next_request_id()
         conference = random.choice(self.conferences)

@@ -1,5 +1,11 @@
 """``python -m harness.platform``: serve the reference platform on loopback until told to stop.
 
+``streamload platform`` with no flag starts it as is: a throwaway CA and
+loopback certificate under ``RUN_DIR/tls`` (the ready line's ``ca_file``), a
+random API token in ``RUN_DIR/api-token`` (``token_file``) unless
+``SIGNALWIRE_API_TOKEN`` is set, and the address flags every deployable
+service shares (:mod:`harness.deploy`).
+
 Standard output carries machine-readable JSON lines only (one ``ready`` line,
 then ``stats`` lines) so a parent process can wait on it; logs go to standard
 error. The process ends by itself after ``--max-duration`` seconds, on SIGTERM
@@ -21,6 +27,7 @@ import json
 import logging
 import os
 import random
+import secrets
 import signal
 import ssl
 import sys
@@ -31,8 +38,9 @@ from pathlib import Path
 import uvloop
 from aiohttp import web
 
-from harness import runtime
+from harness import deploy, runtime
 from harness.codecs import ByteOrder
+from harness.deploy import format_listen, local_url
 from harness.errors import ConfigError
 from harness.platform.callbacks import Callbacks
 from harness.platform.defects import parse_defects
@@ -47,7 +55,7 @@ from harness.platform.supervisor import Supervisor
 from harness.platform.workers import WorkerPool
 from harness.secret import Secret
 from harness.sink import RecordSink
-from harness.tls import client_context, server_context
+from harness.tls import client_context, server_context, service_files
 
 
 __all__ = ["Options", "build_parser", "main", "serve"]
@@ -67,9 +75,11 @@ class Options:
 
     host: str
     port: int
-    cert_file: Path
-    key_file: Path
+    cert_file: Path | None
+    """``None`` with ``key_file``: plain http (``--tls off``) or a throwaway pair."""
+    key_file: Path | None
     ca_file: Path | None
+    """The CA trusted when dialing receivers and callbacks (``--ca-file``)."""
     validate_certificate: bool
     run_dir: Path
     producer: str
@@ -86,6 +96,12 @@ class Options:
     defects: frozenset[str]
     seed: int
     workers: int
+    tls: bool = True
+    behind_proxy: bool = False
+    public_url: str = ""
+    """What clients must call (the ready line's ``url``); ``""``: the local URL."""
+    token_generated: bool = False
+    """No token was given: ``token`` is random and written to ``RUN_DIR/api-token``."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> Options:
@@ -94,13 +110,16 @@ class Options:
         Raises:
             ConfigError: a value is missing or out of range.
         """
-        token = args.auth_token or environ.get(TOKEN_ENV)
-        if not token:
-            raise ConfigError(
-                "--auth-token",
-                "no API token given",
-                f"pass --auth-token or set {TOKEN_ENV}",
-            )
+        address = deploy.resolve(
+            args,
+            service="platform",
+            public_schemes=("https", "http"),
+            check_files=False,  # serve() says "cannot load", naming --ca-file too
+        )
+        token = args.auth_token or environ.get(TOKEN_ENV) or ""
+        generated = not token
+        if generated:  # written to RUN_DIR/api-token (0600), never printed
+            token = secrets.token_urlsafe(24)
         if args.conferences < 0:  # 0: an idle space, for discovery to find none
             raise ConfigError(
                 "--conferences", f"{args.conferences} is too few", "use 0 or more"
@@ -123,10 +142,6 @@ class Options:
                 f"{args.max_duration} is not positive",
                 "use e.g. 3600",
             )
-        if not 0 <= args.port <= 65535:
-            raise ConfigError(
-                "--port", f"{args.port} is not a TCP port", "use 0 to pick a free one"
-            )
         dialect = DIALECTS[args.dialect]
         faults = parse_faults(args.fault)
         defects = parse_defects(args.defect)
@@ -137,13 +152,13 @@ class Options:
         )
         signing_key = args.signing_key or environ.get(SIGNING_KEY_ENV)
         return cls(
-            host=args.host,
-            port=args.port,
-            cert_file=Path(args.cert_file),
-            key_file=Path(args.key_file),
+            host=address.host,
+            port=address.port,
+            cert_file=address.cert_file,
+            key_file=address.key_file,
             ca_file=Path(args.ca_file) if args.ca_file else None,
             validate_certificate=args.validate_certificate,
-            run_dir=Path(args.run_dir),
+            run_dir=address.run_dir,
             producer=args.producer,
             account_sid=args.account_sid or dialect.new_sid("account"),
             conferences=args.conferences,
@@ -158,6 +173,10 @@ class Options:
             defects=defects,
             seed=seed,
             workers=args.workers,
+            tls=address.tls,
+            behind_proxy=address.behind_proxy,
+            public_url=address.public_url,
+            token_generated=generated,
         )
 
 
@@ -167,19 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the streamload reference platform (conference media streams) over HTTPS.",
     )
     add = parser.add_argument
-    add(
-        "--host",
-        default="127.0.0.1",
-        help="address to listen on (default: %(default)s)",
+    deploy.add_flags(
+        parser, service="platform", public_example="https://platform.example.com"
     )
-    add(
-        "--port",
-        type=int,
-        default=0,
-        help="TCP port; 0 picks a free one (default: %(default)s)",
-    )
-    add("--cert-file", required=True, help="server certificate chain (PEM) for HTTPS")
-    add("--key-file", required=True, help="server private key (PEM)")
     add("--ca-file", help="CA to trust when dialing receivers (and status callbacks)")
     add(
         "--validate-certificate",
@@ -187,17 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="verify receivers' TLS certificates (off by default, like streamSslValidateCertificate)",
     )
     add(
-        "--run-dir",
-        required=True,
-        help="run directory; records go under RUN_DIR/records",
-    )
-    add(
         "--producer",
         default="platform",
         help="producer name in the records (default: %(default)s)",
     )
     add("--account-sid", help="the AccountSid (project id); default: a random one")
-    add("--auth-token", help=f"API token for Basic auth; default: ${TOKEN_ENV}")
+    add(
+        "--auth-token",
+        help=f"API token for Basic auth; default: ${TOKEN_ENV}, else a random one "
+        "written to RUN_DIR/api-token (the ready line's token_file)",
+    )
     add(
         "--signing-key",
         help=f"sign status callbacks with this key; default: ${SIGNING_KEY_ENV}",
@@ -290,6 +298,15 @@ async def _stats(supervisor: Supervisor, health: Health, interval_s: float) -> N
         )
 
 
+def _write_token(run_dir: Path, token: Secret) -> Path:
+    """Write a generated API token where only its owner can read it."""
+    path = (run_dir / "api-token").absolute()  # the ready line's path works anywhere
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(token.reveal() + "\n")
+    return path
+
+
 async def serve(options: Options) -> int:
     """Run the platform until a signal or ``max_duration``; return the exit code."""
     try:
@@ -300,8 +317,25 @@ async def serve(options: Options) -> int:
             file=sys.stderr,
         )
         return 2
+    token_file: Path | None = None
     try:
-        server_ssl = server_context(options.cert_file, options.key_file)
+        if options.token_generated:
+            token_file = _write_token(options.run_dir, options.token)
+        cert, key, server_ca = (
+            service_files(options.run_dir / "tls", options.cert_file, options.key_file)
+            if options.tls
+            else (None, None, None)
+        )
+    except OSError as exc:
+        print(
+            f"error: --run-dir: cannot write to {options.run_dir} ({exc}); pick a writable path",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        server_ssl = (
+            server_context(cert, key) if cert is not None and key is not None else None
+        )
         client_ssl = client_context(
             options.ca_file, verify=options.validate_certificate
         )
@@ -385,16 +419,27 @@ async def serve(options: Options) -> int:
         )
         return 2
     runtime.settle()  # the collector and the GIL out of the send times
+    # before the ready line: a parent may signal as soon as it reads it
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
     port = runner.addresses[0][1]
-    host = f"[{options.host}]" if ":" in options.host else options.host
+    scheme = "https" if server_ssl is not None else "http"
+    local = local_url(scheme, options.host, port, dialect.uri_prefix)
     _emit(
         {
             "event": "ready",
-            "url": f"https://{host}:{port}{dialect.uri_prefix}",
+            "url": options.public_url or local,
+            "listen": format_listen(options.host, port),
+            "local_url": local,
             "account_sid": options.account_sid,
             "conferences": [c.sid for c in registry.conferences],
             "calls": [c.sid for c in registry.calls],
-            "ca_file": str(options.ca_file) if options.ca_file else None,
+            "ca_file": str(server_ca) if server_ca else None,
+            "dial_ca_file": str(options.ca_file) if options.ca_file else None,
+            "token_file": str(token_file) if token_file else None,
+            "run_dir": str(options.run_dir),
             "pid": os.getpid(),
             "faults": options.faults.describe(),
             "defects": sorted(options.defects),
@@ -402,7 +447,7 @@ async def serve(options: Options) -> int:
             "workers": options.workers,
         }
     )
-    log.info("listening on https://%s:%d (%s dialect)", host, port, dialect.name)
+    log.info("listening on %s (%s dialect)", local, dialect.name)
     if options.faults.describe() or options.defects:
         log.warning(
             "misbehaving on purpose: faults %s, defects %s, seed %d",
@@ -410,10 +455,6 @@ async def serve(options: Options) -> int:
             sorted(options.defects),
             options.seed,
         )
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
     health = Health(options.producer, recorder)
     background = [
         asyncio.create_task(recorder.run(FLUSH_INTERVAL_S)),

@@ -153,4 +153,13 @@ def run_line(summary: Mapping[str, Any]) -> str:
         f"{fmt(run.get('duration_s'))} s",
         f"producers: {producers or 'none'}",
     ]
+    budget = run.get("budget") or {}
+    if budget.get("reached"):
+        cap = budget["reached"]
+        limit = (
+            f"{budget.get('max_streams')} streams"
+            if cap == "max_streams"
+            else f"{fmt(budget.get('max_stream_minutes'))} stream minutes"
+        )
+        parts.append(f"budget reached ({cap}: {limit}): new stream starts stopped")
     return " · ".join(parts)

@@ -198,3 +198,125 @@ def test_version_is_the_installed_distributions(
     assert raised.value.code == 0
     expected = importlib.metadata.version("streamload")
     assert capsys.readouterr().out == f"streamload {expected}\n"
+
+
+REMOTE = [
+    "--target", "https://space.example.com", "--profile", "smoke", "--bearer-token", "on",
+    "--status-callback", "off", "--negative", "off",
+]  # fmt: skip
+PUBLIC = ["--receiver-url", "wss://rx.example.com/stream"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            [*REMOTE, "--receiver-url", "wss://127.0.0.1:8443/stream"],
+            "--receiver-url: 'wss://127.0.0.1:8443/stream' is loopback, which a "
+            "remote platform cannot reach",
+        ),
+        (
+            [*REMOTE, *PUBLIC, "--status-callback", "on"],
+            "--callback-url: the matrix asks for status callbacks, which a remote "
+            "platform cannot deliver",
+        ),
+        (
+            [*REMOTE, *PUBLIC, "--status-callback", "on", "--callback-url",
+             "http://cb.example.com/c"],
+            "--callback-url: 'http://cb.example.com/c' is not a https:// URL",
+        ),
+        (
+            [*REMOTE, *PUBLIC, "--status-callback", "on", "--callback-url",
+             "https://localhost/c"],
+            "--callback-url: 'https://localhost/c' is loopback",
+        ),
+        (
+            [*REMOTE, *PUBLIC, "--bearer-token", "on,off"],
+            "--receiver-url-open: the matrix sends streams without a bearer token",
+        ),
+        (
+            [*REMOTE, *PUBLIC, "--services-tls", "off", "--receiver-listen", "0.0.0.0:0"],
+            "--services-tls: off on 0.0.0.0 would carry",
+        ),
+        (
+            [*REMOTE, *PUBLIC, "--bearer-token", "on,off", "--receiver-url-open",
+             "wss://open.example.com/stream", "--receiver-listen", "0.0.0.0:0"],
+            "--receiver-open-listen: the receivers listen on 0.0.0.0",
+        ),
+        (
+            ["--services-tls", "off"],
+            "--services-tls: off serves plain ws, which the platform must not dial",
+        ),
+        (
+            [*REMOTE, *PUBLIC, "--callback-listen", "127.0.0.1:0"],
+            "--callback-listen: is given without --callback-url",
+        ),
+        (
+            [*REMOTE, *PUBLIC, "--callback-cert", "/nonexistent"],
+            "--callback-cert: '/nonexistent' is not a file",
+        ),
+        (
+            ["--receiver-open-listen", "nope"],
+            "--receiver-open-listen: 'nope' is not HOST:PORT",
+        ),
+        (
+            ["--receiver-listen", "127.0.0.1:18443", "--receiver-open-listen",
+             "127.0.0.1:18443"],
+            "--receiver-open-listen: port 18443 is also --receiver-listen's",
+        ),
+    ],
+)  # fmt: skip
+def test_remote_run_preflight_exits_2_before_the_first_request(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("SIGNALWIRE_PROJECT_ID", "p")
+    monkeypatch.setenv("SIGNALWIRE_API_TOKEN", "PT-do-not-print")
+    out = tmp_path / "r"
+    assert main(["run", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("streamload run: ") and message in err, err
+    assert "PT-do-not-print" not in err
+    assert not out.exists()  # no run.json, no records: nothing was sent
+
+
+def test_a_listen_address_in_use_fails_before_anything_starts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["run", "--callback-listen", f"127.0.0.1:{port}", "--callback-url",
+                "https://cb.example.com/c", "--out", str(tmp_path / "r")]  # fmt: skip
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--callback-listen: cannot listen on 127.0.0.1:{port}" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_check_with_a_target_prints_what_a_run_would_start_and_the_caps(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["check", "smoke", "--target", "https://space.example.com"]
+    assert main([*argv, "--max-streams", "5"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    tail = out[out.index("target: https://space.example.com") :]
+    # smoke: 4 users, 6 s, hold 0.5-1.5 s (mean 1), wait 0-0.1 s (mean 0.05)
+    assert tail[1] == (
+        "would start: about 23 streams (4 users x 6 s / (hold 1 s + wait 0.05 s))"
+    )
+    assert tail[2] == "stream minutes: about 0.4 (mean hold 1 s)"
+    assert tail[3].startswith("start requests: about 3.81/s, as many stops")
+    assert tail[4] == (
+        "caps: max_streams 5; new starts would stop after about 1 s by max_streams"
+    )
+    assert main(argv) == 0
+    assert "caps: none (a real platform bills by the stream minute" in (
+        capsys.readouterr().out
+    )

@@ -112,3 +112,26 @@ def test_overrides_go_through_the_same_checks_and_name_the_flag() -> None:
         with pytest.raises(ConfigError) as raised:
             apply_overrides(base, flags)
         assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_the_budget_section_reads_checks_and_round_trips(tmp_path: Path) -> None:
+    profile = load_profile(
+        write(
+            tmp_path,
+            'extends = "smoke"\n[budget]\nmax_streams = 40\nmax_stream_minutes = 2.5\n',
+        )
+    )
+    assert (profile.budget.max_streams, profile.budget.max_stream_minutes) == (
+        40,
+        2.5,
+    )
+    assert load_profile("smoke").budget.max_streams == 0  # no cap unless asked
+    again = apply_overrides(profile, {"max_streams": ("--max-streams", "7")})
+    assert (again.budget.max_streams, again.budget.max_stream_minutes) == (7, 2.5)
+    with pytest.raises(ProfileError) as info:
+        load_profile(write(tmp_path, "[budget]\n\nmax_streams = -1\n"))
+    assert str(info.value).startswith(f"{tmp_path / 'mine.toml'}:3: budget.max_streams")
+    with pytest.raises(ProfileError, match=r":2: budget.max_stream: .*not a known key"):
+        load_profile(write(tmp_path, "[budget]\nmax_stream = 1\n"))
+    with pytest.raises(ConfigError, match="^--max-stream-minutes: "):
+        apply_overrides(profile, {"max_stream_minutes": ("--max-stream-minutes", "x")})

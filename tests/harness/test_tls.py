@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +49,19 @@ def test_another_ca_is_refused_unless_verification_is_off(
 
 def test_the_key_file_is_private(tls_files: TlsFiles) -> None:
     assert tls_files.key_file.stat().st_mode & 0o077 == 0
+
+
+def test_service_files_keep_the_users_pair_or_make_a_throwaway_one(
+    tls_files: TlsFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.tls import service_files
+
+    own = service_files(tmp_path / "x", tls_files.cert_file, tls_files.key_file)
+    assert own == (tls_files.cert_file, tls_files.key_file, None)
+    assert not (tmp_path / "x").exists()
+    monkeypatch.chdir(tmp_path)
+    cert, key, ca = service_files(Path("run/tls"), None, None)
+    assert ca is not None and ca.is_absolute()  # a ready line's path works anywhere
+    assert ca == tmp_path / "run" / "tls" / "ca.pem"
+    assert key.stat().st_mode & 0o777 == 0o600
+    server_context(cert, key)  # the pair loads

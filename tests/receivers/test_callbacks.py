@@ -77,7 +77,16 @@ def test_callbacks_are_checked_recorded_and_flushed_on_sigterm(
     )  # fmt: skip
     try:
         ready = child.wait_ready(seconds(30))
-        assert set(ready) == {"event", "url", "pid"} and ready["pid"] == child.proc.pid
+        assert ready["pid"] == child.proc.pid and ready["ca_file"] is None
+        assert set(ready) == {
+            "event",
+            "url",
+            "listen",
+            "local_url",
+            "ca_file",
+            "pid",
+            "run_dir",
+        }
         url = ready["url"]
         assert url.startswith("https://127.0.0.1:") and url.endswith("/callbacks")
         assert send(url, tls_files, "POST", params("stream-started")) == 200

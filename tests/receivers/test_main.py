@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
@@ -79,13 +80,17 @@ async def start(
     child = Process(proc)
     try:
         ready = await child.next_event("ready")
+        url = str(ready["url"])
+        assert ready["pid"] == proc.pid and ready["ca_file"] is None
+        assert set(ready) == {
+            "event", "url", "listen", "local_url", "ca_file", "pid", "run_dir",
+        }  # fmt: skip
+        assert ready["listen"] == urlsplit(url).netloc
+        assert url.startswith("wss://127.0.0.1:")
     except BaseException:
         proc.kill()
         await proc.wait()
         raise
-    assert set(ready) == {"event", "url", "pid"} and ready["pid"] == proc.pid
-    url = str(ready["url"])
-    assert url.startswith("wss://127.0.0.1:")
     return child, url
 
 
@@ -255,7 +260,7 @@ def test_bad_flags_exit_2_with_one_line_naming_the_fix(
         taken.listen()
         port = str(taken.getsockname()[1])
         cases = {
-            "missing": cli(*files),
+            "plain": cli("--tls", "off", "--listen", "0.0.0.0:0"),
             "port": cli(*files, "--run-dir", str(tmp_path), "--port", "70000"),
             "cert": cli("--cert-file", "/nonexistent.pem", "--key-file", "x", "--run-dir", "r"),
             "taken": cli(*files, "--run-dir", str(tmp_path), "--port", port),
@@ -267,9 +272,8 @@ def test_bad_flags_exit_2_with_one_line_naming_the_fix(
     for name, (code, err) in cases.items():
         assert code == 2, (name, err)
         assert err.count("\n") == 1, (name, err)
-    assert cases["missing"][1] == (
-        "python -m receivers: the following arguments are required: --run-dir; "
-        "see python -m receivers --help\n"
+    assert cases["plain"][1].startswith(
+        "python -m receivers: --tls: off on 0.0.0.0 would carry streams"
     )
     assert cases["port"][1] == (
         "python -m receivers: --port: 70000 is out of range; use 0..65535 (0 picks one)\n"
@@ -278,7 +282,7 @@ def test_bad_flags_exit_2_with_one_line_naming_the_fix(
         "python -m receivers: --cert-file: '/nonexistent.pem' is not a file; "
         "give a PEM file's path\n"
     )
-    assert f"--host/--port: cannot listen on 127.0.0.1:{port}" in cases["taken"][1]
+    assert f"--listen: cannot listen on 127.0.0.1:{port}" in cases["taken"][1]
     assert "--cert-file/--key-file: cannot load" in cases["pair"][1]
 
 

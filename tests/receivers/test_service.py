@@ -140,7 +140,7 @@ def test_records_dir_is_created_or_refused(tmp_path: Path) -> None:
 def test_listen_error_names_the_address() -> None:
     error = service.listen_error("::1", 443, OSError(98, "Address already in use"))
     assert str(error) == (
-        "--host/--port: cannot listen on ::1:443 (Address already in use); "
+        "--listen: cannot listen on ::1:443 (Address already in use); "
         "choose a free port, or 0"
     )
 

@@ -63,11 +63,13 @@ class RunBuilder:
         track: str = "inbound_track",
         frames_sent: int = 0,
         first_due_ns: int = T0,
+        end_reason: str = "stopped",
+        error: str = "",
     ) -> None:
         self.platform.add(
             "platform_streams",
             (sid, "CF1", request_id, codec, track, 0, T0, T0, first_due_ns, T0,
-             frames_sent, "stopped", ""),
+             frames_sent, end_reason, error),
         )  # fmt: skip
 
     def sent(self, sid: str, track: str, chunk: int, sent_ns: int) -> None:
@@ -108,16 +110,18 @@ class RunBuilder:
         start_ns: int = T0 + 100 * MS,
         first_media_ns: int = T0 + 120 * MS,
         stop_ns: int = T0 + 5_000 * MS,
+        closed_ns: int | None = None,
         run_id: str = "run-1",
         announced: tuple[str, str, str, str] = ("", "", "", ""),
         account_sid: str = "",
     ) -> None:
         """``announced``: start's tracks, mediaFormat, parameter fingerprint and
         streamload value, as the receiver records them (for the join by sid)."""
+        closed = stop_ns + MS if closed_ns is None else closed_ns
         self.receiver.add(
             "streams",
             (sid, run_id, request_id, codec, "inbound_track", 0, start_ns - MS,
-             start_ns, first_media_ns, stop_ns, stop_ns + MS, 0, 0, 0, 1000,
+             start_ns, first_media_ns, stop_ns, closed, 0, 0, 0, 1000,
              *announced, account_sid),
         )  # fmt: skip
 

@@ -60,3 +60,59 @@ def test_a_clean_run_is_one_line(tmp_path: Path) -> None:
         render_markdown(section)[-1]
         == "No request failed and every service ran to the end."
     )
+
+
+def test_streams_lost_behind_a_dead_terminator_are_a_span_with_the_platforms_reason(
+    tmp_path: Path,
+) -> None:
+    """Every request answered 200, yet from +3 s no stream reaches a receiver."""
+    build = RunBuilder(tmp_path)
+    refused = (
+        "ConnectionRefusedError: [Errno 111] Connect call failed ('198.18.0.2', 443)"
+    )
+    for i in range(10):
+        sid, sent = f"MZ{i}", T0 + i * SECOND
+        build.request(f"req-{i}", stream_sid=sid, sent_ns=sent, done_ns=sent + 5 * MS)
+        if i < 3:  # arrived and stopped
+            build.stream(
+                sid, f"req-{i}", start_ns=sent + 50 * MS, stop_ns=sent + 900 * MS
+            )
+        elif i == 3:  # arrived, then the socket was cut at +3.5 s without a stop
+            build.stream(
+                sid, f"req-{i}", start_ns=sent + 50 * MS, stop_ns=0,
+                closed_ns=sent + 500 * MS,
+            )  # fmt: skip
+        else:  # the platform could not dial the receiver any more
+            build.platform_stream(
+                sid, f"req-{i}", end_reason="connect-failed", error=refused
+            )
+    section = timeline(load_run(build.write()), None)
+    assert section["incidents"] == [] and section["failed_requests"] == 0
+    assert section["lost_streams"] == 7
+    (span,) = section["stream_incidents"]
+    assert (span["from_s"], span["to_s"], span["streams"]) == (3.5, 9.005, 7)
+    assert span["by_what"] == {"never reached a receiver": 6, "cut before stop": 1}
+    assert span["top_reason"] == f"connect-failed: {refused}"
+    text = "\n".join(render_markdown(section))
+    assert (
+        "- +3.5 s to +9.005 s: 7 started stream(s) lost (6 never reached a receiver, "
+        "1 cut before stop); the platform's most common reason: connect-failed: "
+        "ConnectionRefusedError"
+    ) in text
+    assert "No request failed" not in text
+    assert "connect-failed" in render_html(section)
+
+
+def test_a_stream_that_arrived_in_between_splits_the_lost_ones(tmp_path: Path) -> None:
+    build = RunBuilder(tmp_path)
+    for i in range(5):
+        sid, sent = f"MZ{i}", T0 + i * SECOND
+        build.request(f"req-{i}", stream_sid=sid, sent_ns=sent, done_ns=sent)
+        if i == 2:
+            build.stream(sid, f"req-{i}", start_ns=sent + MS, stop_ns=sent + 2 * MS)
+    spans = timeline(load_run(build.write()), None)["stream_incidents"]
+    assert [(s["from_s"], s["to_s"], s["streams"]) for s in spans] == [
+        (0.0, 1.0, 2),
+        (3.0, 4.0, 2),
+    ]
+    assert all(s["top_reason"] == "" for s in spans)  # no platform records: no reason

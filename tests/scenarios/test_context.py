@@ -125,3 +125,40 @@ def test_missing_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SIGNALWIRE_API_TOKEN")
     with pytest.raises(ConfigError, match="SIGNALWIRE_API_TOKEN: is not set"):
         context_from_options(options(), record=False)
+
+
+def test_a_budget_admits_up_to_its_share_then_notes_the_cap_once(
+    tmp_path: Path,
+) -> None:
+    from harness.profile import BudgetSpec
+    from scenarios.context import Budget
+
+    budget = Budget(BudgetSpec(max_streams=3), 1, tmp_path, "scenario-1")
+    assert [budget.admit(1.0) for _ in range(5)] == [True, True, True, False, False]
+    assert budget.reached == "max_streams" and budget.started == 3
+    import json
+
+    note = json.loads((tmp_path / "budget" / "scenario-1.json").read_text())
+    assert (note["cap"], note["started"], note["max_streams"]) == ("max_streams", 3, 3)
+
+
+def test_several_processes_split_a_cap_and_never_exceed_it_together() -> None:
+    from harness.profile import BudgetSpec
+    from scenarios.context import Budget
+
+    for cap in range(12):
+        for workers in range(1, 5):
+            total = 0
+            for index in range(workers):
+                b = Budget(BudgetSpec(max_streams=cap), workers)
+                total += sum(b.admit(1.0, index) for _ in range(cap + 3))
+            assert total == (cap if cap else workers * (cap + 3)), (cap, workers)
+
+
+def test_stream_minutes_count_each_drawn_hold() -> None:
+    from harness.profile import BudgetSpec
+    from scenarios.context import Budget
+
+    b = Budget(BudgetSpec(max_stream_minutes=1.0), 2)  # 30 s for this process
+    assert [b.admit(hold) for hold in (10, 10, 10, 0.5)] == [True, True, True, False]
+    assert b.reached == "max_stream_minutes" and b.stream_s == 30

@@ -70,21 +70,24 @@ def read(run_dir: Path, table: str) -> list[dict[str, Any]]:
     return [row for f in files for row in pq.read_table(f).to_pylist()]
 
 
-def test_missing_token_is_a_one_line_usage_error(
+def test_without_a_token_one_is_made_and_written_only_to_a_private_file(
     tls_files: TlsFiles, tmp_path: Path
 ) -> None:
     done = subprocess.run(
-        args(tls_files, tmp_path),
+        [*args(tls_files, tmp_path), "--max-duration", "0.5"],
         env=env(),
         capture_output=True,
         text=True,
         timeout=seconds(30),
     )
-    assert done.returncode == 2
-    assert done.stdout == ""
-    assert done.stderr == (
-        "error: --auth-token: no API token given; pass --auth-token or set SIGNALWIRE_API_TOKEN\n"
-    )
+    assert done.returncode == 0, done.stderr
+    ready = json.loads(done.stdout.splitlines()[0])
+    token_file = Path(ready["token_file"])
+    assert token_file == tmp_path / "api-token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    token = token_file.read_text().strip()
+    assert len(token) >= 24
+    assert token not in done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(
@@ -98,7 +101,7 @@ def test_missing_token_is_a_one_line_usage_error(
         ),
         (
             ["--port", "70000"],
-            "--port: 70000 is not a TCP port; use 0 to pick a free one",
+            "--port: 70000 is out of range; use 0..65535 (0 picks one)",
         ),
     ],
 )
@@ -136,6 +139,11 @@ def test_serve_stream_sigterm_and_records(tls_files: TlsFiles, tmp_path: Path) -
             assert set(ready) == {
                 "event",
                 "url",
+                "listen",
+                "local_url",
+                "dial_ca_file",
+                "token_file",
+                "run_dir",
                 "account_sid",
                 "conferences",
                 "calls",
@@ -151,7 +159,8 @@ def test_serve_stream_sigterm_and_records(tls_files: TlsFiles, tmp_path: Path) -
             assert ready["event"] == "ready" and ready["pid"] == proc.pid
             assert ready["url"].startswith("https://127.0.0.1:")
             assert ready["url"].endswith("/api/laml/2010-04-01")
-            assert ready["ca_file"] == str(tls_files.ca_file)
+            assert ready["dial_ca_file"] == str(tls_files.ca_file)
+            assert (ready["ca_file"], ready["token_file"]) == (None, None)
             assert len(ready["conferences"]) == 2
             account, conference = ready["account_sid"], ready["conferences"][0]
             streams = (
