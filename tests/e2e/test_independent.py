@@ -56,15 +56,9 @@ defect (or none), and every failing rule check is tied back to its defect by
 stream sid or request id, so a defect must fail exactly its rules on its own
 streams, and the streams without a defect must pass."""
 
-SINK_CERT = "issue 11: sink certificate"
 
-XFAIL: Final[dict[str, str]] = {
-    # the sink serves the run's throwaway CA, which the platform cannot trust:
-    # no callback arrives, CB-* are not checked
-    "callback-unsigned": SINK_CERT,
-    "callback-signature-unsorted": SINK_CERT,
-    "callback-timestamp-rfc2822": SINK_CERT,
-}
+XFAIL: Final[dict[str, str]] = {}
+"""Defects the harness does not catch yet, and why (none today)."""
 
 ALSO: Final[dict[str, dict[str, str]]] = {
     # a 1.5x clock is off by more than WS-MEDIA-005's 60 ms too (the warning)
@@ -85,7 +79,6 @@ ALSO: Final[dict[str, dict[str, str]]] = {
 """Rules a defect's streams may fail besides its own, and why."""
 
 NOT_CHECKED_CLEAN: Final[dict[str, str]] = {
-    **{f"CB-{i:03d}": SINK_CERT for i in range(1, 6)},
     # nothing to compare: the SignalWire dialect sends no top-level streamSid
     "WS-SID-001": "SignalWire examples carry no top-level streamSid",
     "WS-DIALECT-002": "a Twilio-dialect rule; this platform speaks SignalWire's",
@@ -365,9 +358,7 @@ def defect_runs(
     return {name: runs for runs in done for name in runs.defects}
 
 
-@pytest.mark.xfail(strict=True, reason=SINK_CERT)
 def test_the_clean_run_passes(clean_run: Run) -> None:
-    """Fails today only on the coverage gate: CB-* not checked (no callback arrives)."""
     assert clean_run.returncode == 0, clean_run.stderr[-3000:]
     assert clean_run.summary["verdict"] == "pass"
 
@@ -376,7 +367,7 @@ def test_the_clean_platform_conforms(clean_run: Run) -> None:
     run = clean_run
     doc = run.summary
     broken = [g for g in doc["thresholds"] if g["result"] == "fail"]
-    assert [g["name"] for g in broken] in ([], ["coverage"]), broken
+    assert broken == [], broken
     verdicts = run.verdicts()
     failed = {rule for rule, v in verdicts.items() if v == "fail"}
     assert failed == set()
@@ -386,13 +377,6 @@ def test_the_clean_platform_conforms(clean_run: Run) -> None:
     )
     assert doc["accounting"]["streams_received"] >= 4, doc["accounting"]
     _no_secrets(run)
-
-
-def test_the_sink_certificate_gap_is_what_leaves_callbacks_unchecked(
-    clean_run: Run,
-) -> None:
-    """Issue 11: the platform trusts the receivers' CA, the sink serves the run's own."""
-    assert "CERTIFICATE_VERIFY_FAILED" in clean_run.platform_log
 
 
 def _params() -> list[Any]:
