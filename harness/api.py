@@ -294,14 +294,28 @@ def check_stream_response(
     name: str | None,
     stream_sid: str | None = None,
     at_ns: int = 0,
+    content_type: str | None = None,
 ) -> dict[str, object] | None:
-    """Check a create or stop answer against api.md §1.2/§2.1; return the parsed body if usable."""
+    """Check a create or stop answer against api.md §1.2/§2.1; return the parsed body if usable.
+
+    ``content_type``: the answer's Content-Type header (``""``: none); ``None``
+    when the caller cannot tell, and REST-CREATE-008 is not judged.
+    """
     ok_rule = "REST-CREATE-001" if kind == "create" else "REST-STOP-001"
     fields_rule = "REST-CREATE-002" if kind == "create" else "REST-STOP-002"
     if not checker.check(
         ok_rule, status == 200, expected=200, actual=status, at_ns=at_ns
     ):
         return None
+    if content_type is not None:
+        media_type = content_type.partition(";")[0].strip().lower()
+        checker.check(
+            "REST-CREATE-008",
+            media_type == "application/json",
+            expected=f"Content-Type application/json ({kind} answer)",
+            actual=content_type[:80] or "no Content-Type",
+            at_ns=at_ns,
+        )
     try:
         doc = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:

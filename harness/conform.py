@@ -250,6 +250,8 @@ class _Client:
         self._ssl: ssl.SSLContext = client_context(options.ca_file)
         self.bad_token = Secret(uuid.uuid4().hex)
         """The wrong password of the bad-credentials case (never shown either)."""
+        self.content_type = ""
+        """The last answer's Content-Type (REST-CREATE-008)."""
 
     def post(
         self, path: str, form: Sequence[tuple[str, str]], *, good: bool = True
@@ -277,6 +279,7 @@ class _Client:
         try:
             conn.request("POST", self._prefix + path, urlencode(form), headers)
             answer = conn.getresponse()
+            self.content_type = answer.getheader("Content-Type", "")
             return answer.status, answer.read(), time.monotonic_ns()
         except (OSError, http.client.HTTPException) as exc:
             return 0, f"no answer: {type(exc).__name__}".encode(), time.monotonic_ns()
@@ -389,6 +392,7 @@ def _run(
             conference_sid=options.conference_sid,
             name=request.name,
             at_ns=done,
+            content_type=client.content_type,
         )
         sid = doc.get("sid") if doc else None
         return sid if isinstance(sid, str) and sid else None
@@ -414,6 +418,7 @@ def _run(
             name=name,
             stream_sid=sid,
             at_ns=done,
+            content_type=client.content_type,
         )
 
     started = time.monotonic()
@@ -519,6 +524,7 @@ def _record(
             "" if sid else f"HTTP {status}",
             fingerprint(request.parameters),
             params.get(PARAM_NAME, ""),
+            options.account_sid,
         )
     )
 

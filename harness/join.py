@@ -15,8 +15,14 @@ checker. Where the receiver judged the media against a codec or tracks other
 than the ones requested, WS-MEDIA-001 and WS-MEDIA-003 are judged again from
 the stream's frame counts (:class:`FrameFacts`), when the caller has them.
 
-Streams with no request of their sid (records of another driver, a receiver
-run alone) keep the receiver's verdicts.
+The join also judges what only it can: that ``start.streamSid`` is the sid
+the create answer gave (WS-START-005: a stream whose sid no answer carried is
+tied to its request by the ``streamload`` value's request id instead, and
+fails it), and that ``start.accountSid`` is the account the request was made
+on (WS-START-006, where both are recorded).
+
+Streams with no request of their sid nor of their request id (records of
+another driver, a receiver run alone) keep the receiver's verdicts.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ SOURCE: Final = "join"
 """``rule_checks.source`` of the rows the join writes."""
 START_RULES: Final = ("WS-START-001", "WS-START-002", "WS-START-003")
 """The rules the join judges on every joined stream (superseding the receiver's)."""
+IDENTITY_RULES: Final = ("WS-START-005", "WS-START-006")
+"""The rules only the join judges: the stream's sid and account against its request."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -67,6 +75,8 @@ class SentRequest:
     """:func:`harness.correlation.fingerprint` of the parameters sent, in order."""
     correlation: str
     """The ``streamload`` value sent; ``""``: none was sent (nothing to judge)."""
+    account_sid: str = ""
+    """The AccountSid of the request URL; ``""``: not recorded (WS-START-006 not judged)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,6 +92,8 @@ class ArrivedStream:
     """:func:`harness.correlation.fingerprint` of ``start.customParameters``."""
     correlation: str
     """The ``streamload`` value received (``""``: absent; the fingerprint tells)."""
+    account_sid: str = ""
+    """``start.accountSid``; ``""``: not recorded (WS-START-006 not judged)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -181,7 +193,29 @@ def judge(
     judged = set(START_RULES)
     if frames is not None and needs_frames(sent, arrived):
         judged |= _media(checker, sent, frames, at_ns)
+    _identity(checker, sent, arrived, at_ns)
     return checker, judged
+
+
+def _identity(
+    checker: Checker, sent: SentRequest, arrived: ArrivedStream, at_ns: int
+) -> None:
+    """WS-START-005 and -006: the stream's sid and account are its request's."""
+    checker.check(
+        "WS-START-005",
+        arrived.stream_sid == sent.stream_sid,
+        expected=f"{sent.stream_sid} (the create answer's sid, request {sent.request_id})",
+        actual=arrived.stream_sid,
+        at_ns=at_ns,
+    )
+    if sent.account_sid and arrived.account_sid:
+        checker.check(
+            "WS-START-006",
+            arrived.account_sid == sent.account_sid,
+            expected=f"{sent.account_sid} (the account of request {sent.request_id})",
+            actual=arrived.account_sid,
+            at_ns=at_ns,
+        )
 
 
 def _media(
@@ -252,13 +286,28 @@ def join(
     media verdicts.
     """
     by_sid: dict[str, SentRequest] = {}
+    by_id: dict[str, SentRequest] = {}
     for request in requests:
         if request.stream_sid and request.correlation:
             by_sid.setdefault(request.stream_sid, request)
+            by_id.setdefault(request.request_id, request)
+    streams = list(streams)
+    sids = {s.stream_sid for s in streams}
     out = Joined()
     for stream in streams:
+        if not stream.media_format:
+            continue
         sent = by_sid.get(stream.stream_sid)
-        if sent is None or not stream.media_format:
+        if sent is None:
+            # no answer carried its sid: its streamload value may still name
+            # the request, whose answer then gave another sid (WS-START-005);
+            # the receiver's own verdicts stand, from that very value
+            exp = Expectation.decode(stream.correlation) if stream.correlation else None
+            named = by_id.get(exp.request_id) if exp is not None else None
+            if named is not None and named.stream_sid not in sids:
+                checker = Checker(stream.stream_sid)
+                _identity(checker, named, stream, 0)
+                out.checkers.append(checker)
             continue
         facts = frames.get(stream.stream_sid) if frames is not None else None
         checker, judged = judge(sent, stream, facts)

@@ -50,6 +50,7 @@ TABLES: Final[dict[str, tuple[tuple[str, ColumnType], ...]]] = {
         # correlation value masked), and the exact correlation value sent
         ("params", "string"),
         ("correlation", "string"),
+        ("account_sid", "string"),  # the AccountSid of the request URL
     ),
     # Platform side: one row per stream it served (ground truth).
     "platform_streams": (
@@ -119,6 +120,7 @@ TABLES: Final[dict[str, tuple[tuple[str, ColumnType], ...]]] = {
         ("media_format", "string"),
         ("params", "string"),
         ("correlation", "string"),
+        ("account_sid", "string"),  # start.accountSid (the join judges it)
     ),
     # Receiver side: the raw payload of one frame a second per track (chunks 1, 51, ...),
     # so reports can decode it and compare it with the reference platform's test signal.

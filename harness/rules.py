@@ -199,12 +199,36 @@ RULES: Final[dict[str, Rule]] = _catalog(
     ),
     Rule(
         "WS-MEDIA-006",
-        "media.timestamp keeps to real time per track: within 500 ms of "
-        "(chunk-1) x 20 ms (room for wall-clock readings and their jitter), and "
+        "media.timestamp keeps to real time per track: timestamp - (chunk-1) x 20 ms "
+        "drifts at most 200 ms from its value on the track's first frame (room "
+        "for wall-clock readings and their jitter), and "
         "over every 5 s window (250 chunks of 20 ms audio) it advances within "
         "5 % of the window's duration (checked on frames whose chunk is in "
         "sequence)",
         "§5.2, §5.5, §10",
+    ),
+    # WS-MEDIA-007, WS-START-005/006: the WebSocket messages of
+    # https://signalwire.com/docs/compatibility-api/cxml/reference/voice/stream
+    # (media per track; start's streamSid and accountSid, those of the stream
+    # the REST API created: https://www.twilio.com/docs/voice/api/stream-resource)
+    Rule(
+        "WS-MEDIA-007",
+        "every track start announced (requested) carries media while the stream "
+        "lasts (judged on streams that lasted 300 ms or more from start to stop "
+        "or close)",
+        "§5.2",
+    ),
+    Rule(
+        "WS-START-005",
+        "start.streamSid is the sid the create answer gave (judged by the report, "
+        "joining the stream to its request by the streamload parameter)",
+        "§1.2, §5.2",
+    ),
+    Rule(
+        "WS-START-006",
+        "start.accountSid is the account the stream was created on (the "
+        "request's AccountSid; judged by the report's join)",
+        "§1.2, §5.2",
     ),
     Rule(
         "WS-STOP-001",
@@ -264,6 +288,14 @@ RULES: Final[dict[str, Rule]] = _catalog(
         "status is queued or in-progress after create "
         "(either reading is allowed; the one seen is reported)",
         "§1.2, §10",
+    ),
+    # the Compatibility API answers JSON (.json resources):
+    # https://www.twilio.com/docs/voice/api/stream-resource
+    Rule(
+        "REST-CREATE-008",
+        "create and stop answers say Content-Type application/json "
+        "(parameters such as charset allowed)",
+        "§1.2, §2.1",
     ),
     Rule(
         "REST-STOP-001",

@@ -40,16 +40,26 @@ __all__ = ["AUDIO_SAMPLE_EVERY", "DIALECT_VERSIONS", "StreamSession", "TrackStat
 DIALECT_VERSIONS: Final = {"0.2.0": "signalwire", "1.0.0": "twilio"}
 """``connected.version`` per dialect (api.md §5.4)."""
 _TIMESTAMP_SLACK_MS: Final = 60
-TIMESTAMP_BOUND_MS: Final = 500
-"""WS-MEDIA-006: how far ``timestamp`` may stray from ``(chunk-1) x 20 ms``.
+TIMESTAMP_BOUND_MS: Final = 200
+"""WS-MEDIA-006: how far ``timestamp - (chunk-1) x 20 ms`` may drift, per track,
+from its value on the track's first in-sequence frame.
 
 The docs say only "Presentation timestamp in milliseconds from the start of
 the stream" (https://signalwire.com/docs/compatibility-api/cxml/reference/voice/stream),
 so wall-clock readings are allowed: SOMLENG's mod_twilio_stream
 (https://github.com/somleng/somleng-switch) stamps wall-clock ms since start.
-Those differ from media time by the wait for the first read plus scheduling
-jitter, tens of ms in practice, so 500 ms leaves ten times that; a clock
-running 1.5x fast leaves it about a second in."""
+Those differ from media time by the wait for the first read (a constant, which
+measuring from the first frame's offset takes out) plus scheduling jitter, tens
+of ms in practice, so 200 ms leaves several times that; a clock running 1.5x
+fast drifts 10 ms a frame and crosses it after 0.4 s of audio, within the
+shortest stream a smoke run holds."""
+MEDIA_DUE_MS: Final = 300
+"""WS-MEDIA-007: a stream that lasted this long from start to stop (or close)
+must have carried media on every track it announced. The docs promise a media
+message per 20 ms of audio on each requested track
+(https://signalwire.com/docs/compatibility-api/cxml/reference/voice/stream,
+"media" messages); 300 ms is fifteen frames' time, room for a platform's first
+frame to come late, so a stream stopped right after start is no false alarm."""
 RATE_WINDOW_CHUNKS: Final = 250
 """WS-MEDIA-006's window: 250 chunks, 5 s of audio; one is judged every half window."""
 RATE_TOLERANCE: Final = 0.05
@@ -98,6 +108,7 @@ class TrackState:
     __slots__ = (
         "anchor_chunk",
         "anchor_ts",
+        "first_offset",
         "highest",
         "jitter_ns",
         "last_timestamp",
@@ -112,6 +123,8 @@ class TrackState:
         self.highest = 0
         """Highest ``chunk`` seen (0 before the first)."""
         self.last_timestamp = -1
+        self.first_offset: int | None = None
+        """``timestamp - (chunk-1) x 20`` of the first in-sequence frame (WS-MEDIA-006)."""
         self.last_transit: int | None = None
         self.jitter_ns = 0.0
         self.warming = WARMUP_FRAMES
@@ -152,6 +165,7 @@ class StreamSession:
         "_fast_sid",
         "_frame_bytes",
         "_frames",
+        "_media_tracks",
         "_need_sid",
         "_next_seq",
         "_payload_bytes",
@@ -196,6 +210,8 @@ class StreamSession:
         """``signalwire`` or ``twilio`` from ``connected.version``; ``None`` if unknown."""
         self.expectation: Expectation | None = None
         self._frames = 0
+        self._media_tracks: tuple[set[str], tuple[str, ...]] = (set(), ())
+        """WS-MEDIA-007: the tracks media came on, and the ones start made due."""
         self._payload_bytes = 0
         self.tracks: dict[str, TrackState] = {}
         self._frame_bytes = 0
@@ -293,8 +309,12 @@ class StreamSession:
                     and timestamp >= track.last_timestamp
                     and size == self._frame_bytes
                     and -_TIMESTAMP_SLACK_MS
-                    <= timestamp - (chunk - 1) * FRAME_MS
+                    <= (offset := timestamp - (chunk - 1) * FRAME_MS)
                     <= _TIMESTAMP_SLACK_MS
+                    and track.first_offset is not None
+                    and -TIMESTAMP_BOUND_MS
+                    <= offset - track.first_offset
+                    <= TIMESTAMP_BOUND_MS
                 ):
                     self._next_seq = seq + 1
                     track.highest = chunk
@@ -394,6 +414,7 @@ class StreamSession:
         )
         if self.state is State.STOPPED and "WS-STOP-002" not in self.checker.counts:
             self.checker.passes("WS-STOP-002", 1)  # nothing came after stop
+        self._tracks_carried(closed_ns)
         self.settle()
         exp = self.expectation
         sink.add(
@@ -415,11 +436,31 @@ class StreamSession:
                 self.checker.failures,
                 -1 if close_code is None else close_code,
                 *self._start_facts,
+                self.account_sid,
             ),
         )
         self.checker.subject = self.subject
         for table, row in checker_rows("receiver", self.checker):
             sink.add(table, row)
+
+    def _tracks_carried(self, closed_ns: int) -> None:
+        """WS-MEDIA-007: each track start made due carried media, once media was due."""
+        seen, due = self._media_tracks
+        end = self.stop_ns or closed_ns
+        if not self.start_ns or not due or end - self.start_ns < MEDIA_DUE_MS * _MS:
+            return  # not checked: too short for media to be owed
+        if not seen <= set(due):
+            return  # media on other tracks: WS-MEDIA-001's finding, the aim unknown
+        silent = [t for t in due if t not in seen]
+        self.checker.check(
+            "WS-MEDIA-007",
+            not silent,
+            expected=f"media on {list(due)} within "
+            f"{(end - self.start_ns) // _MS} ms from start to "
+            f"{'stop' if self.stop_ns else 'close'}",
+            actual="no media on " + ", ".join(silent),
+            at_ns=end,
+        )
 
     def settle(self) -> None:
         """Fold the fast path's counts into the checker and the totals (idempotent).
@@ -665,6 +706,7 @@ class StreamSession:
         # known: a wrong start.tracks is WS-START-002's finding alone.
         requested = TRACK_MEDIA.get(exp.track) if exp is not None else None
         self.tracks = {name: TrackState() for name in requested or tracks}
+        self._media_tracks = (self._media_tracks[0], tuple(self.tracks))
         self.checker.note(
             "WS-START-004", "absent" if message.stream_sid is UNSET else "present"
         )
@@ -767,6 +809,7 @@ class StreamSession:
         seq = self._sequence(message.sequence_number, arrival_ns)
         self._same_sid(message.stream_sid, arrival_ns, seq)
         self._top_level_sid(message.stream_sid, arrival_ns, seq)
+        self._media_tracks[0].add(media.track)
         track = self.tracks.get(media.track)
         if not check(
             "WS-MEDIA-001",
@@ -822,10 +865,14 @@ class StreamSession:
                 seq=seq,
                 at_ns=arrival_ns,
             )
+            if track.first_offset is None:
+                track.first_offset = timestamp - nominal
+            first = nominal + track.first_offset
             check(
                 "WS-MEDIA-006",
-                abs(timestamp - nominal) <= TIMESTAMP_BOUND_MS,
-                expected=f"{nominal} ± {TIMESTAMP_BOUND_MS} ({media.track} chunk {chunk})",
+                abs(timestamp - first) <= TIMESTAMP_BOUND_MS,
+                expected=f"{first} ± {TIMESTAMP_BOUND_MS} ({media.track} chunk {chunk}, "
+                f"first offset {track.first_offset} ms)",
                 actual=timestamp,
                 seq=seq,
                 at_ns=arrival_ns,

@@ -48,6 +48,7 @@ def _sent(requests: pd.DataFrame) -> list[SentRequest]:
                     "track",
                     "params",
                     "correlation",
+                    "account_sid",
                 )
             ),
             strict=True,
@@ -67,6 +68,7 @@ def _arrived(streams: pd.DataFrame) -> list[ArrivedStream]:
                     "media_format",
                     "params",
                     "correlation",
+                    "account_sid",
                 )
             ),
             strict=True,

@@ -48,6 +48,7 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "error",
         "params",
         "correlation",
+        "account_sid",
     ),
     "platform_streams": (
         "stream_sid",
@@ -84,6 +85,7 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "media_format",
         "params",
         "correlation",
+        "account_sid",
     ),
     "rule_checks": ("source", "subject", "rule", "checks", "failures", "reading"),
     "violations": ("source", "rule", "subject", "seq", "expected", "actual", "at_ns"),

@@ -157,6 +157,7 @@ class StreamUser(FastHttpUser):
                 conference_sid=conference,
                 name=name,
                 at_ns=done,
+                content_type=_content_type(resp),
             )
             sid = str(doc["sid"]) if doc and isinstance(doc.get("sid"), str) else ""
             error = "" if sid else _error_text(resp)
@@ -207,6 +208,7 @@ class StreamUser(FastHttpUser):
                 name=active.name,
                 stream_sid=active.sid,
                 at_ns=done,
+                content_type=_content_type(resp),
             )
             error = "" if doc is not None else _error_text(resp)
             if doc is None:
@@ -262,9 +264,17 @@ class StreamUser(FastHttpUser):
                 sid,
                 error,
                 *params,
+                self.ctx.account_sid,
             ),
         )
         sink.add_checker("scenario", checker)
+
+
+def _content_type(resp: Any) -> str:
+    """The answer's Content-Type header (``""``: none), for REST-CREATE-008."""
+    headers = getattr(resp, "headers", None)
+    value = headers.get("Content-Type") if headers is not None else None
+    return str(value) if value else ""
 
 
 def _error_text(resp: Any) -> str:

@@ -68,6 +68,7 @@ DEFECTS: Final[dict[str, Defect]] = _table(
     Defect("status-stopped", "rest", 'create answers status "stopped" for a stream that is streaming', "§1.2"),
     Defect("name-not-null", "rest", 'name is "" instead of null when no Name was given (conference streams)', "§1.2"),
     Defect("uri-no-json", "rest", "uri lacks the .json suffix", "§1.2"),
+    Defect("content-type-text", "rest", "stream answers say Content-Type text/plain (the body is the right JSON)", "§1.2"),
     Defect("sid-not-uuid", "rest", "responses give the stream sid as 32 hex digits without dashes (stop still accepts it)", "§1.2"),
     # --- status callbacks (api.md §4) ---
     Defect("callback-unsigned", "callback", "status callbacks carry no signature header even with a signing key", "§4"),

@@ -32,6 +32,8 @@ import pyarrow.parquet as pq
 import pytest
 import trustme
 
+from reports.join import joined_checks
+from reports.load import load_run
 from tests.conftest import seconds
 from tests.independent.contract import DEFECTS, GLOBAL_DEFECTS
 
@@ -54,41 +56,13 @@ defect (or none), and every failing rule check is tied back to its defect by
 stream sid or request id, so a defect must fail exactly its rules on its own
 streams, and the streams without a defect must pass."""
 
-CORRELATION = "issue 10: sid correlation"
-SINK_CERT = "issue 11: sink certificate"
 
-XFAIL: Final[dict[str, str]] = {
-    # the dropped parameter is streamload's correlation parameter: the stream
-    # is never tied to its request, so WS-START-003 has nothing to compare
-    "drop-last-param": CORRELATION + " (still so with the sid-correlation merge: the "
-    "streams that lost the streamload parameter record no failure at all)",
-    # WS-MEDIA-005 is a warning: a 1.5x timestamp rate never fails the run
-    "timestamp-fast": "issue 10: timestamp rate (WS-MEDIA-005 is a warning; the error "
-    "rule WS-MEDIA-006 allows 500 ms, which a 10 ms/frame drift passes only after "
-    "~1 s, and smoke holds streams 0.5-1.5 s, so it trips on some runs only)",
-    # the sink serves the run's throwaway CA, which the platform cannot trust:
-    # no callback arrives, CB-* are not checked
-    "callback-unsigned": SINK_CERT,
-    "callback-signature-unsorted": SINK_CERT,
-    "callback-timestamp-rfc2822": SINK_CERT,
-    # --- findings: contract breaches the harness does not catch (see each reason) ---
-    "start-account-other": "no rule compares start.accountSid with the account: "
-    "WS-DIALECT-001 checks its format only; the run passes",
-    "start-sid-other": "nothing compares start.streamSid with the create answer's sid: "
-    "streams are matched by the streamload parameter's request id and WS-SID-001 "
-    "compares later streamSids with start's only; the run passes",
-    "no-media": "a stream with connected, start and stop but no media passes: "
-    "WS-MEDIA-* are not-checked (no frame to check) and the loss, latency and jitter "
-    "gates are no-data, which never fails; frames_received 0 is not gated",
-    "one-track-of-two": "a both_tracks stream whose outbound track never carries media "
-    "passes: WS-MEDIA-001 checks each media.track is requested, nothing checks each "
-    "announced track carries media, and loss from chunk gaps sees no gap on a track "
-    "with no chunk at all",
-    "content-type-text": "nothing checks the answer's Content-Type (documented "
-    "application/json): a text/plain answer with a JSON body passes",
-}
+XFAIL: Final[dict[str, str]] = {}
+"""Defects the harness does not catch yet, and why (none today)."""
 
 ALSO: Final[dict[str, dict[str, str]]] = {
+    # a 1.5x clock is off by more than WS-MEDIA-005's 60 ms too (the warning)
+    "timestamp-fast": {"WS-MEDIA-005": "the warning on the same timestamps"},
     # a 201 is not a created stream for the client: it never stops it, and the
     # receiver closes the socket when the run ends
     "create-201": {"WS-STOP-001": "the client never stops a stream it got 201 for"},
@@ -105,7 +79,6 @@ ALSO: Final[dict[str, dict[str, str]]] = {
 """Rules a defect's streams may fail besides its own, and why."""
 
 NOT_CHECKED_CLEAN: Final[dict[str, str]] = {
-    **{f"CB-{i:03d}": SINK_CERT for i in range(1, 6)},
     # nothing to compare: the SignalWire dialect sends no top-level streamSid
     "WS-SID-001": "SignalWire examples carry no top-level streamSid",
     "WS-DIALECT-002": "a Twilio-dialect rule; this platform speaks SignalWire's",
@@ -335,12 +308,18 @@ def _attribute(run: Run, defects: tuple[str, ...]) -> Attributed:
     for row in _table(run, "requests"):  # stop requests: by the stream they stop
         if row["stream_sid"] in owner:
             owner.setdefault(str(row["request_id"]), owner[row["stream_sid"]])
+    for row in _table(run, "streams"):  # a start.streamSid unlike the answer's sid
+        if row["request_id"] in owner:
+            owner.setdefault(str(row["stream_sid"]), owner[row["request_id"]])
     platform_wide = [d for d in defects if d in GLOBAL_DEFECTS]
     failed: dict[str, dict[str, list[str]]] = {}
-    for row in _table(run, "rule_checks"):
-        if not int(row["failures"]):
+    # the rule checks as the report judges them: with the join by sid's
+    # verdicts (WS-START-*) in place of the receiver's
+    rule_checks, _ = joined_checks(load_run(run.out))
+    for check in rule_checks.to_dict("records"):
+        if not int(check["failures"]):
             continue
-        subject = str(row["subject"])
+        subject = str(check["subject"])
         who = owner.get(subject)
         if who is None and subject == "handshake" and "bearer-missing" in defects:
             who = "bearer-missing"  # refused upgrades have no stream sid yet
@@ -350,7 +329,7 @@ def _attribute(run: Run, defects: tuple[str, ...]) -> Attributed:
             who = "negative-suite"
         if who is None:
             who = platform_wide[0] if platform_wide else "unowned"
-        failed.setdefault(who, {}).setdefault(str(row["rule"]), []).append(subject)
+        failed.setdefault(who, {}).setdefault(str(check["rule"]), []).append(subject)
     return Attributed(run, defects, streams, failed)
 
 
@@ -379,9 +358,7 @@ def defect_runs(
     return {name: runs for runs in done for name in runs.defects}
 
 
-@pytest.mark.xfail(strict=True, reason=SINK_CERT)
 def test_the_clean_run_passes(clean_run: Run) -> None:
-    """Fails today only on the coverage gate: CB-* not checked (no callback arrives)."""
     assert clean_run.returncode == 0, clean_run.stderr[-3000:]
     assert clean_run.summary["verdict"] == "pass"
 
@@ -390,7 +367,7 @@ def test_the_clean_platform_conforms(clean_run: Run) -> None:
     run = clean_run
     doc = run.summary
     broken = [g for g in doc["thresholds"] if g["result"] == "fail"]
-    assert [g["name"] for g in broken] in ([], ["coverage"]), broken
+    assert broken == [], broken
     verdicts = run.verdicts()
     failed = {rule for rule, v in verdicts.items() if v == "fail"}
     assert failed == set()
@@ -400,13 +377,6 @@ def test_the_clean_platform_conforms(clean_run: Run) -> None:
     )
     assert doc["accounting"]["streams_received"] >= 4, doc["accounting"]
     _no_secrets(run)
-
-
-def test_the_sink_certificate_gap_is_what_leaves_callbacks_unchecked(
-    clean_run: Run,
-) -> None:
-    """Issue 11: the platform trusts the receivers' CA, the sink serves the run's own."""
-    assert "CERTIFICATE_VERIFY_FAILED" in clean_run.platform_log
 
 
 def _params() -> list[Any]:

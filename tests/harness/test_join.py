@@ -8,6 +8,7 @@ parameters sent, the exact ``streamload`` value).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from hypothesis import given, settings, strategies as st
@@ -70,7 +71,7 @@ def _arrive(
     doc = dict(zip(columns("streams"), row, strict=True))
     return (
         ArrivedStream(
-            *(str(doc[k]) for k in ("stream_sid", "tracks", "media_format", "params", "correlation"))
+            *(str(doc[k]) for k in ("stream_sid", "tracks", "media_format", "params", "correlation", "account_sid"))
         ),
         session,
     )  # fmt: skip
@@ -194,3 +195,36 @@ def test_streams_without_a_request_keep_the_receivers_verdicts() -> None:
     joined = join([sent], [arrived, other])
     assert [c.subject for c in joined.checkers] == [SID]
     assert not needs_frames(sent, arrived)
+
+
+def test_the_stream_s_sid_and_account_are_its_request_s() -> None:
+    """WS-START-005/006: only the join knows the answer's sid and the request's account."""
+    sent, full = _sent([("a", "1")])
+    arrived, session = _arrive(full)
+    assert arrived.account_sid == session.account_sid != ""  # the streams row has it
+    sent = dataclasses.replace(sent, account_sid=arrived.account_sid)
+    (checker,) = join([sent], [arrived]).checkers
+    for rule in ("WS-START-005", "WS-START-006"):
+        assert (checker.counts[rule].checks, checker.counts[rule].failures) == (1, 0)
+    other = dataclasses.replace(arrived, account_sid="another-account")
+    (checker,) = join([sent], [other]).checkers
+    assert checker.counts["WS-START-006"].failures == 1
+    assert checker.violations[-1].actual == "another-account"
+    # not recorded (older records): not judged
+    (checker,) = join([dataclasses.replace(sent, account_sid="")], [other]).checkers
+    assert "WS-START-006" not in checker.counts
+
+
+def test_a_start_stream_sid_unlike_the_answer_s_fails_by_request_id() -> None:
+    sent, full = _sent([("a", "1")])
+    arrived, _ = _arrive(full)
+    moved = dataclasses.replace(arrived, stream_sid="another-sid")
+    joined = join([sent], [moved])
+    (checker,) = joined.checkers
+    assert checker.subject == "another-sid"
+    assert checker.counts["WS-START-005"].failures == 1
+    assert SID in str(checker.violations[0].expected)
+    # the receiver judged start against the intact streamload value: it stands
+    assert joined.superseded == set()
+    # the answer's sid arrived too: the other stream is not its request's
+    assert [c.subject for c in join([sent], [arrived, moved]).checkers] == [SID]

@@ -46,11 +46,12 @@ class RunBuilder:
         error: str = "",
         params: str = "",
         correlation: str = "",
+        account_sid: str = "",
     ) -> None:
         self.scenario.add(
             "requests",
             (run_id, request_id, kind, "CF1", codec, track, 0, due_ns, sent_ns,
-             done_ns, status, stream_sid, error, params, correlation),
+             done_ns, status, stream_sid, error, params, correlation, account_sid),
         )  # fmt: skip
 
     def platform_stream(
@@ -112,6 +113,7 @@ class RunBuilder:
         closed_ns: int | None = None,
         run_id: str = "run-1",
         announced: tuple[str, str, str, str] = ("", "", "", ""),
+        account_sid: str = "",
     ) -> None:
         """``announced``: start's tracks, mediaFormat, parameter fingerprint and
         streamload value, as the receiver records them (for the join by sid)."""
@@ -120,7 +122,7 @@ class RunBuilder:
             "streams",
             (sid, run_id, request_id, codec, "inbound_track", 0, start_ns - MS,
              start_ns, first_media_ns, stop_ns, closed, 0, 0, 0, 1000,
-             *announced),
+             *announced, account_sid),
         )  # fmt: skip
 
     def checker(self, checker: Checker, source: str = "receiver") -> None:

@@ -116,6 +116,7 @@ def test_nulls_become_zero_or_empty(tmp_path: Path) -> None:
             None,
             None,
             None,
+            None,
         ),
     )
     run = load_run(build.write())

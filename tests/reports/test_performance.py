@@ -361,13 +361,13 @@ def test_per_stream_duration_size_and_real_time_factor(tmp_path: Path) -> None:
         "streams",
         ("MZ1", "run-1", "req-1", "PCMU", "both_tracks", 0, T0, T0 + 100 * MS,
          T0 + 120 * MS, T0 + 2_120 * MS, T0 + 2_200 * MS, 200, 32_000, 0, 1000,
-         "", "", "", ""),
+         "", "", "", "", ""),
     )  # fmt: skip  # 100 frames a track = 2 s of media over 2 s: real time
     build.receiver.add(
         "streams",
         ("MZ2", "run-1", "req-2", "PCMU", "inbound_track", 0, T0, T0 + 100 * MS,
          T0 + 120 * MS, 0, T0 + 4_120 * MS, 100, 16_000, 0, 1006,
-         "", "", "", ""),
+         "", "", "", "", ""),
     )  # fmt: skip  # no stop: up to the close; 2 s of media over 4 s
     pcmu = codec(build)
 

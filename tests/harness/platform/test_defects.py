@@ -19,7 +19,7 @@ def test_the_names_are_exactly_the_published_ones() -> None:
     }  # fmt: skip
     rest = {
         "accept-ws-url", "date-format", "extra-field", "status-stopped",
-        "name-not-null", "uri-no-json", "sid-not-uuid",
+        "name-not-null", "uri-no-json", "sid-not-uuid", "content-type-text",
     }  # fmt: skip
     callback = {"callback-unsigned", "callback-order"}
     by_area = {
