@@ -31,7 +31,14 @@ from harness.tls import TlsFiles
 from reports.load import load_run
 from reports.summary import build_summary
 from tests.conftest import seconds
-from tests.e2e.test_accuracy import Setup, delivery_ms, nearest, rfc3550, table
+from tests.e2e.test_accuracy import (
+    Setup,
+    delivery_ms,
+    nearest,
+    rfc3550,
+    table,
+    wait_until,
+)
 
 
 pytestmark = pytest.mark.e2e
@@ -58,14 +65,6 @@ def start(setup: Setup, codec: str) -> str:
 def stop(setup: Setup, uris: list[str]) -> None:
     for uri in uris:
         setup.request(uri, {"Status": "stopped"})
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + seconds(timeout)
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
