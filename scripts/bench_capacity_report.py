@@ -71,12 +71,12 @@ def write_run(root: Path, levels: int, step: int, every_s: float, seed: int = 7)
             scenario.add(
                 "requests",
                 ("bench", rid, "start", "CF1", "PCMU", "both_tracks", 1, sent, sent,
-                 sent + 10 * MS, 200, sid, ""),
+                 sent + 10 * MS, 200, sid, "", "", "", ""),
             )  # fmt: skip
             scenario.add(
                 "requests",
                 ("bench", f"stop-{n}", "stop", "CF1", "PCMU", "both_tracks", 1, stop,
-                 stop, stop + 8 * MS, 200, sid, ""),
+                 stop, stop + 8 * MS, 200, sid, "", "", "", ""),
             )  # fmt: skip
             platform.add(
                 "platform_streams",
@@ -87,7 +87,7 @@ def write_run(root: Path, levels: int, step: int, every_s: float, seed: int = 7)
                 "streams",
                 (sid, "bench", rid, "PCMU", "both_tracks", 1, sent + 199 * MS,
                  sent + 200 * MS, due + MS, stop + 9 * MS, stop + 10 * MS, chunks * 2,
-                 chunks * 320, 0, 1000),
+                 chunks * 320, 0, 1000, "", "", "", "", ""),
             )  # fmt: skip
             rows = chunks * 2
             k = np.arange(rows, dtype=np.int64)

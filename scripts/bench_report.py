@@ -74,7 +74,7 @@ def write_run(
         scenario.add(
             "requests",
             ("bench", f"req-{i}", "start", "CF1", "PCMU", "both_tracks", 0, due - 300 * MS,
-             due - 300 * MS, due - 290 * MS, 200, sid, "", "", ""),
+             due - 300 * MS, due - 290 * MS, 200, sid, "", "", "", ""),
         )  # fmt: skip
         end = due + chunks * 20 * MS
         platform.add(
@@ -86,7 +86,7 @@ def write_run(
             "streams",
             (sid, "bench", f"req-{i}", "PCMU", "both_tracks", 0, due - 100 * MS,
              due - 99 * MS, due + MS, end + MS, end + 2 * MS, chunks * 2, chunks * 320,
-             0, 1000, "", "", "", ""),
+             0, 1000, "", "", "", "", ""),
         )  # fmt: skip
     for sink in (scenario, platform, receiver):
         sink.flush()
