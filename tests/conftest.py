@@ -10,6 +10,9 @@ import pytest
 from harness.tls import TlsFiles, make_tls
 
 
+REPO = Path(__file__).resolve().parent.parent
+"""The clone's own root (never anything beside it)."""
+
 DATA = Path(__file__).resolve().parent / "data"
 """The vendors' texts the tests validate real traffic against (OpenAPI excerpt,
 verbatim message examples), copied into the repo with their sources in

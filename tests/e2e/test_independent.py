@@ -34,13 +34,13 @@ import trustme
 
 from reports.join import joined_checks
 from reports.load import load_run
-from tests.conftest import seconds
+from tests.conftest import REPO, seconds
 from tests.independent.contract import DEFECTS, GLOBAL_DEFECTS
 
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 PROJECT = str(uuid.uuid4())
 API_TOKEN = "indie-api-token-Rf6Yc2"
 BEARER = "indie-bearer-token-Gd9Ls4"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from tests.conftest import REPO
 
 
 def test_unknown_flag_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -130,7 +131,7 @@ def test_the_ci_example_calls_real_commands_and_profiles() -> None:
     from harness.cli import _parser
     from harness.profile import load_profile
 
-    path = Path(__file__).parents[2] / "examples" / "ci" / "github-actions.yml"
+    path = REPO / "examples" / "ci" / "github-actions.yml"
     doc = yaml.safe_load(path.read_text())
     lines = [
         line.strip()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.processes import Child
 from harness.tls import TlsFiles
-from tests.conftest import seconds
+from tests.conftest import REPO, seconds
 
 
 TOKEN = "scenario-test-api-token-1234"
@@ -77,7 +76,7 @@ def locust_argv(
         "-m",
         "locust",
         "-f",
-        str(Path(__file__).parents[2] / "scenarios" / "locustfile.py"),
+        str(REPO / "scenarios" / "locustfile.py"),
         "--headless",
         "--host",
         services["platform"]["url"],
