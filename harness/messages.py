@@ -34,6 +34,7 @@ __all__ = [
     "decoder",
     "encode",
     "media_json",
+    "media_template",
     "reply_decoder",
 ]
 
@@ -187,3 +188,19 @@ def media_json(
     if stream_sid is None:
         return _MEDIA % (seq, track, chunk, timestamp_ms, payload_b64)
     return _MEDIA_WITH_SID % (seq, track, chunk, timestamp_ms, payload_b64, stream_sid)
+
+
+def media_template(track: str, stream_sid: str | None = None) -> str:
+    """:func:`media_json`'s format with ``track`` and ``stream_sid`` filled in.
+
+    ``media_template(track, sid) % (seq, chunk, timestamp_ms, payload_b64)`` is
+    ``media_json(seq, track, chunk, timestamp_ms, payload_b64, sid)``, one
+    substitution cheaper: a sender makes it once per track of a stream.
+    """
+    track = track.replace("%", "%%")
+    if stream_sid is None:
+        return _MEDIA.replace('"track":"%s"', f'"track":"{track}"', 1)
+    sid = stream_sid.replace("%", "%%")
+    return _MEDIA_WITH_SID.replace('"track":"%s"', f'"track":"{track}"', 1).replace(
+        '"streamSid":"%s"', f'"streamSid":"{sid}"', 1
+    )

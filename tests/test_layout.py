@@ -23,6 +23,7 @@ CORE = [
     "harness.rules",
     "harness.secret",
     "harness.session",
+    "harness.sender",
     "harness.signal",
     "harness.transitions",
     "harness.checks_io",

@@ -16,8 +16,14 @@ the frame straight into the transport's buffer), so a receiver that stops
 reading delays nobody; its buffer is watched and the stream aborted once it
 has been full for ``stall_timeout_s``.
 
+What is sent is built by :class:`harness.sender.Sender`, the sans-I/O half of
+a stream (messages, ``sequenceNumber``/chunk/timestamp state, the ``--defect``
+switches as data, the send-log rows); this module owns the socket, the clock
+and the pacing, and writes what the sender builds.
+
 The send log (``sent_frames``) is the ground truth receivers are measured
-against. ``sent_ns`` is when a frame left the media pipeline; with ``--fault``
+against. ``sent_ns`` is when a frame's chunk left the media pipeline (one
+clock reading per chunk, just before its frames are formatted); with ``--fault``
 network impairments the frame then goes through the emulated network
 (:mod:`harness.platform.network`) and ``wire_ns`` is when it was really written
 to the socket (0 if lost). So ``arrival - sent_ns`` includes the injected delay
@@ -34,7 +40,6 @@ injects comes back as a ``dtmf`` event, as if detected on the inbound audio.
 from __future__ import annotations
 
 import asyncio
-import base64
 import binascii
 import dataclasses
 import functools
@@ -42,30 +47,19 @@ import logging
 import random
 import ssl
 import time
-from typing import Final, Literal, Protocol
+from typing import Literal, Protocol
 
 import msgspec
-from msgspec import UNSET
 
-from harness.api import TRACK_MEDIA
-from harness.codecs import FRAME_MS, ByteOrder, get_codec
-from harness.correlation import PARAM_NAME, Expectation
+from harness.codecs import ByteOrder
+from harness.correlation import Expectation
 from harness.messages import (
     Clear,
-    Connected,
     Dtmf,
     DtmfBody,
     Mark,
-    MarkBody,
-    MediaFormat,
     Reply,
     ReplyMedia,
-    Start,
-    StartBody,
-    Stop,
-    StopBody,
-    encode,
-    media_json,
     reply_decoder,
 )
 from harness.platform.dialect import Dialect
@@ -76,7 +70,7 @@ from harness.platform.state import Stream
 from harness.platform.ticker import Ticker
 from harness.platform.wsclient import InvalidStatus, WsClient, dial
 from harness.secret import redact
-from harness.signal import encoded_frames
+from harness.sender import FRAME_NS, Frame, Sender, WireDefects, payloads, with_wire
 from harness.sink import RowSink
 
 
@@ -92,20 +86,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FRAME_NS = FRAME_MS * 1_000_000
-"""api.md §5.5: one ``media`` message per track every 20 ms."""
-
 EndReason = Literal["stopped", "shutdown", "connect-failed", "disconnected"]
 """``platform_streams.end_reason`` (harness/records.py)."""
-
-_MEDIA_NUMERIC = (
-    '{"event":"media","sequenceNumber":%d,"media":{"track":"%s","chunk":%d,'
-    '"timestamp":%d,"payload":"%s"}}'
-)
-_MEDIA_NUMERIC_WITH_SID = (
-    '{"event":"media","sequenceNumber":%d,"media":{"track":"%s","chunk":%d,'
-    '"timestamp":%d,"payload":"%s"},"streamSid":"%s"}'
-)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -147,28 +129,9 @@ class StreamObserver(Protocol):
     def stream_ended(self, streamer: Streamer) -> None: ...
 
 
-@functools.cache
-def payloads(
-    codec_name: str, byte_order: ByteOrder, track: str, short: bool = False
-) -> tuple[str, ...]:
-    """Base64 of the 50 test-signal frames of one codec and track, encoded once per process.
-
-    ``short`` drops each frame's last byte (the ``payload-size`` defect).
-    """
-    codec = get_codec(codec_name, byte_order)
-    return tuple(
-        base64.b64encode(f[:-1] if short else f).decode("ascii")
-        for f in encoded_frames(codec, track)
-    )
-
-
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
-
-
-_Frame = tuple[str, str, int, int, int, int]
-"""A frame in the emulated network: message, track, chunk, seq, due_ns, sent_ns."""
 
 
 class Streamer:
@@ -194,31 +157,26 @@ class Streamer:
         self._ticker = ticker
         self._own_ticker = ticker is None
         self._plan = plan or StreamPlan()
-        defects = settings.defects
-        self._defects = defects
-        request = stream.request
-        self._codec = get_codec(request.effective_codec, settings.l16_byte_order)
-        self._frame_bytes = self._codec.frame_bytes
-        short = "payload-size" in defects
-        self._tracks = tuple(
-            (t, payloads(self._codec.name, settings.l16_byte_order, t, short))
-            for t in TRACK_MEDIA[request.effective_track]
+        defects = self._defects = _wire_defects(settings.defects)
+        dialect = settings.dialect
+        self.sender = Sender(
+            stream.sid,
+            stream.call_sid,
+            settings.account_sid,
+            stream.request,
+            dialect,
+            byte_order=settings.l16_byte_order,
+            defects=defects,
+            other_sid=dialect.new_sid("stream") if defects.stream_sid_mismatch else "",
         )
-        top = settings.dialect.top_level_stream_sid
-        if "stream-sid-mismatch" in defects:
-            self._top_sid: str | None = settings.dialect.new_sid("stream")
-        else:
-            self._top_sid = stream.sid if top else None
+        """The messages and the counters they carry; this class only writes them."""
         faults = settings.faults
-        self._link: Link[_Frame] | None = None
+        self._link: Link[Frame] | None = None
         if faults.network:
             self._link = Link(faults, rng or random.Random(), self._impairment)
         self._playback: Playback | None = None
-        if request.real_time:
-            self._playback = Playback(self._codec.frame_bytes, FRAME_NS)
-        self._seq = 0
-        self._chunk = 0
-        self._global_chunk = 0
+        if stream.request.real_time:
+            self._playback = Playback(self.sender.frame_bytes, FRAME_NS)
         self._next_due = 0
         self._live = False
         self._paused_since = 0
@@ -318,7 +276,7 @@ class Streamer:
     async def _connect(self) -> WsClient | None:
         request = self.stream.request
         headers = None
-        if request.bearer_token is not None and "bearer-missing" not in self._defects:
+        if request.bearer_token is not None and not self._defects.bearer_missing:
             # api.md §5.1: Authorization: Bearer, only when a token was given.
             headers = {"Authorization": f"Bearer {request.bearer_token.reveal()}"}
         loop = asyncio.get_running_loop()
@@ -366,8 +324,8 @@ class Streamer:
 
     async def _stream(self, ws: WsClient) -> None:
         try:
-            ws.send_text(self._connected_json())
-            ws.send_text(self._start_json())
+            ws.send_text(self.sender.connected())
+            ws.send_text(self.sender.start())
             if self._observer is not None:
                 self._observer.stream_started(self)
             if self._stop_reason is None and not self._peer_gone:
@@ -383,10 +341,8 @@ class Streamer:
                         f"connection lost while stopping: {self._close_text(ws)}",
                     )
                     return
-                if "missing-stop" not in self._defects:
-                    ws.send_text(self._stop_json())
-                if "message-after-stop" in self._defects:
-                    ws.send_text(self._after_stop_json())
+                for message in self.sender.closing():
+                    ws.send_text(message)
                 await ws.close(self._settings.close_timeout_s)
                 self._finish(self._stop_reason, "")
             else:
@@ -443,8 +399,8 @@ class Streamer:
         due = self._next_due
         try:
             if due <= now_ns:
-                if self._chunk + 1 == self._plan.disconnect_chunk:
-                    self._impairment("", self._chunk + 1, "disconnect", 0)
+                if self.sender.chunk + 1 == self._plan.disconnect_chunk:
+                    self._impairment("", self.sender.chunk + 1, "disconnect", 0)
                     self._gone("injected disconnect (--fault disconnect)")
                     return None
                 self._send_chunk(ws, due)
@@ -461,98 +417,42 @@ class Streamer:
         return due if released is None or released > due else released
 
     def _send_chunk(self, ws: WsClient, due: int) -> None:
-        defects = self._defects
-        if not defects and self._link is None and self._playback is None:
-            self._send_plain(ws, due)
-            return
-        chunk = self._chunk = self._chunk + 1
-        timestamp = (chunk - 1) * FRAME_MS
-        if defects and "timestamp-drift" in defects:
-            timestamp += 100 + chunk
-        if defects and "timestamp-fast" in defects:
-            timestamp = timestamp * 3 // 2
-        seq = self._seq
-        add = self._sink.add
-        sid = self.stream.sid
-        top_sid = self._top_sid
-        frame_bytes = self._frame_bytes
+        """Send the chunk due at ``due`` (one frame per track) and log each frame.
+
+        ``sent_ns`` is read once, as the chunk leaves the media pipeline; with
+        the emulated network the frames go there instead of to the socket.
+        """
+        frames = self.sender.media(due, time.monotonic_ns())
         link = self._link
-        clock = time.monotonic_ns
-        fmt = _media_numeric if "numeric-fields" in defects else media_json
-        index = (chunk - 1) % 50
-        send = ws.send_text
-        sent_count = 0
-        for track, frames in self._tracks:  # api.md §5.2: chunk counts per track
-            seq += 1
-            if defects:
-                if "seq-skip" in defects and seq % 100 == 0:
-                    seq += 1
-                if "chunk-global" in defects:
-                    self._global_chunk += 1
-                    chunk = self._global_chunk
-            message = fmt(seq, track, chunk, timestamp, frames[index], top_sid)
-            sent = clock()
-            if link is None:
+        if link is None:
+            send = ws.send_text
+            add = self._sink.add
+            for message, row in frames:
                 send(message)
-                sent_count += 1
-                add(
-                    "sent_frames",
-                    (sid, track, chunk, seq, due, sent, frame_bytes, sent),
-                )
-            elif not link.push(
-                (message, track, chunk, seq, due, sent), track, chunk, sent
-            ):
-                add("sent_frames", (sid, track, chunk, seq, due, sent, frame_bytes, 0))
-        self._seq = seq
-        if sent_count:
+                add("sent_frames", row)
+            sent_count = len(frames)
             self.frames_sent += sent_count
             self._counters.frames_sent += sent_count
+        else:
+            for frame in frames:
+                row = frame[1]
+                if not link.push(frame, row[1], row[2], row[5]):
+                    self._sink.add("sent_frames", with_wire(row, 0))
         playback = self._playback
         if playback is not None:
             marks = playback.advance(FRAME_NS)
             if marks:
                 self._echo_marks(marks)
 
-    def _send_plain(self, ws: WsClient, due: int) -> None:
-        """:meth:`_send_chunk` without defects, emulated network or playback: the usual case.
-
-        Kept apart because it runs 50 times a second per track of every stream.
-        """
-        chunk = self._chunk = self._chunk + 1
-        seq = self._seq
-        add = self._sink.add
-        sid = self.stream.sid
-        top_sid = self._top_sid
-        frame_bytes = self._frame_bytes
-        clock = time.monotonic_ns
-        send = ws.send_text
-        timestamp = (chunk - 1) * FRAME_MS
-        index = (chunk - 1) % 50
-        for track, frames in self._tracks:  # api.md §5.2: chunk counts per track
-            seq += 1
-            message = media_json(seq, track, chunk, timestamp, frames[index], top_sid)
-            sent = clock()  # just before the frame is handed over: transit starts here
-            send(message)
-            add("sent_frames", (sid, track, chunk, seq, due, sent, frame_bytes, sent))
-        sent_count = seq - self._seq
-        self._seq = seq
-        self.frames_sent += sent_count
-        self._counters.frames_sent += sent_count
-
-    def _write_frames(self, ws: WsClient, frames: list[tuple[_Frame, bool]]) -> None:
+    def _write_frames(self, ws: WsClient, frames: list[tuple[Frame, bool]]) -> None:
         """Write frames released by the emulated network; log the first copy of each."""
         add = self._sink.add
-        sid = self.stream.sid
-        frame_bytes = self._frame_bytes
         wire = time.monotonic_ns()
         send = ws.send_text
-        for (message, track, chunk, seq, due, sent), first in frames:
+        for (message, row), first in frames:
             send(message)
             if first:
-                add(
-                    "sent_frames",
-                    (sid, track, chunk, seq, due, sent, frame_bytes, wire),
-                )
+                add("sent_frames", with_wire(row, wire))
                 self.frames_sent += 1
                 self._counters.frames_sent += 1
 
@@ -689,79 +589,7 @@ class Streamer:
         detail = f"{code} {reason}" if reason else str(code)
         return f"the receiver closed the connection ({detail})"
 
-    # -- messages (api.md §5.2; Twilio variants §5.4) ------------------------
-
-    def _connected_json(self) -> str:
-        # A text frame: str, not bytes (bytes would go out as a binary frame).
-        version = self._settings.dialect.version
-        if "version" in self._defects:
-            version = "9.9.9"
-        return encode(Connected(protocol="Call", version=version)).decode()
-
-    def _start_json(self) -> str:
-        stream = self.stream
-        defects = self._defects
-        parameters = dict(stream.request.parameters)
-        if "custom-parameters" in defects:
-            parameters = _alter_parameters(parameters)
-        if defects & _PARAMETER_DEFECTS:
-            parameters = _mangle_parameters(parameters, defects)
-        sample_rate = self._codec.sample_rate
-        if "media-format" in defects:
-            sample_rate *= 2
-        tracks = [t for t, _ in self._tracks]
-        if "wrong-tracks" in defects:
-            tracks = ["inbound"]
-        self._seq = 1
-        message = Start(
-            sequence_number="1",
-            start=StartBody(
-                stream_sid=stream.sid,
-                account_sid=self._settings.account_sid,
-                call_sid=stream.call_sid,
-                tracks=tracks,
-                # api.md §5.2: "Only present when custom parameters are defined."
-                custom_parameters=parameters if parameters else UNSET,
-                media_format=MediaFormat(
-                    encoding=self._codec.encoding,
-                    sample_rate=sample_rate,
-                    channels=1,
-                ),
-            ),
-            stream_sid=self._top_sid if self._top_sid is not None else UNSET,
-        )
-        return encode(message).decode()
-
-    def _stop_json(self) -> str:
-        self._seq += 1
-        dialect = self._settings.dialect
-        body = StopBody(
-            account_sid=self._settings.account_sid, call_sid=self.stream.call_sid
-        )
-        message = Stop(
-            sequence_number=str(self._seq),
-            stop=body if dialect.stop_body else UNSET,
-            stream_sid=self._top_sid if self._top_sid is not None else UNSET,
-        )
-        return encode(message).decode()
-
-    def _after_stop_json(self) -> str:
-        """The ``message-after-stop`` defect: one more media frame, as the next chunk would be."""
-        self._seq += 1
-        chunk = self._chunk + 1
-        track, frames = self._tracks[0]
-        return media_json(
-            self._seq,
-            track,
-            chunk,
-            (chunk - 1) * FRAME_MS,
-            frames[(chunk - 1) % 50],
-            self._top_sid,
-        )
-
-    def _sid_for_replies(self) -> str:
-        # api.md §5.2: dtmf and mark carry streamSid on bidirectional streams.
-        return self._top_sid if self._top_sid is not None else self.stream.sid
+    # -- answers to a bidirectional receiver (api.md §5.3) -------------------
 
     def _echo_marks(self, names: list[str]) -> None:
         """Send each mark back (SignalWire: no sequenceNumber; Twilio: one, api.md §5.4)."""
@@ -770,18 +598,8 @@ class Streamer:
             return
         if self._stop_reason is not None:
             return
-        twilio = self._settings.dialect.stop_body
         for name in names:
-            seq: str | msgspec.UnsetType = UNSET
-            if twilio:
-                self._seq += 1
-                seq = str(self._seq)
-            mark = Mark(
-                mark=MarkBody(name=name),
-                sequence_number=seq,
-                stream_sid=self._sid_for_replies(),
-            )
-            ws.send_text(encode(mark))
+            ws.send_text(self.sender.mark(name))
 
     def _echo_dtmf(self, body: DtmfBody) -> None:
         """A digit the receiver injected, reported back as detected on the inbound audio."""
@@ -790,91 +608,13 @@ class Streamer:
             return
         if self._stop_reason is not None:
             return
-        self._seq += 1
-        if self._settings.dialect.stop_body:  # Twilio: track, no duration (api.md §5.4)
-            echoed = DtmfBody(digit=body.digit, track="inbound_track")
-        else:  # SignalWire: duration in ms as a number (api.md §5.2)
-            duration = body.duration if isinstance(body.duration, int) else 250
-            echoed = DtmfBody(digit=body.digit, duration=duration)
-        message = Dtmf(
-            dtmf=echoed,
-            sequence_number=str(self._seq),
-            stream_sid=self._sid_for_replies(),
-        )
-        ws.send_text(encode(message))
+        ws.send_text(self.sender.dtmf(body))
 
 
-def _media_numeric(
-    seq: int,
-    track: str,
-    chunk: int,
-    timestamp_ms: int,
-    payload_b64: str,
-    stream_sid: str | None = None,
-) -> str:
-    """A media message with numbers where strings belong (the ``numeric-fields`` defect)."""
-    if stream_sid is None:
-        return _MEDIA_NUMERIC % (seq, track, chunk, timestamp_ms, payload_b64)
-    return _MEDIA_NUMERIC_WITH_SID % (
-        seq,
-        track,
-        chunk,
-        timestamp_ms,
-        payload_b64,
-        stream_sid,
-    )
-
-
-def _alter_parameters(parameters: dict[str, str]) -> dict[str, str]:
-    """The ``custom-parameters`` defect: change one value, or add one when there are none.
-
-    The ``streamload`` correlation parameter is left alone so the stream can still
-    be tied to its request; its digest is what shows the change.
-    """
-    altered = dict(parameters)
-    for name in altered:
-        if name != PARAM_NAME:
-            altered[name] += "-altered"
-            return altered
-    altered["streamload-extra"] = "added"
-    return altered
-
-
-_PARAMETER_DEFECTS: Final = frozenset(
-    {
-        "drop-correlation",
-        "alter-correlation",
-        "extra-parameter",
-        "rename-parameter",
-        "reorder-parameters",
-    }
-)
-
-
-def _mangle_parameters(
-    parameters: dict[str, str], defects: frozenset[str]
-) -> dict[str, str]:
-    """The parameter defects other than ``custom-parameters``: each changes one
-    parameter of ``start.customParameters`` (api.md §3 ``<Parameter>``)."""
-    items = list(parameters.items())
-    others = [i for i, (name, _) in enumerate(items) if name != PARAM_NAME]
-    if "drop-correlation" in defects and items:
-        items.pop()  # the last one sent: streamload's
-    if "alter-correlation" in defects:
-        items = [
-            (n, v.replace(";req=", ";req=forged-", 1) if n == PARAM_NAME else v)
-            for n, v in items
-        ]
-    if "rename-parameter" in defects and others:
-        name, value = items[others[0]]
-        items[others[0]] = (f"{name}-renamed", value)
-    if "reorder-parameters" in defects and len(others) >= 2:
-        a, b = others[0], others[1]
-        items[a], items[b] = items[b], items[a]
-    if "extra-parameter" in defects:
-        at = len(items) - 1 if items and items[-1][0] == PARAM_NAME else len(items)
-        items.insert(at, ("streamload-extra", "added"))
-    return dict(items)
+@functools.cache
+def _wire_defects(names: frozenset[str]) -> WireDefects:
+    """The ``--defect`` names as the sender's switches, decided once per set of names."""
+    return WireDefects.from_names(names)
 
 
 def _stream_error(exc: BaseException) -> str:

@@ -117,8 +117,8 @@ def test_bench_streamer_tick(benchmark: BenchmarkFixture, tmp_path: Path) -> Non
     recorder = Recorder(RecordSink(tmp_path, "bench", "platform"))
     streamers = _live_streamers(recorder, 200)
     sent = benchmark.pedantic(_tick_pass, args=(streamers, 10), rounds=3, iterations=1)
-    chunks = {s._chunk for s in streamers}
+    chunks = {s.sender.chunk for s in streamers}
     assert len(chunks) == 1 and chunks.pop() % 10 == 0  # one chunk per stream a tick
-    assert sent == 200 * streamers[0]._chunk
+    assert sent == 200 * streamers[0].sender.chunk
     assert all(s._ws.sent == s.frames_sent for s in streamers)  # type: ignore[union-attr]
     assert len(recorder._batch) == sent  # one send-log row per frame

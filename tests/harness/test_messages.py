@@ -6,6 +6,7 @@ import json
 
 import msgspec
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from harness import messages as m
 from tests.conftest import data_file
@@ -55,6 +56,24 @@ def test_media_json_is_the_documented_shape() -> None:
     }
     with_sid = m.decoder().decode(m.media_json(3, "outbound", 2, 20, "AAAA", "MZ1"))
     assert isinstance(with_sid, m.Media) and with_sid.stream_sid == "MZ1"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seq=st.integers(0, 2**40),
+    track=st.text("abcdefghijklmnopqrstuvwxyz_%", min_size=1, max_size=12),
+    chunk=st.integers(0, 2**40),
+    timestamp=st.integers(0, 2**40),
+    payload=st.text(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=%"
+    ),
+    sid=st.one_of(st.none(), st.text("0123456789abcdefMZ-%", max_size=40)),
+)
+def test_media_template_formats_as_media_json(
+    seq: int, track: str, chunk: int, timestamp: int, payload: str, sid: str | None
+) -> None:
+    filled = m.media_template(track, sid) % (seq, chunk, timestamp, payload)
+    assert filled == m.media_json(seq, track, chunk, timestamp, payload, sid)
 
 
 def test_numeric_sequence_number_is_a_type_error_with_its_path() -> None:
