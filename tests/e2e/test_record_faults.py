@@ -56,24 +56,40 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def fill(disk: Path) -> Path:
     """Take every free byte of ``disk`` with one file; return it (unlink to free)."""
     ballast = disk / "ballast"
-    with ballast.open("wb") as f:
-        chunk = b"\0" * (1 << 20)
-        with contextlib.suppress(OSError):
-            while True:
-                f.write(chunk)
-                f.flush()
-        chunk = b"\0" * 4096
-        with contextlib.suppress(OSError):
-            while True:
-                f.write(chunk)
-                f.flush()
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 4096):  # unbuffered: ENOSPC ends each loop
+            chunk = b"\0" * size
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, chunk)
+    finally:
+        os.close(fd)
     return ballast
+
+
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_left_runs() -> Iterator[None]:
+    """A failed test must not leave its run going: interrupt it (it drains), or kill."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.communicate(timeout=seconds(60))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
 
 
 def start(
     out: Path, *extra: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", *RUN, "--out", str(out), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -81,6 +97,8 @@ def start(
         stdin=subprocess.DEVNULL,
         env={**os.environ, **SECRETS, **(env or {})},
     )
+    _STARTED.append(proc)
+    return proc
 
 
 def wait_for_frames(out: Path, proc: subprocess.Popen[str]) -> None:
