@@ -558,7 +558,10 @@ class _Run:
                 else:
                     self.event(f"load finished (locust exit {code})")
             now = time.monotonic()
+            full = len(self.disk.faults)
             self.disk.poll(time.monotonic_ns())
+            if len(self.disk.faults) > full:
+                self.say(f"streamload: warning: {self.disk.faults[-1]['what']}")
             for service in (self.platform, self.callbacks, *self.receivers):
                 if service is not None and not service.alive():
                     what = (
@@ -586,6 +589,14 @@ class _Run:
                 value = child.stats.get(k, 0)
                 r[k] = r.get(k, 0) + (value if isinstance(value, int) else 0)
         head = f"[{elapsed:5.1f}s/{self.profile.load.duration_s:.0f}s]"
+        lost = sum(
+            int(c.stats.get("records_failed") or 0)
+            + int(c.stats.get("records_dropped") or 0)
+            for c in (self.platform, self.callbacks, *self.receivers)
+            if c is not None
+        )
+        if lost:  # the harness's own loss, said as it happens
+            head += f" records incomplete: {lost:,} rows not recorded |"
         if self.platform is None:
             return (
                 f"{head} receivers: streams {r.get('streams_open', 0)} open | "
