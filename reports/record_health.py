@@ -37,8 +37,11 @@ Json = dict[str, Any]
 def collect(
     run_dir: Path, run_json: Mapping[str, Any] | None, start_ns: int | None
 ) -> Json:
-    """Every record fault, per producer, with when (s from the run's first request)."""
+    """Every record fault, per producer, with when: seconds from the run's first
+    request (``start_ns``), else from the CLI's start (``run.json``'s events)."""
     faults: dict[str, Json] = {}
+    if start_ns is None:  # no request recorded: from the CLI's own start instead
+        start_ns = _cli_start_ns(run_json)
 
     def entry(producer: str) -> Json:
         return faults.setdefault(
@@ -142,3 +145,13 @@ def _read(path: Path) -> Json | None:
     except (OSError, ValueError):
         return None
     return doc if isinstance(doc, dict) else None
+
+
+def _cli_start_ns(run_json: Mapping[str, Any] | None) -> int | None:
+    """The CLI's start on the monotonic clock, from an event's ``mono_ns`` and ``at_s``."""
+    for event in (run_json or {}).get("events", []) or []:
+        if isinstance(event, Mapping):
+            mono, at = event.get("mono_ns"), event.get("at_s")
+            if isinstance(mono, int) and isinstance(at, int | float):
+                return mono - int(at * 1e9)
+    return None

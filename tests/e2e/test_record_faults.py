@@ -30,7 +30,6 @@ pytestmark = pytest.mark.e2e
 
 RUN = ("--duration", "5s", "--users", "2", "--hold", "1-2", "--quiet")
 """A tiny run: two users, five seconds."""
-PLATFORM_GATES = ("loss", "latency", "accounting", "activity", "setup")
 
 
 @pytest.fixture
@@ -117,11 +116,11 @@ def finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
 
 
 def judged_by_platform(summary: dict[str, Any]) -> list[str]:
-    """Gates that failed and are the platform's to answer: none may, on lost records."""
+    """Failed gates other than conformance: none may fail on lost records."""
     return [
         g["message"]
         for g in summary["thresholds"]
-        if g["result"] == "fail" and g["name"] in PLATFORM_GATES
+        if g["result"] == "fail" and g["name"] not in ("conformance", "coverage")
     ]
 
 

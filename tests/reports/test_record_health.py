@@ -79,3 +79,21 @@ def test_unreadable_manifests_are_skipped(tmp_path: Path) -> None:
     (tmp_path / "producers" / "x.json").write_text("{not json")
     (tmp_path / "producers" / "y.json").write_text("[1, 2]")
     assert record_health.collect(tmp_path, None, None)["complete"]
+
+
+def test_without_requests_times_count_from_the_cli_start(tmp_path: Path) -> None:
+    run_json = {
+        "events": [{"at_s": 0.5, "mono_ns": 10_500_000_000, "what": "ready"}],
+        "record_faults": [
+            {
+                "producer": "run directory",
+                "what": "disk full",
+                "mono_ns": 13_000_000_000,
+            }
+        ],
+    }
+    health = record_health.collect(tmp_path, run_json, None)
+    (item,) = health["producers"]
+    assert (
+        item["from_s"] == 3.0 and "run directory at 3 s: disk full" in health["message"]
+    )

@@ -28,9 +28,9 @@ def test_preflight_refuses_too_little_space_naming_the_fix(tmp_path: Path) -> No
     free = space.free_bytes(tmp_path)
     assert free is not None
     with pytest.raises(ConfigError) as caught:
-        space.preflight(tmp_path, free * 2)
+        space.preflight(tmp_path, free * 4)  # robust to others writing meanwhile
     assert caught.value.field == "--out" and "free some space" in str(caught.value)
-    assert "tight" in (space.preflight(tmp_path, free // 2) or "")
+    assert "tight" in (space.preflight(tmp_path, free) or "")
     assert space.preflight(tmp_path, 1) is None
 
 
