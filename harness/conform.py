@@ -654,6 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     outcome = run_suite(options, records)
     if records is not None:
         records.flush()
+        records.write_manifest()  # rows it could not write, for the report
     for line in summary_lines(outcome):
         print(line, flush=True)
     if outcome.cleaned:

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from harness.deploy import format_listen
 from harness.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.errors import ConfigError, HarnessError
+from harness.io import space
 from harness.knee import plan_of, run_time_s
 from harness.processes import Child
 from harness.profile import Profile
@@ -94,10 +95,9 @@ def _module_file(package: str, filename: str) -> str:
     return str(Path(next(iter(spec.submodule_search_locations))) / filename)
 
 
-def _write_json(path: Path, doc: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+def _write_json(path: Path, doc: Any) -> Path:
+    """Write atomically; on a full disk under ``$TMPDIR`` (returns where)."""
+    return space.write_text(path, json.dumps(doc, indent=1, sort_keys=False) + "\n")
 
 
 class _Run:
@@ -127,6 +127,12 @@ class _Run:
         }
         """What became of the negative suite, for the report's unchecked rules."""
         self.discovery_failed = ""
+        self.disk = space.DiskWatch(opts.out)
+        """Free space in the run directory, probed while the run goes."""
+        self.faults: list[dict[str, Any]] = []
+        """Services that died or lost records (``run.json`` ``record_faults``)."""
+        self.run_json = opts.out / "run.json"
+        """Where ``run.json`` went (elsewhere when the run directory was full)."""
 
     def say(self, text: str) -> None:
         if not self.opts.quiet:
@@ -186,10 +192,35 @@ class _Run:
             self.events.sort(key=lambda e: float(e["at_s"]))
         return out
 
+    def fault(self, producer: str, what: str) -> None:
+        """Note that ``producer``'s records are incomplete (the report voids its gates)."""
+        self.faults.append(
+            {"producer": producer, "what": what, "mono_ns": time.monotonic_ns()}
+        )
+
+    def record_faults(self) -> list[dict[str, Any]]:
+        """Every record fault: the disk watch's, dead services, rows lost per stats."""
+        out = [*self.disk.faults, *self.faults]
+        for child in (self.platform, self.callbacks, *self.receivers):
+            if child is None:
+                continue
+            failed = child.stats.get("records_failed") or 0
+            dropped = child.stats.get("records_dropped") or 0
+            if failed or dropped:
+                out.append(
+                    {
+                        "producer": child.name,
+                        "what": f"{failed:,} rows failed to write, {dropped:,} "
+                        "dropped (its last stats line)",
+                        "mono_ns": None,
+                    }
+                )
+        return out
+
     def write_run_json(self) -> None:
         load = self.profile.load
         budget = self.budget_caps()
-        _write_json(
+        self.run_json = _write_json(
             self.opts.out / "run.json",
             {
                 "run_id": self.run_id,
@@ -213,11 +244,16 @@ class _Run:
                 "signing_key": bool(self.env.get("SIGNALWIRE_SIGNING_KEY")),
                 "budget": budget,
                 "events": self.events,
+                "record_faults": self.record_faults(),
             },
         )
 
     def start(self) -> None:
         opts, profile = self.opts, self.profile
+        tight = space.preflight(opts.out, space.estimate_bytes(profile))
+        if tight:
+            self.say(f"streamload: warning: {tight}")
+            self.event(tight, "warning")
         _write_json(opts.out / "profile.json", profile.document())
         if opts.target is not None and not opts.conference_sids:
             self._discover(opts.target)
@@ -522,6 +558,10 @@ class _Run:
                 else:
                     self.event(f"load finished (locust exit {code})")
             now = time.monotonic()
+            full = len(self.disk.faults)
+            self.disk.poll(time.monotonic_ns())
+            if len(self.disk.faults) > full:
+                self.say(f"streamload: warning: {self.disk.faults[-1]['what']}")
             for service in (self.platform, self.callbacks, *self.receivers):
                 if service is not None and not service.alive():
                     what = (
@@ -529,6 +569,9 @@ class _Run:
                         f"see {service.log_path}"
                     )
                     self.event(what, "failure")
+                    self.fault(
+                        service.name, f"exited early (code {service.proc.poll()})"
+                    )
                     raise HarnessError(what)
             if now - started > budget:
                 late = ", ".join(c.name for c in busy)
@@ -546,6 +589,14 @@ class _Run:
                 value = child.stats.get(k, 0)
                 r[k] = r.get(k, 0) + (value if isinstance(value, int) else 0)
         head = f"[{elapsed:5.1f}s/{self.profile.load.duration_s:.0f}s]"
+        lost = sum(
+            int(c.stats.get("records_failed") or 0)
+            + int(c.stats.get("records_dropped") or 0)
+            for c in (self.platform, self.callbacks, *self.receivers)
+            if c is not None
+        )
+        if lost:  # the harness's own loss, said as it happens
+            head += f" records incomplete: {lost:,} rows not recorded |"
         if self.platform is None:
             return (
                 f"{head} receivers: streams {r.get('streams_open', 0)} open | "
@@ -621,6 +672,8 @@ class _Run:
                 code = child.stop(30, sig)
                 if code not in (0, None) and child not in (self.locust, self.negative):
                     self.event(f"{child.name} exited with code {code}", "failure")
+                    if child is not self.judge:
+                        self.fault(child.name, f"exited with code {code}")
             except Exception as exc:  # keep stopping the rest, then report
                 print(
                     f"streamload: could not stop {child.name} cleanly: {exc}",
@@ -673,14 +726,28 @@ def run(opts: RunOptions) -> int:
             signal.signal(signal.SIGINT, previous)
             if usage is None and opts.platform_records is not None:
                 run.join_platform_records(opts.platform_records)
-            run.write_run_json()
+            run.disk.poll(time.monotonic_ns(), force=True)  # one last probe
+            try:
+                run.write_run_json()
+            except OSError as exc:  # no room here nor in $TMPDIR
+                failure = f"cannot write run.json anywhere: {exc}"
     if usage is not None:
         print(f"streamload run: {usage}", file=sys.stderr)
         return EXIT_USAGE
     if failure is not None:
         print(f"streamload: {failure}", file=sys.stderr)
+    moved = run.run_json.parent != opts.out
+    if moved:
+        print(
+            f"streamload: {opts.out} is full: run.json and the report are in "
+            f"{run.run_json.parent}",
+            file=sys.stderr,
+            flush=True,
+        )
     code = _report(opts.out, opts.quiet)
     print(f"streamload: run directory {opts.out}", flush=True)
-    if failure is not None or code not in (EXIT_PASS, EXIT_FAIL):
+    if moved:
+        print(f"streamload: report directory {run.run_json.parent}", flush=True)
+    if failure is not None or moved or code not in (EXIT_PASS, EXIT_FAIL):
         return EXIT_HARNESS
     return EXIT_INTERRUPTED if run.interrupted else code

@@ -28,13 +28,13 @@ import uvloop
 
 from harness import runtime
 from harness.errors import ConfigError
+from harness.io.recorder import Recorder
 from harness.secret import Secret
 from harness.sink import RecordSink
 from receivers import service
 from receivers.distributions import Distributions, histogram_columns
 from receivers.health import Monitor
 from receivers.server import Receiver, ServerConfig
-from receivers.sink import BatchSink
 from receivers.workers import supervise
 
 
@@ -151,9 +151,10 @@ def parse_args(
     )
 
 
-def _stats(receiver: Receiver, monitor: Monitor) -> dict[str, object]:
-    """Counts plus the latest health figures (CPU share of the loop thread, lag)."""
-    out: dict[str, object] = dict(receiver.stats())
+def _stats(receiver: Receiver, monitor: Monitor, sink: Recorder) -> dict[str, object]:
+    """Counts, rows the records lost, and the latest health figures (CPU share
+    of the loop thread, lag)."""
+    out: dict[str, object] = {**receiver.stats(), **sink.loss.stats()}
     row = monitor.last
     if row is not None:
         interval, loop_cpu, p99, lag_max = (int(row[i]) for i in (3, 5, 7, 8))  # type: ignore[call-overload]
@@ -187,7 +188,7 @@ async def main(options: Options) -> int:
     stop, deadline = service.stop_event(options.max_duration)
     ctx = service.tls_context(options.cert_file, options.key_file)
     service.records_dir(options.run_dir)
-    sink = BatchSink(RecordSink(options.run_dir, options.producer, "receiver"))
+    sink = Recorder(RecordSink(options.run_dir, options.producer, "receiver"), "frames")
     dist = Distributions(options.producer)
     monitor = Monitor(options.producer, "receiver", sink)
     producer = options.producer
@@ -218,11 +219,11 @@ async def main(options: Options) -> int:
     )
 
     def report() -> None:
-        service.emit("stats", **_stats(receiver, monitor))
+        service.emit("stats", **_stats(receiver, monitor, sink))
 
     tasks = [
         asyncio.create_task(receiver.sweep(stop)),
-        asyncio.create_task(sink.run(stop, options.flush_interval)),
+        asyncio.create_task(sink.run(options.flush_interval, stop)),
         asyncio.create_task(service.every(options.stats_interval, stop, report)),
         asyncio.create_task(monitor.run(stop)),
     ]
@@ -237,7 +238,7 @@ async def main(options: Options) -> int:
         receiver.record_handshakes()
         await sink.close()
         report()
-    return service.exit_code(sink.errors, logger, options.run_dir)
+    return service.exit_code(sink.loss, logger, options.run_dir)
 
 
 def with_tls(options: Options) -> Options:

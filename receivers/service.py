@@ -24,6 +24,7 @@ from typing import NoReturn
 
 from harness import deploy
 from harness.errors import ConfigError
+from harness.record_loss import RecordLoss
 from harness.tls import server_context, service_files
 
 
@@ -247,12 +248,16 @@ async def every(
                 await result
 
 
-def exit_code(errors: int, log: logging.Logger, run_dir: Path) -> int:
-    """0, or 3 (logged) when ``errors`` record writes failed: the records are incomplete."""
-    if errors:
+def exit_code(loss: RecordLoss, log: logging.Logger, run_dir: Path) -> int:
+    """0, or 3 (logged) when rows were lost (failed writes, dropped rows): the
+    records are incomplete, and the manifest under ``run_dir/producers`` says so."""
+    if not loss.complete:
         log.error(
-            "%d record write(s) failed; records under %s are incomplete",
-            errors,
+            "%d record write(s) failed (%d rows), %d rows dropped; records under %s "
+            "are incomplete",
+            loss.write_errors,
+            loss.rows_failed,
+            loss.rows_dropped,
             run_dir,
         )
         return EXIT_HARNESS

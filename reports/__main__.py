@@ -8,14 +8,16 @@ search, codecs side by side, and always "what failed and when".
 
 Exit codes (architecture.md, "Command line and outputs"): 0 every gate passed,
 1 a threshold or conformance gate failed, 2 usage error (the message names the
-fix), 3 the report itself failed.
+fix), 3 the report itself failed or the records are incomplete (verdict
+``incomplete``: the harness lost rows, see :mod:`reports.record_health`). When
+the run directory is full the report files go to ``$TMPDIR/streamload-<run>``
+(:func:`harness.io.space.write_text`), the console says so, and the exit is 3.
 """
 
 from __future__ import annotations
 
 import argparse
 import json as jsonlib
-import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -23,8 +25,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from harness.errors import ConfigError
+from harness.io import space
 from harness.profile import Profile, load_profile
-from reports import capacity, compare, coverage, timeline
+from reports import capacity, compare, coverage, record_health, timeline
 from reports.gates import (
     DEFAULT_THRESHOLDS,
     Threshold,
@@ -99,7 +102,9 @@ def write_reports(
     """Sections right after the verdict (the capacity answer)."""
     if profile is not None:
         summary["profile"] = {"name": profile.name, "source": profile.source}
-    run_json = _read_json(run_dir / "run.json")
+    run_json = _read_json(run_dir / "run.json") or _read_json(
+        space.fallback_dir(run_dir) / "run.json"
+    )  # a full run directory: the CLI wrote it where there was room
     require = profile.conformance.require if profile is not None else "none"
     unchecked = coverage.not_checked(
         summary["conformance"]["results"],
@@ -147,6 +152,10 @@ def write_reports(
     summary["timeline"] = timeline.timeline(run, run_json)
     if run_json is not None and run_json.get("budget"):
         summary["run"]["budget"] = run_json["budget"]  # run_line shows a cap reached
+    health = record_health.collect(
+        run_dir, run_json, summary["timeline"].get("start_ns")
+    )
+    record_health.apply(summary, health)  # last: voids every gate set above
     extra_md += timeline.render_markdown(summary["timeline"])
     extra_html.append(timeline.render_html(summary["timeline"]))
     page = html.render(summary, report.plots)
@@ -163,16 +172,12 @@ def write_reports(
         "report.html": page,
         "junit.xml": junit.render(summary),
     }
-    paths = [_write(run_dir / name, texts[name]) for name in OUTPUTS]
-    return summary["verdict"], paths, exit_code(summary["thresholds"])
-
-
-def _write(path: Path, text: str) -> Path:
-    """Replace ``path`` atomically, so a reader never sees half a report."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    # atomic, so a reader never sees half a report; elsewhere if the disk is full
+    paths = [space.write_text(run_dir / name, texts[name]) for name in OUTPUTS]
+    code = exit_code(summary["thresholds"])
+    if summary["verdict"] == record_health.VERDICT:
+        code = EXIT_INTERNAL
+    return summary["verdict"], paths, code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -205,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"streamload report: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # e.g. a full disk both here and in $TMPDIR
+        print(f"streamload report: cannot write the report: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
     except Exception as exc:  # the report's own bug: say so, with the trace
         traceback.print_exc()
         print(
@@ -213,6 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    moved = paths[0].parent != run_dir
+    if moved:
+        print(
+            f"streamload report: {run_dir} is full; the report is in {paths[0].parent}",
+            file=sys.stderr,
+        )
+        code = EXIT_INTERNAL
     if not args.quiet:
         for path in paths:
             print(path)
@@ -220,6 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif code:
         print(f"verdict: {outcome}", file=sys.stderr)
     if code:
+        doc = _read_json(paths[0]) or {}
+        message = (doc.get("record_health") or {}).get("message")
+        if message:
+            print(f"streamload report: {message}", file=sys.stderr)
         for gate in _failed(paths[0]):
             print(f"gate failed: {gate}", file=sys.stderr)
     return code

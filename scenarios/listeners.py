@@ -148,6 +148,10 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
 @events.quitting.add_listener
 def _on_quitting(environment: Any, **_: Any) -> None:
     _flush(environment)
+    ctx = getattr(environment, "streamload", None)
+    if ctx is not None and ctx.sink is not None:
+        # rows whose write failed (disk full) are counted in the sink: say so
+        ctx.sink.write_manifest()
 
 
 def _flush(environment: Any) -> None:

@@ -42,12 +42,12 @@ from harness import deploy, runtime
 from harness.codecs import ByteOrder
 from harness.deploy import format_listen, local_url
 from harness.errors import ConfigError
+from harness.io.recorder import Recorder
 from harness.platform.callbacks import Callbacks
 from harness.platform.defects import parse_defects
 from harness.platform.dialect import DIALECTS, Dialect
 from harness.platform.faults import Faults, parse_faults
 from harness.platform.health import Health
-from harness.platform.recorder import Recorder
 from harness.platform.server import Api
 from harness.platform.state import Call, Conference, Registry
 from harness.platform.streamer import StreamerSettings
@@ -282,7 +282,9 @@ def _emit(event: dict[str, object]) -> None:
         pass
 
 
-async def _stats(supervisor: Supervisor, health: Health, interval_s: float) -> None:
+async def _stats(
+    supervisor: Supervisor, health: Health, recorder: Recorder, interval_s: float
+) -> None:
     while True:
         await asyncio.sleep(interval_s)
         _emit(
@@ -294,6 +296,7 @@ async def _stats(supervisor: Supervisor, health: Health, interval_s: float) -> N
                 "cpu_ratio": round(health.cpu_ratio, 3),
                 "loop_lag_max_ms": round(health.lag_max_ns / 1e6, 3),
                 "ticker_lag_max_ms": round(supervisor.ticker.take_lag() / 1e6, 3),
+                **recorder.loss.stats(),
             }
         )
 
@@ -357,7 +360,9 @@ async def serve(options: Options) -> int:
             for i in range(1, options.calls + 1)
         ),
     )
-    recorder = Recorder(RecordSink(options.run_dir, options.producer, "platform"))
+    recorder = Recorder(
+        RecordSink(options.run_dir, options.producer, "platform"), "sent_frames"
+    )
     callbacks = Callbacks(
         account_sid=options.account_sid,
         ssl_context=client_ssl,
@@ -459,7 +464,9 @@ async def serve(options: Options) -> int:
     background = [
         asyncio.create_task(recorder.run(FLUSH_INTERVAL_S)),
         asyncio.create_task(health.run()),
-        asyncio.create_task(_stats(supervisor, health, options.stats_interval_s)),
+        asyncio.create_task(
+            _stats(supervisor, health, recorder, options.stats_interval_s)
+        ),
     ]
     try:
         await asyncio.wait_for(stopping.wait(), timeout=options.max_duration_s)
@@ -478,7 +485,7 @@ async def serve(options: Options) -> int:
     for task in background:
         task.cancel()
     await asyncio.gather(*background, return_exceptions=True)
-    await recorder.flush()
+    await recorder.close()
     log.info(
         "stopped: %d streams served, %d frames sent",
         registry.total_count,

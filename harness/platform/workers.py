@@ -33,11 +33,11 @@ import uvloop
 
 from harness import runtime
 from harness.api import StartStreamRequest
+from harness.io.recorder import Recorder
 from harness.platform.defects import parse_defects
 from harness.platform.dialect import DIALECTS
 from harness.platform.faults import parse_faults, plan_stream, stream_rng
 from harness.platform.health import Health
-from harness.platform.recorder import Recorder
 from harness.platform.state import Stream
 from harness.platform.streamer import Counters, EndReason, Streamer, StreamerSettings
 from harness.platform.ticker import Ticker
@@ -284,7 +284,9 @@ async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -
         defects=parse_defects(config["defects"]),
     )
     producer = f"{config['producer']}-w{config['index']}"
-    recorder = Recorder(RecordSink(Path(config["run_dir"]), producer, "platform"))
+    recorder = Recorder(
+        RecordSink(Path(config["run_dir"]), producer, "platform"), "sent_frames"
+    )
     health = Health(producer, recorder)
     counters = Counters()
     ticker = Ticker()
@@ -352,7 +354,7 @@ async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -
     for task in background:
         task.cancel()
     await asyncio.gather(*background, return_exceptions=True)
-    await recorder.flush()
+    await recorder.close()
     _emit({"event": "stats", "frames_sent": counters.frames_sent})
 
 

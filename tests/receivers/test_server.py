@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 
+from harness.io.recorder import Recorder
 from harness.records import MemorySink
 from harness.secret import Secret
 from harness.sink import RecordSink
 from harness.tls import TlsFiles, server_context
 from receivers.server import HANDSHAKE_SUBJECT, Receiver, ServerConfig
-from receivers.sink import BatchSink
 from tests.receivers.helpers import (
     client,
     read_table,
@@ -125,7 +125,7 @@ def test_streams_and_frames_land_in_parquet(
     ]
 
     async def scenario() -> dict[str, int]:
-        sink = BatchSink(RecordSink(tmp_path, "receiver-t", "receiver"))
+        sink = Recorder(RecordSink(tmp_path, "receiver-t", "receiver"), "frames")
         ctx = server_context(tls_files.cert_file, tls_files.key_file)
         receiver = Receiver(ServerConfig(), ctx, sink)
         await receiver.start()
@@ -137,7 +137,7 @@ def test_streams_and_frames_land_in_parquet(
         )
         await receiver.close(timeout=5)
         await sink.close()
-        assert sink.errors == 0
+        assert sink.loss.complete
         return receiver.stats()
 
     stats = run_async(scenario)

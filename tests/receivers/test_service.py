@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
+from harness.record_loss import RecordLoss
 from harness.tls import TlsFiles
 from receivers import service
 
@@ -173,13 +174,18 @@ def test_exit_code_is_3_when_records_were_lost(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     log = logging.getLogger("receivers.test")
-    assert service.exit_code(0, log, tmp_path) == service.EXIT_OK
+    loss = RecordLoss("r", "receiver")
+    assert service.exit_code(loss, log, tmp_path) == service.EXIT_OK
     assert caplog.records == []
-    assert service.exit_code(2, log, tmp_path) == service.EXIT_HARNESS
+    loss.fail("frames", 10, "disk full", 1, 1)
+    loss.fail("frames", 5, "disk full", 2, 2)
+    loss.drop("frames", 3, 3, 3)
+    assert service.exit_code(loss, log, tmp_path) == service.EXIT_HARNESS
     (record,) = caplog.records
     assert record.name == "receivers.test"
     assert record.getMessage() == (
-        f"2 record write(s) failed; records under {tmp_path} are incomplete"
+        f"2 record write(s) failed (15 rows), 3 rows dropped; records under "
+        f"{tmp_path} are incomplete"
     )
 
 

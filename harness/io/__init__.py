@@ -1,0 +1,1 @@
+"""I/O edges shared by every shell: the record writer, disk-space checks, ..."""
