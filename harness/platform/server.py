@@ -28,6 +28,7 @@ from typing import Final
 from aiohttp import web
 
 from harness.api import API_PREFIXES, FieldError, parse_start, parse_stop, rfc2822
+from harness.platform.dial import DialPolicy
 from harness.platform.state import Call, Conference, Stream, StreamKind
 from harness.platform.supervisor import Supervisor
 from harness.secret import Secret
@@ -230,8 +231,11 @@ class Api:
     the REST ``--defect`` switches change the stream bodies (:func:`stream_body`).
     """
 
-    def __init__(self, supervisor: Supervisor, token: Secret) -> None:
+    def __init__(
+        self, supervisor: Supervisor, token: Secret, *, dial: DialPolicy | None = None
+    ) -> None:
         self._supervisor = supervisor
+        self._dial = dial if dial is not None else DialPolicy()
         self._registry = supervisor.registry
         self._token = token
         self._account = supervisor.account_sid
@@ -328,6 +332,17 @@ class Api:
             return _field_errors(parsed, call=call)
         if lenient:
             parsed = dataclasses.replace(parsed, url=url)
+        # never an open relay: Url and StatusCallback only where it may dial
+        refused_dial = [
+            e
+            for e in (
+                self._dial.check("Url", parsed.url),
+                self._dial.check("StatusCallback", parsed.status_callback),
+            )
+            if e is not None
+        ]
+        if refused_dial:
+            return _field_errors(refused_dial, call=call)
         if call and self._twilio and parsed.track is None:
             # api.md §2.3: Twilio's call streams default to inbound_track.
             parsed = dataclasses.replace(parsed, track="inbound_track")
