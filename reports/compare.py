@@ -264,7 +264,7 @@ def _gate_key(gate: Mapping[str, Any]) -> tuple[str, str]:
 
 def _gate_changes(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[Json]:
     """Gates that fail in NEW but did not in BASE (or did not exist there)."""
-    before = {_gate_key(g): g.get("result") for g in base.get("thresholds", [])}
+    before = {_gate_key(g): g.get("result") for g in base.get("thresholds") or []}
     return [
         {
             "name": g.get("name"),
@@ -272,7 +272,7 @@ def _gate_changes(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[Json]
             "base": before.get(_gate_key(g), "absent"),
             "message": g.get("message"),
         }
-        for g in new.get("thresholds", [])
+        for g in new.get("thresholds") or []
         if g.get("result") == "fail" and before.get(_gate_key(g)) != "fail"
     ]
 
@@ -499,6 +499,8 @@ def _load(path: Path) -> Json:
             field compare walks into has the wrong type (named).
     """
     summary = path / "summary.json" if path.is_dir() else path
+    if not summary.is_file():
+        raise ConfigError(str(path), "has no readable summary.json", _SUMMARY_FIX)
     doc = read_json(summary, _SUMMARY_FIX)
     if not isinstance(doc, dict):
         raise ConfigError(
