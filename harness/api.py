@@ -152,7 +152,17 @@ def _parameters(
         m = _PARAM_FIELD.fullmatch(key)
         if m is None:
             continue
-        index = int(m.group(1))
+        digits = m.group(1)
+        if len(digits) > 4:  # int() of thousands of digits is slow, then refused
+            errors.append(
+                FieldError(
+                    f"Parameter{digits[:4]}...{m.group(2)}",
+                    f"a parameter index of {len(digits)} digits; custom parameters "
+                    f"are numbered 1 to {MAX_PARAMETERS}",
+                )
+            )
+            continue
+        index = int(digits)
         if not 1 <= index <= MAX_PARAMETERS:
             if index not in out_of_range:
                 out_of_range.add(index)

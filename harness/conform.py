@@ -567,7 +567,7 @@ def _negative(
 def _sid(body: bytes) -> str | None:
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep JSON too
         return None
     sid = doc.get("sid") if isinstance(doc, dict) else None
     return sid if isinstance(sid, str) and sid else None

@@ -33,7 +33,7 @@ from harness.io import space
 from harness.knee import plan_of, run_time_s
 from harness.processes import Child
 from harness.profile import Profile
-from harness.target import PROJECT_ENV, TOKEN_ENV, Target
+from harness.target import PROJECT_ENV, TOKEN_ENV, Target, is_loopback
 from harness.tls import make_tls
 
 
@@ -449,8 +449,33 @@ class _Run:
             argv += ["--seed", str(profile.platform.seed)]
         if profile.platform.processes > 1:
             argv += ["--workers", str(profile.platform.processes)]
+        for address in self._dial_addresses():
+            argv += ["--allow-dial", address]
         self.platform = Child("platform", argv, log_dir=self.logs, env=self.env)
         return self.platform
+
+    def _dial_addresses(self) -> list[str]:
+        """What the embedded platform must be allowed to dial besides loopback:
+        the hosts of the run's receivers and callback sink (it dials nothing else)."""
+        opts = self.opts
+        hosts: list[tuple[str, int | None]] = [
+            (opts.receiver_host, None),
+            (opts.receiver_open_host, None),
+            (opts.callback_host, None),
+        ]
+        for url in (opts.receiver_url, opts.receiver_url_open, opts.callback_url):
+            if url:
+                parts = urlsplit(url)
+                hosts.append((parts.hostname or "", parts.port))
+        out: list[str] = []
+        for host, port in hosts:
+            if not host or is_loopback(host) or host in ("0.0.0.0", "::"):
+                continue
+            shown = f"[{host}]" if ":" in host else host
+            address = f"{shown}:{port}" if port else shown
+            if address not in out:
+                out.append(address)
+        return out
 
     def _start_locust(self) -> None:
         opts, load = self.opts, self.profile.load

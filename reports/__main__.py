@@ -12,6 +12,11 @@ fix), 3 the report itself failed or the records are incomplete (verdict
 ``incomplete``: the harness lost rows, see :mod:`reports.record_health`). When
 the run directory is full the report files go to ``$TMPDIR/streamload-<run>``
 (:func:`harness.io.space.write_text`), the console says so, and the exit is 3.
+
+A record part that cannot be read (truncated, corrupt, the wrong schema) is
+left out and named; the report is still written from the rest, with the
+verdict ``incomplete`` and exit 3: rows that were lost say nothing about the
+platform.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import json as jsonlib
 import sys
 import traceback
 from collections.abc import Sequence
+from html import escape
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,7 +41,8 @@ from reports.gates import (
     exit_code,
     verdict,
 )
-from reports.load import Run, load_run
+from reports.inputs import need, read_json
+from reports.load import BadPart, RecordsError, Run, load_run
 from reports.performance import Performance
 from reports.render import html, json, junit, markdown, plots
 from reports.summary import Report, build_report
@@ -49,6 +56,10 @@ EXIT_PASS: Final = 0
 EXIT_FAIL: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INTERNAL: Final = 3
+EXIT_INCOMPLETE: Final = 3
+"""Records incomplete: the report was written but judges only what could be read."""
+_MAX_RETRIES: Final = 20
+"""Parts found bad mid-read before the report gives up on reading around them."""
 
 
 def _profile(run_dir: Path, ref: str | None) -> Profile | None:
@@ -59,11 +70,56 @@ def _profile(run_dir: Path, ref: str | None) -> Profile | None:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object the report wrote itself (``summary.json``), or ``None``."""
     try:
         doc = jsonlib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return doc if isinstance(doc, dict) else None
+
+
+_SHAPES: Final[dict[str, tuple[tuple[str, str, str], ...]]] = {
+    "run.json": (("events", "array", "object"), ("negative", "object", "")),
+    "capacity-live.json": (("levels", "array", "object"),),
+    "shape.json": (
+        ("start_ns", "number", ""),
+        ("levels", "array", "object"),
+        ("search", "object", ""),
+    ),
+}
+"""The fields the report walks into, per input file: (field, JSON type, each)."""
+_LEVEL_NUMBERS: Final = {
+    "capacity-live.json": ("index",),
+    "shape.json": ("from_s", "to_s"),
+}
+"""Numbers every level of these files must carry."""
+
+
+def _read_input(run_dir: Path) -> Any:
+    """Make a reader of the run's JSON inputs: ``None`` when a file is absent.
+
+    A file that is present but unreadable, not JSON, or of the wrong shape is
+    a :class:`ConfigError` naming the file and the field (exit 2).
+    """
+
+    def read(name: str) -> dict[str, Any] | None:
+        path = run_dir / name
+        if not path.exists():
+            return None
+        fix = f"restore {name} from the run or move it aside"
+        doc = read_json(path, fix)
+        if not isinstance(doc, dict):
+            raise ConfigError(str(path), "is not a JSON object", fix)
+        for field, kind, each in _SHAPES[name]:
+            need(doc, field, kind, path, fix, each=each)
+        for i, level in enumerate(doc.get("levels") or []):
+            for key in _LEVEL_NUMBERS.get(name, ()):
+                if level.get(key) is None:
+                    raise ConfigError(f"{path}: levels[{i}].{key}", "is missing", fix)
+                need(level, key, "number", f"{path}: levels[{i}]", fix)
+        return doc
+
+    return read
 
 
 def _gated(
@@ -84,10 +140,48 @@ def _gated(
 def write_reports(
     run_dir: Path, profile_ref: str | None = None
 ) -> tuple[str, list[Path], int]:
-    """Load, summarise, gate, render and write; return (verdict, files, exit code)."""
-    run = load_run(run_dir)
+    """Load, summarise, gate, render and write; return (verdict, files, exit code).
+
+    A part that fails mid-read (:class:`~reports.load.RecordsError`) is left
+    out and the report built again without it.
+    """
+    bad: list[BadPart] = []
+    while True:
+        try:
+            return _write_reports(run_dir, profile_ref, bad)
+        except RecordsError as exc:
+            if len(bad) >= _MAX_RETRIES or exc.bad in bad:
+                raise
+            bad.append(exc.bad)
+
+
+def _incomplete(summary: dict[str, Any], bad: Sequence[BadPart]) -> list[str]:
+    """Mark the summary incomplete; return the Markdown lines that say why."""
+    summary["incomplete"] = {
+        "reason": "record parts could not be read; their rows are missing",
+        "parts": [
+            {"path": str(b.path), "table": b.table, "problem": b.problem} for b in bad
+        ],
+    }
+    summary["verdict"] = "incomplete"
+    return [
+        "",
+        f"**Records incomplete**: {len(bad)} record part(s) could not be read and "
+        "were left out; every figure below lacks their rows, so this report "
+        "judges nothing (exit 3):",
+        "",
+        *(f"- `{b.path}` ({b.table}): {b.problem}" for b in bad),
+        "",
+    ]
+
+
+def _write_reports(
+    run_dir: Path, profile_ref: str | None, exclude: Sequence[BadPart]
+) -> tuple[str, list[Path], int]:
+    run = load_run(run_dir, exclude)
     profile = _profile(run_dir, profile_ref)
-    shape = _read_json(run_dir / "shape.json")
+    read = _read_input(run_dir)
+    shape = read("shape.json")
     searched = profile is not None and profile.capacity.enabled and shape is not None
     whole, levels = (None, None)
     if searched and shape is not None:
@@ -102,7 +196,7 @@ def write_reports(
     """Sections right after the verdict (the capacity answer)."""
     if profile is not None:
         summary["profile"] = {"name": profile.name, "source": profile.source}
-    run_json = _read_json(run_dir / "run.json") or _read_json(
+    run_json = read("run.json") or _read_json(
         space.fallback_dir(run_dir) / "run.json"
     )  # a full run directory: the CLI wrote it where there was room
     require = profile.conformance.require if profile is not None else "none"
@@ -123,7 +217,7 @@ def write_reports(
             shape,
             lambda part, performance: _gated(part, profile, performance).summary,
             profile.capacity.require,
-            live=_read_json(run_dir / "capacity-live.json"),
+            live=read("capacity-live.json"),
             levels_run=levels,
         )
         summary["capacity"] = result
@@ -158,6 +252,17 @@ def write_reports(
     record_health.apply(summary, health)  # last: voids every gate set above
     extra_md += timeline.render_markdown(summary["timeline"])
     extra_html.append(timeline.render_html(summary["timeline"]))
+    if run.bad_parts:
+        top_md += _incomplete(summary, run.bad_parts)
+        top_html.append(
+            "<p><strong>Records incomplete</strong>: parts left out (exit 3):</p><ul>"
+            + "".join(
+                f"<li><code>{escape(str(b.path))}</code> ({escape(b.table)}): "
+                f"{escape(b.problem)}</li>"
+                for b in run.bad_parts
+            )
+            + "</ul>"
+        )
     page = html.render(summary, report.plots)
     end = page.rfind("</body>")
     page = page[:end] + "\n".join(extra_html) + page[end:]
@@ -175,8 +280,8 @@ def write_reports(
     # atomic, so a reader never sees half a report; elsewhere if the disk is full
     paths = [space.write_text(run_dir / name, texts[name]) for name in OUTPUTS]
     code = exit_code(summary["thresholds"])
-    if summary["verdict"] == record_health.VERDICT:
-        code = EXIT_INTERNAL
+    if summary["verdict"] == record_health.VERDICT or run.bad_parts:
+        code = EXIT_INCOMPLETE
     return summary["verdict"], paths, code
 
 
@@ -210,6 +315,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"streamload report: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RecordsError as exc:
+        print(
+            f"streamload report: records incomplete, no report: {exc}; "
+            "move the bad parts aside and run it again",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
     except OSError as exc:  # e.g. a full disk both here and in $TMPDIR
         print(f"streamload report: cannot write the report: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
@@ -241,7 +353,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"streamload report: {message}", file=sys.stderr)
         for gate in _failed(paths[0]):
             print(f"gate failed: {gate}", file=sys.stderr)
+        for part in _incomplete_parts(paths[0]):
+            print(f"records incomplete: {part}", file=sys.stderr)
     return code
+
+
+def _incomplete_parts(summary_path: Path) -> list[str]:
+    """One line per record part the report left out."""
+    doc = _read_json(summary_path) or {}
+    parts = (doc.get("incomplete") or {}).get("parts") or []
+    return [f"{p['path']}: {p['problem']}" for p in parts]
 
 
 def _failed(summary_path: Path) -> list[str]:

@@ -45,6 +45,7 @@ from harness.errors import ConfigError
 from harness.io.recorder import Recorder
 from harness.platform.callbacks import Callbacks
 from harness.platform.defects import parse_defects
+from harness.platform.dial import DialPolicy
 from harness.platform.dialect import DIALECTS, Dialect
 from harness.platform.faults import Faults, parse_faults
 from harness.platform.health import Health
@@ -55,6 +56,7 @@ from harness.platform.supervisor import Supervisor
 from harness.platform.workers import WorkerPool
 from harness.secret import Secret
 from harness.sink import RecordSink
+from harness.target import is_loopback
 from harness.tls import client_context, server_context, service_files
 
 
@@ -102,6 +104,10 @@ class Options:
     """What clients must call (the ready line's ``url``); ``""``: the local URL."""
     token_generated: bool = False
     """No token was given: ``token`` is random and written to ``RUN_DIR/api-token``."""
+    dial: DialPolicy = DialPolicy()
+    """Where create requests may make it connect (loopback and ``--allow-dial``)."""
+    public: bool = False
+    """``--public``: listening off loopback was asked for (a warning is printed)."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> Options:
@@ -151,6 +157,14 @@ class Options:
             else random.SystemRandom().randrange(2**31)
         )
         signing_key = args.signing_key or environ.get(SIGNING_KEY_ENV)
+        dial = DialPolicy.from_flags(args.allow_dial)
+        if not is_loopback(address.host) and not args.public:
+            raise ConfigError(
+                "--listen",
+                f"{address.host} is not a loopback address, so anyone who can reach "
+                "it could use the platform",
+                "add --public to serve other hosts on purpose, or listen on 127.0.0.1",
+            )
         return cls(
             host=address.host,
             port=address.port,
@@ -177,6 +191,8 @@ class Options:
             behind_proxy=address.behind_proxy,
             public_url=address.public_url,
             token_generated=generated,
+            dial=dial,
+            public=not is_loopback(address.host),
         )
 
 
@@ -199,6 +215,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--producer",
         default="platform",
         help="producer name in the records (default: %(default)s)",
+    )
+    add(
+        "--allow-dial",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="also dial this host (any port, or only PORT) for Url and StatusCallback; "
+        "by default only loopback is dialled (repeatable)",
+    )
+    add(
+        "--public",
+        action="store_true",
+        help="allow --listen/--host off loopback (prints a warning: anyone who can "
+        "reach the address and holds the API token can use the platform)",
     )
     add("--account-sid", help="the AccountSid (project id); default: a random one")
     add(
@@ -407,7 +437,7 @@ async def serve(options: Options) -> int:
             return 3
         supervisor.attach(pool)
     runner = web.AppRunner(
-        Api(supervisor, options.token).app(),
+        Api(supervisor, options.token, dial=options.dial).app(),
         access_log=None,
         handle_signals=False,
         shutdown_timeout=2.0,
@@ -453,6 +483,14 @@ async def serve(options: Options) -> int:
         }
     )
     log.info("listening on %s (%s dialect)", local, dialect.name)
+    if options.public:
+        log.warning(
+            "--public: listening on %s, off loopback: any host that reaches it and "
+            "holds the API token can start streams; it dials only loopback and %s",
+            format_listen(options.host, port),
+            ", ".join(sorted(f"{h}:{p or '*'}" for h, p in options.dial.allowed))
+            or "nothing else (--allow-dial adds hosts)",
+        )
     if options.faults.describe() or options.defects:
         log.warning(
             "misbehaving on purpose: faults %s, defects %s, seed %d",
