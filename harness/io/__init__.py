@@ -1,0 +1,1 @@
+"""I/O edges shared by every shell: process lifelines (more move here with the layout)."""
