@@ -24,11 +24,16 @@ from harness.errors import HarnessError
 from harness.io import lifeline
 
 
-__all__ = ["Child", "kill_all"]
+__all__ = ["Child", "kill_all", "started"]
 
 _EXIT_GRACE_S = 5.0
 _STARTED: list[Child] = []
 """Every child started and not yet stopped, for :func:`kill_all`."""
+
+
+def started() -> list[Child]:
+    """The children started and not yet stopped, oldest first."""
+    return list(_STARTED)
 
 
 def kill_all() -> None:

@@ -31,7 +31,7 @@ from harness.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.errors import ConfigError, HarnessError
 from harness.io import lifeline
 from harness.knee import plan_of, run_time_s
-from harness.processes import Child, kill_all
+from harness.processes import Child, kill_all, started
 from harness.profile import Profile
 from harness.target import PROJECT_ENV, TOKEN_ENV, Target
 from harness.tls import make_tls
@@ -635,6 +635,9 @@ class _Run:
                     file=sys.stderr,
                 )
                 child.send(signal.SIGKILL)
+        for child in started():  # started, but a signal came before it was kept
+            self.event(f"{child.name} stopped (interrupted while starting)")
+            child.stop(10)
 
     @staticmethod
     def _wait_stat(child: Child, key: str) -> None:
