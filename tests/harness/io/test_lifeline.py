@@ -37,6 +37,7 @@ from harness.io import lifeline
 assert lifeline.arm(grace_s=1.0)
 if {stuck}:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("armed", flush=True)
 time.sleep(60)
 """
 
@@ -65,7 +66,7 @@ def _middle(child_code: str, mode: str) -> tuple[subprocess.Popen[str], list[int
     )
     assert middle.stdout is not None
     pids = [int(p) for p in middle.stdout.readline().split()]
-    time.sleep(0.5)  # the child arms after its imports
+    assert middle.stdout.readline() == "armed\n"  # the child shares the pipe
     return middle, pids
 
 
