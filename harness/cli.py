@@ -18,6 +18,7 @@ import importlib.metadata
 import importlib.util
 import os
 import secrets
+import signal
 import socket
 import sys
 import time
@@ -35,7 +36,7 @@ from harness.target import is_loopback, parse_target, parse_wss_url
 
 __all__ = ["main"]
 
-EXIT_PASS, EXIT_USAGE = 0, 2
+EXIT_PASS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
 _RUN_FLAGS: tuple[tuple[str, str, str], ...] = (
     # (flag, profile override key, help)
@@ -651,7 +652,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"streamload {ns.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return run(opts)
+    except KeyboardInterrupt:  # before anything started: nothing to stop
+        print(f"streamload {ns.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    try:
+        return run(opts)
+    finally:
+        if argv is None:  # the console script: a signal as it exits keeps its code
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ from harness.checks_io import checker_rows
 from harness.correlation import PARAM_NAME, Expectation, digest, fingerprint
 from harness.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.errors import ConfigError
+from harness.io import lifeline
 from harness.negative import CASES, Case, build, judge
 from harness.records import RowSink
 from harness.rules import RULES, Checker
@@ -608,6 +609,7 @@ def summary_lines(outcome: Outcome) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, run the suite, write records, print, exit 0/1/2."""
+    lifeline.arm()  # started by streamload run: end with it
     try:
         options = parse_args(argv)
     except ConfigError as exc:

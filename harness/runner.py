@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 from harness.deploy import format_listen
 from harness.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.errors import ConfigError, HarnessError
-from harness.io import space
+from harness.io import lifeline, space
 from harness.knee import plan_of, run_time_s
-from harness.processes import Child
+from harness.processes import Child, kill_all, started
 from harness.profile import Profile
 from harness.target import PROJECT_ENV, TOKEN_ENV, Target, is_loopback
 from harness.tls import make_tls
@@ -116,6 +116,8 @@ class _Run:
         self.negative: Child | None = None
         self.conferences: list[str] = []
         self.interrupted = False
+        self.stopped_at_once = False
+        """A second signal ended every child at once (:class:`_Signals`)."""
         self.started = time.monotonic()
         self.events: list[dict[str, Any]] = []
         self.target_url = ""
@@ -237,6 +239,7 @@ class _Run:
                     time.gmtime(time.time() - (time.monotonic() - self.started)),
                 ),
                 "interrupted": self.interrupted,
+                "stopped_at_once": self.stopped_at_once,
                 "services_tls": self.opts.services_tls,
                 "load": self.opts.load,
                 "negative": self.negative_state,
@@ -580,6 +583,10 @@ class _Run:
                         "why": f"exit {code}",
                     }
                     self.event(f"negative suite finished (exit {code})", kind)
+                elif code < 0:  # killed: the load did not run its course
+                    what = f"locust ended by signal {-code}; see {child.log_path}"
+                    self.event(what, "failure")
+                    raise HarnessError(what)
                 else:
                     self.event(f"load finished (locust exit {code})")
             now = time.monotonic()
@@ -705,6 +712,9 @@ class _Run:
                     file=sys.stderr,
                 )
                 child.send(signal.SIGKILL)
+        for child in started():  # started, but a signal came before it was kept
+            self.event(f"{child.name} stopped (interrupted while starting)")
+            child.stop(10)
 
     @staticmethod
     def _wait_stat(child: Child, key: str) -> None:
@@ -713,54 +723,139 @@ class _Run:
             time.sleep(0.1)
 
 
-def _report(out: Path, quiet: bool) -> int:
+class _Signals:
+    """SIGINT and SIGTERM during a run: the first stops it in order, any later one at once.
+
+    The first signal (Ctrl-C, a CI runner's cancel) breaks out of the start or
+    the load, and is only noted once the drain or the report has begun: the
+    drain completes, the report is written, the exit is 130. Any further
+    signal (SIGTERM a moment after SIGINT, as CI runners escalate, or Ctrl-C
+    twice) kills every child's process group at once, the report step's
+    included; the drain then has nothing left to wait for, ``run.json`` says
+    ``stopped_at_once``, and a report is written from the records on disk
+    (itself ended by yet another signal). The handler only sets flags and
+    sends signals: printing here could re-enter a write the main thread is in.
+    """
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.count = 0
+        self.first = ""
+        self.raising = False
+        """True while the start or the load runs: the first signal interrupts them."""
+        self.report: subprocess.Popen[bytes] | None = None
+        self.report_killed = False
+
+    def __call__(self, signum: int, _frame: object) -> None:
+        self.count += 1
+        name = signal.Signals(signum).name
+        self.run.interrupted = True
+        if self.count == 1:
+            self.first = name
+            if self.raising:
+                self.raising = False
+                raise KeyboardInterrupt
+            self.run.event(
+                f"{name}: interrupted; the drain and the report go on", "failure"
+            )
+            return
+        if not self.run.stopped_at_once:
+            self.run.stopped_at_once = True
+            self.run.event(
+                f"{name} after {self.first}: every process of the run ended at once; "
+                "records of the last moments may be missing",
+                "failure",
+            )
+        kill_all()
+        self.kill_report()
+
+    def kill_report(self) -> None:
+        report = self.report
+        if report is not None and report.returncode is None:
+            self.report_killed = True
+            try:
+                os.killpg(report.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _report(out: Path, quiet: bool, stops: _Signals) -> int:
+    """``python -m reports`` in its own session, tied to us: our signals decide its fate."""
     argv = [sys.executable, "-m", "reports", str(out)] + (["--quiet"] if quiet else [])
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, check=False).returncode
+    before = max(stops.count, 1)
+    stops.report = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **lifeline.child_env()},
+        start_new_session=True,
+    )
+    if stops.count > before:  # a signal came while it started: as if it ran
+        stops.kill_report()
+    return stops.report.wait()
 
 
 def run(opts: RunOptions) -> int:
     """Run ``opts`` end to end; return the exit code (the report decides 0 or 1)."""
     run = _Run(opts)
-    previous = signal.getsignal(signal.SIGINT)
-
-    def interrupted(_sig: int, _frame: object) -> None:
-        run.interrupted = True
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, interrupted)
-    signal.signal(signal.SIGTERM, interrupted)
+    stops = _Signals(run)
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in handled}
     failure: str | None = None
     usage: ConfigError | None = None
     try:
+        stops.raising = True
+        for signum in handled:
+            signal.signal(signum, stops)
         run.start()
         run.watch()
+        stops.raising = False
     except KeyboardInterrupt:
-        run.event("interrupted", "failure")
+        run.event(f"{stops.first or 'SIGINT'}: interrupted", "failure")
         run.say("streamload: interrupted; stopping streams and writing the report")
     except ConfigError as exc:
         usage = exc
     except HarnessError as exc:
         failure = str(exc)
     finally:
-        signal.signal(
-            signal.SIGINT, signal.SIG_IGN
-        )  # a second Ctrl-C must not orphan children
+        stops.raising = False
         try:
             run.drain_and_stop()
         finally:
-            signal.signal(signal.SIGINT, previous)
-            if usage is None and opts.platform_records is not None:
+            if (
+                usage is None
+                and opts.platform_records is not None
+                and not run.stopped_at_once
+            ):
                 run.join_platform_records(opts.platform_records)
             run.disk.poll(time.monotonic_ns(), force=True)  # one last probe
             try:
                 run.write_run_json()
             except OSError as exc:  # no room here nor in $TMPDIR
                 failure = f"cannot write run.json anywhere: {exc}"
+    try:
+        return _finish(run, stops, usage, failure)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _finish(
+    run: _Run, stops: _Signals, usage: ConfigError | None, failure: str | None
+) -> int:
+    """Say what stopped the run, write the report, and pick the exit code."""
+    opts = run.opts
     if usage is not None:
         print(f"streamload run: {usage}", file=sys.stderr)
         return EXIT_USAGE
     if failure is not None:
         print(f"streamload: {failure}", file=sys.stderr)
+    if run.stopped_at_once:
+        print(
+            "streamload: stopped at once (a second signal): every process of the run "
+            "was ended; the report is written from the records on disk",
+            file=sys.stderr,
+            flush=True,
+        )
     moved = run.run_json.parent != opts.out
     if moved:
         print(
@@ -769,10 +864,31 @@ def run(opts: RunOptions) -> int:
             file=sys.stderr,
             flush=True,
         )
-    code = _report(opts.out, opts.quiet)
+    if run.interrupted and not any((opts.out / "records").glob("*/*.parquet")):
+        print(
+            "streamload: interrupted before anything was recorded: no report",
+            file=sys.stderr,
+        )
+        print(f"streamload: run directory {opts.out}", flush=True)
+        return EXIT_INTERRUPTED
+    recorded = (run.interrupted, run.stopped_at_once)
+    code = _report(opts.out, opts.quiet, stops)
+    if (run.interrupted, run.stopped_at_once) != recorded:  # signals during the report
+        try:
+            run.write_run_json()
+        except OSError as exc:
+            failure = f"cannot write run.json anywhere: {exc}"
+    if stops.report_killed:
+        print(
+            f"streamload: the report was cut short by a signal; "
+            f"write it with: streamload report {opts.out}",
+            file=sys.stderr,
+        )
     print(f"streamload: run directory {opts.out}", flush=True)
     if moved:
         print(f"streamload: report directory {run.run_json.parent}", flush=True)
+    if stops.report_killed:
+        return EXIT_INTERRUPTED
     if failure is not None or moved or code not in (EXIT_PASS, EXIT_FAIL):
         return EXIT_HARNESS
     return EXIT_INTERRUPTED if run.interrupted else code

@@ -28,6 +28,7 @@ import uvloop
 
 from harness import runtime
 from harness.errors import ConfigError
+from harness.io import lifeline
 from harness.io.recorder import Recorder
 from harness.secret import Secret
 from harness.sink import RecordSink
@@ -251,6 +252,7 @@ def with_tls(options: Options) -> Options:
 
 def run(argv: list[str] | None = None) -> int:
     """Entry point: parse, serve on uvloop, and map errors to exit codes."""
+    lifeline.arm()  # started by streamload (or a --processes supervisor): end with it
 
     def serve() -> int:
         options = with_tls(parse_args(argv))

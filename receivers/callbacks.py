@@ -37,6 +37,7 @@ from aiohttp import web
 
 from harness.callbacks import CallbackChecker
 from harness.deploy import forwarded_client, local_url
+from harness.io import lifeline
 from harness.io.recorder import Recorder
 from harness.secret import Secret
 from harness.sink import RecordSink
@@ -247,6 +248,7 @@ async def main(options: Options) -> int:
 
 def run(argv: list[str] | None = None) -> int:
     """Entry point: parse, serve on uvloop, and map errors to exit codes."""
+    lifeline.arm()  # started by streamload: end with it
 
     def serve() -> int:
         options = parse_args(argv)

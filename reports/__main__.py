@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from harness.errors import ConfigError
-from harness.io import space
+from harness.io import lifeline, space
 from harness.profile import Profile, load_profile
 from reports import capacity, compare, coverage, record_health, timeline
 from reports.gates import (
@@ -305,6 +305,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code instead of exiting."""
+    lifeline.arm()  # the report step of streamload run: end with it
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse has printed its usage message

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from harness.io import lifeline
 from harness.knee import judged_live
 from harness.profile import Profile, load_profile
 from reports.capacity import window
@@ -144,6 +145,7 @@ def _loop(run_dir: Path, profile: Profile, stop: list[bool]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    lifeline.arm()  # started by streamload: end with it
     parser = argparse.ArgumentParser(
         prog="python -m reports.judge",
         description="Judge each capacity level as it ends (capacity-live.json).",

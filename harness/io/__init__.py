@@ -1,1 +1,1 @@
-"""I/O edges shared by every shell: the record writer, disk-space checks, ..."""
+"""I/O edges shared by every shell: the record writer, disk-space checks, process lifelines."""

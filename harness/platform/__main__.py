@@ -42,6 +42,7 @@ from harness import deploy, runtime
 from harness.codecs import ByteOrder
 from harness.deploy import format_listen, local_url
 from harness.errors import ConfigError
+from harness.io import lifeline
 from harness.io.recorder import Recorder
 from harness.platform.callbacks import Callbacks
 from harness.platform.defects import parse_defects
@@ -534,6 +535,7 @@ async def serve(options: Options) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and serve; exit 2 for a usage or configuration error."""
+    lifeline.arm()  # started by streamload: end with it (its workers watch stdin)
     args = build_parser().parse_args(argv)
     try:
         options = Options.from_args(args, os.environ)
