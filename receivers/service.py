@@ -24,13 +24,11 @@ from typing import NoReturn
 
 from harness import deploy
 from harness.errors import ConfigError
+from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
 from harness.tls import server_context, service_files
 
 
 __all__ = [
-    "EXIT_HARNESS",
-    "EXIT_OK",
-    "EXIT_USAGE",
     "Parser",
     "check_flags",
     "emit",
@@ -45,8 +43,6 @@ __all__ = [
     "tls_context",
     "tls_files",
 ]
-
-EXIT_OK, EXIT_USAGE, EXIT_HARNESS = 0, 2, 3
 
 
 class Parser(argparse.ArgumentParser):
@@ -256,7 +252,7 @@ def exit_code(errors: int, log: logging.Logger, run_dir: Path) -> int:
             run_dir,
         )
         return EXIT_HARNESS
-    return EXIT_OK
+    return EXIT_PASS
 
 
 def run(prog: str, serve: Callable[[], int]) -> int:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError
+from harness.exits import EXIT_HARNESS, EXIT_PASS
 
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ async def supervise(options: Options, processes: int) -> int:
             logger.error("a receiver worker did not start: %s", exc or "timeout")
             _stop_all(workers)
             await _wait_all(workers)
-            return 3
+            return EXIT_HARNESS
         finally:
             reserved.close()
         _emit(
@@ -195,7 +196,7 @@ async def supervise(options: Options, processes: int) -> int:
         exited.cancel()
         _emit("stats", **_stats(workers))
         # A worker killed by a signal (negative code) means lost records: 3.
-        return max((c if c >= 0 else 3 for c in codes), default=0)
+        return max((c if c >= 0 else EXIT_HARNESS for c in codes), default=EXIT_PASS)
     finally:
         reserved.close()
         _stop_all(workers, signal.SIGKILL)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from harness.errors import ConfigError
+from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
 from harness.profile import Profile, load_profile
 from reports import capacity, compare, coverage, timeline
 from reports.gates import (
@@ -41,11 +42,6 @@ from reports.summary import Report, build_report
 __all__ = ["OUTPUTS", "main", "write_reports"]
 
 OUTPUTS: Final = ("summary.json", "report.md", "report.html", "junit.xml")
-
-EXIT_PASS: Final = 0
-EXIT_FAIL: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_INTERNAL: Final = 3
 
 
 def _profile(run_dir: Path, ref: str | None) -> Profile | None:
@@ -212,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "please report it with the traceback above",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL
+        return EXIT_HARNESS
     if not args.quiet:
         for path in paths:
             print(path)

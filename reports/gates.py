@@ -20,6 +20,8 @@ import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
+from harness.exits import EXIT_FAIL, EXIT_PASS
+
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -145,7 +147,7 @@ def verdict(gates: Sequence[Mapping[str, Any]]) -> Literal["pass", "fail"]:
 
 def exit_code(gates: Sequence[Mapping[str, Any]]) -> int:
     """0 when every gate passed or had no data, 1 when one failed."""
-    return 1 if verdict(gates) == "fail" else 0
+    return EXIT_FAIL if verdict(gates) == "fail" else EXIT_PASS
 
 
 def _resolve(

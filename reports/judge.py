@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from harness.exits import EXIT_PASS
 from harness.knee import judged_live
 from harness.profile import Profile, load_profile
 from reports.capacity import window
@@ -161,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stopping)
     print(json.dumps({"event": "ready", "run_dir": str(run_dir)}), flush=True)
     _loop(run_dir, profile, stop)
-    return 0
+    return EXIT_PASS
 
 
 if __name__ == "__main__":

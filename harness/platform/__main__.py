@@ -42,6 +42,7 @@ from harness import deploy, runtime
 from harness.codecs import ByteOrder
 from harness.deploy import format_listen, local_url
 from harness.errors import ConfigError
+from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
 from harness.platform.callbacks import Callbacks
 from harness.platform.defects import parse_defects
 from harness.platform.dialect import DIALECTS, Dialect
@@ -316,7 +317,7 @@ async def serve(options: Options) -> int:
             f"error: --run-dir: cannot create {options.run_dir} ({exc}); pick a writable path",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     token_file: Path | None = None
     try:
         if options.token_generated:
@@ -331,7 +332,7 @@ async def serve(options: Options) -> int:
             f"error: --run-dir: cannot write to {options.run_dir} ({exc}); pick a writable path",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     try:
         server_ssl = (
             server_context(cert, key) if cert is not None and key is not None else None
@@ -344,7 +345,7 @@ async def serve(options: Options) -> int:
             f"error: --cert-file/--key-file/--ca-file: cannot load ({exc}); check the paths",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     dialect = options.dialect
     now = time.time()
     registry = Registry(
@@ -399,7 +400,7 @@ async def serve(options: Options) -> int:
         except (OSError, RuntimeError, TimeoutError) as exc:
             await pool.shutdown(1.0)
             print(f"error: --workers: could not start ({exc})", file=sys.stderr)
-            return 3
+            return EXIT_HARNESS
         supervisor.attach(pool)
     runner = web.AppRunner(
         Api(supervisor, options.token).app(),
@@ -417,7 +418,7 @@ async def serve(options: Options) -> int:
             f"error: --port: cannot listen on {options.host}:{options.port} ({exc}); use another port or 0",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     runtime.settle()  # the collector and the GIL out of the send times
     # before the ready line: a parent may signal as soon as it reads it
     stopping = asyncio.Event()
@@ -484,7 +485,7 @@ async def serve(options: Options) -> int:
         registry.total_count,
         supervisor.frames_sent,
     )
-    return 0
+    return EXIT_PASS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -494,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = Options.from_args(args, os.environ)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     logging.basicConfig(
         stream=sys.stderr,
         level=args.log_level,

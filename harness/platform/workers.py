@@ -33,6 +33,7 @@ import uvloop
 
 from harness import runtime
 from harness.api import StartStreamRequest
+from harness.exits import EXIT_PASS
 from harness.platform.defects import parse_defects
 from harness.platform.dialect import DIALECTS
 from harness.platform.faults import parse_faults, plan_stream, stream_rng
@@ -378,7 +379,7 @@ def main() -> int:
     )
     sys.setswitchinterval(0.0005)
     uvloop.run(_main())
-    return 0
+    return EXIT_PASS
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
+from harness.exits import EXIT_HARNESS, EXIT_PASS
 from harness.tls import TlsFiles
 from receivers import service
 
@@ -173,9 +174,9 @@ def test_exit_code_is_3_when_records_were_lost(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     log = logging.getLogger("receivers.test")
-    assert service.exit_code(0, log, tmp_path) == service.EXIT_OK
+    assert service.exit_code(0, log, tmp_path) == EXIT_PASS
     assert caplog.records == []
-    assert service.exit_code(2, log, tmp_path) == service.EXIT_HARNESS
+    assert service.exit_code(2, log, tmp_path) == EXIT_HARNESS
     (record,) = caplog.records
     assert record.name == "receivers.test"
     assert record.getMessage() == (
