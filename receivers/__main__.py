@@ -28,6 +28,8 @@ import uvloop
 
 from harness import runtime
 from harness.errors import ConfigError
+from harness.io.lines import emit
+from harness.lines import STATS
 from harness.secret import Secret
 from harness.sink import RecordSink
 from receivers import service
@@ -218,7 +220,7 @@ async def main(options: Options) -> int:
     )
 
     def report() -> None:
-        service.emit("stats", **_stats(receiver, monitor))
+        emit(STATS, **_stats(receiver, monitor))
 
     tasks = [
         asyncio.create_task(receiver.sweep(stop)),

@@ -37,6 +37,8 @@ from aiohttp import web
 
 from harness.callbacks import CallbackChecker
 from harness.deploy import forwarded_client, local_url
+from harness.io.lines import emit
+from harness.lines import STATS
 from harness.records import MemorySink
 from harness.secret import Secret
 from harness.sink import RecordSink
@@ -239,7 +241,7 @@ async def main(options: Options) -> int:
     )
 
     def report() -> None:
-        service.emit("stats", **sink.stats())
+        emit(STATS, **sink.stats())
 
     tasks = [
         asyncio.create_task(service.every(options.flush_interval, stop, sink.flush)),

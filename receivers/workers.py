@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -26,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError
 from harness.exits import EXIT_HARNESS, EXIT_PASS
+from harness.io.lines import emit
+from harness.lines import EVENT, READY, STATS, decode
 
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def merge_stats(stats: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for line in stats.values():
         for key, value in line.items():
-            if key in ("event", "pid") or isinstance(value, bool):
+            if key in (EVENT, "pid") or isinstance(value, bool):
                 continue
             if not isinstance(value, int | float):
                 continue
@@ -106,12 +107,6 @@ def _reserve(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _emit(event: str, **fields: object) -> None:
-    line = json.dumps({"event": event, **fields}, separators=(",", ":"))
-    with contextlib.suppress(BrokenPipeError, ValueError):
-        print(line, flush=True)
-
-
 class _Worker:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
@@ -124,15 +119,12 @@ class _Worker:
         """Take the worker's JSON lines until it closes stdout."""
         assert self.proc.stdout is not None
         while line := await self.proc.stdout.readline():
-            try:
-                event = json.loads(line)
-            except ValueError:
+            event = decode(line)
+            if event is None:
                 continue
-            if not isinstance(event, dict):
-                continue
-            if event.get("event") == "ready" and not self.ready.done():
+            if event.get(EVENT) == READY and not self.ready.done():
                 self.ready.set_result(event)
-            elif event.get("event") == "stats":
+            elif event.get(EVENT) == STATS:
                 self.stats = event
         if not self.ready.done():
             self.ready.set_exception(EOFError("worker exited before it was ready"))
@@ -172,9 +164,9 @@ async def supervise(options: Options, processes: int) -> int:
             return EXIT_HARNESS
         finally:
             reserved.close()
-        _emit(
-            "ready",
-            **{k: v for k, v in ready[0].items() if k not in ("event", "pid")},
+        emit(
+            READY,
+            **{k: v for k, v in ready[0].items() if k not in (EVENT, "pid")},
             pid=os.getpid(),
             workers=[w.proc.pid for w in workers],
         )
@@ -188,13 +180,13 @@ async def supervise(options: Options, processes: int) -> int:
         while not stop.is_set() and not exited.done():
             await asyncio.wait([stopping, exited], timeout=options.stats_interval)
             if not stop.is_set() and not exited.done():
-                _emit("stats", **_stats(workers))
+                emit(STATS, **_stats(workers))
         stopping.cancel()
         _stop_all(workers)
         codes = await _wait_all(workers)
         await asyncio.gather(*readers, return_exceptions=True)
         exited.cancel()
-        _emit("stats", **_stats(workers))
+        emit(STATS, **_stats(workers))
         # A worker killed by a signal (negative code) means lost records: 3.
         return max((c if c >= 0 else EXIT_HARNESS for c in codes), default=EXIT_PASS)
     finally:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import logging
 import os
 import random
@@ -43,6 +42,8 @@ from harness.codecs import ByteOrder
 from harness.deploy import format_listen, local_url
 from harness.errors import ConfigError
 from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
+from harness.io.lines import emit
+from harness.lines import READY, STATS, ready_fields
 from harness.platform.callbacks import Callbacks
 from harness.platform.defects import parse_defects
 from harness.platform.dialect import DIALECTS, Dialect
@@ -275,27 +276,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _emit(event: dict[str, object]) -> None:
-    """Write one JSON line on stdout, flushed; a gone parent is not our failure."""
-    try:
-        print(json.dumps(event, separators=(",", ":")), flush=True)
-    except (BrokenPipeError, ValueError):
-        pass
-
-
 async def _stats(supervisor: Supervisor, health: Health, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
-        _emit(
-            {
-                "event": "stats",
-                "streams_active": supervisor.registry.live_count,
-                "streams_total": supervisor.registry.total_count,
-                "frames_sent": supervisor.frames_sent,
-                "cpu_ratio": round(health.cpu_ratio, 3),
-                "loop_lag_max_ms": round(health.lag_max_ns / 1e6, 3),
-                "ticker_lag_max_ms": round(supervisor.ticker.take_lag() / 1e6, 3),
-            }
+        emit(
+            STATS,
+            streams_active=supervisor.registry.live_count,
+            streams_total=supervisor.registry.total_count,
+            frames_sent=supervisor.frames_sent,
+            cpu_ratio=round(health.cpu_ratio, 3),
+            loop_lag_max_ms=round(health.lag_max_ns / 1e6, 3),
+            ticker_lag_max_ms=round(supervisor.ticker.take_lag() / 1e6, 3),
         )
 
 
@@ -428,25 +419,21 @@ async def serve(options: Options) -> int:
     port = runner.addresses[0][1]
     scheme = "https" if server_ssl is not None else "http"
     local = local_url(scheme, options.host, port, dialect.uri_prefix)
-    _emit(
-        {
-            "event": "ready",
-            "url": options.public_url or local,
-            "listen": format_listen(options.host, port),
-            "local_url": local,
-            "account_sid": options.account_sid,
-            "conferences": [c.sid for c in registry.conferences],
-            "calls": [c.sid for c in registry.calls],
-            "ca_file": str(server_ca) if server_ca else None,
-            "dial_ca_file": str(options.ca_file) if options.ca_file else None,
-            "token_file": str(token_file) if token_file else None,
-            "run_dir": str(options.run_dir),
-            "pid": os.getpid(),
-            "faults": options.faults.describe(),
-            "defects": sorted(options.defects),
-            "seed": options.seed,
-            "workers": options.workers,
-        }
+    listen = format_listen(options.host, port)
+    emit(
+        READY,
+        **ready_fields(local, options.public_url, listen, server_ca),
+        account_sid=options.account_sid,
+        conferences=[c.sid for c in registry.conferences],
+        calls=[c.sid for c in registry.calls],
+        dial_ca_file=str(options.ca_file) if options.ca_file else None,
+        token_file=str(token_file) if token_file else None,
+        run_dir=str(options.run_dir),
+        pid=os.getpid(),
+        faults=options.faults.describe(),
+        defects=sorted(options.defects),
+        seed=options.seed,
+        workers=options.workers,
     )
     log.info("listening on %s (%s dialect)", local, dialect.name)
     if options.faults.describe() or options.defects:

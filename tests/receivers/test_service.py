@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import os
 import signal
 import ssl
-import sys
 from pathlib import Path
 
 import pytest
@@ -90,17 +88,6 @@ def test_check_flags_checks_files_and_extra_seconds(
     a_file = p.parse_args(flags(tls_files, Path(tls_files.cert_file)))
     with pytest.raises(ConfigError, match="^--run-dir: .* is not a directory"):
         service.check_flags(a_file, p)
-
-
-def test_emit_prints_one_compact_json_line(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    service.emit("stats", frames=3, cpu=0.5)
-    assert capsys.readouterr().out == '{"event":"stats","frames":3,"cpu":0.5}\n'
-    closed = io.StringIO()
-    closed.close()
-    monkeypatch.setattr(sys, "stdout", closed)
-    service.emit("stats", frames=4)  # nobody reading: no error
 
 
 def test_stop_event_is_set_by_signals_and_by_the_deadline() -> None:
