@@ -155,14 +155,7 @@ def parse_args(
 
 def _stats(receiver: Receiver, monitor: Monitor) -> dict[str, object]:
     """Counts plus the latest health figures (CPU share of the loop thread, lag)."""
-    out: dict[str, object] = dict(receiver.stats())
-    row = monitor.last
-    if row is not None:
-        interval, loop_cpu, p99, lag_max = (int(row[i]) for i in (3, 5, 7, 8))  # type: ignore[call-overload]
-        out["cpu"] = round(loop_cpu / interval, 3) if interval > 0 else 0.0
-        out["lag_p99_ms"] = round(p99 / 1e6, 3)
-        out["lag_max_ms"] = round(lag_max / 1e6, 3)
-    return out
+    return {**receiver.stats(), **monitor.stats()}
 
 
 async def _watch_parent(stop: asyncio.Event, period: float = 0.5) -> None:

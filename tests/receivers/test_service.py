@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.exits import EXIT_HARNESS, EXIT_PASS
+from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
 from harness.tls import TlsFiles
 from receivers import service
 
@@ -48,7 +48,7 @@ def test_a_syntax_error_exits_2_with_one_line(
 ) -> None:
     with pytest.raises(SystemExit) as info:
         parser().parse_args(["--port", "x"])
-    assert info.value.code == service.EXIT_USAGE
+    assert info.value.code == EXIT_USAGE
     err = capsys.readouterr().err.splitlines()[-1]
     assert err.startswith("prog: argument --port: invalid int value: 'x'")
     assert err.endswith("; see prog --help")
@@ -176,7 +176,7 @@ def test_run_maps_a_config_error_to_exit_2(capsys: pytest.CaptureFixture[str]) -
         raise ConfigError("--port", "70000 is out of range", "use 0..65535")
 
     assert service.run("prog", lambda: 7) == 7
-    assert service.run("prog", refuse) == service.EXIT_USAGE
+    assert service.run("prog", refuse) == EXIT_USAGE
     out = capsys.readouterr()
     assert out.err == "prog: --port: 70000 is out of range; use 0..65535\n"
     assert out.out == ""
