@@ -15,22 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
 import socket
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.errors import ConfigError
 from harness.exits import EXIT_HARNESS, EXIT_PASS
 from harness.io.lines import emit
 from harness.lines import EVENT, READY, STATS, decode
-
-
-if TYPE_CHECKING:
-    from receivers.__main__ import Options
+from receivers.options import Options, argv
 
 
 __all__ = ["merge_stats", "supervise", "worker_argv"]
@@ -60,33 +58,20 @@ def merge_stats(stats: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def worker_argv(options: Options, port: int, index: int) -> list[str]:
-    """The command line of worker ``index`` (0-based), without the interpreter."""
-    server = options.server
-    argv = [
-        "-m", "receivers", "--listen", f"{_bracket(server.host)}:{port}",
-        "--reuse-port", "--tls", "on" if options.tls else "off",
-        "--run-dir", str(options.run_dir),
-        "--producer", f"{options.producer}-{index + 1}",
-        "--path", server.path, "--max-size", str(server.max_size),
-        "--idle-timeout", repr(server.idle_timeout),
-        "--max-duration", repr(options.max_duration),
-        "--stats-interval", repr(options.stats_interval),
-        "--exit-with-parent",
-    ]  # fmt: skip
-    if options.cert_file is not None and options.key_file is not None:
-        argv += ["--cert-file", str(options.cert_file)]
-        argv += ["--key-file", str(options.key_file)]
-    if options.ca_file is not None:
-        argv += ["--ca-file", str(options.ca_file)]
-    if options.behind_proxy:
-        argv.append("--behind-proxy")
-    if options.public_url:
-        argv += ["--public-url", options.public_url]
-    return argv
+    """The command line of worker ``index`` (0-based), without the interpreter.
 
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
+    The supervisor's own options, but for what makes it a worker: the reserved
+    port shared with SO_REUSEPORT, one process, its own producer name, and a
+    stop when the supervisor goes away.
+    """
+    worker = dataclasses.replace(
+        options,
+        server=dataclasses.replace(options.server, port=port, reuse_port=True),
+        producer=f"{options.producer}-{index + 1}",
+        processes=1,
+        exit_with_parent=True,
+    )
+    return ["-m", "receivers", *argv(worker)]
 
 
 def _reserve(host: str, port: int) -> socket.socket:
