@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
 from harness.exits import EXIT_FAIL, EXIT_PASS
+from harness.thresholds import Op
 
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "OPS",
     "GateResult",
-    "Op",
     "Threshold",
     "conformance_gate",
     "evaluate",
@@ -35,7 +35,6 @@ __all__ = [
     "verdict",
 ]
 
-Op = Literal["<=", "<", ">=", ">", "==", "!="]
 GateResult = Literal["pass", "fail", "no-data"]
 Json = dict[str, Any]
 

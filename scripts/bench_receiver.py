@@ -71,7 +71,6 @@ from harness.tls import client_context, make_tls, server_context  # noqa: E402
 from scripts.bench_floor import describe, floor  # noqa: E402
 
 
-FRAME_NS = 20_000_000
 LIMIT_P99_MS = 5.0
 SENDER_CPU_LIMIT = 0.85
 OTHERS_CPU_LIMIT = 0.1
