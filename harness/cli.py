@@ -495,13 +495,6 @@ def _try_bind(flag: str, host: str, port: int) -> None:
         ) from None
 
 
-def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def _run_dir(out: str | None) -> Path:
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     path = Path(out) if out else Path("runs") / run_id

@@ -30,7 +30,6 @@ from harness.codecs import FRAME_NS
 from harness.metrics.jitter import WARMUP_FRAMES
 from harness.tls import TlsFiles
 from reports.load import load_run
-from reports.summary import build_summary
 from tests.conftest import seconds
 from tests.e2e.test_accuracy import (
     Setup,
@@ -40,6 +39,7 @@ from tests.e2e.test_accuracy import (
     table,
     wait_until,
 )
+from tests.reports.helpers import build_summary
 
 
 pytestmark = pytest.mark.e2e
