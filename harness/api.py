@@ -26,7 +26,6 @@ __all__ = [
     "API_PREFIXES",
     "MAX_PARAMETERS",
     "RESPONSE_FIELDS",
-    "STATUSES",
     "TRACKS",
     "TRACK_MEDIA",
     "FieldError",
@@ -50,7 +49,6 @@ TRACK_MEDIA: Final[dict[str, tuple[str, ...]]] = {
 """``Track`` value to the ``start.tracks`` / ``media.track`` names (api.md §5.2)."""
 
 MAX_PARAMETERS: Final = 99
-STATUSES: Final = ("queued", "in-progress", "stopped")
 RESPONSE_FIELDS: Final = frozenset(
     {"account_sid", "conference_sid", "date_updated", "name", "sid", "status", "uri"}
 )

@@ -57,7 +57,12 @@ _MAX_STREAMS: Final = 100_000
 
 
 def signature(key: Secret, url: str, params: Sequence[tuple[str, str]]) -> str:
-    """Twilio's signature: HMAC-SHA1 over the URL then each POST key and value, by key (api.md §4)."""
+    """Twilio's signature: HMAC-SHA1 over the URL then each POST key and value, by key.
+
+    https://www.twilio.com/docs/usage/webhooks/webhooks-security ; the one
+    definition: the reference platform signs with it, the sink checks with it
+    (tests keep an independent implementation).
+    """
     data = url + "".join(k + v for k, v in sorted(params))
     digest = hmac.new(key.reveal().encode(), data.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")

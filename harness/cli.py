@@ -29,14 +29,13 @@ from urllib.parse import urlsplit
 
 from harness.deploy import check_plain, check_public_url, format_listen, parse_listen
 from harness.errors import ConfigError
+from harness.exits import EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE, help_text
 from harness.profile import BUILTIN, Profile, apply_overrides, load_profile
 from harness.runner import RunOptions, run
 from harness.target import is_loopback, parse_target, parse_wss_url
 
 
 __all__ = ["main"]
-
-EXIT_PASS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
 _RUN_FLAGS: tuple[tuple[str, str, str], ...] = (
     # (flag, profile override key, help)
@@ -212,7 +211,9 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
 
 def _parser() -> _Parser:
     parser = _Parser(
-        prog="streamload", description=__doc__.split("\n")[0] if __doc__ else None
+        prog="streamload",
+        description=__doc__.split("\n")[0] if __doc__ else None,
+        epilog=help_text(),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -493,13 +494,6 @@ def _try_bind(flag: str, host: str, port: int) -> None:
             f"cannot listen on {format_listen(host, port)} ({exc.strerror})",
             "choose a free port and address of this machine",
         ) from None
-
-
-def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def _run_dir(out: str | None) -> Path:

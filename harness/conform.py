@@ -53,6 +53,7 @@ from harness.checks_io import checker_rows
 from harness.correlation import PARAM_NAME, Expectation, digest, fingerprint
 from harness.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.errors import ConfigError
+from harness.exits import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
 from harness.io import lifeline
 from harness.negative import CASES, Case, build, judge
 from harness.records import RowSink
@@ -64,9 +65,6 @@ from harness.tls import client_context
 
 __all__ = [
     "BEARER_ENV",
-    "EXIT_FAIL",
-    "EXIT_OK",
-    "EXIT_USAGE",
     "SOURCE",
     "TOKEN_ENV",
     "Options",
@@ -81,7 +79,6 @@ TOKEN_ENV: Final = "SIGNALWIRE_API_TOKEN"
 BEARER_ENV: Final = "STREAMLOAD_BEARER_TOKEN"
 SOURCE: Final = "negative"
 """``rule_checks.source`` of every row this suite writes."""
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -661,7 +658,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line, flush=True)
     if outcome.cleaned:
         print(f"stopped {len(outcome.cleaned)} stream(s) invalid requests created")
-    return EXIT_FAIL if outcome.failed else EXIT_OK
+    return EXIT_FAIL if outcome.failed else EXIT_PASS
 
 
 if __name__ == "__main__":

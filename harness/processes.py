@@ -9,7 +9,6 @@ CLI, which then stops them in the right order; each is tied to the CLI by
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -22,6 +21,7 @@ from typing import IO, Any
 
 from harness.errors import HarnessError
 from harness.io import lifeline
+from harness.lines import EVENT, READY, STATS, decode
 
 
 __all__ = ["Child", "kill_all", "started"]
@@ -89,17 +89,14 @@ class Child:
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
-            try:
-                line = json.loads(raw)
-            except ValueError:
+            line = decode(raw)
+            if line is None:
                 self._log.write(raw)
                 continue
-            if not isinstance(line, dict):
-                continue
-            if line.get("event") == "ready" and self.ready is None:
+            if line.get(EVENT) == READY and self.ready is None:
                 self.ready = line
                 self._ready_event.set()
-            elif line.get("event") == "stats":
+            elif line.get(EVENT) == STATS:
                 self.stats = line
         self._ready_event.set()  # EOF: wake any waiter; ready stays None
 

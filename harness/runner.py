@@ -29,6 +29,13 @@ from urllib.parse import urlsplit
 from harness.deploy import format_listen
 from harness.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.errors import ConfigError, HarnessError
+from harness.exits import (
+    EXIT_FAIL,
+    EXIT_HARNESS,
+    EXIT_INTERRUPTED,
+    EXIT_PASS,
+    EXIT_USAGE,
+)
 from harness.io import lifeline, space
 from harness.knee import plan_of, run_time_s
 from harness.processes import Child, kill_all, started
@@ -37,9 +44,8 @@ from harness.target import PROJECT_ENV, TOKEN_ENV, Target, is_loopback
 from harness.tls import make_tls
 
 
-__all__ = ["EXIT_HARNESS", "EXIT_INTERRUPTED", "RunOptions", "run"]
+__all__ = ["RunOptions", "run"]
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 _READY_TIMEOUT_S = 60.0
 _DRAIN_TIMEOUT_S = 10.0
 _RECORDS_QUIET_S = 2.0

@@ -38,7 +38,9 @@ from aiohttp import web
 from harness.callbacks import CallbackChecker
 from harness.deploy import forwarded_client, local_url
 from harness.io import lifeline
+from harness.io.lines import emit
 from harness.io.recorder import Recorder
+from harness.lines import STATS
 from harness.secret import Secret
 from harness.sink import RecordSink
 from receivers import service
@@ -229,7 +231,7 @@ async def main(options: Options) -> int:
     )
 
     def report() -> None:
-        service.emit("stats", **sink.stats())
+        emit(STATS, **sink.stats())
 
     tasks = [
         asyncio.create_task(sink.recorder.run(options.flush_interval, stop)),

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from harness.errors import ConfigError
+from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
 from harness.io import lifeline, space
 from harness.profile import Profile, load_profile
 from reports import capacity, compare, coverage, record_health, timeline
@@ -52,11 +53,7 @@ __all__ = ["OUTPUTS", "main", "write_reports"]
 
 OUTPUTS: Final = ("summary.json", "report.md", "report.html", "junit.xml")
 
-EXIT_PASS: Final = 0
-EXIT_FAIL: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_INTERNAL: Final = 3
-EXIT_INCOMPLETE: Final = 3
+EXIT_INCOMPLETE: Final = EXIT_HARNESS
 """Records incomplete: the report was written but judges only what could be read."""
 _MAX_RETRIES: Final = 20
 """Parts found bad mid-read before the report gives up on reading around them."""
@@ -325,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INCOMPLETE
     except OSError as exc:  # e.g. a full disk both here and in $TMPDIR
         print(f"streamload report: cannot write the report: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
+        return EXIT_HARNESS
     except Exception as exc:  # the report's own bug: say so, with the trace
         traceback.print_exc()
         print(
@@ -333,14 +330,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "please report it with the traceback above",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL
+        return EXIT_HARNESS
     moved = paths[0].parent != run_dir
     if moved:
         print(
             f"streamload report: {run_dir} is full; the report is in {paths[0].parent}",
             file=sys.stderr,
         )
-        code = EXIT_INTERNAL
+        code = EXIT_HARNESS
     if not args.quiet:
         for path in paths:
             print(path)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from harness.errors import ConfigError
+from harness.exits import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
 from reports.inputs import need, read_json
 
 
@@ -540,18 +541,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
-        return 0 if exc.code == 0 else 2
+        return EXIT_PASS if exc.code == 0 else EXIT_USAGE
     if not 0 <= args.band <= 10:
         print(
             "streamload compare: --band: use a ratio from 0 to 10, e.g. 0.2",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     try:
         result = compare_runs(_load(args.base), _load(args.new), args.band)
     except (SystemExit2, ConfigError) as exc:
         print(f"streamload compare: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     text = render_markdown(result, all_rows=args.all)
     sys.stdout.write(text)
     for path, content in (
@@ -562,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text(content, encoding="utf-8")
             os.replace(tmp, path)
-    return 1 if result["verdict"] == "regressed" else 0
+    return EXIT_FAIL if result["verdict"] == "regressed" else EXIT_PASS
 
 
 if __name__ == "__main__":

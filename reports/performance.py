@@ -44,9 +44,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from harness.codecs import ByteOrder
+from harness.codecs import FRAME_NS, ByteOrder
 from reports.audio import AudioFacts
-from reports.frames import FRAME_NS, UNKNOWN, FrameFacts, View
+from reports.frames import UNKNOWN, FrameFacts, View
 from reports.health import summarise_harness
 from reports.histograms import summarise_histograms
 from reports.load import Run

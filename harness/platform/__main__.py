@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import logging
 import os
 import random
@@ -42,8 +41,11 @@ from harness import deploy, runtime
 from harness.codecs import ByteOrder
 from harness.deploy import format_listen, local_url
 from harness.errors import ConfigError
+from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
 from harness.io import lifeline
+from harness.io.lines import emit
 from harness.io.recorder import Recorder
+from harness.lines import READY, STATS, ready_fields
 from harness.platform.callbacks import Callbacks
 from harness.platform.defects import parse_defects
 from harness.platform.dial import DialPolicy
@@ -305,30 +307,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _emit(event: dict[str, object]) -> None:
-    """Write one JSON line on stdout, flushed; a gone parent is not our failure."""
-    try:
-        print(json.dumps(event, separators=(",", ":")), flush=True)
-    except (BrokenPipeError, ValueError):
-        pass
-
-
 async def _stats(
     supervisor: Supervisor, health: Health, recorder: Recorder, interval_s: float
 ) -> None:
     while True:
         await asyncio.sleep(interval_s)
-        _emit(
-            {
-                "event": "stats",
-                "streams_active": supervisor.registry.live_count,
-                "streams_total": supervisor.registry.total_count,
-                "frames_sent": supervisor.frames_sent,
-                "cpu_ratio": round(health.cpu_ratio, 3),
-                "loop_lag_max_ms": round(health.lag_max_ns / 1e6, 3),
-                "ticker_lag_max_ms": round(supervisor.ticker.take_lag() / 1e6, 3),
-                **recorder.loss.stats(),
-            }
+        emit(
+            STATS,
+            streams_active=supervisor.registry.live_count,
+            streams_total=supervisor.registry.total_count,
+            frames_sent=supervisor.frames_sent,
+            cpu_ratio=round(health.cpu_ratio, 3),
+            loop_lag_max_ms=round(health.lag_max_ns / 1e6, 3),
+            ticker_lag_max_ms=round(supervisor.ticker.take_lag() / 1e6, 3),
+            **recorder.loss.stats(),
         )
 
 
@@ -350,7 +342,7 @@ async def serve(options: Options) -> int:
             f"error: --run-dir: cannot create {options.run_dir} ({exc}); pick a writable path",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     token_file: Path | None = None
     try:
         if options.token_generated:
@@ -365,7 +357,7 @@ async def serve(options: Options) -> int:
             f"error: --run-dir: cannot write to {options.run_dir} ({exc}); pick a writable path",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     try:
         server_ssl = (
             server_context(cert, key) if cert is not None and key is not None else None
@@ -378,7 +370,7 @@ async def serve(options: Options) -> int:
             f"error: --cert-file/--key-file/--ca-file: cannot load ({exc}); check the paths",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     dialect = options.dialect
     now = time.time()
     registry = Registry(
@@ -435,7 +427,7 @@ async def serve(options: Options) -> int:
         except (OSError, RuntimeError, TimeoutError) as exc:
             await pool.shutdown(1.0)
             print(f"error: --workers: could not start ({exc})", file=sys.stderr)
-            return 3
+            return EXIT_HARNESS
         supervisor.attach(pool)
     runner = web.AppRunner(
         Api(supervisor, options.token, dial=options.dial).app(),
@@ -453,7 +445,7 @@ async def serve(options: Options) -> int:
             f"error: --port: cannot listen on {options.host}:{options.port} ({exc}); use another port or 0",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     runtime.settle()  # the collector and the GIL out of the send times
     # before the ready line: a parent may signal as soon as it reads it
     stopping = asyncio.Event()
@@ -463,25 +455,21 @@ async def serve(options: Options) -> int:
     port = runner.addresses[0][1]
     scheme = "https" if server_ssl is not None else "http"
     local = local_url(scheme, options.host, port, dialect.uri_prefix)
-    _emit(
-        {
-            "event": "ready",
-            "url": options.public_url or local,
-            "listen": format_listen(options.host, port),
-            "local_url": local,
-            "account_sid": options.account_sid,
-            "conferences": [c.sid for c in registry.conferences],
-            "calls": [c.sid for c in registry.calls],
-            "ca_file": str(server_ca) if server_ca else None,
-            "dial_ca_file": str(options.ca_file) if options.ca_file else None,
-            "token_file": str(token_file) if token_file else None,
-            "run_dir": str(options.run_dir),
-            "pid": os.getpid(),
-            "faults": options.faults.describe(),
-            "defects": sorted(options.defects),
-            "seed": options.seed,
-            "workers": options.workers,
-        }
+    listen = format_listen(options.host, port)
+    emit(
+        READY,
+        **ready_fields(local, options.public_url, listen, server_ca),
+        account_sid=options.account_sid,
+        conferences=[c.sid for c in registry.conferences],
+        calls=[c.sid for c in registry.calls],
+        dial_ca_file=str(options.ca_file) if options.ca_file else None,
+        token_file=str(token_file) if token_file else None,
+        run_dir=str(options.run_dir),
+        pid=os.getpid(),
+        faults=options.faults.describe(),
+        defects=sorted(options.defects),
+        seed=options.seed,
+        workers=options.workers,
     )
     log.info("listening on %s (%s dialect)", local, dialect.name)
     if options.public:
@@ -530,7 +518,7 @@ async def serve(options: Options) -> int:
         registry.total_count,
         supervisor.frames_sent,
     )
-    return 0
+    return EXIT_PASS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -541,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = Options.from_args(args, os.environ)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     logging.basicConfig(
         stream=sys.stderr,
         level=args.log_level,

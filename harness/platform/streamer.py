@@ -48,7 +48,7 @@ import msgspec
 from msgspec import UNSET
 
 from harness.api import TRACK_MEDIA
-from harness.codecs import FRAME_MS, ByteOrder, get_codec
+from harness.codecs import FRAME_MS, FRAME_NS, ByteOrder, get_codec
 from harness.correlation import PARAM_NAME, Expectation
 from harness.messages import (
     Clear,
@@ -81,7 +81,6 @@ from harness.sink import RowSink
 
 
 __all__ = [
-    "FRAME_NS",
     "Counters",
     "EndReason",
     "StreamObserver",
@@ -92,8 +91,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FRAME_NS = FRAME_MS * 1_000_000
-"""api.md §5.5: one ``media`` message per track every 20 ms."""
 
 EndReason = Literal["stopped", "shutdown", "connect-failed", "disconnected"]
 """``platform_streams.end_reason`` (harness/records.py)."""

@@ -10,11 +10,10 @@ import os
 import random
 import time
 
-import numpy as np
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness.histogram import Histogram, buckets_of
+from harness.histogram import Histogram
 from harness.metrics import InterarrivalJitter
 
 
@@ -69,9 +68,3 @@ def test_bench_jitter_update(benchmark: BenchmarkFixture) -> None:
 def test_bench_histogram_record(benchmark: BenchmarkFixture) -> None:
     values = _arrivals()
     assert benchmark(_record_pass, values) == N
-
-
-@pytest.mark.benchmark(group="metrics per frame")
-def test_bench_histogram_vectorised(benchmark: BenchmarkFixture) -> None:
-    values = np.array(_arrivals(), np.int64)
-    benchmark(buckets_of, values)

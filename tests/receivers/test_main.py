@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 
 from harness.record_loss import RecordLoss
 from harness.tls import TlsFiles
-from receivers.__main__ import TOKEN_ENV, parse_args
+from receivers.options import TOKEN_ENV, parse_args
 from tests.conftest import seconds
 from tests.receivers.helpers import (
     client,

@@ -12,14 +12,13 @@ from typing import Any
 import pytest
 
 from harness.api import TRACK_MEDIA
-from harness.codecs import get_codec
+from harness.codecs import FRAME_NS, get_codec
 from harness.correlation import Expectation
 from harness.messages import decoder
 from harness.platform.dialect import DIALECTS
 from harness.platform.faults import StreamPlan, parse_faults
 from harness.platform.state import Stream
 from harness.platform.streamer import (
-    FRAME_NS,
     Counters,
     Streamer,
     StreamerSettings,
