@@ -771,6 +771,41 @@ class StreamSession:
             track.mid_chunk, track.mid_ts = chunk, timestamp
         track.window_due = chunk + RATE_WINDOW_CHUNKS // 2
 
+    def _timestamp(
+        self,
+        track: TrackState,
+        name: str,
+        chunk: int,
+        timestamp: int,
+        seq: int,
+        arrival_ns: int,
+    ) -> None:
+        """WS-MEDIA-005/006 and the rate window, for an in-sequence frame of ``track``."""
+        check = self.checker.check
+        nominal = (chunk - 1) * FRAME_MS
+        check(
+            "WS-MEDIA-005",
+            abs(timestamp - nominal) <= _TIMESTAMP_SLACK_MS,
+            expected=f"{nominal} ± {_TIMESTAMP_SLACK_MS}",
+            actual=timestamp,
+            seq=seq,
+            at_ns=arrival_ns,
+        )
+        if track.first_offset is None:
+            track.first_offset = timestamp - nominal
+        first = nominal + track.first_offset
+        check(
+            "WS-MEDIA-006",
+            abs(timestamp - first) <= TIMESTAMP_BOUND_MS,
+            expected=f"{first} ± {TIMESTAMP_BOUND_MS} ({name} chunk {chunk}, "
+            f"first offset {track.first_offset} ms)",
+            actual=timestamp,
+            seq=seq,
+            at_ns=arrival_ns,
+        )
+        if chunk >= track.window_due:
+            self._rate(track, chunk, timestamp, seq, arrival_ns)
+
     def _track_name(self, track: TrackState) -> str:
         return next((k for k, v in self.tracks.items() if v is track), "?")
 
@@ -827,29 +862,7 @@ class StreamSession:
         if in_sequence:
             # a chunk out of sequence is WS-MEDIA-002's finding; its timestamp
             # cannot be judged against a counter that is itself wrong
-            nominal = (chunk - 1) * FRAME_MS
-            check(
-                "WS-MEDIA-005",
-                abs(timestamp - nominal) <= _TIMESTAMP_SLACK_MS,
-                expected=f"{nominal} ± {_TIMESTAMP_SLACK_MS}",
-                actual=timestamp,
-                seq=seq,
-                at_ns=arrival_ns,
-            )
-            if track.first_offset is None:
-                track.first_offset = timestamp - nominal
-            first = nominal + track.first_offset
-            check(
-                "WS-MEDIA-006",
-                abs(timestamp - first) <= TIMESTAMP_BOUND_MS,
-                expected=f"{first} ± {TIMESTAMP_BOUND_MS} ({media.track} chunk {chunk}, "
-                f"first offset {track.first_offset} ms)",
-                actual=timestamp,
-                seq=seq,
-                at_ns=arrival_ns,
-            )
-            if chunk >= track.window_due:
-                self._rate(track, chunk, timestamp, seq, arrival_ns)
+            self._timestamp(track, media.track, chunk, timestamp, seq, arrival_ns)
         try:
             payload = binascii.a2b_base64(media.payload, strict_mode=True)
             size = len(payload)
