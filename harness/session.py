@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import binascii
 import itertools
-import math
 import re
 from typing import Final
 
@@ -29,7 +28,7 @@ from harness.api import TRACK_MEDIA
 from harness.checks_io import checker_rows
 from harness.codecs import CODEC_NAMES, FRAME_MS, codec_by_encoding, get_codec
 from harness.correlation import PARAM_NAME, Expectation, fingerprint, value_hash
-from harness.metrics.jitter import WARMUP_FRAMES
+from harness.metrics.jitter import InterarrivalJitter
 from harness.records import RowSink
 from harness.rules import Checker
 from harness.transitions import State, allowed, next_state
@@ -75,7 +74,6 @@ RATE_WINDOW_CHUNKS: Final = 250
 RATE_TOLERANCE: Final = 0.05
 """WS-MEDIA-006: over a window, timestamp advances within 5 % of the audio's duration."""
 _MS: Final = 1_000_000
-_NAN: Final = math.nan
 AUDIO_SAMPLE_EVERY: Final = 50
 """Keep the payload of chunks 1, 51, 101, ...: one 20 ms frame a second per track."""
 _connection_ids = itertools.count(1)
@@ -147,11 +145,10 @@ _FAST_RULES: Final = (
 class TrackState:
     """What one media track has shown so far.
 
-    The jitter estimate is :class:`harness.metrics.InterarrivalJitter`'s (RFC
-    3550 §6.4.1) kept inline, since a method call per frame costs more than
-    the arithmetic; ``tests/harness/test_session.py`` holds the two equal. A
-    frame row carries NaN for the first :data:`~harness.metrics.jitter.WARMUP_FRAMES`
-    frames of the track, while the estimate is still rising from 0.
+    ``jitter`` is the track's :class:`harness.metrics.InterarrivalJitter` (RFC
+    3550 §6.4.1); a frame row carries NaN for the first
+    :data:`~harness.metrics.jitter.WARMUP_FRAMES` frames of the track, while
+    the estimate is still rising from 0.
     """
 
     __slots__ = (
@@ -159,12 +156,10 @@ class TrackState:
         "anchor_ts",
         "first_offset",
         "highest",
-        "jitter_ns",
+        "jitter",
         "last_timestamp",
-        "last_transit",
         "mid_chunk",
         "mid_ts",
-        "warming",
         "window_due",
     )
 
@@ -174,28 +169,13 @@ class TrackState:
         self.last_timestamp = -1
         self.first_offset: int | None = None
         """``timestamp - (chunk-1) x 20`` of the first in-sequence frame (WS-MEDIA-006)."""
-        self.last_transit: int | None = None
-        self.jitter_ns = 0.0
-        self.warming = WARMUP_FRAMES
-        """Frames still to come of the estimator's warm-up."""
+        self.jitter = InterarrivalJitter()
         # WS-MEDIA-006's rate windows (see StreamSession._rate): the in-sequence
         # frames where the window being judged and the next one began
         self.anchor_chunk = self.mid_chunk = 0
         self.anchor_ts = self.mid_ts = 0
         self.window_due = 0
         """Chunk from which the next half window is due (0: before the first frame)."""
-
-    def jitter(self, arrival_ns: int, timestamp_ms: int) -> float:
-        """Feed one frame; return its row's value (the slow path's spelling)."""
-        transit = arrival_ns - timestamp_ms * _MS
-        last = self.last_transit
-        self.last_transit = transit
-        if last is not None:
-            self.jitter_ns += (abs(transit - last) - self.jitter_ns) / 16.0
-        if self.warming:
-            self.warming -= 1
-            return _NAN
-        return self.jitter_ns
 
 
 class StreamSession:
@@ -351,7 +331,7 @@ class StreamSession:
             # estimate and may be the stream's first media
             if (
                 track is not None
-                and track.last_transit is not None
+                and track.jitter.frames
                 and (sid == self._wire_sid if sid is not UNSET else not self._need_sid)
             ):
                 try:
@@ -388,16 +368,7 @@ class StreamSession:
                             "audio_samples",
                             (self.stream_sid, media.track, chunk, self.codec, payload),
                         )
-                    transit = arrival_ns - timestamp * _MS
-                    d = transit - track.last_transit
-                    track.last_transit = transit
-                    jitter = track.jitter_ns = (
-                        track.jitter_ns
-                        + ((d if d >= 0 else -d) - track.jitter_ns) / 16.0
-                    )
-                    if track.warming:
-                        track.warming -= 1
-                        jitter = _NAN
+                    jitter = track.jitter.record(arrival_ns, timestamp * _MS)
                     sink.add(
                         "frames",
                         (
@@ -599,7 +570,7 @@ class StreamSession:
                 "audio_samples",
                 (self.stream_sid, media.track, chunk, self.codec, payload),
             )
-        jitter = track.jitter(arrival_ns, timestamp)
+        jitter = track.jitter.record(arrival_ns, timestamp * _MS)
         if not self.first_media_ns:
             self.first_media_ns = arrival_ns
         self._frames += 1
@@ -947,6 +918,41 @@ class StreamSession:
         self._exceed("tracks" if len(name) <= MAX_KEY_CHARS else "name", at_ns)
         return False
 
+    def _timestamp(
+        self,
+        track: TrackState,
+        name: str,
+        chunk: int,
+        timestamp: int,
+        seq: int,
+        arrival_ns: int,
+    ) -> None:
+        """WS-MEDIA-005/006 and the rate window, for an in-sequence frame of ``track``."""
+        check = self.checker.check
+        nominal = (chunk - 1) * FRAME_MS
+        check(
+            "WS-MEDIA-005",
+            abs(timestamp - nominal) <= _TIMESTAMP_SLACK_MS,
+            expected=f"{nominal} ± {_TIMESTAMP_SLACK_MS}",
+            actual=timestamp,
+            seq=seq,
+            at_ns=arrival_ns,
+        )
+        if track.first_offset is None:
+            track.first_offset = timestamp - nominal
+        first = nominal + track.first_offset
+        check(
+            "WS-MEDIA-006",
+            abs(timestamp - first) <= TIMESTAMP_BOUND_MS,
+            expected=f"{first} ± {TIMESTAMP_BOUND_MS} ({name} chunk {chunk}, "
+            f"first offset {track.first_offset} ms)",
+            actual=timestamp,
+            seq=seq,
+            at_ns=arrival_ns,
+        )
+        if chunk >= track.window_due:
+            self._rate(track, chunk, timestamp, seq, arrival_ns)
+
     def _track_name(self, track: TrackState) -> str:
         return next((k for k, v in self.tracks.items() if v is track), "?")
 
@@ -1015,29 +1021,7 @@ class StreamSession:
         if in_sequence:
             # a chunk out of sequence is WS-MEDIA-002's finding; its timestamp
             # cannot be judged against a counter that is itself wrong
-            nominal = (chunk - 1) * FRAME_MS
-            check(
-                "WS-MEDIA-005",
-                abs(timestamp - nominal) <= _TIMESTAMP_SLACK_MS,
-                expected=f"{nominal} ± {_TIMESTAMP_SLACK_MS}",
-                actual=timestamp,
-                seq=seq,
-                at_ns=arrival_ns,
-            )
-            if track.first_offset is None:
-                track.first_offset = timestamp - nominal
-            first = nominal + track.first_offset
-            check(
-                "WS-MEDIA-006",
-                abs(timestamp - first) <= TIMESTAMP_BOUND_MS,
-                expected=f"{first} ± {TIMESTAMP_BOUND_MS} ({media.track} chunk {chunk}, "
-                f"first offset {track.first_offset} ms)",
-                actual=timestamp,
-                seq=seq,
-                at_ns=arrival_ns,
-            )
-            if chunk >= track.window_due:
-                self._rate(track, chunk, timestamp, seq, arrival_ns)
+            self._timestamp(track, media.track, chunk, timestamp, seq, arrival_ns)
         try:
             payload = binascii.a2b_base64(media.payload, strict_mode=True)
             size = len(payload)

@@ -25,7 +25,6 @@ CORE = [
     "harness.rules",
     "harness.secret",
     "harness.session",
-    "harness.signal",
     "harness.transitions",
     "harness.checks_io",
     "harness.profile",

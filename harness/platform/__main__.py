@@ -31,8 +31,9 @@ import signal
 import ssl
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import uvloop
 from aiohttp import web
@@ -208,6 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_flags(
         parser, service="platform", public_example="https://platform.example.com"
     )
+    _add_security_flags(add)
+    _add_media_flags(add)
+    add("--stats-interval", type=float, default=1.0, help="seconds between stats lines")
+    add(
+        "--max-duration",
+        type=float,
+        default=3600.0,
+        help="exit after this many seconds",
+    )
+    add("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return parser
+
+
+def _add_security_flags(add: Callable[..., object]) -> None:
+    """TLS towards receivers, the project's identity, its API token and signing key."""
     add("--ca-file", help="CA to trust when dialing receivers (and status callbacks)")
     add(
         "--validate-certificate",
@@ -243,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--signing-key",
         help=f"sign status callbacks with this key; default: ${SIGNING_KEY_ENV}",
     )
+
+
+def _add_media_flags(add: Callable[..., object]) -> None:
+    """What is in progress, how streams sound and misbehave, and who sends them."""
     add(
         "--conferences",
         type=int,
@@ -296,15 +316,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="seed of every --fault draw (default: random, echoed in the ready line)",
     )
-    add("--stats-interval", type=float, default=1.0, help="seconds between stats lines")
-    add(
-        "--max-duration",
-        type=float,
-        default=3600.0,
-        help="exit after this many seconds",
-    )
-    add("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-    return parser
 
 
 async def _stats(
@@ -333,8 +344,18 @@ def _write_token(run_dir: Path, token: Secret) -> Path:
     return path
 
 
-async def serve(options: Options) -> int:
-    """Run the platform until a signal or ``max_duration``; return the exit code."""
+class _Files(NamedTuple):
+    token_file: Path | None
+    server_ssl: ssl.SSLContext | None
+    client_ssl: ssl.SSLContext
+    server_ca: Path | None
+
+
+def _prepare(options: Options) -> _Files | None:
+    """The run directory, the API token file and the TLS contexts.
+
+    ``None`` when one cannot be made (the error is on stderr): exit 2.
+    """
     try:
         options.run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -342,7 +363,7 @@ async def serve(options: Options) -> int:
             f"error: --run-dir: cannot create {options.run_dir} ({exc}); pick a writable path",
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return None
     token_file: Path | None = None
     try:
         if options.token_generated:
@@ -357,7 +378,7 @@ async def serve(options: Options) -> int:
             f"error: --run-dir: cannot write to {options.run_dir} ({exc}); pick a writable path",
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return None
     try:
         server_ssl = (
             server_context(cert, key) if cert is not None and key is not None else None
@@ -370,10 +391,15 @@ async def serve(options: Options) -> int:
             f"error: --cert-file/--key-file/--ca-file: cannot load ({exc}); check the paths",
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return None
+    return _Files(token_file, server_ssl, client_ssl, server_ca)
+
+
+def _registry(options: Options) -> Registry:
+    """The conferences and calls in progress from the start, with the dialect's sids."""
     dialect = options.dialect
     now = time.time()
-    registry = Registry(
+    return Registry(
         (
             Conference(dialect.new_sid("conference"), f"streamload-{i}", now)
             for i in range(1, options.conferences + 1)
@@ -383,45 +409,122 @@ async def serve(options: Options) -> int:
             for i in range(1, options.calls + 1)
         ),
     )
-    recorder = Recorder(
-        RecordSink(options.run_dir, options.producer, "platform"), "sent_frames"
-    )
-    callbacks = Callbacks(
+
+
+def _callbacks(options: Options, client_ssl: ssl.SSLContext) -> Callbacks:
+    """The status-callback sender, signing as the dialect does."""
+    return Callbacks(
         account_sid=options.account_sid,
         ssl_context=client_ssl,
-        signature_header=dialect.signature_header,
+        signature_header=options.dialect.signature_header,
         signing_key=options.signing_key,
         defects=options.defects,
     )
+
+
+def _supervisor(
+    options: Options,
+    registry: Registry,
+    recorder: Recorder,
+    callbacks: Callbacks,
+    client_ssl: ssl.SSLContext,
+) -> Supervisor:
+    """The streaming side, as the options configure every stream."""
     settings = StreamerSettings(
         account_sid=options.account_sid,
         ssl=client_ssl,
-        dialect=dialect,
+        dialect=options.dialect,
         l16_byte_order=options.l16_byte_order,
         faults=options.faults,
         defects=options.defects,
     )
-    supervisor = Supervisor(
+    return Supervisor(
         registry, settings, recorder, callbacks=callbacks, seed=options.seed
     )
-    if options.workers > 1:
-        pool = WorkerPool(
-            options.workers,
-            {
-                "account_sid": options.account_sid,
-                "dialect": dialect.name,
-                "l16_byte_order": options.l16_byte_order,
-                "ca_file": str(options.ca_file) if options.ca_file else None,
-                "validate_certificate": options.validate_certificate,
-                "faults": [f"{k}={v}" for k, v in options.faults.describe().items()],
-                "defects": sorted(options.defects),
-                "seed": options.seed,
-                "run_dir": str(options.run_dir),
-                "producer": options.producer,
-            },
-            supervisor.remote_started,
-            supervisor.remote_ended,
+
+
+def _worker_pool(options: Options, supervisor: Supervisor) -> WorkerPool:
+    """``--workers`` N > 1: the pool, each worker given this process's settings."""
+    return WorkerPool(
+        options.workers,
+        {
+            "account_sid": options.account_sid,
+            "dialect": options.dialect.name,
+            "l16_byte_order": options.l16_byte_order,
+            "ca_file": str(options.ca_file) if options.ca_file else None,
+            "validate_certificate": options.validate_certificate,
+            "faults": [f"{k}={v}" for k, v in options.faults.describe().items()],
+            "defects": sorted(options.defects),
+            "seed": options.seed,
+            "run_dir": str(options.run_dir),
+            "producer": options.producer,
+        },
+        supervisor.remote_started,
+        supervisor.remote_ended,
+    )
+
+
+def _ready(
+    options: Options,
+    registry: Registry,
+    port: int,
+    local: str,
+    server_ca: Path | None,
+    token_file: Path | None,
+) -> dict[str, object]:
+    """The ready line's fields: where the API listens and what it serves."""
+    listen = format_listen(options.host, port)
+    return {
+        **ready_fields(local, options.public_url, listen, server_ca),
+        "account_sid": options.account_sid,
+        "conferences": [c.sid for c in registry.conferences],
+        "calls": [c.sid for c in registry.calls],
+        "dial_ca_file": str(options.ca_file) if options.ca_file else None,
+        "token_file": str(token_file) if token_file else None,
+        "run_dir": str(options.run_dir),
+        "pid": os.getpid(),
+        "faults": options.faults.describe(),
+        "defects": sorted(options.defects),
+        "seed": options.seed,
+        "workers": options.workers,
+    }
+
+
+def _log_listening(options: Options, local: str, port: int) -> None:
+    """Say where the API listens; warn when it is public or misbehaves on purpose."""
+    log.info("listening on %s (%s dialect)", local, options.dialect.name)
+    if options.public:
+        log.warning(
+            "--public: listening on %s, off loopback: any host that reaches it and "
+            "holds the API token can start streams; it dials only loopback and %s",
+            format_listen(options.host, port),
+            ", ".join(sorted(f"{h}:{p or '*'}" for h, p in options.dial.allowed))
+            or "nothing else (--allow-dial adds hosts)",
         )
+    if options.faults.describe() or options.defects:
+        log.warning(
+            "misbehaving on purpose: faults %s, defects %s, seed %d",
+            options.faults.describe(),
+            sorted(options.defects),
+            options.seed,
+        )
+
+
+async def serve(options: Options) -> int:
+    """Run the platform until a signal or ``max_duration``; return the exit code."""
+    files = _prepare(options)
+    if files is None:
+        return EXIT_USAGE
+    token_file, server_ssl, client_ssl, server_ca = files
+    dialect = options.dialect
+    registry = _registry(options)
+    recorder = Recorder(
+        RecordSink(options.run_dir, options.producer, "platform"), "sent_frames"
+    )
+    callbacks = _callbacks(options, client_ssl)
+    supervisor = _supervisor(options, registry, recorder, callbacks, client_ssl)
+    if options.workers > 1:
+        pool = _worker_pool(options, supervisor)
         try:
             await pool.start()
         except (OSError, RuntimeError, TimeoutError) as exc:
@@ -455,38 +558,8 @@ async def serve(options: Options) -> int:
     port = runner.addresses[0][1]
     scheme = "https" if server_ssl is not None else "http"
     local = local_url(scheme, options.host, port, dialect.uri_prefix)
-    listen = format_listen(options.host, port)
-    emit(
-        READY,
-        **ready_fields(local, options.public_url, listen, server_ca),
-        account_sid=options.account_sid,
-        conferences=[c.sid for c in registry.conferences],
-        calls=[c.sid for c in registry.calls],
-        dial_ca_file=str(options.ca_file) if options.ca_file else None,
-        token_file=str(token_file) if token_file else None,
-        run_dir=str(options.run_dir),
-        pid=os.getpid(),
-        faults=options.faults.describe(),
-        defects=sorted(options.defects),
-        seed=options.seed,
-        workers=options.workers,
-    )
-    log.info("listening on %s (%s dialect)", local, dialect.name)
-    if options.public:
-        log.warning(
-            "--public: listening on %s, off loopback: any host that reaches it and "
-            "holds the API token can start streams; it dials only loopback and %s",
-            format_listen(options.host, port),
-            ", ".join(sorted(f"{h}:{p or '*'}" for h, p in options.dial.allowed))
-            or "nothing else (--allow-dial adds hosts)",
-        )
-    if options.faults.describe() or options.defects:
-        log.warning(
-            "misbehaving on purpose: faults %s, defects %s, seed %d",
-            options.faults.describe(),
-            sorted(options.defects),
-            options.seed,
-        )
+    emit(READY, **_ready(options, registry, port, local, server_ca, token_file))
+    _log_listening(options, local, port)
     health = Health(options.producer, recorder)
     background = [
         asyncio.create_task(recorder.run(FLUSH_INTERVAL_S)),

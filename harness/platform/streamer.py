@@ -48,6 +48,7 @@ import msgspec
 from msgspec import UNSET
 
 from harness.api import TRACK_MEDIA
+from harness.audio import encoded_frames
 from harness.codecs import FRAME_MS, FRAME_NS, ByteOrder, get_codec
 from harness.correlation import PARAM_NAME, Expectation
 from harness.messages import (
@@ -76,7 +77,6 @@ from harness.platform.state import Stream
 from harness.platform.ticker import Ticker
 from harness.platform.wsclient import InvalidStatus, WsClient, dial
 from harness.secret import redact
-from harness.signal import encoded_frames
 from harness.sink import RowSink
 
 

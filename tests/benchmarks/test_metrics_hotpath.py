@@ -28,9 +28,9 @@ def _arrivals(seed: int = 1) -> list[int]:
 
 def _jitter_pass(arrivals: list[int]) -> float:
     j = InterarrivalJitter()
-    update = j.update
+    record = j.record  # the receiver's per-frame call (harness.session)
     for i, a in enumerate(arrivals):
-        update(a, i * 20 * MS)
+        record(a, i * 20 * MS)
     return j.jitter_ns
 
 

@@ -390,7 +390,9 @@ def test_jitter_is_the_metrics_module_estimate() -> None:
     got = [float(cast(float, r[7])) for r in sink.rows["frames"]]
     assert got == pytest.approx(expected, nan_ok=True)
     assert [math.isnan(v) for v in got] == [k < WARMUP_FRAMES for k in range(frames)]
-    assert session.tracks["inbound"].jitter_ns == pytest.approx(reference.jitter_ns)
+    assert session.tracks["inbound"].jitter.jitter_ns == pytest.approx(
+        reference.jitter_ns
+    )
     assert got[-1] > 0
 
 
