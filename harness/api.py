@@ -26,7 +26,6 @@ __all__ = [
     "API_PREFIXES",
     "MAX_PARAMETERS",
     "RESPONSE_FIELDS",
-    "STATUSES",
     "TRACKS",
     "TRACK_MEDIA",
     "FieldError",
@@ -50,7 +49,6 @@ TRACK_MEDIA: Final[dict[str, tuple[str, ...]]] = {
 """``Track`` value to the ``start.tracks`` / ``media.track`` names (api.md §5.2)."""
 
 MAX_PARAMETERS: Final = 99
-STATUSES: Final = ("queued", "in-progress", "stopped")
 RESPONSE_FIELDS: Final = frozenset(
     {"account_sid", "conference_sid", "date_updated", "name", "sid", "status", "uri"}
 )
@@ -152,7 +150,17 @@ def _parameters(
         m = _PARAM_FIELD.fullmatch(key)
         if m is None:
             continue
-        index = int(m.group(1))
+        digits = m.group(1)
+        if len(digits) > 4:  # int() of thousands of digits is slow, then refused
+            errors.append(
+                FieldError(
+                    f"Parameter{digits[:4]}...{m.group(2)}",
+                    f"a parameter index of {len(digits)} digits; custom parameters "
+                    f"are numbered 1 to {MAX_PARAMETERS}",
+                )
+            )
+            continue
+        index = int(digits)
         if not 1 <= index <= MAX_PARAMETERS:
             if index not in out_of_range:
                 out_of_range.add(index)
@@ -316,6 +324,23 @@ def check_stream_response(
             actual=content_type[:80] or "no Content-Type",
             at_ns=at_ns,
         )
+    doc = _stream_fields(checker, fields_rule, body, at_ns)
+    if doc is None:
+        return None
+    if kind == "stop":
+        _check_stopped(checker, doc, stream_sid, at_ns)
+    else:
+        _check_created(checker, doc, account_sid, conference_sid, name, at_ns)
+    return doc
+
+
+def _stream_fields(
+    checker: Checker, fields_rule: str, body: bytes, at_ns: int
+) -> dict[str, object] | None:
+    """Parse a Stream resource and judge its field set and types (``fields_rule``).
+
+    ``None`` when the body is not a JSON object: nothing more can be judged.
+    """
     try:
         doc = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
@@ -343,23 +368,39 @@ def check_stream_response(
         actual=sorted(keys) if keys != RESPONSE_FIELDS else "a field of the wrong type",
         at_ns=at_ns,
     )
-    if kind == "stop":
+    return doc
+
+
+def _check_stopped(
+    checker: Checker, doc: dict[str, object], stream_sid: str | None, at_ns: int
+) -> None:
+    """A stop answer: status ``stopped``, and the sid asked for if the caller knows it."""
+    checker.check(
+        "REST-STOP-001",
+        doc.get("status") == "stopped",
+        expected="stopped",
+        actual=doc.get("status"),
+        at_ns=at_ns,
+    )
+    if stream_sid is not None:
         checker.check(
-            "REST-STOP-001",
-            doc.get("status") == "stopped",
-            expected="stopped",
-            actual=doc.get("status"),
+            "REST-STOP-002",
+            doc.get("sid") == stream_sid,
+            expected=stream_sid,
+            actual=doc.get("sid"),
             at_ns=at_ns,
         )
-        if stream_sid is not None:
-            checker.check(
-                "REST-STOP-002",
-                doc.get("sid") == stream_sid,
-                expected=stream_sid,
-                actual=doc.get("sid"),
-                at_ns=at_ns,
-            )
-        return doc
+
+
+def _check_created(
+    checker: Checker,
+    doc: dict[str, object],
+    account_sid: str,
+    conference_sid: str,
+    name: str | None,
+    at_ns: int,
+) -> None:
+    """A create answer: REST-CREATE-003 to -007, field by field."""
     sid = doc.get("sid")
     dialect = sid_dialect(sid)
     if checker.check(
@@ -373,15 +414,9 @@ def check_stream_response(
     ):
         checker.readings["REST-CREATE-003"] = str(dialect)
     date = doc.get("date_updated")
-    date_ok = isinstance(date, str) and _RFC2822.fullmatch(date) is not None
-    if date_ok:
-        try:
-            parsedate_to_datetime(str(date))
-        except (TypeError, ValueError):
-            date_ok = False
     checker.check(
         "REST-CREATE-004",
-        date_ok,
+        _rfc2822_date(date),
         expected="e.g. Mon, 30 Oct 2023 15:35:13 +0000",
         actual=date,
         at_ns=at_ns,
@@ -413,7 +448,17 @@ def check_stream_response(
             actual=state,
             at_ns=at_ns,
         )
-    return doc
+
+
+def _rfc2822_date(date: object) -> bool:
+    """Whether ``date`` is an RFC 2822 date string that also parses as a real date."""
+    if not isinstance(date, str) or _RFC2822.fullmatch(date) is None:
+        return False
+    try:
+        parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def in_progress_conferences(doc: object) -> list[str]:

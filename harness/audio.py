@@ -1,7 +1,8 @@
-"""Audio fidelity against the reference platform's test signal (harness/signal.py).
+"""The reference platform's test signal, and audio fidelity against it.
 
-The platform sends a known tone per track, so a receiver-side payload can be
-compared sample by sample with what should have been sent. The figure is the
+The platform sends a known tone per track (:func:`tone`, :func:`encoded_frames`),
+so a receiver-side payload can be compared sample by sample with what should
+have been sent. The figure is the
 signal-to-noise ratio (SNR, dB) of the decoded payload against the tone: a
 clean G.711 round trip of the -6 dBFS tone gives about 35-38 dB, L16 is
 bit-exact, and every common fault lands far below either (µ-law decoded as
@@ -22,23 +23,64 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-from harness.codecs import CODEC_NAMES, ByteOrder, Codec, Samples, get_codec
+from harness.codecs import (
+    CODEC_NAMES,
+    FRAME_MS,
+    ByteOrder,
+    Codec,
+    Samples,
+    get_codec,
+)
 from harness.codecs.g711 import PCMA, PCMU
-from harness.signal import TONE_HZ, tone
 
 
 __all__ = [
+    "AMPLITUDE",
     "SNR_CAP_DB",
+    "TONE_HZ",
     "AudioVerdict",
     "Reading",
     "decode_batch",
     "diagnose",
+    "encoded_frames",
     "expected_frame",
     "floor_db",
     "snr_batch",
     "snr_db",
+    "tone",
     "verdict",
 ]
+
+# -- the test signal ---------------------------------------------------------
+# Each track carries a pure tone at a whole number of hertz, so one second of
+# it repeats seamlessly: the platform encodes 50 frames once and cycles them.
+
+TONE_HZ: dict[str, int] = {"inbound": 440, "outbound": 1000}
+"""Tone frequency per media track."""
+
+AMPLITUDE = 16000
+"""Peak amplitude, about -6 dBFS: loud enough to measure, far from clipping."""
+
+FRAMES_PER_CYCLE = 1000 // FRAME_MS
+
+
+def tone(track: str, sample_rate: int, first_sample: int, count: int) -> Samples:
+    """Return ``count`` samples of the track's tone starting at ``first_sample``."""
+    n = np.arange(first_sample, first_sample + count, dtype=np.float64)
+    wave = AMPLITUDE * np.sin(2.0 * np.pi * TONE_HZ[track] * n / sample_rate)
+    return np.round(wave).astype(np.int16)
+
+
+def encoded_frames(codec: Codec, track: str) -> list[bytes]:
+    """Encode one second of the track's tone as 50 frames; chunk k uses frame (k-1) % 50."""
+    per = codec.frame_samples
+    return [
+        codec.encode(tone(track, codec.sample_rate, i * per, per))
+        for i in range(FRAMES_PER_CYCLE)
+    ]
+
+
+# -- fidelity ----------------------------------------------------------------
 
 SNR_CAP_DB: Final = 100.0
 """Reported for a bit-exact payload (no noise at all), so JSON never holds inf."""
@@ -73,7 +115,7 @@ def _cycle(track: str, sample_rate: int) -> Samples:
 def expected_frame(codec: Codec, track: str, chunk: int, samples: int = 0) -> Samples:
     """The tone samples chunk ``chunk`` (from 1) of ``track`` carries in ``codec``.
 
-    Chunk k starts at sample (k-1) x frame_samples (harness/signal.py);
+    Chunk k starts at sample (k-1) x frame_samples (:func:`encoded_frames`);
     ``samples`` overrides the length (0: one frame).
     """
     rate = codec.sample_rate
@@ -128,7 +170,7 @@ def snr_batch(
 
     Args:
         codec: the codec the payloads are read as.
-        track: ``inbound`` or ``outbound`` (:data:`harness.signal.TONE_HZ`).
+        track: ``inbound`` or ``outbound`` (:data:`TONE_HZ`).
         chunks: each row's ``media.chunk`` (from 1).
         payloads: one payload per row, all the same length.
     """

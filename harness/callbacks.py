@@ -57,7 +57,12 @@ _MAX_STREAMS: Final = 100_000
 
 
 def signature(key: Secret, url: str, params: Sequence[tuple[str, str]]) -> str:
-    """Twilio's signature: HMAC-SHA1 over the URL then each POST key and value, by key (api.md §4)."""
+    """Twilio's signature: HMAC-SHA1 over the URL then each POST key and value, by key.
+
+    https://www.twilio.com/docs/usage/webhooks/webhooks-security ; the one
+    definition: the reference platform signs with it, the sink checks with it
+    (tests keep an independent implementation).
+    """
     data = url + "".join(k + v for k, v in sorted(params))
     digest = hmac.new(key.reveal().encode(), data.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")
@@ -89,6 +94,35 @@ def signature_valid(
         hmac.compare_digest(signature(key, u, params).encode(), given.encode())
         for u in _port_variants(url)
     )
+
+
+def _form(body: bytes) -> list[tuple[str, str]]:
+    """A form body's pairs; none when it is not UTF-8 or has too many fields."""
+    try:
+        return parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=200
+        )
+    except (UnicodeDecodeError, ValueError):
+        return []
+
+
+def _parameter_problems(params: Mapping[str, str], event: str) -> list[str]:
+    """CB-002 (api.md §4 parameter table): what is missing or malformed, if anything."""
+    missing = [k for k in REQUIRED if not params.get(k)]
+    problems = [f"missing {', '.join(missing)}"] if missing else []
+    if event and event not in EVENTS:
+        problems.append(f"StreamEvent {event[:40]!r}")
+    if (event == "stream-error") != ("StreamError" in params):
+        problems.append(
+            "StreamError " + ("absent" if event == "stream-error" else "present")
+        )
+    track = params.get("StreamTrack")
+    if track is not None and track not in TRACKS:
+        problems.append(f"StreamTrack {track[:40]!r}")
+    stamp = params.get("Timestamp")
+    if stamp and not _iso8601(stamp):
+        problems.append(f"Timestamp {stamp[:40]!r} is not ISO 8601")
+    return problems
 
 
 @dataclasses.dataclass(slots=True)
@@ -136,14 +170,7 @@ class CallbackChecker:
         query = parse_qsl(url.partition("?")[2], keep_blank_values=True)
         requested = next((v.upper() for k, v in query if k == METHOD_PARAM), None)
         content_type = headers.get("content-type", "").partition(";")[0].strip()
-        form: list[tuple[str, str]] = []
-        if method == "POST" and content_type == _FORM:
-            try:
-                form = parse_qsl(
-                    body.decode("utf-8"), keep_blank_values=True, max_num_fields=200
-                )
-            except (UnicodeDecodeError, ValueError):
-                form = []
+        form = _form(body) if method == "POST" and content_type == _FORM else []
         pairs = form if method == "POST" else [p for p in query if p[0] != METHOD_PARAM]
         params = dict(pairs)
         sid = params.get("StreamSid", "")
@@ -166,20 +193,7 @@ class CallbackChecker:
             at_ns=at_ns,
         )
         # CB-002: api.md §4 parameter table
-        missing = [k for k in REQUIRED if not params.get(k)]
-        problems = [f"missing {', '.join(missing)}"] if missing else []
-        if event and event not in EVENTS:
-            problems.append(f"StreamEvent {event[:40]!r}")
-        if (event == "stream-error") != ("StreamError" in params):
-            problems.append(
-                "StreamError " + ("absent" if event == "stream-error" else "present")
-            )
-        track = params.get("StreamTrack")
-        if track is not None and track not in TRACKS:
-            problems.append(f"StreamTrack {track[:40]!r}")
-        stamp = params.get("Timestamp")
-        if stamp and not _iso8601(stamp):
-            problems.append(f"Timestamp {stamp[:40]!r} is not ISO 8601")
+        problems = _parameter_problems(params, event)
         check(
             "CB-002",
             not problems,
@@ -190,30 +204,9 @@ class CallbackChecker:
         # CB-001: api.md §4 events, in order
         if event in EVENTS:
             self._order(stream, event, at_ns)
-        # CB-004, CB-005: api.md §4 "Signing"
-        header, given = next(
-            (
-                (h, headers[h.lower()])
-                for h in SIGNATURE_HEADERS
-                if h.lower() in headers
-            ),
-            ("", None),
+        state = self._signature(
+            stream, url, headers, form if method == "POST" else [], at_ns
         )
-        state = "unchecked"
-        if self.signing_key is not None:
-            signed = form if method == "POST" else []
-            ok = given is not None and signature_valid(
-                self.signing_key, url, signed, given
-            )
-            state = "valid" if ok else "missing" if given is None else "invalid"
-            check(
-                "CB-004",
-                ok,
-                expected=f"a valid {' or '.join(SIGNATURE_HEADERS)}",
-                actual=state,  # never the signature itself
-                at_ns=at_ns,
-            )
-        stream.checker.note("CB-005", header or "none")
         sink.add(
             "callbacks",
             (
@@ -225,9 +218,46 @@ class CallbackChecker:
                 state,
                 params.get("StreamName", ""),
                 params.get("StreamError", ""),
-                stamp or "",
+                params.get("Timestamp") or "",
             ),
         )
+
+    def _signature(
+        self,
+        stream: _Stream,
+        url: str,
+        headers: Mapping[str, str],
+        signed: list[tuple[str, str]],
+        at_ns: int,
+    ) -> str:
+        """CB-004, CB-005 (api.md §4 "Signing"): judge the signature, note its header.
+
+        ``signed``: the form parameters (a GET signs the URL alone). Returns
+        ``valid``, ``invalid``, ``missing`` or ``unchecked`` (no signing key).
+        """
+        header, given = next(
+            (
+                (h, headers[h.lower()])
+                for h in SIGNATURE_HEADERS
+                if h.lower() in headers
+            ),
+            ("", None),
+        )
+        state = "unchecked"
+        if self.signing_key is not None:
+            ok = given is not None and signature_valid(
+                self.signing_key, url, signed, given
+            )
+            state = "valid" if ok else "missing" if given is None else "invalid"
+            stream.checker.check(
+                "CB-004",
+                ok,
+                expected=f"a valid {' or '.join(SIGNATURE_HEADERS)}",
+                actual=state,  # never the signature itself
+                at_ns=at_ns,
+            )
+        stream.checker.note("CB-005", header or "none")
+        return state
 
     def close(self, sink: RowSink) -> None:
         """Add every stream's rule counts and evidence to ``sink`` (call once, at the end)."""

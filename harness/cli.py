@@ -18,6 +18,7 @@ import importlib.metadata
 import importlib.util
 import os
 import secrets
+import signal
 import socket
 import sys
 import time
@@ -28,14 +29,13 @@ from urllib.parse import urlsplit
 
 from harness.deploy import check_plain, check_public_url, format_listen, parse_listen
 from harness.errors import ConfigError
+from harness.exits import EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE, help_text
 from harness.profile import BUILTIN, Profile, apply_overrides, load_profile
 from harness.runner import RunOptions, run
-from harness.target import is_loopback, parse_target, parse_wss_url
+from harness.target import Target, is_loopback, parse_target, parse_wss_url
 
 
 __all__ = ["main"]
-
-EXIT_PASS, EXIT_USAGE = 0, 2
 
 _RUN_FLAGS: tuple[tuple[str, str, str], ...] = (
     # (flag, profile override key, help)
@@ -96,6 +96,16 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         default=None,
         help=f"built-in ({', '.join(BUILTIN)}) or a .toml file; flags override it",
     )
+    _add_load_flags(run)
+    _add_real_platform_flags(run)
+    run.add_argument(
+        "--out", default=None, help="run directory (default: runs/<run id>)"
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _add_load_flags(run: argparse.ArgumentParser) -> None:
+    """The "load and matrix" group: each flag overrides its profile key."""
     load = run.add_argument_group("load and matrix (override the profile)")
     for flag, _, what in _RUN_FLAGS:
         load.add_argument(flag, default=None, help=what)
@@ -126,6 +136,10 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="reference platform contract defect (repeatable)",
     )
+
+
+def _add_real_platform_flags(run: argparse.ArgumentParser) -> None:
+    """The "real platform" group: the target, and where it reaches our services."""
     real = run.add_argument_group("real platform")
     real.add_argument(
         "--target",
@@ -203,15 +217,13 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         help="a TLS terminator forwards to the receivers and sink (allows "
         "--services-tls off off loopback)",
     )
-    run.add_argument(
-        "--out", default=None, help="run directory (default: runs/<run id>)"
-    )
-    run.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def _parser() -> _Parser:
     parser = _Parser(
-        prog="streamload", description=__doc__.split("\n")[0] if __doc__ else None
+        prog="streamload",
+        description=__doc__.split("\n")[0] if __doc__ else None,
+        epilog=help_text(),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -291,6 +303,11 @@ def _resolve(ns: argparse.Namespace, default_profile: str) -> Profile:
 
 
 def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
+    """Check the run's flags against each other and the profile, in a fixed order.
+
+    Each step raises the first :class:`ConfigError` it finds, so a command line
+    with several mistakes is told about them in the order the steps run.
+    """
     profile = _resolve(ns, default_profile)
     target = parse_target(ns.target, os.environ) if ns.target else None
     if target is not None and (profile.platform.faults or profile.platform.defects):
@@ -300,6 +317,59 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
             "drop them when using --target",
         )
     remote = target is not None and not target.loopback
+    receiver_url, open_url, sends_open = _receiver_urls(ns, profile, remote)
+    tls = ns.services_tls == "on"
+    host, port, open_host, open_port = _receiver_listen(ns, tls, sends_open)
+    if not tls and not receiver_url:
+        raise ConfigError(
+            "--services-tls",
+            "off serves plain ws, which the platform must not dial",
+            "give --receiver-url: the terminator's wss:// URL",
+        )
+    callback_url, callback_host, callback_port, callback_listen = _callback_sink(
+        ns, profile, remote, tls
+    )
+    files = _pem_files(ns, tls)
+    platform_records = _platform_records(ns, target)
+    _check_ports(
+        (
+            ("--receiver-listen", (host, port)),
+            ("--receiver-open-listen", (open_host, open_port)),
+            ("--callback-listen", (callback_host, callback_port)),
+        )
+    )
+    return RunOptions(
+        profile=profile,
+        out=_run_dir(ns.out),
+        quiet=ns.quiet,
+        target=target,
+        receiver_url=receiver_url,
+        receiver_url_open=open_url,
+        receiver_host=host,
+        receiver_port=port,
+        receiver_open_host=open_host,
+        receiver_open_port=open_port,
+        receiver_cert=files["--receiver-cert"],
+        receiver_key=files["--receiver-key"],
+        conference_sids=ns.conference_sids,
+        target_ca_file=files["--target-ca-file"],
+        platform_records=platform_records,
+        callback_url=callback_url,
+        callback_listen=callback_listen,
+        callback_host=callback_host,
+        callback_port=callback_port,
+        callback_cert=files["--callback-cert"] or files["--receiver-cert"],
+        callback_key=files["--callback-key"] or files["--receiver-key"],
+        services_tls=tls,
+        behind_proxy=ns.behind_proxy,
+        load=ns.command != "conform",
+    )
+
+
+def _receiver_urls(
+    ns: argparse.Namespace, profile: Profile, remote: bool
+) -> tuple[str, str, bool]:
+    """The receivers' public URLs, and whether the matrix sends streams without a token."""
     receiver_url = _public_url("--receiver-url", ns.receiver_url, remote)
     if remote and not receiver_url:
         raise ConfigError(
@@ -319,7 +389,13 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
             "give a second public URL for the open receiver (and --receiver-open-listen), "
             "or use --bearer-token on",
         )
-    tls = ns.services_tls == "on"
+    return receiver_url, open_url, sends_open
+
+
+def _receiver_listen(
+    ns: argparse.Namespace, tls: bool, sends_open: bool
+) -> tuple[str, int, str, int]:
+    """Where the receiver and the open receiver listen (port 0: a free one)."""
     host, port = "127.0.0.1", 0
     if ns.receiver_listen:
         host, port = parse_listen("--receiver-listen", ns.receiver_listen)
@@ -337,12 +413,13 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
             "without a bearer token listens is not given",
             "give --receiver-open-listen HOST:PORT (its public URL is --receiver-url-open)",
         )
-    if not tls and not receiver_url:
-        raise ConfigError(
-            "--services-tls",
-            "off serves plain ws, which the platform must not dial",
-            "give --receiver-url: the terminator's wss:// URL",
-        )
+    return host, port, open_host, open_port
+
+
+def _callback_sink(
+    ns: argparse.Namespace, profile: Profile, remote: bool, tls: bool
+) -> tuple[str, str, int, bool]:
+    """The callback sink's public URL, where it listens, and whether we start it."""
     # the negative suite runs without a sink (its valid streams' callbacks
     # then go unchecked, noted in run.json); the matrix's callbacks cannot
     callbacks = "on" in profile.matrix.values["status_callback"]
@@ -374,6 +451,11 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
             "off serves plain http, which the platform must not call",
             "give --callback-url: the terminator's https:// URL",
         )
+    return callback_url, callback_host, callback_port, callback_listen
+
+
+def _pem_files(ns: argparse.Namespace, tls: bool) -> dict[str, Path | None]:
+    """The certificate, key and CA files by flag: each a file, pairs given whole."""
     files = {}
     for flag, value in (
         ("--receiver-cert", ns.receiver_cert),
@@ -401,6 +483,11 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
                 "are given with --services-tls off",
                 "drop them (the terminator holds the certificate), or use --services-tls on",
             )
+    return files
+
+
+def _platform_records(ns: argparse.Namespace, target: Target | None) -> Path | None:
+    """The --target platform's run directory, whose send log joins the report."""
     platform_records = None
     if ns.platform_records:
         platform_records = Path(ns.platform_records)
@@ -416,12 +503,13 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
                 f"{ns.platform_records!r} is not a directory",
                 "give the platform's --run-dir (on storage this machine can read)",
             )
+    return platform_records
+
+
+def _check_ports(listens: Sequence[tuple[str, tuple[str, int]]]) -> None:
+    """Each fixed port once, and free now: fail before any service starts."""
     taken: dict[int, str] = {}
-    for flag, (h, p) in (
-        ("--receiver-listen", (host, port)),
-        ("--receiver-open-listen", (open_host, open_port)),
-        ("--callback-listen", (callback_host, callback_port)),
-    ):
+    for flag, (h, p) in listens:
         if not p:
             continue
         if p in taken:  # one port, two services: only one would get it
@@ -432,32 +520,6 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
             )
         taken[p] = flag
         _try_bind(flag, h, p)
-    return RunOptions(
-        profile=profile,
-        out=_run_dir(ns.out),
-        quiet=ns.quiet,
-        target=target,
-        receiver_url=receiver_url,
-        receiver_url_open=open_url,
-        receiver_host=host,
-        receiver_port=port,
-        receiver_open_host=open_host,
-        receiver_open_port=open_port,
-        receiver_cert=files["--receiver-cert"],
-        receiver_key=files["--receiver-key"],
-        conference_sids=ns.conference_sids,
-        target_ca_file=files["--target-ca-file"],
-        platform_records=platform_records,
-        callback_url=callback_url,
-        callback_listen=callback_listen,
-        callback_host=callback_host,
-        callback_port=callback_port,
-        callback_cert=files["--callback-cert"] or files["--receiver-cert"],
-        callback_key=files["--callback-key"] or files["--receiver-key"],
-        services_tls=tls,
-        behind_proxy=ns.behind_proxy,
-        load=ns.command != "conform",
-    )
 
 
 def _public_url(flag: str, text: str | None, remote: bool, scheme: str = "wss") -> str:
@@ -492,13 +554,6 @@ def _try_bind(flag: str, host: str, port: int) -> None:
             f"cannot listen on {format_listen(host, port)} ({exc.strerror})",
             "choose a free port and address of this machine",
         ) from None
-
-
-def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def _run_dir(out: str | None) -> Path:
@@ -651,7 +706,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"streamload {ns.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return run(opts)
+    except KeyboardInterrupt:  # before anything started: nothing to stop
+        print(f"streamload {ns.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    try:
+        return run(opts)
+    finally:
+        if argv is None:  # the console script: a signal as it exits keeps its code
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

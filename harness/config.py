@@ -7,7 +7,7 @@ import re
 from harness.errors import ConfigError
 
 
-__all__ = ["parse_duration", "parse_positive_int"]
+__all__ = ["parse_duration"]
 
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?")
 
@@ -39,16 +39,3 @@ def parse_duration(field: str, text: str) -> float:
             "write it like 30s, 2m, 1h30m or 250ms",
         )
     return seconds
-
-
-def parse_positive_int(field: str, text: str | int) -> int:
-    """Parse a whole number greater than zero."""
-    try:
-        value = int(text)
-    except (TypeError, ValueError):
-        value = 0
-    if value <= 0:
-        raise ConfigError(
-            field, f"{text!r} is not a whole number above 0", "give e.g. 10"
-        )
-    return value

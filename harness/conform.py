@@ -53,6 +53,8 @@ from harness.checks_io import checker_rows
 from harness.correlation import PARAM_NAME, Expectation, digest, fingerprint
 from harness.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.errors import ConfigError
+from harness.exits import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from harness.io import lifeline
 from harness.negative import CASES, Case, build, judge
 from harness.records import RowSink
 from harness.rules import RULES, Checker
@@ -63,9 +65,6 @@ from harness.tls import client_context
 
 __all__ = [
     "BEARER_ENV",
-    "EXIT_FAIL",
-    "EXIT_OK",
-    "EXIT_USAGE",
     "SOURCE",
     "TOKEN_ENV",
     "Options",
@@ -80,7 +79,6 @@ TOKEN_ENV: Final = "SIGNALWIRE_API_TOKEN"
 BEARER_ENV: Final = "STREAMLOAD_BEARER_TOKEN"
 SOURCE: Final = "negative"
 """``rule_checks.source`` of every row this suite writes."""
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -357,26 +355,29 @@ def run_suite(
             tarpit.close()
 
 
-def _run(
-    options: Options,
-    sink: RowSink | None,
-    sleep: Callable[[float], None],
-    anchor_url: str,
-    media_url: str,
-) -> Outcome:
-    client = _Client(options)
-    outcome = Outcome()
-    streams = (
-        f"/Accounts/{options.account_sid}/Conferences/{options.conference_sid}/Streams"
-    )
-    tag = uuid.uuid4().hex[:8]
-    live_name = f"streamload-conform-{tag}"
+@dataclasses.dataclass(slots=True)
+class _Streams:
+    """The Streams resource of the suite's conference: create and stop, each checked.
 
-    def create(subject: str, request: StartStreamRequest) -> str | None:
+    Every request gets its own checker in ``outcome`` (its subject names the case).
+    """
+
+    options: Options
+    client: _Client
+    outcome: Outcome
+
+    @property
+    def path(self) -> str:
+        o = self.options
+        return f"/Accounts/{o.account_sid}/Conferences/{o.conference_sid}/Streams"
+
+    def create(self, subject: str, request: StartStreamRequest) -> str | None:
+        """Start a stream; its sid if the answer gave a usable one."""
+        options, client, outcome = self.options, self.client, self.outcome
         checker = Checker(subject)
         outcome.checkers.append(checker)
         sent = time.monotonic_ns()
-        status, body, done = client.post(streams, request.form())
+        status, body, done = client.post(self.path, request.form())
         _record(options, request, sent, status, body, done, outcome)
         if not status:
             checker.check(
@@ -397,11 +398,13 @@ def _run(
         sid = doc.get("sid") if doc else None
         return sid if isinstance(sid, str) and sid else None
 
-    def stop(subject: str, target: str, sid: str, name: str | None) -> None:
+    def stop(self, subject: str, target: str, sid: str, name: str | None) -> None:
+        """Stop stream ``sid`` addressed as ``target`` (its sid or its Name)."""
+        options, client = self.options, self.client
         checker = Checker(subject)
-        outcome.checkers.append(checker)
+        self.outcome.checkers.append(checker)
         status, body, done = client.post(
-            f"{streams}/{quote(target, safe='')}", [("Status", "stopped")]
+            f"{self.path}/{quote(target, safe='')}", [("Status", "stopped")]
         )
         if not status:
             checker.check(
@@ -420,6 +423,21 @@ def _run(
             at_ns=done,
             content_type=client.content_type,
         )
+
+
+def _run(
+    options: Options,
+    sink: RowSink | None,
+    sleep: Callable[[float], None],
+    anchor_url: str,
+    media_url: str,
+) -> Outcome:
+    client = _Client(options)
+    outcome = Outcome()
+    api = _Streams(options, client, outcome)
+    create, stop = api.create, api.stop
+    tag = uuid.uuid4().hex[:8]
+    live_name = f"streamload-conform-{tag}"
 
     started = time.monotonic()
     anchor = create(
@@ -473,7 +491,18 @@ def _run(
         stop("conform:stop-by-name", media_name, named, media_name)
     if unnamed is not None:
         stop("conform:stop-by-sid", unnamed, unnamed, None)
-    secrets = (options.token, options.bearer, client.bad_token)
+    _redact(outcome, (options.token, options.bearer, client.bad_token))
+    if sink is not None:
+        for checker in outcome.checkers:
+            for table, row in checker_rows(SOURCE, checker):
+                sink.add(table, row)
+        for row in outcome.requests:
+            sink.add("requests", row)
+    return outcome
+
+
+def _redact(outcome: Outcome, secrets: tuple[Secret | str | None, ...]) -> None:
+    """Take every secret out of the evidence before anything is written."""
     for checker in outcome.checkers:
         checker.violations[:] = [
             dataclasses.replace(
@@ -483,13 +512,6 @@ def _run(
             )
             for v in checker.violations
         ]
-        if sink is not None:
-            for table, row in checker_rows(SOURCE, checker):
-                sink.add(table, row)
-    if sink is not None:
-        for row in outcome.requests:
-            sink.add("requests", row)
-    return outcome
 
 
 def _record(
@@ -567,7 +589,7 @@ def _negative(
 def _sid(body: bytes) -> str | None:
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep JSON too
         return None
     sid = doc.get("sid") if isinstance(doc, dict) else None
     return sid if isinstance(sid, str) and sid else None
@@ -608,6 +630,7 @@ def summary_lines(outcome: Outcome) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, run the suite, write records, print, exit 0/1/2."""
+    lifeline.arm()  # started by streamload run: end with it
     try:
         options = parse_args(argv)
     except ConfigError as exc:
@@ -654,11 +677,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     outcome = run_suite(options, records)
     if records is not None:
         records.flush()
+        records.write_manifest()  # rows it could not write, for the report
     for line in summary_lines(outcome):
         print(line, flush=True)
     if outcome.cleaned:
         print(f"stopped {len(outcome.cleaned)} stream(s) invalid requests created")
-    return EXIT_FAIL if outcome.failed else EXIT_OK
+    return EXIT_FAIL if outcome.failed else EXIT_PASS
 
 
 if __name__ == "__main__":

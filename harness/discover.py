@@ -80,6 +80,6 @@ def discover_conferences(
         raise DiscoveryError(f"HTTP {status} listing conferences", status)
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep JSON too
         raise DiscoveryError("the conference list is not JSON", status) from None
     return in_progress_conferences(doc)

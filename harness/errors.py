@@ -3,8 +3,6 @@
 * :class:`StreamloadError`
     * :class:`ConfigError`: the user's input is wrong; names the field and the fix.
     * :class:`HarnessError`: streamload itself failed or was misused.
-    * :class:`PlatformError`: the target broke the REST contract badly enough
-      that a run cannot go on (carries the status and a redacted body).
 
 Protocol breaches by a peer are never exceptions: they are
 :class:`harness.rules.Violation` values, recorded and reported.
@@ -13,7 +11,7 @@ Protocol breaches by a peer are never exceptions: they are
 from __future__ import annotations
 
 
-__all__ = ["ConfigError", "HarnessError", "PlatformError", "StreamloadError"]
+__all__ = ["ConfigError", "HarnessError", "StreamloadError"]
 
 
 class StreamloadError(Exception):
@@ -38,16 +36,3 @@ class ConfigError(StreamloadError):
 
 class HarnessError(StreamloadError):
     """streamload itself failed (a child process died, a port never opened)."""
-
-
-class PlatformError(StreamloadError):
-    """The target answered in a way no run can continue from."""
-
-    def __init__(self, what: str, status: int, body: str) -> None:
-        super().__init__(what, status, body)
-        self.what = what
-        self.status = status
-        self.body = body
-
-    def __str__(self) -> str:
-        return f"{self.what}: HTTP {self.status}: {self.body[:200]}"

@@ -11,22 +11,25 @@ Pure: the shell reads the clocks and feeds them in (time is an argument).
 A shell wires three things: a periodic probe that reports how late it woke
 (:meth:`HealthWindow.lag`), ``gc.callbacks`` calling :meth:`HealthWindow.gc`
 with a clock reading, and once a second :meth:`HealthWindow.row` with the CPU
-times. ``receivers/health.py`` is the asyncio shell; the reference platform
-can use the same window with its own loop.
+times. :mod:`harness.io.health` is that asyncio shell, shared by the receivers
+and the reference platform; :func:`figures` reads a row back for a stats line.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, NamedTuple
 
 from harness.histogram import Histogram
 
 
 __all__ = [
     "CPU_SATURATED",
-    "LAG_P99_SATURATED_NS",
     "LAG_METRIC",
+    "LAG_P99_SATURATED_NS",
+    "Figures",
     "HealthWindow",
+    "figures",
 ]
 
 CPU_SATURATED: Final = 0.85
@@ -122,3 +125,38 @@ class HealthWindow:
         self._lags = []
         self.gc_pauses = self.gc_total_ns = self.gc_max_ns = 0
         return out
+
+
+class Figures(NamedTuple):
+    """The figures of one ``health`` row that a stats line shows."""
+
+    interval_ns: int
+    cpu_ns: int
+    """The process's CPU time in the interval (every thread)."""
+    loop_cpu_ns: int
+    """The event-loop thread's CPU time in the interval."""
+    lag_p99_ns: int
+    lag_max_ns: int
+
+    @property
+    def cpu_share(self) -> float:
+        """Share of one core the process used in the interval."""
+        return self.cpu_ns / self.interval_ns if self.interval_ns > 0 else 0.0
+
+    @property
+    def loop_cpu_share(self) -> float:
+        """Share of one core the loop thread used: the receiver's saturation."""
+        return self.loop_cpu_ns / self.interval_ns if self.interval_ns > 0 else 0.0
+
+
+def figures(row: Sequence[object] | None) -> Figures:
+    """Read a :meth:`HealthWindow.row` back (all zero before the first row)."""
+    if row is None:
+        return Figures(0, 0, 0, 0, 0)
+    values: list[int] = []
+    for i in (3, 4, 5, 7, 8):  # interval, cpu, loop cpu, lag p99, lag max
+        value = row[i]
+        if not isinstance(value, int):
+            raise TypeError(f"not a health row: {row!r}")
+        values.append(value)
+    return Figures(*values)

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
 
 __all__ = [
@@ -26,7 +25,6 @@ __all__ = [
     "Histogram",
     "bucket_bounds_ns",
     "bucket_of",
-    "buckets_of",
 ]
 
 _BITS: Final = 11
@@ -47,18 +45,6 @@ def bucket_of(value_ns: int) -> int:
     us = -value_ns // _US
     e = us.bit_length() - _BITS
     return -1 - (us if e <= 0 else (e << _HALF) + (us >> e))
-
-
-def buckets_of(values_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """:func:`bucket_of` over an int64 array, without a Python loop."""
-    v = np.asarray(values_ns, np.int64)
-    negative = v < 0
-    us = np.where(negative, -v, v) // _US
-    # frexp's exponent is the bit length, exactly, for integers below 2**53.
-    _, bits = np.frexp(us.astype(np.float64))
-    e = np.maximum(bits.astype(np.int64) - _BITS, 0)
-    index = np.where(e > 0, (e << _HALF) + (us >> e), us)
-    return np.where(negative, -1 - index, index)
 
 
 def bucket_bounds_ns(bucket: int) -> tuple[int, int]:

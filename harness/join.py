@@ -59,8 +59,6 @@ SOURCE: Final = "join"
 """``rule_checks.source`` of the rows the join writes."""
 START_RULES: Final = ("WS-START-001", "WS-START-002", "WS-START-003")
 """The rules the join judges on every joined stream (superseding the receiver's)."""
-IDENTITY_RULES: Final = ("WS-START-005", "WS-START-006")
-"""The rules only the join judges: the stream's sid and account against its request."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -3,12 +3,12 @@
 Part of the CLI's I/O edge. Each service prints one JSON ``ready`` line on
 stdout, then ``stats`` lines; stderr goes to a log file in the run directory.
 Children run in their own sessions so a terminal's Ctrl-C reaches only the
-CLI, which then stops them in the right order.
+CLI, which then stops them in the right order; each is tied to the CLI by
+:mod:`harness.io.lifeline`, so none outlives it however it ends.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,11 +20,34 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import HarnessError
+from harness.io import lifeline
+from harness.lines import EVENT, READY, STATS, decode
 
 
-__all__ = ["Child"]
+__all__ = ["Child", "kill_all", "started"]
 
 _EXIT_GRACE_S = 5.0
+_STARTED: list[Child] = []
+"""Every child started and not yet stopped, for :func:`kill_all`."""
+
+
+def started() -> list[Child]:
+    """The children started and not yet stopped, oldest first."""
+    return list(_STARTED)
+
+
+def kill_all() -> None:
+    """SIGKILL every running child's process group at once (a run stopped hard).
+
+    Safe in a signal handler: it only reads state and sends signals. A child
+    already reaped is skipped, so a reused pid is never signalled.
+    """
+    for child in _STARTED:
+        if child.proc.returncode is None:
+            try:
+                os.killpg(child.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 class Child:
@@ -51,9 +74,11 @@ class Child:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if json_lines else self._log,
             stderr=self._log,
-            env={**os.environ, **(env or {})},
+            # tied to this process (harness.io.lifeline): it ends when we end
+            env={**os.environ, **(env or {}), **lifeline.child_env()},
             start_new_session=True,
         )
+        _STARTED.append(self)
         self._reader: threading.Thread | None = None
         if json_lines:
             self._reader = threading.Thread(
@@ -64,17 +89,14 @@ class Child:
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
-            try:
-                line = json.loads(raw)
-            except ValueError:
+            line = decode(raw)
+            if line is None:
                 self._log.write(raw)
                 continue
-            if not isinstance(line, dict):
-                continue
-            if line.get("event") == "ready" and self.ready is None:
+            if line.get(EVENT) == READY and self.ready is None:
                 self.ready = line
                 self._ready_event.set()
-            elif line.get("event") == "stats":
+            elif line.get(EVENT) == STATS:
                 self.stats = line
         self._ready_event.set()  # EOF: wake any waiter; ready stays None
 
@@ -118,6 +140,8 @@ class Child:
         return code
 
     def _close(self) -> None:
+        if self in _STARTED:
+            _STARTED.remove(self)
         if self._reader is not None:
             self._reader.join(5)
         if self.proc.stdout is not None:

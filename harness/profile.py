@@ -91,6 +91,15 @@ def load_profile(ref: str) -> Profile:
 
 def parse_profile(text: str, source: str, *, name: str = "profile") -> Profile:
     """Parse and check a profile's text (TOML, or the JSON a run wrote)."""
+    try:
+        return _parse_profile(text, source, name)
+    except RecursionError:
+        raise ProfileError(
+            source, 0, "", "is nested too deep to be a profile", "fix the file"
+        ) from None
+
+
+def _parse_profile(text: str, source: str, name: str) -> Profile:
     doc: Json
     if text.lstrip().startswith("{"):
         try:

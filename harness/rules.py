@@ -230,6 +230,18 @@ RULES: Final[dict[str, Rule]] = _catalog(
         "request's AccountSid; judged by the report's join)",
         "§1.2, §5.2",
     ),
+    # WS-LIMIT-001: every bound sits far above what the docs allow (ids are
+    # UUIDs or a prefix + 32 hex, at most 99 parameters whose name and value
+    # stay under 500 characters on Twilio, tracks inbound and outbound), so
+    # only a broken or hostile peer meets one
+    Rule(
+        "WS-LIMIT-001",
+        "the stream stays within what a receiver keeps of it: track names, ids and "
+        "parameter names of at most 256 characters, parameter values of at most "
+        "4,096, at most 128 custom parameters, the tracks start announced plus 4 "
+        "(the excess is counted, not kept)",
+        "§2.4, §5.2",
+    ),
     Rule(
         "WS-STOP-001",
         "the stream ends with a stop message before the socket closes",
@@ -439,6 +451,9 @@ class Checker:
     most ``max_evidence`` violations are kept per rule.
     """
 
+    EVIDENCE_CHARS: Final = 512
+    """Evidence text kept per violation: a peer's 200 KB value is cut to this."""
+
     def __init__(self, subject: str, max_evidence: int = 5) -> None:
         self.subject = subject
         self.max_evidence = max_evidence
@@ -468,9 +483,15 @@ class Checker:
             kept = self._kept.get(rule, 0)
             if kept < self.max_evidence:
                 self._kept[rule] = kept + 1
+                cut = self.EVIDENCE_CHARS
                 self.violations.append(
                     Violation(
-                        rule, self.subject, seq, str(expected), str(actual), at_ns
+                        rule,
+                        self.subject[:cut],
+                        seq,
+                        str(expected)[:cut],
+                        str(actual)[:cut],
+                        at_ns,
                     )
                 )
         return ok

@@ -29,16 +29,23 @@ from urllib.parse import urlsplit
 from harness.deploy import format_listen
 from harness.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.errors import ConfigError, HarnessError
+from harness.exits import (
+    EXIT_FAIL,
+    EXIT_HARNESS,
+    EXIT_INTERRUPTED,
+    EXIT_PASS,
+    EXIT_USAGE,
+)
+from harness.io import lifeline, space
 from harness.knee import plan_of, run_time_s
-from harness.processes import Child
+from harness.processes import Child, kill_all, started
 from harness.profile import Profile
-from harness.target import PROJECT_ENV, TOKEN_ENV, Target
+from harness.target import PROJECT_ENV, TOKEN_ENV, Target, is_loopback
 from harness.tls import make_tls
 
 
-__all__ = ["EXIT_HARNESS", "EXIT_INTERRUPTED", "RunOptions", "run"]
+__all__ = ["RunOptions", "run"]
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_HARNESS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 _READY_TIMEOUT_S = 60.0
 _DRAIN_TIMEOUT_S = 10.0
 _RECORDS_QUIET_S = 2.0
@@ -94,10 +101,9 @@ def _module_file(package: str, filename: str) -> str:
     return str(Path(next(iter(spec.submodule_search_locations))) / filename)
 
 
-def _write_json(path: Path, doc: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+def _write_json(path: Path, doc: Any) -> Path:
+    """Write atomically; on a full disk under ``$TMPDIR`` (returns where)."""
+    return space.write_text(path, json.dumps(doc, indent=1, sort_keys=False) + "\n")
 
 
 class _Run:
@@ -116,6 +122,8 @@ class _Run:
         self.negative: Child | None = None
         self.conferences: list[str] = []
         self.interrupted = False
+        self.stopped_at_once = False
+        """A second signal ended every child at once (:class:`_Signals`)."""
         self.started = time.monotonic()
         self.events: list[dict[str, Any]] = []
         self.target_url = ""
@@ -127,6 +135,12 @@ class _Run:
         }
         """What became of the negative suite, for the report's unchecked rules."""
         self.discovery_failed = ""
+        self.disk = space.DiskWatch(opts.out)
+        """Free space in the run directory, probed while the run goes."""
+        self.faults: list[dict[str, Any]] = []
+        """Services that died or lost records (``run.json`` ``record_faults``)."""
+        self.run_json = opts.out / "run.json"
+        """Where ``run.json`` went (elsewhere when the run directory was full)."""
 
     def say(self, text: str) -> None:
         if not self.opts.quiet:
@@ -186,10 +200,35 @@ class _Run:
             self.events.sort(key=lambda e: float(e["at_s"]))
         return out
 
+    def fault(self, producer: str, what: str) -> None:
+        """Note that ``producer``'s records are incomplete (the report voids its gates)."""
+        self.faults.append(
+            {"producer": producer, "what": what, "mono_ns": time.monotonic_ns()}
+        )
+
+    def record_faults(self) -> list[dict[str, Any]]:
+        """Every record fault: the disk watch's, dead services, rows lost per stats."""
+        out = [*self.disk.faults, *self.faults]
+        for child in (self.platform, self.callbacks, *self.receivers):
+            if child is None:
+                continue
+            failed = child.stats.get("records_failed") or 0
+            dropped = child.stats.get("records_dropped") or 0
+            if failed or dropped:
+                out.append(
+                    {
+                        "producer": child.name,
+                        "what": f"{failed:,} rows failed to write, {dropped:,} "
+                        "dropped (its last stats line)",
+                        "mono_ns": None,
+                    }
+                )
+        return out
+
     def write_run_json(self) -> None:
         load = self.profile.load
         budget = self.budget_caps()
-        _write_json(
+        self.run_json = _write_json(
             self.opts.out / "run.json",
             {
                 "run_id": self.run_id,
@@ -206,6 +245,7 @@ class _Run:
                     time.gmtime(time.time() - (time.monotonic() - self.started)),
                 ),
                 "interrupted": self.interrupted,
+                "stopped_at_once": self.stopped_at_once,
                 "services_tls": self.opts.services_tls,
                 "load": self.opts.load,
                 "negative": self.negative_state,
@@ -213,11 +253,16 @@ class _Run:
                 "signing_key": bool(self.env.get("SIGNALWIRE_SIGNING_KEY")),
                 "budget": budget,
                 "events": self.events,
+                "record_faults": self.record_faults(),
             },
         )
 
     def start(self) -> None:
         opts, profile = self.opts, self.profile
+        tight = space.preflight(opts.out, space.estimate_bytes(profile))
+        if tight:
+            self.say(f"streamload: warning: {tight}")
+            self.event(tight, "warning")
         _write_json(opts.out / "profile.json", profile.document())
         if opts.target is not None and not opts.conference_sids:
             self._discover(opts.target)
@@ -413,8 +458,33 @@ class _Run:
             argv += ["--seed", str(profile.platform.seed)]
         if profile.platform.processes > 1:
             argv += ["--workers", str(profile.platform.processes)]
+        for address in self._dial_addresses():
+            argv += ["--allow-dial", address]
         self.platform = Child("platform", argv, log_dir=self.logs, env=self.env)
         return self.platform
+
+    def _dial_addresses(self) -> list[str]:
+        """What the embedded platform must be allowed to dial besides loopback:
+        the hosts of the run's receivers and callback sink (it dials nothing else)."""
+        opts = self.opts
+        hosts: list[tuple[str, int | None]] = [
+            (opts.receiver_host, None),
+            (opts.receiver_open_host, None),
+            (opts.callback_host, None),
+        ]
+        for url in (opts.receiver_url, opts.receiver_url_open, opts.callback_url):
+            if url:
+                parts = urlsplit(url)
+                hosts.append((parts.hostname or "", parts.port))
+        out: list[str] = []
+        for host, port in hosts:
+            if not host or is_loopback(host) or host in ("0.0.0.0", "::"):
+                continue
+            shown = f"[{host}]" if ":" in host else host
+            address = f"{shown}:{port}" if port else shown
+            if address not in out:
+                out.append(address)
+        return out
 
     def _start_locust(self) -> None:
         opts, load = self.opts, self.profile.load
@@ -519,9 +589,17 @@ class _Run:
                         "why": f"exit {code}",
                     }
                     self.event(f"negative suite finished (exit {code})", kind)
+                elif code < 0:  # killed: the load did not run its course
+                    what = f"locust ended by signal {-code}; see {child.log_path}"
+                    self.event(what, "failure")
+                    raise HarnessError(what)
                 else:
                     self.event(f"load finished (locust exit {code})")
             now = time.monotonic()
+            full = len(self.disk.faults)
+            self.disk.poll(time.monotonic_ns())
+            if len(self.disk.faults) > full:
+                self.say(f"streamload: warning: {self.disk.faults[-1]['what']}")
             for service in (self.platform, self.callbacks, *self.receivers):
                 if service is not None and not service.alive():
                     what = (
@@ -529,6 +607,9 @@ class _Run:
                         f"see {service.log_path}"
                     )
                     self.event(what, "failure")
+                    self.fault(
+                        service.name, f"exited early (code {service.proc.poll()})"
+                    )
                     raise HarnessError(what)
             if now - started > budget:
                 late = ", ".join(c.name for c in busy)
@@ -546,6 +627,14 @@ class _Run:
                 value = child.stats.get(k, 0)
                 r[k] = r.get(k, 0) + (value if isinstance(value, int) else 0)
         head = f"[{elapsed:5.1f}s/{self.profile.load.duration_s:.0f}s]"
+        lost = sum(
+            int(c.stats.get("records_failed") or 0)
+            + int(c.stats.get("records_dropped") or 0)
+            for c in (self.platform, self.callbacks, *self.receivers)
+            if c is not None
+        )
+        if lost:  # the harness's own loss, said as it happens
+            head += f" records incomplete: {lost:,} rows not recorded |"
         if self.platform is None:
             return (
                 f"{head} receivers: streams {r.get('streams_open', 0)} open | "
@@ -621,12 +710,17 @@ class _Run:
                 code = child.stop(30, sig)
                 if code not in (0, None) and child not in (self.locust, self.negative):
                     self.event(f"{child.name} exited with code {code}", "failure")
+                    if child is not self.judge:
+                        self.fault(child.name, f"exited with code {code}")
             except Exception as exc:  # keep stopping the rest, then report
                 print(
                     f"streamload: could not stop {child.name} cleanly: {exc}",
                     file=sys.stderr,
                 )
                 child.send(signal.SIGKILL)
+        for child in started():  # started, but a signal came before it was kept
+            self.event(f"{child.name} stopped (interrupted while starting)")
+            child.stop(10)
 
     @staticmethod
     def _wait_stat(child: Child, key: str) -> None:
@@ -635,52 +729,172 @@ class _Run:
             time.sleep(0.1)
 
 
-def _report(out: Path, quiet: bool) -> int:
+class _Signals:
+    """SIGINT and SIGTERM during a run: the first stops it in order, any later one at once.
+
+    The first signal (Ctrl-C, a CI runner's cancel) breaks out of the start or
+    the load, and is only noted once the drain or the report has begun: the
+    drain completes, the report is written, the exit is 130. Any further
+    signal (SIGTERM a moment after SIGINT, as CI runners escalate, or Ctrl-C
+    twice) kills every child's process group at once, the report step's
+    included; the drain then has nothing left to wait for, ``run.json`` says
+    ``stopped_at_once``, and a report is written from the records on disk
+    (itself ended by yet another signal). The handler only sets flags and
+    sends signals: printing here could re-enter a write the main thread is in.
+    """
+
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.count = 0
+        self.first = ""
+        self.raising = False
+        """True while the start or the load runs: the first signal interrupts them."""
+        self.report: subprocess.Popen[bytes] | None = None
+        self.report_killed = False
+
+    def __call__(self, signum: int, _frame: object) -> None:
+        self.count += 1
+        name = signal.Signals(signum).name
+        self.run.interrupted = True
+        if self.count == 1:
+            self.first = name
+            if self.raising:
+                self.raising = False
+                raise KeyboardInterrupt
+            self.run.event(
+                f"{name}: interrupted; the drain and the report go on", "failure"
+            )
+            return
+        if not self.run.stopped_at_once:
+            self.run.stopped_at_once = True
+            self.run.event(
+                f"{name} after {self.first}: every process of the run ended at once; "
+                "records of the last moments may be missing",
+                "failure",
+            )
+        kill_all()
+        self.kill_report()
+
+    def kill_report(self) -> None:
+        report = self.report
+        if report is not None and report.returncode is None:
+            self.report_killed = True
+            try:
+                os.killpg(report.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _report(out: Path, quiet: bool, stops: _Signals) -> int:
+    """``python -m reports`` in its own session, tied to us: our signals decide its fate."""
     argv = [sys.executable, "-m", "reports", str(out)] + (["--quiet"] if quiet else [])
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, check=False).returncode
+    before = max(stops.count, 1)
+    stops.report = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **lifeline.child_env()},
+        start_new_session=True,
+    )
+    if stops.count > before:  # a signal came while it started: as if it ran
+        stops.kill_report()
+    return stops.report.wait()
 
 
 def run(opts: RunOptions) -> int:
     """Run ``opts`` end to end; return the exit code (the report decides 0 or 1)."""
     run = _Run(opts)
-    previous = signal.getsignal(signal.SIGINT)
-
-    def interrupted(_sig: int, _frame: object) -> None:
-        run.interrupted = True
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, interrupted)
-    signal.signal(signal.SIGTERM, interrupted)
+    stops = _Signals(run)
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in handled}
     failure: str | None = None
     usage: ConfigError | None = None
     try:
+        stops.raising = True
+        for signum in handled:
+            signal.signal(signum, stops)
         run.start()
         run.watch()
+        stops.raising = False
     except KeyboardInterrupt:
-        run.event("interrupted", "failure")
+        run.event(f"{stops.first or 'SIGINT'}: interrupted", "failure")
         run.say("streamload: interrupted; stopping streams and writing the report")
     except ConfigError as exc:
         usage = exc
     except HarnessError as exc:
         failure = str(exc)
     finally:
-        signal.signal(
-            signal.SIGINT, signal.SIG_IGN
-        )  # a second Ctrl-C must not orphan children
+        stops.raising = False
         try:
             run.drain_and_stop()
         finally:
-            signal.signal(signal.SIGINT, previous)
-            if usage is None and opts.platform_records is not None:
+            if (
+                usage is None
+                and opts.platform_records is not None
+                and not run.stopped_at_once
+            ):
                 run.join_platform_records(opts.platform_records)
-            run.write_run_json()
+            run.disk.poll(time.monotonic_ns(), force=True)  # one last probe
+            try:
+                run.write_run_json()
+            except OSError as exc:  # no room here nor in $TMPDIR
+                failure = f"cannot write run.json anywhere: {exc}"
+    try:
+        return _finish(run, stops, usage, failure)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _finish(
+    run: _Run, stops: _Signals, usage: ConfigError | None, failure: str | None
+) -> int:
+    """Say what stopped the run, write the report, and pick the exit code."""
+    opts = run.opts
     if usage is not None:
         print(f"streamload run: {usage}", file=sys.stderr)
         return EXIT_USAGE
     if failure is not None:
         print(f"streamload: {failure}", file=sys.stderr)
-    code = _report(opts.out, opts.quiet)
+    if run.stopped_at_once:
+        print(
+            "streamload: stopped at once (a second signal): every process of the run "
+            "was ended; the report is written from the records on disk",
+            file=sys.stderr,
+            flush=True,
+        )
+    moved = run.run_json.parent != opts.out
+    if moved:
+        print(
+            f"streamload: {opts.out} is full: run.json and the report are in "
+            f"{run.run_json.parent}",
+            file=sys.stderr,
+            flush=True,
+        )
+    if run.interrupted and not any((opts.out / "records").glob("*/*.parquet")):
+        print(
+            "streamload: interrupted before anything was recorded: no report",
+            file=sys.stderr,
+        )
+        print(f"streamload: run directory {opts.out}", flush=True)
+        return EXIT_INTERRUPTED
+    recorded = (run.interrupted, run.stopped_at_once)
+    code = _report(opts.out, opts.quiet, stops)
+    if (run.interrupted, run.stopped_at_once) != recorded:  # signals during the report
+        try:
+            run.write_run_json()
+        except OSError as exc:
+            failure = f"cannot write run.json anywhere: {exc}"
+    if stops.report_killed:
+        print(
+            f"streamload: the report was cut short by a signal; "
+            f"write it with: streamload report {opts.out}",
+            file=sys.stderr,
+        )
     print(f"streamload: run directory {opts.out}", flush=True)
-    if failure is not None or code not in (EXIT_PASS, EXIT_FAIL):
+    if moved:
+        print(f"streamload: report directory {run.run_json.parent}", flush=True)
+    if stops.report_killed:
+        return EXIT_INTERRUPTED
+    if failure is not None or moved or code not in (EXIT_PASS, EXIT_FAIL):
         return EXIT_HARNESS
     return EXIT_INTERRUPTED if run.interrupted else code

@@ -27,6 +27,7 @@ from typing import Final, Protocol
 from msgspec import UNSET, UnsetType
 
 from harness.api import TRACK_MEDIA, StartStreamRequest
+from harness.audio import FRAMES_PER_CYCLE, encoded_frames
 from harness.codecs import FRAME_MS, ByteOrder, get_codec
 from harness.correlation import PARAM_NAME
 from harness.messages import (
@@ -44,11 +45,9 @@ from harness.messages import (
     media_json,
     media_template,
 )
-from harness.signal import FRAMES_PER_CYCLE, encoded_frames
 
 
 __all__ = [
-    "FRAME_NS",
     "NAMES",
     "Dialect",
     "Frame",
@@ -58,9 +57,6 @@ __all__ = [
     "payloads",
     "with_wire",
 ]
-
-FRAME_NS: Final = FRAME_MS * 1_000_000
-"""api.md §5.5: one ``media`` message per track every 20 ms."""
 
 SentRow = tuple[str, str, int, int, int, int, int, int]
 """One ``sent_frames`` row (harness/records.py): stream sid, track, chunk,

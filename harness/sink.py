@@ -9,6 +9,7 @@ yet flushed.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import socket
@@ -25,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.checks_io import checker_rows
+from harness.record_loss import RecordLoss
 from harness.records import TABLES, MemorySink, RowSink
 from harness.rules import Checker
 
@@ -54,13 +56,21 @@ _PACKED = {"int64": ("q", "=i8"), "int32": ("i", "=i4"), "float64": ("d", "=f8")
 
 
 class RecordSink:
-    """Buffer rows per table and write them as Parquet parts under ``run_dir/records``."""
+    """Buffer rows per table and write them as Parquet parts under ``run_dir/records``.
+
+    A write that fails (disk full, I/O error, a bad path) never raises: its rows
+    are counted in :attr:`loss` with the time, its temporary file removed, and
+    the producer goes on; :meth:`write_manifest` tells the report at the end.
+    """
 
     def __init__(
         self, run_dir: Path, producer: str, kind: str, *, batch_rows: int = 50_000
     ) -> None:
-        self.root = Path(run_dir) / "records"
+        self.run_dir = Path(run_dir)
+        self.root = self.run_dir / "records"
         self.producer = producer
+        self.loss = RecordLoss(producer, kind)
+        """Rows this producer failed to write (or its writer dropped)."""
         self.batch_rows = batch_rows
         self._buffers: dict[str, list[tuple[object, ...]]] = {t: [] for t in TABLES}
         self._parts = itertools.count(1)
@@ -113,6 +123,39 @@ class RecordSink:
         self._write_columns(table, list(zip(*rows, strict=True)))
 
     def _write_columns(self, table: str, columns: list[object]) -> None:
+        try:
+            self._write_part(table, columns)
+        except Exception as exc:  # a failed write must not stop the producer
+            rows = len(columns[0]) if columns else 0  # type: ignore[arg-type]
+            self.loss.fail(table, rows, str(exc), time.monotonic_ns(), time.time_ns())
+            logger.error(
+                "%s: could not write %d %s row(s) under %s: %s",
+                self.producer,
+                rows,
+                table,
+                self.root,
+                exc,
+            )
+
+    def write_manifest(self) -> Path | None:
+        """Write ``RUN_DIR/producers/<producer>.json``: what this producer lost.
+
+        Called once at exit; returns ``None`` (logged) when even that cannot be
+        written (the same counts went out in the producer's stats lines).
+        """
+        path = self.run_dir / "producers" / f"{self.producer}.json"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.loss.as_json()) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            logger.error("%s: could not write %s: %s", self.producer, path, exc)
+            return None
+        return path
+
+    def _write_part(self, table: str, columns: list[object]) -> Path:
+        """Write one part under a temporary name and rename it into place."""
         schema = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in TABLES[table]])
         data = [
             col.cast(schema.field(i).type)
@@ -124,10 +167,15 @@ class RecordSink:
         directory.mkdir(parents=True, exist_ok=True)
         final = directory / f"{self.producer}-{next(self._parts):06d}.parquet"
         tmp = final.with_suffix(".tmp")
-        pq.write_table(
-            pa.Table.from_arrays(data, schema=schema), tmp, compression="zstd"
-        )
-        os.replace(tmp, final)
+        try:
+            pq.write_table(
+                pa.Table.from_arrays(data, schema=schema), tmp, compression="zstd"
+            )
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a half part must not fill the disk further
+            raise
+        return final
 
 
 def warm_up() -> None:

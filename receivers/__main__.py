@@ -16,151 +16,37 @@ event-loop lag, GC pauses) and per-codec/track histograms at each flush.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import logging
 import os
 import sys
-from pathlib import Path
 
 import uvloop
 
 from harness import runtime
-from harness.errors import ConfigError
-from harness.secret import Secret
+from harness.io import lifeline
+from harness.io.lines import emit
+from harness.io.recorder import Recorder
+from harness.lines import STATS
 from harness.sink import RecordSink
 from receivers import service
 from receivers.distributions import Distributions, histogram_columns
 from receivers.health import Monitor
-from receivers.server import Receiver, ServerConfig
-from receivers.sink import BatchSink
+from receivers.options import PROG, Options, parse_args
+from receivers.server import Receiver
 from receivers.workers import supervise
 
 
-__all__ = ["TOKEN_ENV", "Options", "main", "parse_args", "run"]
-
-TOKEN_ENV = "STREAMLOAD_BEARER_TOKEN"
-PROG = "python -m receivers"
+__all__ = ["main", "run", "with_tls"]
 
 logger = logging.getLogger("receivers")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Options:
-    """The parsed command line plus the token from the environment."""
-
-    server: ServerConfig
-    cert_file: Path | None
-    """``None`` with ``key_file``: plain ws (``--tls off``), or a throwaway pair
-    still to make (``tls``)."""
-    key_file: Path | None
-    run_dir: Path
-    producer: str
-    max_duration: float
-    stats_interval: float
-    flush_interval: float = 1.0
-    processes: int = 1
-    """Receiver processes sharing the port; 1 serves in this process."""
-    exit_with_parent: bool = False
-    """Stop when the parent process goes away (set on ``--processes`` workers)."""
-    tls: bool = True
-    """``--tls``: off serves plain ws, for use behind a TLS terminator."""
-    behind_proxy: bool = False
-    public_url: str = ""
-    """What the platform dials (the ready line's ``url``); ``""``: the local URL."""
-    ca_file: Path | None = None
-    """The throwaway CA that signed ``cert_file``, once made."""
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = service.parser(
-        PROG,
-        "Serve wss media streams; record every frame.",
-        path="/stream",
-        path_help="the only path accepted",
-        producer="receiver-0",
-        service="receiver",
-    )
-    p.add_argument(
-        "--max-size", type=int, default=1_048_576, help="largest message, bytes"
-    )
-    p.add_argument(
-        "--idle-timeout", type=float, default=30.0, help="seconds of silence"
-    )
-    p.add_argument(
-        "--reuse-port", action="store_true", help="share the port (SO_REUSEPORT)"
-    )
-    p.add_argument(
-        "--processes",
-        type=int,
-        default=1,
-        help="receiver processes sharing one port, e.g. one per core (default 1)",
-    )
-    p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
-    # a --processes worker is told the supervisor's throwaway CA, to echo it
-    p.add_argument("--ca-file", type=Path, default=None, help=argparse.SUPPRESS)
-    return p
-
-
-def parse_args(
-    argv: list[str] | None, environ: dict[str, str] | None = None
-) -> Options:
-    """Parse and check the flags; exits 2 on syntax errors.
-
-    Raises:
-        ConfigError: a value is out of range or a file is missing.
-    """
-    p = _parser()
-    a = p.parse_args(argv)
-    env = os.environ if environ is None else environ
-    address = service.check_flags(a, p, seconds=("--idle-timeout",))
-    if a.max_size < 1024:
-        raise ConfigError(
-            "--max-size", f"{a.max_size} is too small", "use at least 1024"
-        )
-    if not 1 <= a.processes <= 256:
-        raise ConfigError(
-            "--processes", f"{a.processes} is out of range", "use 1..256 (one per core)"
-        )
-    token = env.get(TOKEN_ENV, "")
-    config = ServerConfig(
-        host=a.host,
-        port=a.port,
-        path=a.path,
-        max_size=a.max_size,
-        idle_timeout=a.idle_timeout,
-        token=Secret(token) if token else None,
-        reuse_port=a.reuse_port,
-        behind_proxy=address.behind_proxy,
-    )
-    return Options(
-        server=config,
-        cert_file=a.cert_file,
-        key_file=a.key_file,
-        run_dir=a.run_dir,
-        producer=a.producer,
-        max_duration=a.max_duration,
-        stats_interval=a.stats_interval,
-        processes=a.processes,
-        exit_with_parent=a.exit_with_parent,
-        tls=address.tls,
-        behind_proxy=address.behind_proxy,
-        public_url=address.public_url,
-        ca_file=a.ca_file,
-    )
-
-
-def _stats(receiver: Receiver, monitor: Monitor) -> dict[str, object]:
-    """Counts plus the latest health figures (CPU share of the loop thread, lag)."""
-    out: dict[str, object] = dict(receiver.stats())
-    row = monitor.last
-    if row is not None:
-        interval, loop_cpu, p99, lag_max = (int(row[i]) for i in (3, 5, 7, 8))  # type: ignore[call-overload]
-        out["cpu"] = round(loop_cpu / interval, 3) if interval > 0 else 0.0
-        out["lag_p99_ms"] = round(p99 / 1e6, 3)
-        out["lag_max_ms"] = round(lag_max / 1e6, 3)
-    return out
+def _stats(receiver: Receiver, monitor: Monitor, sink: Recorder) -> dict[str, object]:
+    """Counts, rows the records lost, and the latest health figures (CPU share
+    of the loop thread, lag)."""
+    return {**receiver.stats(), **sink.loss.stats(), **monitor.stats()}
 
 
 async def _watch_parent(stop: asyncio.Event, period: float = 0.5) -> None:
@@ -187,7 +73,7 @@ async def main(options: Options) -> int:
     stop, deadline = service.stop_event(options.max_duration)
     ctx = service.tls_context(options.cert_file, options.key_file)
     service.records_dir(options.run_dir)
-    sink = BatchSink(RecordSink(options.run_dir, options.producer, "receiver"))
+    sink = Recorder(RecordSink(options.run_dir, options.producer, "receiver"), "frames")
     dist = Distributions(options.producer)
     monitor = Monitor(options.producer, "receiver", sink)
     producer = options.producer
@@ -218,11 +104,11 @@ async def main(options: Options) -> int:
     )
 
     def report() -> None:
-        service.emit("stats", **_stats(receiver, monitor))
+        emit(STATS, **_stats(receiver, monitor, sink))
 
     tasks = [
         asyncio.create_task(receiver.sweep(stop)),
-        asyncio.create_task(sink.run(stop, options.flush_interval)),
+        asyncio.create_task(sink.run(options.flush_interval, stop)),
         asyncio.create_task(service.every(options.stats_interval, stop, report)),
         asyncio.create_task(monitor.run(stop)),
     ]
@@ -237,7 +123,7 @@ async def main(options: Options) -> int:
         receiver.record_handshakes()
         await sink.close()
         report()
-    return service.exit_code(sink.errors, logger, options.run_dir)
+    return service.exit_code(sink.loss, logger, options.run_dir)
 
 
 def with_tls(options: Options) -> Options:
@@ -250,6 +136,7 @@ def with_tls(options: Options) -> Options:
 
 def run(argv: list[str] | None = None) -> int:
     """Entry point: parse, serve on uvloop, and map errors to exit codes."""
+    lifeline.arm()  # started by streamload (or a --processes supervisor): end with it
 
     def serve() -> int:
         options = with_tls(parse_args(argv))

@@ -37,7 +37,10 @@ from aiohttp import web
 
 from harness.callbacks import CallbackChecker
 from harness.deploy import forwarded_client, local_url
-from harness.records import MemorySink
+from harness.io import lifeline
+from harness.io.lines import emit
+from harness.io.recorder import Recorder
+from harness.lines import STATS
 from harness.secret import Secret
 from harness.sink import RecordSink
 from receivers import service
@@ -129,17 +132,17 @@ def parse_args(
 class CallbackSink:
     """The aiohttp application plus the rows waiting to be written.
 
-    Rows are buffered on the loop and written on a worker thread, one flush at
-    a time, so a slow disk never delays an answer to the platform.
+    Rows are buffered on the loop and written by the shared record writer
+    (:class:`harness.io.recorder.Recorder`), so a slow disk never delays an
+    answer to the platform. Callbacks have no bulk table: no row is ever
+    dropped, a failed write is counted in :attr:`loss`.
     """
 
     def __init__(self, options: Options, records: RecordSink) -> None:
         self.options = options
-        self.records = records
+        self.recorder = Recorder(records, "frames")
+        self.loss = self.recorder.loss
         self.checker = CallbackChecker(options.signing_key)
-        self.errors = 0
-        self._buffer = MemorySink()
-        self._lock = asyncio.Lock()
         public = urlsplit(options.public_url) if options.public_url else None
         self._origin = f"{public.scheme}://{public.netloc}" if public else ""
         self._clients: set[str] = set()
@@ -160,7 +163,7 @@ class CallbackSink:
         if self.options.behind_proxy:
             self._log_client(request)
         self.checker.receive(
-            request.method, url, request.headers, body, at_ns, self._buffer
+            request.method, url, request.headers, body, at_ns, self.recorder
         )
         return web.Response(text="OK\n")
 
@@ -176,28 +179,17 @@ class CallbackSink:
             "callbacks": self.checker.received,
             "streams": len(self.checker.streams),
             "violations": self.checker.violations,
+            **self.loss.stats(),
         }
 
     async def flush(self) -> None:
-        """Write the buffered rows on a worker thread."""
-        async with self._lock:
-            rows, self._buffer = self._buffer.rows, MemorySink()
-            try:
-                await asyncio.to_thread(self._write, rows)
-            except Exception:  # a failed write must not stop the sink
-                self.errors += 1
-                logger.exception("writing records under %s failed", self.records.root)
-
-    def _write(self, rows: dict[str, list[tuple[object, ...]]]) -> None:
-        for table, batch in rows.items():
-            for row in batch:
-                self.records.add(table, row)
-        self.records.flush()
+        """Write the buffered rows on the writer thread and wait for them."""
+        await self.recorder.flush()
 
     async def close(self) -> None:
-        """Add every stream's rule rows and write what is left."""
-        self.checker.close(self._buffer)
-        await self.flush()
+        """Add every stream's rule rows, write what is left and the manifest."""
+        self.checker.close(self.recorder)
+        await self.recorder.close()
 
 
 async def main(options: Options) -> int:
@@ -239,10 +231,10 @@ async def main(options: Options) -> int:
     )
 
     def report() -> None:
-        service.emit("stats", **sink.stats())
+        emit(STATS, **sink.stats())
 
     tasks = [
-        asyncio.create_task(service.every(options.flush_interval, stop, sink.flush)),
+        asyncio.create_task(sink.recorder.run(options.flush_interval, stop)),
         asyncio.create_task(service.every(options.stats_interval, stop, report)),
     ]
     try:
@@ -253,11 +245,12 @@ async def main(options: Options) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
         await sink.close()
         report()
-    return service.exit_code(sink.errors, logger, options.run_dir)
+    return service.exit_code(sink.loss, logger, options.run_dir)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Entry point: parse, serve on uvloop, and map errors to exit codes."""
+    lifeline.arm()  # started by streamload: end with it
 
     def serve() -> int:
         options = parse_args(argv)

@@ -6,6 +6,14 @@ clock first (so parsing never delays the stamp) and hands the text to
 Whatever ends the connection (the peer's close, a dropped socket, an oversized
 frame, the idle sweep, shutdown), :meth:`Connection.run` records the stream once
 and returns without raising, so one connection can never take down another.
+
+Policy on hostile input: the receiver never closes a stream for what it
+carries. A message that cannot be parsed (not JSON, binary, nested too deep)
+is a WS-JSON-001 violation and the connection stays open, so the rest of the
+stream is still measured; a value past a bound (WS-LIMIT-001: names, tracks,
+parameters) is counted, not kept. Only a message larger than ``--max-size``
+ends the connection (1009, by the WebSocket library), as does the idle sweep
+(:data:`IDLE_CLOSE_CODE`).
 """
 
 from __future__ import annotations

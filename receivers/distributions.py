@@ -13,6 +13,12 @@ to the sink; the tap adds the frame to three histograms of its codec and track
   on the media clock. Signed; it needs no send log, so it works against a
   real platform.
 
+The histograms are process-wide, keyed by codec and track names a peer
+chose: at most :data:`MAX_HISTOGRAMS` distinct keys are kept, and frames of
+any further (codec, track) are counted under :data:`OVERFLOW` instead, so no
+peer can grow the receiver's memory by inventing names (the session bounds
+each stream's names and tracks: WS-LIMIT-001).
+
 Each flush writes the counts since the last one as ``histograms`` rows, so a
 run's rows from every receiver process sum to exact run-wide histograms. The
 flush only swaps the counts out (:meth:`Distributions.take`, a few dict moves
@@ -34,9 +40,22 @@ from harness.records import RowSink
 from harness.session import StreamSession
 
 
-__all__ = ["METRICS", "Distributions", "FrameTap", "Snapshot", "histogram_columns"]
+__all__ = [
+    "MAX_HISTOGRAMS",
+    "METRICS",
+    "OVERFLOW",
+    "Distributions",
+    "FrameTap",
+    "Snapshot",
+    "histogram_columns",
+]
 
 METRICS: Final = ("interarrival_ns", "jitter_ns", "transit_first_ns")
+MAX_HISTOGRAMS: Final = 3 * 512
+"""Distinct (metric, codec, track) histograms a receiver process keeps: every
+metric of 512 codec-track pairs, far beyond the 5 codecs x 2 tracks of a run."""
+OVERFLOW: Final = "(other)"
+"""Codec and track name of the histograms that take the frames past the bound."""
 _MS: Final = 1_000_000
 
 Snapshot = list[tuple[str, str, str, dict[int, int]]]
@@ -51,11 +70,19 @@ class Distributions:
     def __init__(self, producer: str) -> None:
         self.producer = producer
         self.histograms: dict[tuple[str, str, str], Histogram] = {}
+        self.overflowed = 0
+        """Histograms asked for past :data:`MAX_HISTOGRAMS` (served by the overflow one)."""
 
     def get(self, metric: str, codec: str, track: str) -> Histogram:
         key = (metric, codec, track)
         histogram = self.histograms.get(key)
         if histogram is None:
+            if len(self.histograms) >= MAX_HISTOGRAMS:
+                self.overflowed += 1
+                key = (metric, OVERFLOW, OVERFLOW)
+                histogram = self.histograms.get(key)
+                if histogram is not None:
+                    return histogram
             histogram = self.histograms[key] = Histogram()
         return histogram
 

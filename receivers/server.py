@@ -128,7 +128,11 @@ class Receiver:
         """Stop accepting, close open connections with 1001 and record them all.
 
         Waits at most ``timeout`` seconds; a connection still open then is
-        recorded without a close code.
+        recorded without a close code and its socket dropped. Dropping matters
+        under saturation: a peer that keeps sending fills the socket buffers
+        ahead of its close frame, and reading through them (recording every
+        frame) kept a saturated receiver busy for a minute after SIGTERM while
+        its unwritten batch grew.
         """
         if self._server is None:
             return
@@ -138,10 +142,13 @@ class Receiver:
                 await self._server.wait_closed()
         except TimeoutError:
             logger.warning(
-                "%d connection(s) still open after %.1f s", len(self.open), timeout
+                "%d connection(s) still open after %.1f s; dropped",
+                len(self.open),
+                timeout,
             )
         for conn in list(self.open):
             conn.finish(None)
+            conn.ws.transport.abort()  # nothing more is read from it
 
     async def sweep(self, stop: asyncio.Event) -> None:
         """Close connections idle past the timeout, until ``stop`` is set."""

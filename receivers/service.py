@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -24,16 +23,16 @@ from typing import NoReturn
 
 from harness import deploy
 from harness.errors import ConfigError
+from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
+from harness.io.lines import emit
+from harness.lines import READY, ready_fields
+from harness.record_loss import RecordLoss
 from harness.tls import server_context, service_files
 
 
 __all__ = [
-    "EXIT_HARNESS",
-    "EXIT_OK",
-    "EXIT_USAGE",
     "Parser",
     "check_flags",
-    "emit",
     "every",
     "exit_code",
     "listen_error",
@@ -45,8 +44,6 @@ __all__ = [
     "tls_context",
     "tls_files",
 ]
-
-EXIT_OK, EXIT_USAGE, EXIT_HARNESS = 0, 2, 3
 
 
 class Parser(argparse.ArgumentParser):
@@ -153,24 +150,13 @@ def ready(
 ) -> None:
     """The one ``ready`` line: ``url`` (what the platform dials), ``listen`` and
     ``local_url`` (where this process listens), ``ca_file`` (a throwaway CA)."""
+    listen = deploy.format_listen(host, port)
     emit(
-        "ready",
-        url=public or local,
-        listen=deploy.format_listen(host, port),
-        local_url=local,
-        ca_file=str(ca_file) if ca_file is not None else None,
+        READY,
+        **ready_fields(local, public, listen, ca_file),
         pid=os.getpid(),
         **fields,
     )
-
-
-def emit(event: str, **fields: object) -> None:
-    """One JSON line on stdout, flushed (the harness reads these)."""
-    line = json.dumps({"event": event, **fields}, separators=(",", ":"))
-    try:
-        print(line, flush=True)
-    except (BrokenPipeError, ValueError):
-        pass  # nobody is reading any more; records still get written
 
 
 def stop_event(max_duration: float) -> tuple[asyncio.Event, asyncio.TimerHandle]:
@@ -247,16 +233,20 @@ async def every(
                 await result
 
 
-def exit_code(errors: int, log: logging.Logger, run_dir: Path) -> int:
-    """0, or 3 (logged) when ``errors`` record writes failed: the records are incomplete."""
-    if errors:
+def exit_code(loss: RecordLoss, log: logging.Logger, run_dir: Path) -> int:
+    """0, or 3 (logged) when rows were lost (failed writes, dropped rows): the
+    records are incomplete, and the manifest under ``run_dir/producers`` says so."""
+    if not loss.complete:
         log.error(
-            "%d record write(s) failed; records under %s are incomplete",
-            errors,
+            "%d record write(s) failed (%d rows), %d rows dropped; records under %s "
+            "are incomplete",
+            loss.write_errors,
+            loss.rows_failed,
+            loss.rows_dropped,
             run_dir,
         )
         return EXIT_HARNESS
-    return EXIT_OK
+    return EXIT_PASS
 
 
 def run(prog: str, serve: Callable[[], int]) -> int:

@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import dataclasses
 import logging
 import os
 import signal
 import socket
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.errors import ConfigError
-
-
-if TYPE_CHECKING:
-    from receivers.__main__ import Options
+from harness.exits import EXIT_HARNESS, EXIT_PASS
+from harness.io.lines import emit
+from harness.lines import EVENT, READY, STATS, decode
+from receivers.options import Options, argv
 
 
 __all__ = ["merge_stats", "supervise", "worker_argv"]
@@ -45,7 +45,7 @@ def merge_stats(stats: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for line in stats.values():
         for key, value in line.items():
-            if key in ("event", "pid") or isinstance(value, bool):
+            if key in (EVENT, "pid") or isinstance(value, bool):
                 continue
             if not isinstance(value, int | float):
                 continue
@@ -58,33 +58,20 @@ def merge_stats(stats: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def worker_argv(options: Options, port: int, index: int) -> list[str]:
-    """The command line of worker ``index`` (0-based), without the interpreter."""
-    server = options.server
-    argv = [
-        "-m", "receivers", "--listen", f"{_bracket(server.host)}:{port}",
-        "--reuse-port", "--tls", "on" if options.tls else "off",
-        "--run-dir", str(options.run_dir),
-        "--producer", f"{options.producer}-{index + 1}",
-        "--path", server.path, "--max-size", str(server.max_size),
-        "--idle-timeout", repr(server.idle_timeout),
-        "--max-duration", repr(options.max_duration),
-        "--stats-interval", repr(options.stats_interval),
-        "--exit-with-parent",
-    ]  # fmt: skip
-    if options.cert_file is not None and options.key_file is not None:
-        argv += ["--cert-file", str(options.cert_file)]
-        argv += ["--key-file", str(options.key_file)]
-    if options.ca_file is not None:
-        argv += ["--ca-file", str(options.ca_file)]
-    if options.behind_proxy:
-        argv.append("--behind-proxy")
-    if options.public_url:
-        argv += ["--public-url", options.public_url]
-    return argv
+    """The command line of worker ``index`` (0-based), without the interpreter.
 
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
+    The supervisor's own options, but for what makes it a worker: the reserved
+    port shared with SO_REUSEPORT, one process, its own producer name, and a
+    stop when the supervisor goes away.
+    """
+    worker = dataclasses.replace(
+        options,
+        server=dataclasses.replace(options.server, port=port, reuse_port=True),
+        producer=f"{options.producer}-{index + 1}",
+        processes=1,
+        exit_with_parent=True,
+    )
+    return ["-m", "receivers", *argv(worker)]
 
 
 def _reserve(host: str, port: int) -> socket.socket:
@@ -105,12 +92,6 @@ def _reserve(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _emit(event: str, **fields: object) -> None:
-    line = json.dumps({"event": event, **fields}, separators=(",", ":"))
-    with contextlib.suppress(BrokenPipeError, ValueError):
-        print(line, flush=True)
-
-
 class _Worker:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
@@ -123,15 +104,12 @@ class _Worker:
         """Take the worker's JSON lines until it closes stdout."""
         assert self.proc.stdout is not None
         while line := await self.proc.stdout.readline():
-            try:
-                event = json.loads(line)
-            except ValueError:
+            event = decode(line)
+            if event is None:
                 continue
-            if not isinstance(event, dict):
-                continue
-            if event.get("event") == "ready" and not self.ready.done():
+            if event.get(EVENT) == READY and not self.ready.done():
                 self.ready.set_result(event)
-            elif event.get("event") == "stats":
+            elif event.get(EVENT) == STATS:
                 self.stats = event
         if not self.ready.done():
             self.ready.set_exception(EOFError("worker exited before it was ready"))
@@ -168,12 +146,12 @@ async def supervise(options: Options, processes: int) -> int:
             logger.error("a receiver worker did not start: %s", exc or "timeout")
             _stop_all(workers)
             await _wait_all(workers)
-            return 3
+            return EXIT_HARNESS
         finally:
             reserved.close()
-        _emit(
-            "ready",
-            **{k: v for k, v in ready[0].items() if k not in ("event", "pid")},
+        emit(
+            READY,
+            **{k: v for k, v in ready[0].items() if k not in (EVENT, "pid")},
             pid=os.getpid(),
             workers=[w.proc.pid for w in workers],
         )
@@ -187,15 +165,15 @@ async def supervise(options: Options, processes: int) -> int:
         while not stop.is_set() and not exited.done():
             await asyncio.wait([stopping, exited], timeout=options.stats_interval)
             if not stop.is_set() and not exited.done():
-                _emit("stats", **_stats(workers))
+                emit(STATS, **_stats(workers))
         stopping.cancel()
         _stop_all(workers)
         codes = await _wait_all(workers)
         await asyncio.gather(*readers, return_exceptions=True)
         exited.cancel()
-        _emit("stats", **_stats(workers))
+        emit(STATS, **_stats(workers))
         # A worker killed by a signal (negative code) means lost records: 3.
-        return max((c if c >= 0 else 3 for c in codes), default=0)
+        return max((c if c >= 0 else EXIT_HARNESS for c in codes), default=EXIT_PASS)
     finally:
         reserved.close()
         _stop_all(workers, signal.SIGKILL)

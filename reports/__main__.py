@@ -8,23 +8,33 @@ search, codecs side by side, and always "what failed and when".
 
 Exit codes (architecture.md, "Command line and outputs"): 0 every gate passed,
 1 a threshold or conformance gate failed, 2 usage error (the message names the
-fix), 3 the report itself failed.
+fix), 3 the report itself failed or the records are incomplete (verdict
+``incomplete``: the harness lost rows, see :mod:`reports.record_health`). When
+the run directory is full the report files go to ``$TMPDIR/streamload-<run>``
+(:func:`harness.io.space.write_text`), the console says so, and the exit is 3.
+
+A record part that cannot be read (truncated, corrupt, the wrong schema) is
+left out and named; the report is still written from the rest, with the
+verdict ``incomplete`` and exit 3: rows that were lost say nothing about the
+platform.
 """
 
 from __future__ import annotations
 
 import argparse
 import json as jsonlib
-import os
 import sys
 import traceback
 from collections.abc import Sequence
+from html import escape
 from pathlib import Path
 from typing import Any, Final
 
 from harness.errors import ConfigError
+from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
+from harness.io import lifeline, space
 from harness.profile import Profile, load_profile
-from reports import capacity, compare, coverage, timeline
+from reports import capacity, compare, coverage, record_health, timeline
 from reports.gates import (
     DEFAULT_THRESHOLDS,
     Threshold,
@@ -32,7 +42,8 @@ from reports.gates import (
     exit_code,
     verdict,
 )
-from reports.load import Run, load_run
+from reports.inputs import need, read_json
+from reports.load import BadPart, RecordsError, Run, load_run
 from reports.performance import Performance
 from reports.render import html, json, junit, markdown, plots
 from reports.summary import Report, build_report
@@ -42,10 +53,10 @@ __all__ = ["OUTPUTS", "main", "write_reports"]
 
 OUTPUTS: Final = ("summary.json", "report.md", "report.html", "junit.xml")
 
-EXIT_PASS: Final = 0
-EXIT_FAIL: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_INTERNAL: Final = 3
+EXIT_INCOMPLETE: Final = EXIT_HARNESS
+"""Records incomplete: the report was written but judges only what could be read."""
+_MAX_RETRIES: Final = 20
+"""Parts found bad mid-read before the report gives up on reading around them."""
 
 
 def _profile(run_dir: Path, ref: str | None) -> Profile | None:
@@ -56,11 +67,56 @@ def _profile(run_dir: Path, ref: str | None) -> Profile | None:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object the report wrote itself (``summary.json``), or ``None``."""
     try:
         doc = jsonlib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return doc if isinstance(doc, dict) else None
+
+
+_SHAPES: Final[dict[str, tuple[tuple[str, str, str], ...]]] = {
+    "run.json": (("events", "array", "object"), ("negative", "object", "")),
+    "capacity-live.json": (("levels", "array", "object"),),
+    "shape.json": (
+        ("start_ns", "number", ""),
+        ("levels", "array", "object"),
+        ("search", "object", ""),
+    ),
+}
+"""The fields the report walks into, per input file: (field, JSON type, each)."""
+_LEVEL_NUMBERS: Final = {
+    "capacity-live.json": ("index",),
+    "shape.json": ("from_s", "to_s"),
+}
+"""Numbers every level of these files must carry."""
+
+
+def _read_input(run_dir: Path) -> Any:
+    """Make a reader of the run's JSON inputs: ``None`` when a file is absent.
+
+    A file that is present but unreadable, not JSON, or of the wrong shape is
+    a :class:`ConfigError` naming the file and the field (exit 2).
+    """
+
+    def read(name: str) -> dict[str, Any] | None:
+        path = run_dir / name
+        if not path.exists():
+            return None
+        fix = f"restore {name} from the run or move it aside"
+        doc = read_json(path, fix)
+        if not isinstance(doc, dict):
+            raise ConfigError(str(path), "is not a JSON object", fix)
+        for field, kind, each in _SHAPES[name]:
+            need(doc, field, kind, path, fix, each=each)
+        for i, level in enumerate(doc.get("levels") or []):
+            for key in _LEVEL_NUMBERS.get(name, ()):
+                if level.get(key) is None:
+                    raise ConfigError(f"{path}: levels[{i}].{key}", "is missing", fix)
+                need(level, key, "number", f"{path}: levels[{i}]", fix)
+        return doc
+
+    return read
 
 
 def _gated(
@@ -81,10 +137,48 @@ def _gated(
 def write_reports(
     run_dir: Path, profile_ref: str | None = None
 ) -> tuple[str, list[Path], int]:
-    """Load, summarise, gate, render and write; return (verdict, files, exit code)."""
-    run = load_run(run_dir)
+    """Load, summarise, gate, render and write; return (verdict, files, exit code).
+
+    A part that fails mid-read (:class:`~reports.load.RecordsError`) is left
+    out and the report built again without it.
+    """
+    bad: list[BadPart] = []
+    while True:
+        try:
+            return _write_reports(run_dir, profile_ref, bad)
+        except RecordsError as exc:
+            if len(bad) >= _MAX_RETRIES or exc.bad in bad:
+                raise
+            bad.append(exc.bad)
+
+
+def _incomplete(summary: dict[str, Any], bad: Sequence[BadPart]) -> list[str]:
+    """Mark the summary incomplete; return the Markdown lines that say why."""
+    summary["incomplete"] = {
+        "reason": "record parts could not be read; their rows are missing",
+        "parts": [
+            {"path": str(b.path), "table": b.table, "problem": b.problem} for b in bad
+        ],
+    }
+    summary["verdict"] = "incomplete"
+    return [
+        "",
+        f"**Records incomplete**: {len(bad)} record part(s) could not be read and "
+        "were left out; every figure below lacks their rows, so this report "
+        "judges nothing (exit 3):",
+        "",
+        *(f"- `{b.path}` ({b.table}): {b.problem}" for b in bad),
+        "",
+    ]
+
+
+def _write_reports(
+    run_dir: Path, profile_ref: str | None, exclude: Sequence[BadPart]
+) -> tuple[str, list[Path], int]:
+    run = load_run(run_dir, exclude)
     profile = _profile(run_dir, profile_ref)
-    shape = _read_json(run_dir / "shape.json")
+    read = _read_input(run_dir)
+    shape = read("shape.json")
     searched = profile is not None and profile.capacity.enabled and shape is not None
     whole, levels = (None, None)
     if searched and shape is not None:
@@ -99,7 +193,9 @@ def write_reports(
     """Sections right after the verdict (the capacity answer)."""
     if profile is not None:
         summary["profile"] = {"name": profile.name, "source": profile.source}
-    run_json = _read_json(run_dir / "run.json")
+    run_json = read("run.json") or _read_json(
+        space.fallback_dir(run_dir) / "run.json"
+    )  # a full run directory: the CLI wrote it where there was room
     require = profile.conformance.require if profile is not None else "none"
     unchecked = coverage.not_checked(
         summary["conformance"]["results"],
@@ -118,7 +214,7 @@ def write_reports(
             shape,
             lambda part, performance: _gated(part, profile, performance).summary,
             profile.capacity.require,
-            live=_read_json(run_dir / "capacity-live.json"),
+            live=read("capacity-live.json"),
             levels_run=levels,
         )
         summary["capacity"] = result
@@ -147,8 +243,23 @@ def write_reports(
     summary["timeline"] = timeline.timeline(run, run_json)
     if run_json is not None and run_json.get("budget"):
         summary["run"]["budget"] = run_json["budget"]  # run_line shows a cap reached
+    health = record_health.collect(
+        run_dir, run_json, summary["timeline"].get("start_ns")
+    )
+    record_health.apply(summary, health)  # last: voids every gate set above
     extra_md += timeline.render_markdown(summary["timeline"])
     extra_html.append(timeline.render_html(summary["timeline"]))
+    if run.bad_parts:
+        top_md += _incomplete(summary, run.bad_parts)
+        top_html.append(
+            "<p><strong>Records incomplete</strong>: parts left out (exit 3):</p><ul>"
+            + "".join(
+                f"<li><code>{escape(str(b.path))}</code> ({escape(b.table)}): "
+                f"{escape(b.problem)}</li>"
+                for b in run.bad_parts
+            )
+            + "</ul>"
+        )
     page = html.render(summary, report.plots)
     end = page.rfind("</body>")
     page = page[:end] + "\n".join(extra_html) + page[end:]
@@ -163,16 +274,12 @@ def write_reports(
         "report.html": page,
         "junit.xml": junit.render(summary),
     }
-    paths = [_write(run_dir / name, texts[name]) for name in OUTPUTS]
-    return summary["verdict"], paths, exit_code(summary["thresholds"])
-
-
-def _write(path: Path, text: str) -> Path:
-    """Replace ``path`` atomically, so a reader never sees half a report."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    # atomic, so a reader never sees half a report; elsewhere if the disk is full
+    paths = [space.write_text(run_dir / name, texts[name]) for name in OUTPUTS]
+    code = exit_code(summary["thresholds"])
+    if summary["verdict"] == record_health.VERDICT or run.bad_parts:
+        code = EXIT_INCOMPLETE
+    return summary["verdict"], paths, code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -195,6 +302,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code instead of exiting."""
+    lifeline.arm()  # the report step of streamload run: end with it
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse has printed its usage message
@@ -205,6 +313,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"streamload report: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RecordsError as exc:
+        print(
+            f"streamload report: records incomplete, no report: {exc}; "
+            "move the bad parts aside and run it again",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
+    except OSError as exc:  # e.g. a full disk both here and in $TMPDIR
+        print(f"streamload report: cannot write the report: {exc}", file=sys.stderr)
+        return EXIT_HARNESS
     except Exception as exc:  # the report's own bug: say so, with the trace
         traceback.print_exc()
         print(
@@ -212,7 +330,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "please report it with the traceback above",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL
+        return EXIT_HARNESS
+    moved = paths[0].parent != run_dir
+    if moved:
+        print(
+            f"streamload report: {run_dir} is full; the report is in {paths[0].parent}",
+            file=sys.stderr,
+        )
+        code = EXIT_HARNESS
     if not args.quiet:
         for path in paths:
             print(path)
@@ -220,9 +345,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif code:
         print(f"verdict: {outcome}", file=sys.stderr)
     if code:
+        doc = _read_json(paths[0]) or {}
+        message = (doc.get("record_health") or {}).get("message")
+        if message:
+            print(f"streamload report: {message}", file=sys.stderr)
         for gate in _failed(paths[0]):
             print(f"gate failed: {gate}", file=sys.stderr)
+        for part in _incomplete_parts(paths[0]):
+            print(f"records incomplete: {part}", file=sys.stderr)
     return code
+
+
+def _incomplete_parts(summary_path: Path) -> list[str]:
+    """One line per record part the report left out."""
+    doc = _read_json(summary_path) or {}
+    parts = (doc.get("incomplete") or {}).get("parts") or []
+    return [f"{p['path']}: {p['problem']}" for p in parts]
 
 
 def _failed(summary_path: Path) -> list[str]:

@@ -1,7 +1,7 @@
 """Audio fidelity per codec and track: every sampled payload against the test tone.
 
 Receivers keep one payload a second per track (``audio_samples``); the
-reference platform sends a known tone (harness/signal.py). Each payload is
+reference platform sends a known tone (:func:`harness.audio.tone`). Each payload is
 decoded as its stream announced and compared with the tone it should carry
 (:mod:`harness.audio`), in batches of equal-length payloads, so a long run's
 million samples cost a few array operations. The verdict shows a wrong codec,

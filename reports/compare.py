@@ -26,6 +26,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from harness.errors import ConfigError
+from harness.exits import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from reports.inputs import need, read_json
+
 
 __all__ = [
     "METRICS",
@@ -261,7 +265,7 @@ def _gate_key(gate: Mapping[str, Any]) -> tuple[str, str]:
 
 def _gate_changes(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[Json]:
     """Gates that fail in NEW but did not in BASE (or did not exist there)."""
-    before = {_gate_key(g): g.get("result") for g in base.get("thresholds", [])}
+    before = {_gate_key(g): g.get("result") for g in base.get("thresholds") or []}
     return [
         {
             "name": g.get("name"),
@@ -269,7 +273,7 @@ def _gate_changes(base: Mapping[str, Any], new: Mapping[str, Any]) -> list[Json]
             "base": before.get(_gate_key(g), "absent"),
             "message": g.get("message"),
         }
-        for g in new.get("thresholds", [])
+        for g in new.get("thresholds") or []
         if g.get("result") == "fail" and before.get(_gate_key(g)) != "fail"
     ]
 
@@ -472,17 +476,39 @@ def render_codec_html(section: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------- command line
 
 
+_SUMMARY_FIX: Final = (
+    "pass a run directory or the summary.json streamload wrote "
+    "('streamload report DIR' rebuilds it)"
+)
+_SUMMARY_SHAPE: Final = (
+    ("performance", "object", ""),
+    ("performance.codecs", "object", "object"),
+    ("performance.harness", "object", ""),
+    ("performance.harness.producers", "object", ""),
+    ("run", "object", ""),
+    ("thresholds", "array", "object"),
+)
+"""(field, JSON type, type of each element) of every summary field compare walks
+into; other fields are read as numbers or text where found, else "no data"."""
+
+
 def _load(path: Path) -> Json:
+    """The summary of a run directory (or a summary file), checked for shape.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not JSON, too deep, or a
+            field compare walks into has the wrong type (named).
+    """
     summary = path / "summary.json" if path.is_dir() else path
-    try:
-        doc = json.loads(summary.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SystemExit2(
-            f"{path}: no readable summary.json ({exc}); pass a run directory "
-            "('streamload report DIR' rebuilds a missing summary)"
-        ) from None
+    if not summary.is_file():
+        raise ConfigError(str(path), "has no readable summary.json", _SUMMARY_FIX)
+    doc = read_json(summary, _SUMMARY_FIX)
     if not isinstance(doc, dict):
-        raise SystemExit2(f"{summary}: is not a summary; pass a run directory")
+        raise ConfigError(
+            str(summary), "is not a summary (not a JSON object)", _SUMMARY_FIX
+        )
+    for field, kind, each in _SUMMARY_SHAPE:
+        need(doc, field, kind, summary, _SUMMARY_FIX, each=each)
     return doc
 
 
@@ -515,18 +541,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
-        return 0 if exc.code == 0 else 2
+        return EXIT_PASS if exc.code == 0 else EXIT_USAGE
     if not 0 <= args.band <= 10:
         print(
             "streamload compare: --band: use a ratio from 0 to 10, e.g. 0.2",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     try:
         result = compare_runs(_load(args.base), _load(args.new), args.band)
-    except SystemExit2 as exc:
+    except (SystemExit2, ConfigError) as exc:
         print(f"streamload compare: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     text = render_markdown(result, all_rows=args.all)
     sys.stdout.write(text)
     for path, content in (
@@ -537,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text(content, encoding="utf-8")
             os.replace(tmp, path)
-    return 1 if result["verdict"] == "regressed" else 0
+    return EXIT_FAIL if result["verdict"] == "regressed" else EXIT_PASS
 
 
 if __name__ == "__main__":

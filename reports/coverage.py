@@ -196,31 +196,7 @@ def _unmet(need: Need, facts: Facts) -> Unmet | None:
             True,
         )
     if need == "negative":
-        if facts.negative_on is False:
-            return Unmet(
-                f"needs {NEEDS[need]}, which this run turned off",
-                "use --negative on (or [conformance] negative = true)",
-                False,
-            )
-        if negative_ran:
-            return None
-        if facts.negative == "skipped":
-            return Unmet(
-                f"needs the negative suite, which did not run: {facts.negative_why}",
-                _fix_from(facts.negative_why) or "see run.json",
-                True,
-            )
-        if facts.negative == "failed":
-            return Unmet(
-                f"needs the negative suite, which failed ({facts.negative_why})",
-                "see logs/negative.log",
-                True,
-            )
-        return Unmet(
-            "needs the negative suite, which left no records",
-            "see logs/negative.log and run.json",
-            True,
-        )
+        return _negative(facts)
     if need == "callbacks":
         return _callbacks(facts)
     if need == "receiver_tls":
@@ -241,6 +217,51 @@ def _unmet(need: Need, facts: Facts) -> Unmet | None:
             "export SIGNALWIRE_SIGNING_KEY (the key the platform signs with)",
             False,
         )
+    if need in ("bearer_token", "bidirectional", "stop_by_name"):
+        return _matrix(need, facts)
+    if need in ("stream_sid", "twilio"):
+        return _dialect(need, facts)
+    # call_stream: the load and the negative suite stream from conferences
+    return Unmet(
+        f"needs {NEEDS[need]}: this run streams from conferences only",
+        "nothing to fix",
+        False,
+    )
+
+
+def _negative(facts: Facts) -> Unmet | None:
+    """The negative suite: turned off, skipped, failed, silent, or run."""
+    need: Need = "negative"
+    if facts.negative_on is False:
+        return Unmet(
+            f"needs {NEEDS[need]}, which this run turned off",
+            "use --negative on (or [conformance] negative = true)",
+            False,
+        )
+    if facts.negative == "ran":
+        return None
+    if facts.negative == "skipped":
+        return Unmet(
+            f"needs the negative suite, which did not run: {facts.negative_why}",
+            _fix_from(facts.negative_why) or "see run.json",
+            True,
+        )
+    if facts.negative == "failed":
+        return Unmet(
+            f"needs the negative suite, which failed ({facts.negative_why})",
+            "see logs/negative.log",
+            True,
+        )
+    return Unmet(
+        "needs the negative suite, which left no records",
+        "see logs/negative.log and run.json",
+        True,
+    )
+
+
+def _matrix(need: Need, facts: Facts) -> Unmet | None:
+    """Needs a value in the profile's matrix (or the negative suite, which sends it)."""
+    negative_ran = facts.negative == "ran"
     if need == "bearer_token":
         values = _values(facts, "bearer_token")
         if (values is not None and "on" in values) or negative_ran:
@@ -250,27 +271,6 @@ def _unmet(need: Need, facts: Facts) -> Unmet | None:
             + (_NO_PROFILE if values is None else "the matrix has bearer_token=off"),
             "use --bearer-token on,off",
             False,
-        )
-    if need == "stream_sid":
-        if "twilio" in facts.dialects:
-            return None
-        seen = (
-            f"this {'/'.join(sorted(facts.dialects))}-dialect target sent none "
-            "(its docs allow leaving it out)"
-            if facts.dialects
-            else "no stream showed the target's dialect"
-        )
-        return Unmet(f"applies to {NEEDS[need]}: {seen}", "nothing to fix", False)
-    if need == "twilio":
-        if "twilio" in facts.dialects:
-            return None
-        seen = (
-            f"the target spoke {'/'.join(sorted(facts.dialects))}"
-            if facts.dialects
-            else "no stream showed the target's dialect"
-        )
-        return Unmet(
-            f"applies to the twilio dialect only; {seen}", "nothing to fix", False
         )
     if need == "bidirectional":
         values = _values(facts, "real_time")
@@ -296,12 +296,29 @@ def _unmet(need: Need, facts: Facts) -> Unmet | None:
             "use --stop-by sid,name",
             False,
         )
-    # call_stream: the load and the negative suite stream from conferences
-    return Unmet(
-        f"needs {NEEDS[need]}: this run streams from conferences only",
-        "nothing to fix",
-        False,
+    return None
+
+
+def _dialect(need: Need, facts: Facts) -> Unmet | None:
+    """Rules of the twilio dialect only: met when a stream showed it."""
+    if need == "stream_sid":
+        if "twilio" in facts.dialects:
+            return None
+        seen = (
+            f"this {'/'.join(sorted(facts.dialects))}-dialect target sent none "
+            "(its docs allow leaving it out)"
+            if facts.dialects
+            else "no stream showed the target's dialect"
+        )
+        return Unmet(f"applies to {NEEDS[need]}: {seen}", "nothing to fix", False)
+    if "twilio" in facts.dialects:  # need == "twilio"
+        return None
+    seen = (
+        f"the target spoke {'/'.join(sorted(facts.dialects))}"
+        if facts.dialects
+        else "no stream showed the target's dialect"
     )
+    return Unmet(f"applies to the twilio dialect only; {seen}", "nothing to fix", False)
 
 
 def _callbacks(facts: Facts) -> Unmet | None:

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from harness.codecs import FRAME_NS
 from harness.errors import HarnessError
 from reports.load import Run
 from reports.partition import Limits, Piece, Pieces
@@ -32,10 +33,8 @@ from reports.samples import SamplePool, Samples, quantiles_of, summarise
 from reports.stats import NS_PER_MS, distribution, ratio
 
 
-__all__ = ["FRAME_NS", "UNKNOWN", "FrameFacts", "View"]
+__all__ = ["UNKNOWN", "FrameFacts", "View"]
 
-FRAME_NS: Final = 20_000_000
-"""One media frame: 20 ms (api.md §5.5)."""
 UNKNOWN: Final = "unknown"
 """Codec or track name when no record says which."""
 

@@ -20,12 +20,14 @@ import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
+from harness.exits import EXIT_FAIL, EXIT_PASS
+from harness.thresholds import Op
+
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "OPS",
     "GateResult",
-    "Op",
     "Threshold",
     "conformance_gate",
     "evaluate",
@@ -33,7 +35,6 @@ __all__ = [
     "verdict",
 ]
 
-Op = Literal["<=", "<", ">=", ">", "==", "!="]
 GateResult = Literal["pass", "fail", "no-data"]
 Json = dict[str, Any]
 
@@ -145,7 +146,7 @@ def verdict(gates: Sequence[Mapping[str, Any]]) -> Literal["pass", "fail"]:
 
 def exit_code(gates: Sequence[Mapping[str, Any]]) -> int:
     """0 when every gate passed or had no data, 1 when one failed."""
-    return 1 if verdict(gates) == "fail" else 0
+    return EXIT_FAIL if verdict(gates) == "fail" else EXIT_PASS
 
 
 def _resolve(

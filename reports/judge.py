@@ -27,7 +27,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from harness.exits import EXIT_PASS
+from harness.io import lifeline
+from harness.io.lines import emit
 from harness.knee import judged_live
+from harness.lines import READY
 from harness.profile import Profile, load_profile
 from reports.capacity import window
 from reports.gates import Threshold, conformance_gate
@@ -144,6 +148,7 @@ def _loop(run_dir: Path, profile: Profile, stop: list[bool]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    lifeline.arm()  # started by streamload: end with it
     parser = argparse.ArgumentParser(
         prog="python -m reports.judge",
         description="Judge each capacity level as it ends (capacity-live.json).",
@@ -159,9 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stopping)
     signal.signal(signal.SIGINT, stopping)
-    print(json.dumps({"event": "ready", "run_dir": str(run_dir)}), flush=True)
+    emit(READY, run_dir=str(run_dir))
     _loop(run_dir, profile, stop)
-    return 0
+    return EXIT_PASS
 
 
 if __name__ == "__main__":

@@ -30,7 +30,18 @@ from harness.errors import ConfigError
 from harness.records import TABLES, ColumnType
 
 
-__all__ = ["COLUMNS", "LAZY", "Parts", "Run", "find_parts", "load_run", "load_table"]
+__all__ = [
+    "COLUMNS",
+    "LAZY",
+    "BadPart",
+    "Parts",
+    "RecordsError",
+    "Run",
+    "check_parts",
+    "find_parts",
+    "load_run",
+    "load_table",
+]
 
 COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "producers": ("producer", "kind", "host"),
@@ -144,6 +155,106 @@ _FIELDS: Final = {"audio_samples": "audio"}
 """Tables kept in a :class:`Run` field of another name."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class BadPart:
+    """A record part the report could not use: which file and why.
+
+    A bad part is left out; the rows it held are missing from every table, so
+    a report built without it is *incomplete* (exit 3), never a verdict on the
+    platform.
+    """
+
+    path: Path
+    table: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+class RecordsError(Exception):
+    """A record part failed while its rows were being read (after the footer check).
+
+    Carries the :class:`BadPart`; the report's command line names the file
+    and exits 3 (incomplete records) instead of printing a traceback.
+    """
+
+    def __init__(self, bad: BadPart) -> None:
+        super().__init__(str(bad))
+        self.bad = bad
+
+
+_SAFE_CASTS: Final[dict[ColumnType, tuple[pa.DataType, ...]]] = {
+    "int64": (
+        pa.int8(),
+        pa.int16(),
+        pa.int32(),
+        pa.int64(),
+        pa.uint8(),
+        pa.uint16(),
+        pa.uint32(),
+        pa.null(),
+    ),
+    "int32": (pa.int8(), pa.int16(), pa.int32(), pa.uint8(), pa.uint16(), pa.null()),
+    "float64": (
+        pa.float16(),
+        pa.float32(),
+        pa.float64(),
+        pa.int8(),
+        pa.int16(),
+        pa.int32(),
+        pa.null(),
+    ),
+    "string": (pa.string(), pa.large_string(), pa.null()),
+    "bool": (pa.bool_(), pa.null()),
+    "binary": (pa.binary(), pa.large_binary(), pa.null()),
+}
+"""Stored types a column may have and still be read as the schema's type
+without losing a value: narrower integers and floats are widened; anything
+else (a string where a number belongs) rejects the part."""
+
+
+def _stored_type(field: pa.Field) -> pa.DataType:
+    kind = field.type
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
+
+
+def check_parts(table: str, paths: Sequence[Path]) -> tuple[list[Path], list[BadPart]]:
+    """Split ``paths`` into the parts that can be read and the ones that cannot.
+
+    Reads only each part's footer (its schema and row counts): a truncated or
+    corrupt file has none, and a part whose columns have the wrong types (or
+    none of the table's columns) would be read as garbage or fail mid-report.
+    """
+    good: list[Path] = []
+    bad: list[BadPart] = []
+    kinds = dict(TABLES[table])
+    for path in paths:
+        try:
+            schema = pq.read_schema(path)
+        except (OSError, pa.ArrowException) as exc:
+            bad.append(BadPart(path, table, f"not a readable Parquet file ({exc})"))
+            continue
+        names = set(schema.names)
+        wrong = [
+            f"{name} is {_stored_type(schema.field(name))}, not {kinds[name]}"
+            for name in COLUMNS[table]
+            if name in names
+            and _stored_type(schema.field(name)) not in _SAFE_CASTS[kinds[name]]
+        ]
+        if not names & set(kinds):
+            wrong.append(
+                f"none of the {table} columns ({', '.join(COLUMNS[table][:3])}, ...)"
+            )
+        if wrong:
+            bad.append(
+                BadPart(path, table, f"wrong schema for {table}: " + "; ".join(wrong))
+            )
+        else:
+            good.append(path)
+    return good, bad
+
+
 @dataclasses.dataclass(frozen=True)
 class Parts:
     """A table with a row per frame, left in its Parquet parts: read a batch at a time.
@@ -172,7 +283,15 @@ class Parts:
 
     @functools.cached_property
     def _metadata(self) -> list[pq.FileMetaData]:
-        return [pq.ParquetFile(path).metadata for path in self.paths]
+        out = []
+        for path in self.paths:
+            try:
+                out.append(pq.ParquetFile(path).metadata)
+            except (OSError, pa.ArrowException) as exc:
+                raise RecordsError(
+                    BadPart(path, self.table, f"not a readable Parquet file ({exc})")
+                ) from None
+        return out
 
     @functools.cached_property
     def _rows(self) -> int:
@@ -213,9 +332,19 @@ class Parts:
             )
             present = [n for n in read if n in stored]
             for group in range(meta.num_row_groups):
-                for batch in file.iter_batches(
-                    batch_size=batch_rows, row_groups=[group], columns=present
-                ):
+                try:
+                    batches = list(
+                        file.iter_batches(
+                            batch_size=batch_rows, row_groups=[group], columns=present
+                        )
+                    )
+                except (OSError, pa.ArrowException) as exc:
+                    raise RecordsError(
+                        BadPart(
+                            path, self.table, f"row group {group} unreadable ({exc})"
+                        )
+                    ) from None
+                for batch in batches:
                     data = _conform(batch, read, schema)
                     if self.sids is not None:
                         data = data.filter(_among(data.column("stream_sid"), self.sids))
@@ -274,6 +403,9 @@ class Run:
     histograms: pd.DataFrame
     audio: Parts
     """``audio_samples`` (payloads stay Arrow binary buffers, never Python bytes)."""
+    bad_parts: tuple[BadPart, ...] = ()
+    """Parts left out because they could not be read (:func:`check_parts`): the
+    records are incomplete when this is not empty."""
 
     def rows(self) -> dict[str, int]:
         """Row count per table, for the report's run section."""
@@ -413,7 +545,11 @@ def _read_table(
     dataset = _dataset(parts, table)
     if dataset is None:
         return _frame(table, _schema(table).empty_table())
-    data = dataset.to_table(columns=list(COLUMNS[table]))
+    try:
+        data = dataset.to_table(columns=list(COLUMNS[table]))
+    except (OSError, pa.ArrowException) as exc:
+        # the footers were fine (check_parts), a row group was not: find its file
+        raise RecordsError(_culprit(parts, table, exc)) from None
     if sids is not None:
         mask = pa.chunked_array(
             [_among(chunk, sids) for chunk in data.column("stream_sid").chunks],
@@ -421,6 +557,16 @@ def _read_table(
         )
         data = data.filter(mask)
     return _frame(table, data)
+
+
+def _culprit(parts: Sequence[Path], table: str, exc: Exception) -> BadPart:
+    """The first part of ``parts`` whose rows cannot be decoded (reads each alone)."""
+    for path in parts:
+        try:
+            pq.read_table(path)
+        except (OSError, pa.ArrowException) as own:
+            return BadPart(path, table, f"rows unreadable ({own})")
+    return BadPart(parts[0].parent, table, f"parts unreadable together ({exc})")
 
 
 def _frame(table: str, data: pa.Table) -> pd.DataFrame:
@@ -447,8 +593,12 @@ def _frame(table: str, data: pa.Table) -> pd.DataFrame:
     return frame
 
 
-def load_run(run_dir: Path | str) -> Run:
-    """Load every table of ``run_dir``.
+def load_run(run_dir: Path | str, exclude: Iterable[BadPart] = ()) -> Run:
+    """Load every table of ``run_dir``, leaving out the parts that cannot be read.
+
+    A part whose footer is unreadable (a truncated file) or whose columns have
+    the wrong types is not read: it is listed in :attr:`Run.bad_parts`, as are
+    ``exclude`` (parts that failed later, mid-read: see :class:`RecordsError`).
 
     Raises:
         ConfigError: ``run_dir`` is not a directory or holds no record parts.
@@ -466,12 +616,14 @@ def load_run(run_dir: Path | str) -> Run:
             f"no records/<table>/*.parquet under {str(root)!r}",
             "pass the directory a streamload run wrote (it holds records/)",
         )
-    tables: dict[str, Any] = {
-        _FIELDS.get(name, name): (
-            Parts(name, tuple(find_parts(root, name)))
-            if name in LAZY
-            else load_table(root, name)
+    tables: dict[str, Any] = {}
+    bad = list(exclude)
+    skip = {b.path for b in bad}
+    for name in COLUMNS:
+        paths = [p for p in find_parts(root, name) if p not in skip]
+        good, rejected = check_parts(name, paths)
+        bad += rejected
+        tables[_FIELDS.get(name, name)] = (
+            Parts(name, tuple(good)) if name in LAZY else _read_table(good, name)
         )
-        for name in COLUMNS
-    }
-    return Run(run_dir=root, **tables)
+    return Run(run_dir=root, **tables, bad_parts=tuple(bad))

@@ -44,9 +44,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from harness.codecs import ByteOrder
+from harness.codecs import FRAME_NS, ByteOrder
 from reports.audio import AudioFacts
-from reports.frames import FRAME_NS, UNKNOWN, FrameFacts, View
+from reports.frames import UNKNOWN, FrameFacts, View
 from reports.health import summarise_harness
 from reports.histograms import summarise_histograms
 from reports.load import Run
@@ -175,21 +175,7 @@ def analyse_levels(
     level_codecs = [
         _codec_names(p, c) for (p, _), c in zip(windows, sid_codecs, strict=True)
     ]
-    whole = {str(k): str(v) for k, v in sid_codec.items()}
-    composite: dict[tuple[int, str, str], int] = {}
-    mapping: dict[str, int] = {}
-    sid_level: dict[str, int] = {}
-    for lv, ((_, sids), by_sid) in enumerate(zip(windows, sid_codecs, strict=True)):
-        known = {str(k): str(v) for k, v in by_sid.items()}
-        for sid in sids:
-            if sid not in sid_level:
-                sid_level[sid] = lv
-                key = (lv, known.get(sid, UNKNOWN), whole.get(sid, UNKNOWN))
-                mapping[sid] = composite.setdefault(key, len(composite))
-    for sid, codec in whole.items():
-        if sid not in mapping:
-            key = (-1, "", codec)
-            mapping[sid] = composite.setdefault(key, len(composite))
+    composite, mapping, sid_level = _composite_codecs(sid_codec, windows, sid_codecs)
     fallback = composite.setdefault((-1, "", UNKNOWN), len(composite))
     keys = list(composite)
     names = [f"{lv}:{a}:{b}" for lv, a, b in keys]
@@ -238,6 +224,34 @@ def analyse_levels(
             )
         )
     return performance, out
+
+
+def _composite_codecs(
+    sid_codec: pd.Series[str],
+    windows: list[tuple[Run, set[str]]],
+    sid_codecs: list[pd.Series[str]],
+) -> tuple[dict[tuple[int, str, str], int], dict[str, int], dict[str, int]]:
+    """Number each (level, codec in the level, codec in the whole run) a stream has.
+
+    Returns those numbers by key, each stream's number, and each stream's
+    level (the first window naming it); a stream in no window gets level -1.
+    """
+    whole = {str(k): str(v) for k, v in sid_codec.items()}
+    composite: dict[tuple[int, str, str], int] = {}
+    mapping: dict[str, int] = {}
+    sid_level: dict[str, int] = {}
+    for lv, ((_, sids), by_sid) in enumerate(zip(windows, sid_codecs, strict=True)):
+        known = {str(k): str(v) for k, v in by_sid.items()}
+        for sid in sids:
+            if sid not in sid_level:
+                sid_level[sid] = lv
+                key = (lv, known.get(sid, UNKNOWN), whole.get(sid, UNKNOWN))
+                mapping[sid] = composite.setdefault(key, len(composite))
+    for sid, codec in whole.items():
+        if sid not in mapping:
+            key = (-1, "", codec)
+            mapping[sid] = composite.setdefault(key, len(composite))
+    return composite, mapping, sid_level
 
 
 def _span(lows: I64, highs: I64) -> tuple[int, int] | None:

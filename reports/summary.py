@@ -23,7 +23,7 @@ from reports.performance import Performance, Plots, analyse
 from reports.rest import summarise_requests
 
 
-__all__ = ["SCHEMA", "Report", "build_report", "build_summary"]
+__all__ = ["SCHEMA", "Report", "build_report"]
 
 SCHEMA: Final = 1
 """Version of the summary layout; bumped when a key moves or changes meaning."""
@@ -65,13 +65,6 @@ def build_report(
     summary["thresholds"] = gates
     summary["verdict"] = verdict(gates)
     return Report(summary=summary, plots=performance.plots)
-
-
-def build_summary(
-    run: Run, thresholds: Iterable[Threshold] = DEFAULT_THRESHOLDS
-) -> Json:
-    """The ``summary.json`` content for ``run``."""
-    return build_report(run, thresholds).summary
 
 
 def _run_info(run: Run) -> Json:

@@ -17,6 +17,7 @@ from locust import events
 from locust.runners import MasterRunner
 
 from harness.errors import ConfigError
+from harness.exits import EXIT_USAGE
 from harness.sink import RecordSink
 from scenarios.context import context_from_options
 from scenarios.users import StreamUser
@@ -96,7 +97,7 @@ def _on_init(environment: Any, **_: Any) -> None:
         ctx = context_from_options(options, record=record)
     except ConfigError as exc:
         print(f"streamload: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     environment.streamload = ctx
     if options.sl_ca_file:
         ca_file = options.sl_ca_file
@@ -148,6 +149,10 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
 @events.quitting.add_listener
 def _on_quitting(environment: Any, **_: Any) -> None:
     _flush(environment)
+    ctx = getattr(environment, "streamload", None)
+    if ctx is not None and ctx.sink is not None:
+        # rows whose write failed (disk full) are counted in the sink: say so
+        ctx.sink.write_manifest()
 
 
 def _flush(environment: Any) -> None:

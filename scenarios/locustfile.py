@@ -6,9 +6,14 @@
 
 from __future__ import annotations
 
+from harness.io import lifeline
 from scenarios import listeners as listeners
 from scenarios.shapes import ProfileShape as ProfileShape
 from scenarios.users import StreamUser as StreamUser
 
 
 __all__ = ["ProfileShape", "StreamUser"]
+
+# Locust imports this file before it forks its --processes workers: the master
+# is tied to streamload, and each worker to the master (harness.io.lifeline).
+lifeline.arm()

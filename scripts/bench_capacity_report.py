@@ -38,9 +38,9 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness.audio import encoded_frames  # noqa: E402
 from harness.codecs import get_codec  # noqa: E402
 from harness.profile import load_profile  # noqa: E402
-from harness.signal import encoded_frames  # noqa: E402
 from harness.sink import RecordSink  # noqa: E402
 
 

@@ -43,10 +43,10 @@ import pyarrow.dataset as ds
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness.audio import encoded_frames  # noqa: E402
 from harness.codecs import get_codec  # noqa: E402
 from harness.messages import media_json  # noqa: E402
 from harness.platform.alarm import Alarm  # noqa: E402
-from harness.signal import encoded_frames  # noqa: E402
 from harness.tls import client_context, make_tls, server_context  # noqa: E402
 from scripts.bench_floor import describe, floor  # noqa: E402
 

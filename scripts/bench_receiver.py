@@ -64,14 +64,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+
+from harness.audio import encoded_frames  # noqa: E402
 from harness.codecs import get_codec  # noqa: E402
 from harness.correlation import PARAM_NAME, Expectation, digest  # noqa: E402
-from harness.signal import encoded_frames  # noqa: E402
+from harness.io.lines import emit  # noqa: E402
+from harness.lines import EVENT, READY, decode  # noqa: E402
 from harness.tls import client_context, make_tls, server_context  # noqa: E402
 from scripts.bench_floor import describe, floor  # noqa: E402
 
 
-FRAME_NS = 20_000_000
 LIMIT_P99_MS = 5.0
 SENDER_CPU_LIMIT = 0.85
 OTHERS_CPU_LIMIT = 0.1
@@ -124,8 +126,7 @@ async def serve_bare(cert: Path, key: Path, out: Path) -> None:
         ping_interval=None,
     ) as server:
         port = server.sockets[0].getsockname()[1]
-        print(json.dumps({"event": "ready", "url": f"wss://127.0.0.1:{port}/stream"}))
-        sys.stdout.flush()
+        emit(READY, url=f"wss://127.0.0.1:{port}/stream")
         gc.freeze()
         await stop.wait()
     np.savez(
@@ -351,12 +352,9 @@ def _event(proc: subprocess.Popen[str], name: str, timeout: float) -> dict[str, 
         line = proc.stdout.readline()
         if not line:
             break
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if event.get("event") == name:
-            return dict(event)
+        event = decode(line)
+        if event is not None and event.get(EVENT) == name:
+            return event
     raise RuntimeError(f"no {name!r} line (exit {proc.poll()})")
 
 

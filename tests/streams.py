@@ -6,9 +6,9 @@ import base64
 import json
 
 from harness.api import TRACK_MEDIA
+from harness.audio import encoded_frames
 from harness.codecs import get_codec
 from harness.correlation import PARAM_NAME, Expectation, digest
-from harness.signal import encoded_frames
 
 
 def valid_stream(

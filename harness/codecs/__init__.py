@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.codecs.base import FRAME_MS, Codec, Samples
+from harness.codecs.base import FRAME_MS, FRAME_NS, Codec, Samples
 from harness.codecs.g711 import PCMA, PCMU
 from harness.codecs.l16 import L16, L16_16K, L16_24K, ByteOrder
 from harness.errors import ConfigError
@@ -11,6 +11,7 @@ from harness.errors import ConfigError
 __all__ = [
     "CODEC_NAMES",
     "FRAME_MS",
+    "FRAME_NS",
     "ByteOrder",
     "Codec",
     "Samples",

@@ -9,13 +9,15 @@ import numpy as np
 import numpy.typing as npt
 
 
-__all__ = ["FRAME_MS", "Codec", "Samples"]
+__all__ = ["FRAME_MS", "FRAME_NS", "Codec", "Samples"]
 
 Samples = npt.NDArray[np.int16]
 """Mono linear PCM, one int16 per sample."""
 
 FRAME_MS = 20
 """Frame duration: api.md §5.5 infers 20 ms per ``media`` message per track."""
+FRAME_NS = FRAME_MS * 1_000_000
+"""The same in ns, the unit of every clock reading and record."""
 
 
 class Codec(abc.ABC):

@@ -21,6 +21,8 @@ from typing import Final
 
 __all__ = ["WARMUP_FRAMES", "InterarrivalJitter"]
 
+_NAN: Final = math.nan
+
 WARMUP_FRAMES: Final = 64
 """Frames of a track whose estimate is the estimator's warm-up.
 
@@ -45,13 +47,24 @@ class InterarrivalJitter:
 
     def update(self, arrival_ns: int, media_ns: int) -> float:
         """Feed one packet in arrival order; return the estimate after it (ns)."""
-        transit = arrival_ns - media_ns
-        if self._last_transit is not None:
-            d = abs(transit - self._last_transit)
-            self.jitter_ns += (d - self.jitter_ns) / 16.0
-        self._last_transit = transit
-        self.frames += 1
+        self.record(arrival_ns, media_ns)
         return self.jitter_ns
+
+    def record(self, arrival_ns: int, media_ns: int) -> float:
+        """Feed one packet in arrival order; return its value in a ``frames`` row.
+
+        That is the estimate after it, NaN in the warm-up (:meth:`recorded`).
+        The receiver calls this once per media frame on its fast path
+        (``harness.session``), so it is one call with the arithmetic inline.
+        """
+        transit = arrival_ns - media_ns
+        last = self._last_transit
+        self._last_transit = transit
+        if last is not None:
+            d = transit - last
+            self.jitter_ns += ((d if d >= 0 else -d) - self.jitter_ns) / 16.0
+        self.frames = frames = self.frames + 1
+        return self.jitter_ns if frames > WARMUP_FRAMES else _NAN
 
     @property
     def settled(self) -> bool:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import logging
 import os
 import random
@@ -32,8 +31,9 @@ import signal
 import ssl
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import uvloop
 from aiohttp import web
@@ -42,12 +42,17 @@ from harness import deploy, runtime
 from harness.codecs import ByteOrder
 from harness.deploy import format_listen, local_url
 from harness.errors import ConfigError
+from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
+from harness.io import lifeline
+from harness.io.lines import emit
+from harness.io.recorder import Recorder
+from harness.lines import READY, STATS, ready_fields
 from harness.platform.callbacks import Callbacks
 from harness.platform.defects import parse_defects
+from harness.platform.dial import DialPolicy
 from harness.platform.dialect import DIALECTS, Dialect
 from harness.platform.faults import Faults, parse_faults
 from harness.platform.health import Health
-from harness.platform.recorder import Recorder
 from harness.platform.server import Api
 from harness.platform.state import Call, Conference, Registry
 from harness.platform.streamer import StreamerSettings
@@ -55,6 +60,7 @@ from harness.platform.supervisor import Supervisor
 from harness.platform.workers import WorkerPool
 from harness.secret import Secret
 from harness.sink import RecordSink
+from harness.target import is_loopback
 from harness.tls import client_context, server_context, service_files
 
 
@@ -102,6 +108,10 @@ class Options:
     """What clients must call (the ready line's ``url``); ``""``: the local URL."""
     token_generated: bool = False
     """No token was given: ``token`` is random and written to ``RUN_DIR/api-token``."""
+    dial: DialPolicy = DialPolicy()
+    """Where create requests may make it connect (loopback and ``--allow-dial``)."""
+    public: bool = False
+    """``--public``: listening off loopback was asked for (a warning is printed)."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> Options:
@@ -151,6 +161,14 @@ class Options:
             else random.SystemRandom().randrange(2**31)
         )
         signing_key = args.signing_key or environ.get(SIGNING_KEY_ENV)
+        dial = DialPolicy.from_flags(args.allow_dial)
+        if not is_loopback(address.host) and not args.public:
+            raise ConfigError(
+                "--listen",
+                f"{address.host} is not a loopback address, so anyone who can reach "
+                "it could use the platform",
+                "add --public to serve other hosts on purpose, or listen on 127.0.0.1",
+            )
         return cls(
             host=address.host,
             port=address.port,
@@ -177,6 +195,8 @@ class Options:
             behind_proxy=address.behind_proxy,
             public_url=address.public_url,
             token_generated=generated,
+            dial=dial,
+            public=not is_loopback(address.host),
         )
 
 
@@ -189,6 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_flags(
         parser, service="platform", public_example="https://platform.example.com"
     )
+    _add_security_flags(add)
+    _add_media_flags(add)
+    add("--stats-interval", type=float, default=1.0, help="seconds between stats lines")
+    add(
+        "--max-duration",
+        type=float,
+        default=3600.0,
+        help="exit after this many seconds",
+    )
+    add("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return parser
+
+
+def _add_security_flags(add: Callable[..., object]) -> None:
+    """TLS towards receivers, the project's identity, its API token and signing key."""
     add("--ca-file", help="CA to trust when dialing receivers (and status callbacks)")
     add(
         "--validate-certificate",
@@ -200,6 +235,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="platform",
         help="producer name in the records (default: %(default)s)",
     )
+    add(
+        "--allow-dial",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="also dial this host (any port, or only PORT) for Url and StatusCallback; "
+        "by default only loopback is dialled (repeatable)",
+    )
+    add(
+        "--public",
+        action="store_true",
+        help="allow --listen/--host off loopback (prints a warning: anyone who can "
+        "reach the address and holds the API token can use the platform)",
+    )
     add("--account-sid", help="the AccountSid (project id); default: a random one")
     add(
         "--auth-token",
@@ -210,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--signing-key",
         help=f"sign status callbacks with this key; default: ${SIGNING_KEY_ENV}",
     )
+
+
+def _add_media_flags(add: Callable[..., object]) -> None:
+    """What is in progress, how streams sound and misbehave, and who sends them."""
     add(
         "--conferences",
         type=int,
@@ -263,38 +316,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="seed of every --fault draw (default: random, echoed in the ready line)",
     )
-    add("--stats-interval", type=float, default=1.0, help="seconds between stats lines")
-    add(
-        "--max-duration",
-        type=float,
-        default=3600.0,
-        help="exit after this many seconds",
-    )
-    add("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-    return parser
 
 
-def _emit(event: dict[str, object]) -> None:
-    """Write one JSON line on stdout, flushed; a gone parent is not our failure."""
-    try:
-        print(json.dumps(event, separators=(",", ":")), flush=True)
-    except (BrokenPipeError, ValueError):
-        pass
-
-
-async def _stats(supervisor: Supervisor, health: Health, interval_s: float) -> None:
+async def _stats(
+    supervisor: Supervisor, health: Health, recorder: Recorder, interval_s: float
+) -> None:
     while True:
         await asyncio.sleep(interval_s)
-        _emit(
-            {
-                "event": "stats",
-                "streams_active": supervisor.registry.live_count,
-                "streams_total": supervisor.registry.total_count,
-                "frames_sent": supervisor.frames_sent,
-                "cpu_ratio": round(health.cpu_ratio, 3),
-                "loop_lag_max_ms": round(health.lag_max_ns / 1e6, 3),
-                "ticker_lag_max_ms": round(supervisor.ticker.take_lag() / 1e6, 3),
-            }
+        emit(
+            STATS,
+            streams_active=supervisor.registry.live_count,
+            streams_total=supervisor.registry.total_count,
+            frames_sent=supervisor.frames_sent,
+            cpu_ratio=round(health.cpu_ratio, 3),
+            loop_lag_max_ms=round(health.lag_max_ns / 1e6, 3),
+            ticker_lag_max_ms=round(supervisor.ticker.take_lag() / 1e6, 3),
+            **recorder.loss.stats(),
         )
 
 
@@ -307,8 +344,18 @@ def _write_token(run_dir: Path, token: Secret) -> Path:
     return path
 
 
-async def serve(options: Options) -> int:
-    """Run the platform until a signal or ``max_duration``; return the exit code."""
+class _Files(NamedTuple):
+    token_file: Path | None
+    server_ssl: ssl.SSLContext | None
+    client_ssl: ssl.SSLContext
+    server_ca: Path | None
+
+
+def _prepare(options: Options) -> _Files | None:
+    """The run directory, the API token file and the TLS contexts.
+
+    ``None`` when one cannot be made (the error is on stderr): exit 2.
+    """
     try:
         options.run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -316,7 +363,7 @@ async def serve(options: Options) -> int:
             f"error: --run-dir: cannot create {options.run_dir} ({exc}); pick a writable path",
             file=sys.stderr,
         )
-        return 2
+        return None
     token_file: Path | None = None
     try:
         if options.token_generated:
@@ -331,7 +378,7 @@ async def serve(options: Options) -> int:
             f"error: --run-dir: cannot write to {options.run_dir} ({exc}); pick a writable path",
             file=sys.stderr,
         )
-        return 2
+        return None
     try:
         server_ssl = (
             server_context(cert, key) if cert is not None and key is not None else None
@@ -344,10 +391,15 @@ async def serve(options: Options) -> int:
             f"error: --cert-file/--key-file/--ca-file: cannot load ({exc}); check the paths",
             file=sys.stderr,
         )
-        return 2
+        return None
+    return _Files(token_file, server_ssl, client_ssl, server_ca)
+
+
+def _registry(options: Options) -> Registry:
+    """The conferences and calls in progress from the start, with the dialect's sids."""
     dialect = options.dialect
     now = time.time()
-    registry = Registry(
+    return Registry(
         (
             Conference(dialect.new_sid("conference"), f"streamload-{i}", now)
             for i in range(1, options.conferences + 1)
@@ -357,52 +409,131 @@ async def serve(options: Options) -> int:
             for i in range(1, options.calls + 1)
         ),
     )
-    recorder = Recorder(RecordSink(options.run_dir, options.producer, "platform"))
-    callbacks = Callbacks(
+
+
+def _callbacks(options: Options, client_ssl: ssl.SSLContext) -> Callbacks:
+    """The status-callback sender, signing as the dialect does."""
+    return Callbacks(
         account_sid=options.account_sid,
         ssl_context=client_ssl,
-        signature_header=dialect.signature_header,
+        signature_header=options.dialect.signature_header,
         signing_key=options.signing_key,
         defects=options.defects,
     )
+
+
+def _supervisor(
+    options: Options,
+    registry: Registry,
+    recorder: Recorder,
+    callbacks: Callbacks,
+    client_ssl: ssl.SSLContext,
+) -> Supervisor:
+    """The streaming side, as the options configure every stream."""
     settings = StreamerSettings(
         account_sid=options.account_sid,
         ssl=client_ssl,
-        dialect=dialect,
+        dialect=options.dialect,
         l16_byte_order=options.l16_byte_order,
         faults=options.faults,
         defects=options.defects,
     )
-    supervisor = Supervisor(
+    return Supervisor(
         registry, settings, recorder, callbacks=callbacks, seed=options.seed
     )
-    if options.workers > 1:
-        pool = WorkerPool(
-            options.workers,
-            {
-                "account_sid": options.account_sid,
-                "dialect": dialect.name,
-                "l16_byte_order": options.l16_byte_order,
-                "ca_file": str(options.ca_file) if options.ca_file else None,
-                "validate_certificate": options.validate_certificate,
-                "faults": [f"{k}={v}" for k, v in options.faults.describe().items()],
-                "defects": sorted(options.defects),
-                "seed": options.seed,
-                "run_dir": str(options.run_dir),
-                "producer": options.producer,
-            },
-            supervisor.remote_started,
-            supervisor.remote_ended,
+
+
+def _worker_pool(options: Options, supervisor: Supervisor) -> WorkerPool:
+    """``--workers`` N > 1: the pool, each worker given this process's settings."""
+    return WorkerPool(
+        options.workers,
+        {
+            "account_sid": options.account_sid,
+            "dialect": options.dialect.name,
+            "l16_byte_order": options.l16_byte_order,
+            "ca_file": str(options.ca_file) if options.ca_file else None,
+            "validate_certificate": options.validate_certificate,
+            "faults": [f"{k}={v}" for k, v in options.faults.describe().items()],
+            "defects": sorted(options.defects),
+            "seed": options.seed,
+            "run_dir": str(options.run_dir),
+            "producer": options.producer,
+        },
+        supervisor.remote_started,
+        supervisor.remote_ended,
+    )
+
+
+def _ready(
+    options: Options,
+    registry: Registry,
+    port: int,
+    local: str,
+    server_ca: Path | None,
+    token_file: Path | None,
+) -> dict[str, object]:
+    """The ready line's fields: where the API listens and what it serves."""
+    listen = format_listen(options.host, port)
+    return {
+        **ready_fields(local, options.public_url, listen, server_ca),
+        "account_sid": options.account_sid,
+        "conferences": [c.sid for c in registry.conferences],
+        "calls": [c.sid for c in registry.calls],
+        "dial_ca_file": str(options.ca_file) if options.ca_file else None,
+        "token_file": str(token_file) if token_file else None,
+        "run_dir": str(options.run_dir),
+        "pid": os.getpid(),
+        "faults": options.faults.describe(),
+        "defects": sorted(options.defects),
+        "seed": options.seed,
+        "workers": options.workers,
+    }
+
+
+def _log_listening(options: Options, local: str, port: int) -> None:
+    """Say where the API listens; warn when it is public or misbehaves on purpose."""
+    log.info("listening on %s (%s dialect)", local, options.dialect.name)
+    if options.public:
+        log.warning(
+            "--public: listening on %s, off loopback: any host that reaches it and "
+            "holds the API token can start streams; it dials only loopback and %s",
+            format_listen(options.host, port),
+            ", ".join(sorted(f"{h}:{p or '*'}" for h, p in options.dial.allowed))
+            or "nothing else (--allow-dial adds hosts)",
         )
+    if options.faults.describe() or options.defects:
+        log.warning(
+            "misbehaving on purpose: faults %s, defects %s, seed %d",
+            options.faults.describe(),
+            sorted(options.defects),
+            options.seed,
+        )
+
+
+async def serve(options: Options) -> int:
+    """Run the platform until a signal or ``max_duration``; return the exit code."""
+    files = _prepare(options)
+    if files is None:
+        return EXIT_USAGE
+    token_file, server_ssl, client_ssl, server_ca = files
+    dialect = options.dialect
+    registry = _registry(options)
+    recorder = Recorder(
+        RecordSink(options.run_dir, options.producer, "platform"), "sent_frames"
+    )
+    callbacks = _callbacks(options, client_ssl)
+    supervisor = _supervisor(options, registry, recorder, callbacks, client_ssl)
+    if options.workers > 1:
+        pool = _worker_pool(options, supervisor)
         try:
             await pool.start()
         except (OSError, RuntimeError, TimeoutError) as exc:
             await pool.shutdown(1.0)
             print(f"error: --workers: could not start ({exc})", file=sys.stderr)
-            return 3
+            return EXIT_HARNESS
         supervisor.attach(pool)
     runner = web.AppRunner(
-        Api(supervisor, options.token).app(),
+        Api(supervisor, options.token, dial=options.dial).app(),
         access_log=None,
         handle_signals=False,
         shutdown_timeout=2.0,
@@ -417,7 +548,7 @@ async def serve(options: Options) -> int:
             f"error: --port: cannot listen on {options.host}:{options.port} ({exc}); use another port or 0",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     runtime.settle()  # the collector and the GIL out of the send times
     # before the ready line: a parent may signal as soon as it reads it
     stopping = asyncio.Event()
@@ -427,39 +558,15 @@ async def serve(options: Options) -> int:
     port = runner.addresses[0][1]
     scheme = "https" if server_ssl is not None else "http"
     local = local_url(scheme, options.host, port, dialect.uri_prefix)
-    _emit(
-        {
-            "event": "ready",
-            "url": options.public_url or local,
-            "listen": format_listen(options.host, port),
-            "local_url": local,
-            "account_sid": options.account_sid,
-            "conferences": [c.sid for c in registry.conferences],
-            "calls": [c.sid for c in registry.calls],
-            "ca_file": str(server_ca) if server_ca else None,
-            "dial_ca_file": str(options.ca_file) if options.ca_file else None,
-            "token_file": str(token_file) if token_file else None,
-            "run_dir": str(options.run_dir),
-            "pid": os.getpid(),
-            "faults": options.faults.describe(),
-            "defects": sorted(options.defects),
-            "seed": options.seed,
-            "workers": options.workers,
-        }
-    )
-    log.info("listening on %s (%s dialect)", local, dialect.name)
-    if options.faults.describe() or options.defects:
-        log.warning(
-            "misbehaving on purpose: faults %s, defects %s, seed %d",
-            options.faults.describe(),
-            sorted(options.defects),
-            options.seed,
-        )
+    emit(READY, **_ready(options, registry, port, local, server_ca, token_file))
+    _log_listening(options, local, port)
     health = Health(options.producer, recorder)
     background = [
         asyncio.create_task(recorder.run(FLUSH_INTERVAL_S)),
         asyncio.create_task(health.run()),
-        asyncio.create_task(_stats(supervisor, health, options.stats_interval_s)),
+        asyncio.create_task(
+            _stats(supervisor, health, recorder, options.stats_interval_s)
+        ),
     ]
     try:
         await asyncio.wait_for(stopping.wait(), timeout=options.max_duration_s)
@@ -478,23 +585,24 @@ async def serve(options: Options) -> int:
     for task in background:
         task.cancel()
     await asyncio.gather(*background, return_exceptions=True)
-    await recorder.flush()
+    await recorder.close()
     log.info(
         "stopped: %d streams served, %d frames sent",
         registry.total_count,
         supervisor.frames_sent,
     )
-    return 0
+    return EXIT_PASS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and serve; exit 2 for a usage or configuration error."""
+    lifeline.arm()  # started by streamload: end with it (its workers watch stdin)
     args = build_parser().parse_args(argv)
     try:
         options = Options.from_args(args, os.environ)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     logging.basicConfig(
         stream=sys.stderr,
         level=args.log_level,

@@ -18,11 +18,8 @@ next event has been sent.
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime
 import functools
-import hashlib
-import hmac
 import logging
 import ssl
 from collections.abc import Mapping
@@ -30,20 +27,14 @@ from collections.abc import Mapping
 import aiohttp
 from yarl import URL
 
+from harness.callbacks import signature
 from harness.platform.state import Stream
 from harness.secret import Secret
 
 
-__all__ = ["Callbacks", "callback_params", "signature"]
+__all__ = ["Callbacks", "callback_params"]
 
 log = logging.getLogger(__name__)
-
-
-def signature(key: Secret, url: str, params: Mapping[str, str] | None) -> str:
-    """Twilio's request signature: URL, then each POST key and value in key order (api.md §4)."""
-    data = url + "".join(k + params[k] for k in sorted(params)) if params else url
-    digest = hmac.new(key.reveal().encode(), data.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode("ascii")
 
 
 def callback_params(
@@ -188,4 +179,6 @@ class Callbacks:
     def _signed(self, url: str, params: Mapping[str, str] | None) -> dict[str, str]:
         if self._key is None or self._unsigned:
             return {}
-        return {self._header: signature(self._key, url, params)}
+        # a GET carries its parameters in the URL: only a POST's are signed apart
+        signed = list(params.items()) if params else []
+        return {self._header: signature(self._key, url, signed)}

@@ -37,6 +37,7 @@ import re
 from collections.abc import Iterable
 from typing import Final, Literal
 
+from harness.codecs import FRAME_NS
 from harness.errors import ConfigError
 
 
@@ -72,7 +73,6 @@ FAULT_NAMES: Final[dict[str, str]] = {
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|ms|s)")
 _UNIT_NS: Final = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 _DISCONNECT_WITHIN_NS: Final = 5_000_000_000
-FRAME_NS: Final = 20_000_000
 
 
 def parse_duration(text: str) -> int | None:

@@ -28,6 +28,7 @@ from typing import Final
 from aiohttp import web
 
 from harness.api import API_PREFIXES, FieldError, parse_start, parse_stop, rfc2822
+from harness.platform.dial import DialPolicy
 from harness.platform.state import Call, Conference, Stream, StreamKind
 from harness.platform.supervisor import Supervisor
 from harness.secret import Secret
@@ -197,6 +198,14 @@ async def _fields(request: web.Request) -> dict[str, str] | list[FieldError]:
     return errors or fields
 
 
+_FIT: Final = (
+    "a create request needs at most 209 form fields (Url, Name, Track, StreamCodec, "
+    "StreamRealTime, StatusCallback, StatusCallbackMethod, AuthorizationBearerToken "
+    "and Parameter1..99 .Name/.Value) in at most 1 MiB: send fewer or smaller fields"
+)
+"""The fix a 413 names (aiohttp refuses more than 1,000 form fields or 1 MiB)."""
+
+
 @web.middleware
 async def _json_errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
     """Turn every error, ours or aiohttp's, into a JSON 4xx (api.md §1.3)."""
@@ -209,6 +218,9 @@ async def _json_errors(request: web.Request, handler: _Handler) -> web.StreamRes
             return _not_found(request.path)
         status = exc.status if exc.status < 500 else 400
         code = 20004 if status == 405 else status  # Twilio's "Method not allowed"
+        if status == 413:  # aiohttp's text says which limit: keep it, add the fix
+            detail = (exc.text or exc.reason).strip().rstrip(".")
+            return _json(status, error_body(status, code, f"body: {detail}; {_FIT}"))
         return _json(status, error_body(status, code, exc.reason))
     except Exception:
         log.exception("request %s %s failed", request.method, request.path)
@@ -230,8 +242,11 @@ class Api:
     the REST ``--defect`` switches change the stream bodies (:func:`stream_body`).
     """
 
-    def __init__(self, supervisor: Supervisor, token: Secret) -> None:
+    def __init__(
+        self, supervisor: Supervisor, token: Secret, *, dial: DialPolicy | None = None
+    ) -> None:
         self._supervisor = supervisor
+        self._dial = dial if dial is not None else DialPolicy()
         self._registry = supervisor.registry
         self._token = token
         self._account = supervisor.account_sid
@@ -328,6 +343,17 @@ class Api:
             return _field_errors(parsed, call=call)
         if lenient:
             parsed = dataclasses.replace(parsed, url=url)
+        # never an open relay: Url and StatusCallback only where it may dial
+        refused_dial = [
+            e
+            for e in (
+                self._dial.check("Url", parsed.url),
+                self._dial.check("StatusCallback", parsed.status_callback),
+            )
+            if e is not None
+        ]
+        if refused_dial:
+            return _field_errors(refused_dial, call=call)
         if call and self._twilio and parsed.track is None:
             # api.md §2.3: Twilio's call streams default to inbound_track.
             parsed = dataclasses.replace(parsed, track="inbound_track")

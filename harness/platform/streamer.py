@@ -51,7 +51,7 @@ from typing import Literal, Protocol
 
 import msgspec
 
-from harness.codecs import ByteOrder
+from harness.codecs import FRAME_NS, ByteOrder
 from harness.correlation import Expectation
 from harness.messages import (
     Clear,
@@ -70,12 +70,11 @@ from harness.platform.state import Stream
 from harness.platform.ticker import Ticker
 from harness.platform.wsclient import InvalidStatus, WsClient, dial
 from harness.secret import redact
-from harness.sender import FRAME_NS, Frame, Sender, WireDefects, payloads, with_wire
+from harness.sender import Frame, Sender, WireDefects, payloads, with_wire
 from harness.sink import RowSink
 
 
 __all__ = [
-    "FRAME_NS",
     "Counters",
     "EndReason",
     "StreamObserver",

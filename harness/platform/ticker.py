@@ -30,18 +30,13 @@ from typing import Protocol
 from harness.platform.alarm import Alarm
 
 
-__all__ = ["PERIOD_SLOTS", "RESOLUTION_NS", "Job", "Ticker", "ceil_ms"]
+__all__ = ["PERIOD_SLOTS", "RESOLUTION_NS", "Job", "Ticker"]
 
 log = logging.getLogger(__name__)
 
 RESOLUTION_NS = 1_000_000
 PERIOD_SLOTS = 20
 """A stream's period (20 ms, api.md §5.5) in buckets: the phases :meth:`Ticker.reserve` spreads."""
-
-
-def ceil_ms(ns: int) -> int:
-    """``ns`` rounded up to a whole millisecond (the ticker's bucket time)."""
-    return -(-ns // RESOLUTION_NS) * RESOLUTION_NS
 
 
 class Job(Protocol):

@@ -33,11 +33,14 @@ import uvloop
 
 from harness import runtime
 from harness.api import StartStreamRequest
+from harness.exits import EXIT_PASS
+from harness.io.lines import emit
+from harness.io.recorder import Recorder
+from harness.lines import EVENT, READY, STATS, decode
 from harness.platform.defects import parse_defects
 from harness.platform.dialect import DIALECTS
 from harness.platform.faults import parse_faults, plan_stream, stream_rng
 from harness.platform.health import Health
-from harness.platform.recorder import Recorder
 from harness.platform.state import Stream
 from harness.platform.streamer import Counters, EndReason, Streamer, StreamerSettings
 from harness.platform.ticker import Ticker
@@ -151,8 +154,8 @@ class WorkerPool:
         async with asyncio.timeout(timeout_s):
             for worker in self._workers:
                 assert worker.proc.stdout is not None
-                line = await worker.proc.stdout.readline()
-                if json.loads(line or b"{}").get("event") != "ready":
+                line = decode(await worker.proc.stdout.readline()) or {}
+                if line.get(EVENT) != READY:
                     raise RuntimeError(f"worker {worker.proc.pid} did not start")
                 worker.reader = asyncio.create_task(self._read(worker))
 
@@ -205,9 +208,11 @@ class WorkerPool:
         stdout = worker.proc.stdout
         assert stdout is not None
         while line := await stdout.readline():
-            event = json.loads(line)
-            kind = event.get("event")
-            if kind == "stats":
+            event = decode(line)
+            if event is None:
+                continue
+            kind = event.get(EVENT)
+            if kind == STATS:
                 worker.frames_sent = event["frames_sent"]
             elif kind == "started":
                 self._started(event["sid"])
@@ -237,21 +242,19 @@ class WorkerPool:
 class _Reporter:
     """The worker's stream observer: each start and end goes to the parent as a line."""
 
-    def __init__(self, out: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, out: Callable[..., None]) -> None:
         self._out = out
 
     def stream_started(self, streamer: Streamer) -> None:
-        self._out({"event": "started", "sid": streamer.stream.sid})
+        self._out("started", sid=streamer.stream.sid)
 
     def stream_ended(self, streamer: Streamer) -> None:
         self._out(
-            {
-                "event": "ended",
-                "sid": streamer.stream.sid,
-                "reason": streamer.end_reason,
-                "connected": bool(streamer.connected_ns),
-                "stream_error": streamer.stream_error,
-            }
+            "ended",
+            sid=streamer.stream.sid,
+            reason=streamer.end_reason,
+            connected=bool(streamer.connected_ns),
+            stream_error=streamer.stream_error,
         )
 
 
@@ -261,14 +264,6 @@ def _forget(
     _: asyncio.Task[None],
 ) -> None:
     streamers.pop(sid, None)
-
-
-def _emit(message: dict[str, Any]) -> None:
-    try:
-        sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
-        sys.stdout.flush()
-    except (BrokenPipeError, ValueError):
-        pass
 
 
 async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -> None:
@@ -284,11 +279,13 @@ async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -
         defects=parse_defects(config["defects"]),
     )
     producer = f"{config['producer']}-w{config['index']}"
-    recorder = Recorder(RecordSink(Path(config["run_dir"]), producer, "platform"))
+    recorder = Recorder(
+        RecordSink(Path(config["run_dir"]), producer, "platform"), "sent_frames"
+    )
     health = Health(producer, recorder)
     counters = Counters()
     ticker = Ticker()
-    reporter = _Reporter(_emit)
+    reporter = _Reporter(emit)
     streamers: dict[str, tuple[Streamer, asyncio.Task[None]]] = {}
     seed = int(config["seed"])
     stopping = asyncio.Event()
@@ -299,7 +296,7 @@ async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -
     async def stats() -> None:
         while True:
             await asyncio.sleep(0.5)
-            _emit({"event": "stats", "frames_sent": counters.frames_sent})
+            emit(STATS, frames_sent=counters.frames_sent)
 
     async def commands_loop() -> None:
         while line := await commands.readline():
@@ -337,7 +334,7 @@ async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -
         asyncio.create_task(stats()),
         asyncio.create_task(commands_loop()),
     ]
-    _emit({"event": "ready", "pid": os.getpid()})
+    emit(READY, pid=os.getpid())
     await stopping.wait()
     for streamer, _ in list(streamers.values()):
         streamer.stop("shutdown")
@@ -352,8 +349,8 @@ async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -
     for task in background:
         task.cancel()
     await asyncio.gather(*background, return_exceptions=True)
-    await recorder.flush()
-    _emit({"event": "stats", "frames_sent": counters.frames_sent})
+    await recorder.close()
+    emit(STATS, frames_sent=counters.frames_sent)
 
 
 async def _main() -> None:
@@ -378,7 +375,7 @@ def main() -> int:
     )
     sys.setswitchinterval(0.0005)
     uvloop.run(_main())
-    return 0
+    return EXIT_PASS
 
 
 if __name__ == "__main__":

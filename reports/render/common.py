@@ -15,6 +15,7 @@ __all__ = [
     "fmt",
     "fmt_ratio",
     "gate_label",
+    "record_line",
     "run_line",
 ]
 
@@ -163,3 +164,15 @@ def run_line(summary: Mapping[str, Any]) -> str:
         )
         parts.append(f"budget reached ({cap}: {limit}): new stream starts stopped")
     return " · ".join(parts)
+
+
+def record_line(summary: Mapping[str, Any]) -> str | None:
+    """Under the headline of an ``incomplete`` run: which producer lost what, when,
+    and that no gate blamed the platform for it (``None``: records complete)."""
+    health = summary.get("record_health") or {}
+    if health.get("complete", True):
+        return None
+    return (
+        f"{health.get('message', 'records incomplete')}. Gates other than "
+        "conformance are void: nothing here is judged as the platform's loss."
+    )

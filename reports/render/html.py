@@ -22,6 +22,7 @@ from reports.render.common import (
     fmt_ratio,
     gate_label,
     harness_line,
+    record_line,
     run_line,
 )
 
@@ -40,7 +41,7 @@ th{background:#f3f5f9}td.l,th.l{text-align:left}
 .badge{display:inline-block;padding:.1rem .55rem;border-radius:.3rem;font-weight:600;
 font-size:.85em}
 .pass{background:#dff3e4;color:#135d2a}.fail{background:#fde2e1;color:#8a1c17}
-.warn{background:#fff1d6;color:#7a4b00}.no-data,.not-checked{background:#eceff4;color:#4a5261}
+.warn,.incomplete,.void{background:#fff1d6;color:#7a4b00}.no-data,.not-checked{background:#eceff4;color:#4a5261}
 .plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1rem}
 figure{margin:0}figure svg{max-width:100%;height:auto}figcaption{font-weight:600}
 details summary{cursor:pointer}code{font-size:.9em}
@@ -53,6 +54,11 @@ def render(summary: Mapping[str, Any], plots: Plots | None = None) -> str:
     body = [
         f"<h1>streamload report {_badge(verdict, verdict.upper())}</h1>",
         f"<p class=muted>{_e(run_line(summary))}</p>",
+        *(
+            [f"<p><strong>{_e(line)}</strong></p>"]
+            if (line := record_line(summary))
+            else []
+        ),
         *_not_checked(summary["conformance"]),
         *_gates(summary["thresholds"]),
         *_accounting(summary["accounting"]),

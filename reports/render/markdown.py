@@ -14,6 +14,7 @@ from reports.render.common import (
     fmt,
     gate_label,
     harness_line,
+    record_line,
     run_line,
 )
 
@@ -32,6 +33,9 @@ def render(summary: Mapping[str, Any]) -> str:
         "",
         run_line(summary),
     ]
+    incomplete = record_line(summary)
+    if incomplete:
+        lines += ["", f"**{_TAG.sub('&lt;', incomplete)}**"]
     lines += _not_checked(summary["conformance"])
     lines += _gates(summary["thresholds"])
     lines += _accounting(summary["accounting"])

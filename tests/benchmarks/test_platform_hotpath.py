@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from harness.io.recorder import Recorder
 from harness.messages import media_json
 from harness.platform.dialect import DIALECTS
-from harness.platform.recorder import Recorder
 from harness.platform.streamer import Counters, Streamer, StreamerSettings, payloads
 from harness.sink import RecordSink
 from tests.harness.platform.support import make_stream
@@ -51,7 +51,7 @@ def test_formatting_costs_a_few_microseconds() -> None:
 
 
 def test_send_log_rows_cost_a_few_microseconds(tmp_path: Path) -> None:
-    recorder = Recorder(RecordSink(tmp_path, "bench", "platform"))
+    recorder = Recorder(RecordSink(tmp_path, "bench", "platform"), "sent_frames")
     sids = [f"stream-{i}" for i in range(500)]
     times = []
     for _ in range(3):
@@ -114,7 +114,7 @@ def _tick_pass(streamers: list[Streamer], frames_each: int) -> int:
 @pytest.mark.benchmark(group="platform per frame")
 def test_bench_streamer_tick(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
     """The whole Python path of one paced frame: tick, format, send-log row."""
-    recorder = Recorder(RecordSink(tmp_path, "bench", "platform"))
+    recorder = Recorder(RecordSink(tmp_path, "bench", "platform"), "sent_frames")
     streamers = _live_streamers(recorder, 200)
     sent = benchmark.pedantic(_tick_pass, args=(streamers, 10), rounds=3, iterations=1)
     chunks = {s.sender.chunk for s in streamers}

@@ -147,6 +147,11 @@ class Topology:
         _ip("-n", ns, "link", "set", "lo", "up")
         return ns
 
+    def add_isolated(self, name: str) -> Host:
+        """A namespace with only ``lo`` (up): nothing started in it can reach
+        any other host, so a dial off loopback fails there and leaves nothing."""
+        return Host(name, self._add_namespace(name), "127.0.0.1")
+
     def add_host(self, name: str, address: str) -> Host:
         """A namespace with ``eth0`` at ``address``/24, its peer on the bridge."""
         if ipaddress.ip_address(address) not in NETWORK:

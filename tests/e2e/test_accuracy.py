@@ -51,8 +51,8 @@ from harness.metrics.jitter import WARMUP_FRAMES
 from harness.processes import Child
 from harness.tls import TlsFiles
 from reports.load import load_run
-from reports.summary import build_summary
 from tests.conftest import seconds
+from tests.reports.helpers import build_summary
 
 
 pytestmark = pytest.mark.e2e

@@ -112,7 +112,8 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             platform,
             [
                 sys.executable, "-m", "harness.cli", "platform",
-                "--listen", f"{PLATFORM}:443",
+                "--listen", f"{PLATFORM}:443", "--public",
+                "--allow-dial", f"{EDGE}:443",
                 "--cert-file", str(certs.cert_files[PLATFORM]),
                 "--key-file", str(certs.key_files[PLATFORM]),
                 "--ca-file", str(certs.ca_file), "--validate-certificate",

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.codecs import FRAME_NS
 from harness.metrics.jitter import WARMUP_FRAMES
 from harness.tls import TlsFiles
 from reports.load import load_run
-from reports.summary import build_summary
 from tests.conftest import seconds
 from tests.e2e.test_accuracy import (
     Setup,
@@ -39,6 +39,7 @@ from tests.e2e.test_accuracy import (
     table,
     wait_until,
 )
+from tests.reports.helpers import build_summary
 
 
 pytestmark = pytest.mark.e2e
@@ -47,7 +48,6 @@ LONG = ("PCMU", 3, 25.0)
 """Codec, streams, hold in seconds."""
 SHORT = ("PCMA", 6, 2.0)
 """Codec, streams at a time, hold in seconds (one after another until the long holds end)."""
-FRAME_NS = 20_000_000
 
 
 def start(setup: Setup, codec: str) -> str:

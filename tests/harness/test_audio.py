@@ -1,4 +1,4 @@
-"""harness.audio: SNR against the reference tone, and naming what a bad frame is."""
+"""harness.audio: the reference tone, SNR against it, and naming what a bad frame is."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ import pytest
 
 from harness.audio import (
     SNR_CAP_DB,
+    TONE_HZ,
     decode_batch,
     diagnose,
+    encoded_frames,
     expected_frame,
     floor_db,
     snr_batch,
     snr_db,
+    tone,
     verdict,
 )
 from harness.codecs import CODEC_NAMES, get_codec
-from harness.signal import encoded_frames, tone
 
 
 def frames(name: str, track: str, chunks: range, order: str = "big") -> np.ndarray:
@@ -24,6 +26,28 @@ def frames(name: str, track: str, chunks: range, order: str = "big") -> np.ndarr
     cycle = encoded_frames(get_codec(name, order), track)  # type: ignore[arg-type]
     joined = b"".join(cycle[(k - 1) % 50] for k in chunks)
     return np.frombuffer(joined, np.uint8).reshape(len(chunks), -1)
+
+
+def test_one_second_cycles_seamlessly() -> None:
+    """Frame 50 of the cycle must equal frame 0 of the next second."""
+    assert (
+        tone("inbound", 8000, 8000, 160).tolist()
+        == tone("inbound", 8000, 0, 160).tolist()
+    )
+
+
+def test_tone_has_the_tracks_frequency() -> None:
+    for track, hz in TONE_HZ.items():
+        samples = tone(track, 16000, 0, 16000).astype(np.float64)
+        peak = int(np.argmax(np.abs(np.fft.rfft(samples))))
+        assert peak == hz  # 1 s of signal: bin index = Hz
+
+
+def test_encoded_frames_have_the_codec_frame_size() -> None:
+    for name in ("PCMU", "L16@24000h"):
+        codec = get_codec(name)
+        cycle = encoded_frames(codec, "outbound")
+        assert len(cycle) == 50 and {len(f) for f in cycle} == {codec.frame_bytes}
 
 
 def test_expected_frame_is_the_tone_at_the_chunks_offset() -> None:

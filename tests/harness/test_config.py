@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import parse_duration, parse_positive_int
+from harness.config import parse_duration
 from harness.errors import ConfigError
 
 
@@ -28,9 +28,3 @@ def test_bad_durations_name_the_field_and_the_fix(text) -> None:
     assert str(raised.value) == (
         f"--duration: {text!r} is not a positive duration; write it like 30s, 2m, 1h30m or 250ms"
     )
-
-
-def test_positive_int() -> None:
-    assert parse_positive_int("--users", "7") == 7
-    with pytest.raises(ConfigError, match="--users: '0' is not a whole number above 0"):
-        parse_positive_int("--users", "0")

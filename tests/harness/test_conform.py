@@ -252,3 +252,10 @@ def test_plain_http_only_on_loopback_and_the_conference_may_be_left_out() -> Non
     )
     assert options.api_base.startswith("http://127.0.0.1:8080")
     assert options.conference_sid == ""  # discovered by main()
+
+
+def test_a_sid_is_read_from_any_body_without_raising() -> None:
+    from harness.conform import _sid
+
+    assert _sid(b"[" * 100_000 + b"]" * 100_000) is None
+    assert _sid(b'{"sid": "s-1"}') == "s-1"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from harness.health import HealthWindow
+import pytest
+
+from harness.health import Figures, HealthWindow, figures
 
 
 MS = 1_000_000
@@ -27,3 +29,16 @@ def test_one_interval_then_the_next_starts_clean() -> None:
     assert w.lag_histogram.total == 101
     empty = w.row(3_000 * MS, 960 * MS, 650 * MS, 1)
     assert empty[3:] == (1_000 * MS, 10 * MS, 10 * MS, 0, 0, 0, 0, 0, 0, 1)
+
+
+def test_figures_read_a_row_back() -> None:
+    w = HealthWindow("platform-0", "platform", 0, 0, 0)
+    w.lag(3 * MS)
+    row = w.row(500 * MS, 250 * MS, 100 * MS, 1)
+    f = figures(row)
+    assert f == Figures(500 * MS, 250 * MS, 100 * MS, 3 * MS, 3 * MS)
+    assert (f.cpu_share, f.loop_cpu_share) == (0.5, 0.2)
+    assert figures(None) == Figures(0, 0, 0, 0, 0)
+    assert figures(None).cpu_share == 0.0 == figures(None).loop_cpu_share
+    with pytest.raises(TypeError, match="not a health row"):
+        figures(("p", "k", 0, "x", 0, 0, 0, 0, 0))

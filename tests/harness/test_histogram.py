@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from harness.histogram import (
@@ -12,7 +11,6 @@ from harness.histogram import (
     Histogram,
     bucket_bounds_ns,
     bucket_of,
-    buckets_of,
 )
 
 
@@ -55,12 +53,6 @@ def test_hand_worked_buckets() -> None:
     assert bucket_bounds_ns(bucket_of(2_048_000)) == (2_048_000, 2_050_000)
     assert bucket_bounds_ns(bucket_of(3_000_001)) == (3_000_000, 3_002_000)
     assert bucket_of(-1) == -1 and bucket_bounds_ns(-1) == (-999, 1)
-
-
-@given(st.lists(values, max_size=300))
-def test_the_vectorised_index_agrees(items: list[int]) -> None:
-    got = buckets_of(np.array(items, np.int64)).tolist()
-    assert got == [bucket_of(v) for v in items]
 
 
 @given(samples, samples)

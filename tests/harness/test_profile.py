@@ -135,3 +135,15 @@ def test_the_budget_section_reads_checks_and_round_trips(tmp_path: Path) -> None
         load_profile(write(tmp_path, "[budget]\nmax_stream = 1\n"))
     with pytest.raises(ConfigError, match="^--max-stream-minutes: "):
         apply_overrides(profile, {"max_stream_minutes": ("--max-stream-minutes", "x")})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        "a = " + "[" * 100_000 + "]" * 100_000,
+    ],
+)
+def test_a_profile_nested_too_deep_is_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError, match="nested too deep"):
+        parse_profile(text, "deep.toml")

@@ -41,3 +41,11 @@ def test_every_rule_has_a_known_severity_and_callbacks_are_numbered() -> None:
     assert [r for r in RULES if r.startswith("CB-")] == [
         f"CB-00{i}" for i in range(1, 6)
     ]
+
+
+def test_evidence_text_is_cut_so_a_peer_cannot_grow_it() -> None:
+    checker = Checker("s" * 10_000)
+    checker.check("WS-MEDIA-001", False, expected=["a"] * 10_000, actual="x" * 200_000)
+    (v,) = checker.violations
+    cut = Checker.EVIDENCE_CHARS
+    assert (len(v.subject), len(v.expected), len(v.actual)) == (cut, cut, cut)

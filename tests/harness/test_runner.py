@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
+from harness.profile import load_profile
+from harness.runner import RunOptions, _Run
 
 
 pytestmark = pytest.mark.e2e
@@ -31,3 +34,24 @@ def test_a_platform_that_refuses_its_options_is_a_usage_error(
         "no-such-fault=1"
     ]
     assert not (out / "summary.json").exists()  # nothing ran, nothing to judge
+
+
+def test_the_embedded_platform_may_dial_the_runs_own_services(tmp_path: Path) -> None:
+    """Issue 13 item 10: what ``--allow-dial`` the run gives its own platform."""
+    base = RunOptions(profile=load_profile("smoke"), out=tmp_path, quiet=True)
+    assert _Run(base)._dial_addresses() == []  # loopback only: nothing to add
+    run = _Run(
+        dataclasses.replace(
+            base,
+            receiver_host="198.18.0.3",
+            receiver_url="wss://rx.example.com/stream",
+            receiver_url_open="wss://rx.example.com/open",
+            callback_url="https://[2001:db8::7]:8443/callbacks",
+            callback_host="0.0.0.0",
+        )
+    )
+    assert run._dial_addresses() == [
+        "198.18.0.3",
+        "rx.example.com",
+        "[2001:db8::7]:8443",
+    ]

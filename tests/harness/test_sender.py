@@ -10,12 +10,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from harness.api import StartStreamRequest
-from harness.codecs import CODEC_NAMES, get_codec
+from harness.codecs import CODEC_NAMES, FRAME_NS, get_codec
 from harness.messages import DtmfBody, decoder
 from harness.platform.defects import DEFECTS
 from harness.platform.dialect import DIALECTS
 from harness.sender import (
-    FRAME_NS,
     NAMES,
     Sender,
     WireDefects,

@@ -18,7 +18,7 @@ from harness.correlation import PARAM_NAME, fingerprint
 from harness.metrics import InterarrivalJitter
 from harness.metrics.jitter import WARMUP_FRAMES
 from harness.records import MemorySink, columns
-from harness.session import StreamSession
+from harness.session import MAX_EXTRA_TRACKS, MAX_KEY_CHARS, StreamSession
 from harness.transitions import State
 from tests.streams import valid_stream
 
@@ -390,7 +390,9 @@ def test_jitter_is_the_metrics_module_estimate() -> None:
     got = [float(cast(float, r[7])) for r in sink.rows["frames"]]
     assert got == pytest.approx(expected, nan_ok=True)
     assert [math.isnan(v) for v in got] == [k < WARMUP_FRAMES for k in range(frames)]
-    assert session.tracks["inbound"].jitter_ns == pytest.approx(reference.jitter_ns)
+    assert session.tracks["inbound"].jitter.jitter_ns == pytest.approx(
+        reference.jitter_ns
+    )
     assert got[-1] > 0
 
 
@@ -613,3 +615,93 @@ def test_media_with_numeric_fields_still_carries_its_track() -> None:
     session, sink = _at([json.dumps(d) for d in docs], 1_000)
     assert "WS-MEDIA-007" not in failed_rules(sink)
     assert session.checker.counts["WS-MEDIA-007"].checks == 1
+
+
+# -- hostile peers (issue 13, items 8 and 9) ----------------------------------
+
+
+def _media(seq: int, track: str, chunk: int = 1, sid: str | None = None) -> str:
+    doc: dict[str, object] = {
+        "event": "media",
+        "sequenceNumber": str(seq),
+        "media": {"track": track, "chunk": str(chunk), "timestamp": "0", "payload": ""},
+    }
+    if sid is not None:
+        doc["streamSid"] = sid
+    return json.dumps(doc)
+
+
+def _limit_failures(sink: MemorySink) -> list[str]:
+    return [str(v[5]) for v in sink.rows["violations"] if v[1] == "WS-LIMIT-001"]
+
+
+def test_a_clean_stream_passes_the_limits_once() -> None:
+    texts, _ = valid_stream("PCMU", "both_tracks", 2, 5)
+    session, sink = feed(list(texts))
+    assert session.checker.counts["WS-LIMIT-001"].checks == 1
+    assert "WS-LIMIT-001" not in failed_rules(sink)
+
+
+def test_json_nested_5000_deep_is_a_violation_and_the_stream_goes_on() -> None:
+    texts, _ = valid_stream("PCMU", "inbound_track", 0, 10)
+    deep = '{"event":"media","media":' + "[" * 5000 + "]" * 5000 + "}"
+    hostile = [*texts[:4], deep, "[" * 100_000, *texts[4:]]
+    session, sink = feed(list(hostile))
+    assert session.frames == 10  # nothing around the deep ones lost
+    too_deep = [v for v in sink.rows["violations"] if v[1] == "WS-JSON-001"]
+    assert len(too_deep) == 2 and all("nested too deep" in str(v[5]) for v in too_deep)
+
+
+def test_a_new_long_track_name_in_every_message_is_counted_not_kept() -> None:
+    texts, _ = valid_stream("PCMU", "inbound_track", 0, 20)
+    stop = texts[-1]
+    hostile = list(texts[:-1])
+    seq = 22
+    for i in range(60):  # 20 KB names, then short new ones past the track bound
+        name = f"{i:04d}" + "x" * (20_000 if i < 30 else 4)
+        hostile.append(_media(seq, name))
+        seq += 1
+    hostile.append(stop.replace('"sequenceNumber": "22"', f'"sequenceNumber": "{seq}"'))
+    session, sink = feed(list(hostile))
+    assert len(session.tracks) <= 1 + MAX_EXTRA_TRACKS
+    rows = sink.rows["frames"]
+    assert all(len(str(r[1])) <= MAX_KEY_CHARS for r in rows)
+    assert sum(1 for r in rows if r[1] == "inbound") == 20  # the good track is whole
+    assert len(rows) == 20 + MAX_EXTRA_TRACKS
+    kept = [v for v in sink.rows["violations"] for field in v if len(str(field)) > 600]
+    assert kept == []  # no evidence keeps a 20 KB name
+    limits = _limit_failures(sink)
+    assert len(limits) == 2  # once per kind: over-long names, too many tracks
+    assert any("30 time(s)" in text and "(name)" in text for text in limits)
+    assert any("(tracks)" in text for text in limits)
+    (check,) = [r for r in sink.rows["rule_checks"] if r[2] == "WS-LIMIT-001"]
+    assert (check[3], check[4]) == (2, 2)
+
+
+def test_over_long_ids_and_too_many_parameters_are_cut_not_kept() -> None:
+    long_sid = "s" * 10_000
+    texts, _ = valid_stream("PCMU", "inbound_track", 2, 5, stream_sid=long_sid)
+    start = json.loads(texts[1])
+    params = start["start"]["customParameters"]
+    start["start"]["customParameters"] = {
+        **{f"n{i}": "v" for i in range(1_000)},
+        "long": "v" * 50_000,
+        **params,
+    }
+    hostile = [texts[0], json.dumps(start), *texts[2:]]
+    hostile = [
+        t.replace("}}", f'}}, "streamSid": "{long_sid}"}}', 1) if '"media"' in t else t
+        for t in hostile
+    ]
+    session, sink = feed(list(hostile))
+    assert len(session.stream_sid) <= MAX_KEY_CHARS
+    assert {len(str(r[0])) for r in sink.rows["frames"]} == {len(session.stream_sid)}
+    (stream,) = sink.rows["streams"]
+    assert all(len(str(v)) < 20_000 for v in stream)  # the fingerprint is bounded
+    assert session.frames == 5
+    assert session.checker.counts["WS-SID-001"].checks >= 5
+    assert "WS-SID-001" not in failed_rules(sink)  # compared with the sid as sent
+    limits = _limit_failures(sink)
+    assert any("(name)" in t for t in limits) and any(
+        "(parameters)" in t for t in limits
+    )

@@ -9,7 +9,13 @@ from harness.histogram import Histogram
 from harness.metrics.jitter import WARMUP_FRAMES
 from harness.records import MemorySink
 from harness.session import StreamSession
-from receivers.distributions import METRICS, Distributions, FrameTap
+from receivers.distributions import (
+    MAX_HISTOGRAMS,
+    METRICS,
+    OVERFLOW,
+    Distributions,
+    FrameTap,
+)
 from tests.receivers.helpers import row_dicts, stream_messages
 
 
@@ -110,3 +116,14 @@ def test_columns_built_off_the_loop_are_the_rows_drain_writes(tmp_path) -> None:
     table = pq.read_table(tmp_path / "records" / "histograms")
     got = [tuple(r.values()) for r in table.to_pylist()]
     assert len(want) > 20 and got == want
+
+
+def test_distinct_keys_are_bounded_per_process() -> None:
+    """Issue 13 item 8: invented codec and track names cannot grow the receiver."""
+    dist = Distributions("rx")
+    for i in range(MAX_HISTOGRAMS + 500):
+        dist.get("jitter_ns", "PCMU", f"track-{i}").record(1)
+    assert len(dist.histograms) <= MAX_HISTOGRAMS + len(METRICS)
+    assert dist.overflowed == 500
+    other = dist.histograms[("jitter_ns", OVERFLOW, OVERFLOW)]
+    assert sum(other.counts.values()) == 500  # counted, under one key

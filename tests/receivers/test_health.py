@@ -7,7 +7,7 @@ import gc
 import time
 
 from harness.records import MemorySink
-from receivers.health import Monitor, rss_bytes
+from receivers.health import Monitor
 from tests.receivers.helpers import row_dicts, run_async, wait_for
 
 
@@ -47,7 +47,10 @@ def test_a_blocked_loop_and_a_gc_pass_show_in_the_rows() -> None:
     assert sum(r["count"] for r in counted) == probes
     monitor.drain()  # nothing new: no rows
     assert len(sink.rows["histograms"]) == len(counted)
+    stats = monitor.stats()
+    assert set(stats) == {"cpu", "lag_p99_ms", "lag_max_ms"}
+    assert stats["lag_max_ms"] == round(rows[-1]["lag_max_ns"] / 1e6, 3)
 
 
-def test_rss_is_read_from_proc() -> None:
-    assert rss_bytes() > 10 * 2**20
+def test_no_stats_figures_before_the_first_row() -> None:
+    assert Monitor("receiver-1", "receiver", MemorySink()).stats() == {}

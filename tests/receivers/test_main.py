@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 import pytest
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 
+from harness.record_loss import RecordLoss
 from harness.tls import TlsFiles
-from receivers.__main__ import TOKEN_ENV, parse_args
+from receivers.options import TOKEN_ENV, parse_args
 from tests.conftest import seconds
 from tests.receivers.helpers import (
     client,
@@ -145,8 +146,18 @@ def test_serves_records_and_flushes_on_sigterm(
         "violations": 1,  # the stream still open at SIGTERM never sent stop
         "refused": 0,
     }
-    # its own health: the share of a core its loop used, and the loop's lag
-    assert set(last) - set(counts) == {"cpu", "lag_p99_ms", "lag_max_ms"}
+    # rows its records lost (none), and its own health: the share of a core
+    # its loop used, and the loop's lag
+    assert {k: last[k] for k in RecordLoss("r", "receiver").stats()} == {
+        "records_failed": 0,
+        "records_dropped": 0,
+        "record_write_errors": 0,
+    }
+    assert set(last) - set(counts) - set(RecordLoss("r", "receiver").stats()) == {
+        "cpu",
+        "lag_p99_ms",
+        "lag_max_ms",
+    }
     assert 0.0 <= float(last["cpu"]) < 1.5  # type: ignore[arg-type]
     health = read_table(tmp_path, "health")
     assert health and {r["producer"] for r in health} == {"receiver-7"}

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 
+from harness.io.recorder import Recorder
 from harness.records import MemorySink
 from harness.secret import Secret
 from harness.sink import RecordSink
-from harness.tls import TlsFiles, server_context
+from harness.tls import TlsFiles, client_context, server_context
 from receivers.server import HANDSHAKE_SUBJECT, Receiver, ServerConfig
-from receivers.sink import BatchSink
+from tests.conftest import seconds
 from tests.receivers.helpers import (
     client,
     read_table,
@@ -125,7 +129,7 @@ def test_streams_and_frames_land_in_parquet(
     ]
 
     async def scenario() -> dict[str, int]:
-        sink = BatchSink(RecordSink(tmp_path, "receiver-t", "receiver"))
+        sink = Recorder(RecordSink(tmp_path, "receiver-t", "receiver"), "frames")
         ctx = server_context(tls_files.cert_file, tls_files.key_file)
         receiver = Receiver(ServerConfig(), ctx, sink)
         await receiver.start()
@@ -137,7 +141,7 @@ def test_streams_and_frames_land_in_parquet(
         )
         await receiver.close(timeout=5)
         await sink.close()
-        assert sink.errors == 0
+        assert sink.loss.complete
         return receiver.stats()
 
     stats = run_async(scenario)
@@ -210,3 +214,70 @@ def test_a_taken_port_raises_oserror(tls_files: TlsFiles) -> None:
 
         with pytest.raises(OSError):
             run_async(scenario)
+
+
+def _firehose(
+    port: int, tls: TlsFiles, messages: list[str], stop: threading.Event
+) -> None:
+    """A peer that keeps sending media and never reads, so never answers a close."""
+
+    def frame(
+        text: str,
+    ) -> bytes:  # client frames are masked; a zero mask keeps it plain
+        data = text.encode()
+        size = len(data)
+        head = bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0xFE])
+        if size >= 126:
+            head += size.to_bytes(2, "big")
+        return head + b"\0\0\0\0" + data
+
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    with client_context(tls.ca_file).wrap_socket(raw, server_hostname="127.0.0.1") as s:
+        s.sendall(
+            b"GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += s.recv(4096)
+        s.sendall(b"".join(frame(m) for m in messages[:2]))  # connected, start
+        media = b"".join(frame(m) for m in messages[2:]) * 20
+        while not stop.is_set():
+            try:
+                s.sendall(media)
+            except OSError:
+                return
+
+
+def test_close_drops_a_peer_that_keeps_sending_and_never_answers(
+    tls_files: TlsFiles,
+) -> None:
+    """A saturating peer cannot keep the receiver reading (and recording) after close."""
+    _, messages = stream_messages(50, stop=False)
+    stop = threading.Event()
+
+    async def scenario() -> tuple[float, int, int, MemorySink]:
+        async with serving(tls_files) as (receiver, sink, _):
+            port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+            peer = threading.Thread(
+                target=_firehose, args=(port, tls_files, messages, stop), daemon=True
+            )
+            peer.start()
+            await wait_for(lambda: receiver.stats()["frames"] > 1000, timeout=10)
+            started = time.monotonic()
+            await receiver.close(timeout=1.0)
+            took = time.monotonic() - started
+            await asyncio.sleep(0.5)  # what was read before the drop is recorded
+            frames = receiver.stats()["frames"]
+            await asyncio.sleep(0.5)  # the peer still sends: nothing more is read
+            return took, frames, receiver.stats()["frames"], sink
+
+    try:
+        took, at_close, later, sink = run_async(scenario)
+    finally:
+        stop.set()
+    assert took < seconds(3.0)
+    assert later == at_close
+    (row,) = row_dicts(sink, "streams")
+    assert row["close_code"] == -1  # recorded at the close: no close frame came

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import os
 import signal
 import ssl
-import sys
 from pathlib import Path
 
 import pytest
 
 from harness.errors import ConfigError
+from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
+from harness.record_loss import RecordLoss
 from harness.tls import TlsFiles
 from receivers import service
 
@@ -49,7 +49,7 @@ def test_a_syntax_error_exits_2_with_one_line(
 ) -> None:
     with pytest.raises(SystemExit) as info:
         parser().parse_args(["--port", "x"])
-    assert info.value.code == service.EXIT_USAGE
+    assert info.value.code == EXIT_USAGE
     err = capsys.readouterr().err.splitlines()[-1]
     assert err.startswith("prog: argument --port: invalid int value: 'x'")
     assert err.endswith("; see prog --help")
@@ -89,17 +89,6 @@ def test_check_flags_checks_files_and_extra_seconds(
     a_file = p.parse_args(flags(tls_files, Path(tls_files.cert_file)))
     with pytest.raises(ConfigError, match="^--run-dir: .* is not a directory"):
         service.check_flags(a_file, p)
-
-
-def test_emit_prints_one_compact_json_line(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    service.emit("stats", frames=3, cpu=0.5)
-    assert capsys.readouterr().out == '{"event":"stats","frames":3,"cpu":0.5}\n'
-    closed = io.StringIO()
-    closed.close()
-    monkeypatch.setattr(sys, "stdout", closed)
-    service.emit("stats", frames=4)  # nobody reading: no error
 
 
 def test_stop_event_is_set_by_signals_and_by_the_deadline() -> None:
@@ -173,13 +162,18 @@ def test_exit_code_is_3_when_records_were_lost(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     log = logging.getLogger("receivers.test")
-    assert service.exit_code(0, log, tmp_path) == service.EXIT_OK
+    loss = RecordLoss("r", "receiver")
+    assert service.exit_code(loss, log, tmp_path) == EXIT_PASS
     assert caplog.records == []
-    assert service.exit_code(2, log, tmp_path) == service.EXIT_HARNESS
+    loss.fail("frames", 10, "disk full", 1, 1)
+    loss.fail("frames", 5, "disk full", 2, 2)
+    loss.drop("frames", 3, 3, 3)
+    assert service.exit_code(loss, log, tmp_path) == EXIT_HARNESS
     (record,) = caplog.records
     assert record.name == "receivers.test"
     assert record.getMessage() == (
-        f"2 record write(s) failed; records under {tmp_path} are incomplete"
+        f"2 record write(s) failed (15 rows), 3 rows dropped; records under "
+        f"{tmp_path} are incomplete"
     )
 
 
@@ -188,7 +182,7 @@ def test_run_maps_a_config_error_to_exit_2(capsys: pytest.CaptureFixture[str]) -
         raise ConfigError("--port", "70000 is out of range", "use 0..65535")
 
     assert service.run("prog", lambda: 7) == 7
-    assert service.run("prog", refuse) == service.EXIT_USAGE
+    assert service.run("prog", refuse) == EXIT_USAGE
     out = capsys.readouterr()
     assert out.err == "prog: --port: 70000 is out of range; use 0..65535\n"
     assert out.out == ""

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from harness.tls import TlsFiles
-from receivers.__main__ import parse_args
+from receivers.options import parse_args
 from receivers.workers import merge_stats, worker_argv
 from tests.conftest import seconds
 from tests.receivers.helpers import (

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from harness.rules import Checker
 from harness.sink import RecordSink
+from reports.gates import DEFAULT_THRESHOLDS, Threshold
+from reports.load import Run
+from reports.summary import build_report
 
 
 MS = 1_000_000
@@ -159,3 +163,10 @@ class RunBuilder:
         for sink in (self.scenario, self.platform, self.receiver):
             sink.flush()
         return self.root
+
+
+def build_summary(
+    run: Run, thresholds: Iterable[Threshold] = DEFAULT_THRESHOLDS
+) -> dict[str, Any]:
+    """The ``summary.json`` content for ``run``, gated by ``thresholds``."""
+    return build_report(run, thresholds).summary

@@ -10,8 +10,7 @@ from harness.histogram import bucket_of
 from reports.health import summarise_harness
 from reports.load import load_run
 from reports.stats import distribution
-from reports.summary import build_summary
-from tests.reports.helpers import MS, T0, RunBuilder
+from tests.reports.helpers import MS, T0, RunBuilder, build_summary
 
 
 NO_PACING = distribution(np.zeros(0, np.int64))

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
+from harness.codecs import FRAME_NS
 from harness.metrics.jitter import WARMUP_FRAMES
 from harness.records import MemorySink
 from harness.session import StreamSession
@@ -31,7 +32,6 @@ from tests.reports.helpers import MS, T0, RunBuilder
 
 SHORT_STREAMS, SHORT_FRAMES = 200, 100  # 2 s holds
 LONG_FRAMES = 20_000  # one 400 s hold
-FRAME_NS = 20 * MS
 
 
 def delays(shape: str, scale_ns: float, n: int, rng: random.Random) -> list[int]:

@@ -13,8 +13,7 @@ from harness.correlation import PARAM_NAME, Expectation, digest, fingerprint
 from harness.rules import Checker
 from reports.join import joined_checks
 from reports.load import load_run
-from reports.summary import build_summary
-from tests.reports.helpers import RunBuilder
+from tests.reports.helpers import RunBuilder, build_summary
 
 
 PARAMS = [("FirstName", "Jane"), ("LastName", "Doe")]

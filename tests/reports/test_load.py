@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness.errors import ConfigError
+from reports.__main__ import main
 from reports.load import COLUMNS, LAZY, Parts, find_parts, load_run, load_table
+from tests.reports.conftest import build_passing
 from tests.reports.helpers import MS, T0, RunBuilder
 
 
@@ -211,3 +214,76 @@ def test_a_part_without_some_columns_reads_them_as_zero_or_empty(
     assert batch.column("arrival_ns").to_pylist() == [0, 0]
     assert batch.column("payload_bytes").type == pa.int32()
     assert batch.column("stream_sid").null_count == 2  # categoricals keep nulls
+
+
+# -- parts that cannot be read (issue 13, item 6) ------------------------------
+
+
+def _damaged(root: Path) -> tuple[Path, Path]:
+    """A passing run with its frames part truncated and a streams part of the wrong schema."""
+    run_dir = build_passing(root)
+    (frames,) = (run_dir / "records" / "frames").glob("*.parquet")
+    data = frames.read_bytes()
+    frames.write_bytes(data[: len(data) // 2])
+    wrong = run_dir / "records" / "streams" / "receiver-2-000009.parquet"
+    pq.write_table(
+        pa.table({"stream_sid": pa.array([1, 2], pa.int64()), "frames": ["a", "b"]}),
+        wrong,
+    )
+    return frames, wrong
+
+
+def test_bad_parts_are_left_out_and_named(tmp_path: Path) -> None:
+    frames, wrong = _damaged(tmp_path)
+    run = load_run(tmp_path)
+    bad = {b.path: b for b in run.bad_parts}
+    assert set(bad) == {frames, wrong}
+    assert "not a readable Parquet file" in bad[frames].problem
+    assert bad[wrong].table == "streams"
+    assert "stream_sid is int64, not string" in bad[wrong].problem
+    assert "frames is string, not int64" in bad[wrong].problem
+    assert len(run.frames) == 0 and len(run.streams) == 3  # the rest is read
+
+
+def test_narrower_types_are_read_without_complaint(tmp_path: Path) -> None:
+    run_dir = build_passing(tmp_path)
+    (part,) = (run_dir / "records" / "streams").glob("*.parquet")
+    table = pq.read_table(part)
+    i = table.schema.get_field_index("frames")
+    pq.write_table(
+        table.set_column(i, "frames", table["frames"].cast(pa.int32())), part
+    )
+    run = load_run(run_dir)
+    assert run.bad_parts == () and run.streams["frames"].dtype == "int64"
+
+
+def test_the_report_is_written_incomplete_and_exits_3_naming_each_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames, wrong = _damaged(tmp_path)
+    assert main([str(tmp_path), "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"records incomplete: {frames}" in err and str(wrong) in err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["verdict"] == "incomplete"
+    assert {p["path"] for p in summary["incomplete"]["parts"]} == {
+        str(frames),
+        str(wrong),
+    }
+    md = (tmp_path / "report.md").read_text()
+    assert "Records incomplete" in md and str(frames) in md
+    assert "Records incomplete" in (tmp_path / "report.html").read_text()
+
+
+def test_a_run_json_of_the_wrong_shape_exits_2_naming_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = build_passing(tmp_path)
+    (run_dir / "run.json").write_text('{"events": "abc"}')
+    assert main([str(run_dir), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "run.json: events: is a string" in err and "Traceback" not in err
+    (run_dir / "run.json").write_text("[" * 100_000)
+    assert main([str(run_dir), "--quiet"]) == 2
+    assert "nested too deep" in capsys.readouterr().err

@@ -10,8 +10,8 @@ from harness.rules import RULES
 from reports.gates import Threshold
 from reports.load import load_run
 from reports.render import html, json as json_render, junit, markdown
-from reports.summary import SCHEMA, Report, build_report, build_summary
-from tests.reports.helpers import RunBuilder
+from reports.summary import SCHEMA, Report, build_report
+from tests.reports.helpers import RunBuilder, build_summary
 
 
 def test_the_documented_keys_are_there(passing_report: Report) -> None:

@@ -71,3 +71,21 @@ def test_the_warmup_leaves_the_estimate_under_two_percent_low() -> None:
     for k in range(WARMUP_FRAMES + 1):
         jit.update(k * 20 * MS + (k % 2) * MS, k * 20 * MS)
     assert jit.settled and 0.98 * MS < jit.recorded() < MS
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10**12), st.integers(0, 10**9)),
+        min_size=1,
+        max_size=WARMUP_FRAMES + 40,
+    )
+)
+def test_record_is_update_then_recorded(pairs) -> None:
+    """The receiver's one call per frame gives what update + recorded() give."""
+    fed, recorded = InterarrivalJitter(), InterarrivalJitter()
+    for arrival, media in pairs:
+        fed.update(arrival, media)
+        got = recorded.record(arrival, media)
+        want = fed.recorded()
+        assert got == want or (math.isnan(got) and math.isnan(want))
+        assert recorded.jitter_ns == fed.jitter_ns and recorded.frames == fed.frames

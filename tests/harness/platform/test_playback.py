@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
+from harness.codecs import FRAME_NS
 from harness.platform.playback import Playback
-
-
-FRAME_NS = 20_000_000
 
 
 def test_a_mark_with_nothing_queued_comes_back_at_once() -> None:

@@ -679,3 +679,54 @@ def test_accept_ws_url_defect_dials_plain_ws(tls_files: TlsFiles) -> None:
             assert status == 400  # every other URL rule still holds
 
     run(main())
+
+
+def test_it_dials_only_loopback_and_refuses_the_rest_naming_the_field(
+    tls_files: TlsFiles,
+) -> None:
+    """Issue 13 item 10: no open relay; the refusal is the documented 400 + code."""
+
+    async def main() -> None:
+        async with running_platform(tls_files) as p:
+            status, body = await p.create({"Url": "wss://10.255.0.1/stream"})
+            assert (status, body["code"], body["status"]) == (400, 31922, 400)
+            assert body["message"].startswith("Url: ")
+            assert "--allow-dial 10.255.0.1:443" in body["message"]
+            status, body = await p.create(
+                {
+                    "Url": "wss://127.0.0.1:9/s",
+                    "StatusCallback": "https://192.0.2.1:8443/cb",
+                }
+            )
+            assert (status, body["code"]) == (400, 21402)
+            assert body["message"].startswith("StatusCallback: ")
+            assert "192.0.2.1:8443" in body["message"]
+            assert p.supervisor.registry.total_count == 0  # nothing was dialled
+
+    run(main())
+
+
+def test_oversized_refusals_name_the_field_the_limit_and_the_fix(
+    tls_files: TlsFiles,
+) -> None:
+    """Issue 13 item 11: a 5,000-digit index and 1,000 form fields."""
+
+    async def main() -> None:
+        async with running_platform(tls_files) as p:
+            digits = "9" * 5000
+            status, body = await p.create(
+                {"Url": "wss://127.0.0.1:9/s", f"Parameter{digits}.Name": "n"}
+            )
+            assert status == 422, body
+            (error,) = body["errors"]
+            assert error.startswith("Parameter9999...Name: a parameter index of 5000")
+            assert "numbered 1 to 99" in error and len(error) < 200
+            fields = [("Url", "wss://127.0.0.1:9/s")]
+            fields += [(f"X{i}", "v") for i in range(1000)]
+            status, body = await p.post(p.streams_url(), fields)
+            assert (status, body["status"], body["code"]) == (413, 413, 413)
+            assert "Maximum number of form fields 1000 exceeded" in body["message"]
+            assert "send fewer or smaller fields" in body["message"]
+            assert p.supervisor.registry.total_count == 0
+
+    run(main())

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from harness.api import TRACK_MEDIA
-from harness.codecs import get_codec
+from harness.audio import encoded_frames
+from harness.codecs import FRAME_NS, get_codec
 from harness.correlation import Expectation
 from harness.messages import decoder
 from harness.platform.dialect import DIALECTS
 from harness.platform.faults import StreamPlan, parse_faults
 from harness.platform.state import Stream
 from harness.platform.streamer import (
-    FRAME_NS,
     Counters,
     Streamer,
     StreamerSettings,
@@ -27,7 +27,6 @@ from harness.platform.streamer import (
 )
 from harness.platform.ticker import Ticker
 from harness.secret import Secret
-from harness.signal import encoded_frames
 from harness.sink import MemorySink
 from harness.tls import TlsFiles, client_context
 from tests.conftest import seconds

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 
-from harness.platform.ticker import RESOLUTION_NS, Ticker, ceil_ms
+from harness.platform.ticker import RESOLUTION_NS, Ticker
 from tests.conftest import seconds
 from tests.harness.platform.support import run
 
 
 MS = 1_000_000
+
+
+def ceil_ms(ns: int) -> int:
+    """``ns`` rounded up to a whole millisecond, a time on the ticker's grid."""
+    return -(-ns // RESOLUTION_NS) * RESOLUTION_NS
 
 
 class Repeat:

@@ -1,0 +1,243 @@
+"""The one record writer of every asyncio producer: rows on the loop, Parquet off it.
+
+Writing a second of frames as Parquet costs about 1 µs per row (~50 ms at
+45k frames/s). Done on the event loop, that stall would land in the very
+times the producer measures (a receiver's arrival stamps, the platform's send
+log), so the loop only appends to a :class:`harness.sink.Batch` (the hot table
+columnar, see :class:`harness.sink.ColumnBuffer`); a flush swaps the batch out
+(atomic on the loop) and hands it to one worker thread, the only thread that
+touches the :class:`harness.sink.RecordSink`.
+
+Two promises:
+
+* **A batch handed to the writer is never lost to a cancel.** Shutdown cancels
+  the periodic flush; cancelling the executor's future used to drop a write
+  still queued for the thread, with every row of the last second in it (issue
+  10). Cancelling a flush only stops its wait; the write goes on and the next
+  flush (the one at exit) waits for it.
+* **Bounded.** When the writer falls behind (a saturated core starves its
+  thread), rows wait in memory. At most ``max_rows`` rows wait (default
+  :data:`MAX_ROWS`, or ``STREAMLOAD_RECORD_BACKLOG_ROWS``); beyond that, rows of
+  the hot table (frames, the bulk) are dropped from the records until the
+  writer catches up, and counted exactly in :attr:`loss` (``records_dropped``
+  in the stats line and the producer's manifest), with when it began and
+  ended. Every other row (streams, violations, health) is always kept: they
+  are few and the accounting needs each one. No backpressure: slowing the
+  socket reads would move the very latencies being measured.
+
+A failed write loses only its own rows, counted in the same :attr:`loss`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from harness.record_loss import RecordLoss
+from harness.sink import Batch, Columns, RecordSink, warm_up
+
+
+__all__ = ["BACKLOG_ENV", "MAX_ROWS", "Recorder", "max_rows_from_env"]
+
+logger = logging.getLogger(__name__)
+
+MAX_ROWS = 2_000_000
+"""Rows that may wait for the writer: ~45 s of a receiver's peak frame rate,
+~100 MB of packed frames."""
+BACKLOG_ENV = "STREAMLOAD_RECORD_BACKLOG_ROWS"
+
+
+def max_rows_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """The backlog bound: ``STREAMLOAD_RECORD_BACKLOG_ROWS`` or :data:`MAX_ROWS`.
+
+    A tuning knob (tests set it tiny to drive the bound): a value that is not a
+    positive integer is logged and the default used, rather than stopping a
+    producer that is already part of a run.
+    """
+    env = os.environ if environ is None else environ
+    text = env.get(BACKLOG_ENV, "")
+    if not text:
+        return MAX_ROWS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        logger.warning(
+            "%s=%r is not a positive integer; using %d", BACKLOG_ENV, text, MAX_ROWS
+        )
+        return MAX_ROWS
+    return value
+
+
+class Recorder:
+    """A :class:`harness.records.RowSink` for the event loop, written by one thread.
+
+    Args:
+        records: where rows end up; after construction only the writer touches it.
+        hot: the table kept columnar (and dropped first when the writer is behind).
+        flush_rows: hand a batch over before its interval once it holds this many.
+        before_flush: called on the loop at the start of every flush, to add
+            summaries (histogram counts) that belong to the same batch.
+        max_rows: rows that may wait (buffered plus handed over, not yet
+            written); ``None``: :func:`max_rows_from_env`.
+    """
+
+    def __init__(
+        self,
+        records: RecordSink,
+        hot: str,
+        *,
+        flush_rows: int = 50_000,
+        before_flush: Sequence[Callable[[], object]] = (),
+        max_rows: int | None = None,
+    ) -> None:
+        self.records = records
+        self.loss: RecordLoss = records.loss
+        self.hot = hot
+        self.flush_rows = flush_rows
+        self.before_flush = list(before_flush)
+        self.max_rows = max_rows_from_env() if max_rows is None else max_rows
+        self._batch = Batch(hot)
+        self.add: Callable[[str, tuple[object, ...]], None] = self._batch.add
+        """Buffer one row (event-loop thread only): the current batch's own
+        ``add`` while there is room, one call less per frame on the hot path."""
+        self._queued = 0
+        """Rows handed to the writer and not yet written."""
+        self._dropping = False
+        self._flushed = False
+        self._writes: set[asyncio.Future[None]] = set()
+        """Writes handed to the thread and not yet done (never cancelled)."""
+        warm_up()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records")
+
+    def defer(self, table: str, build: Columns) -> None:
+        """Have the writer build one part of ``table`` (see :meth:`Batch.defer`)."""
+        self._batch.defer(table, build)
+
+    @property
+    def pending(self) -> int:
+        """Rows buffered on the loop and not yet handed to the writer."""
+        return len(self._batch)
+
+    @property
+    def backlog(self) -> int:
+        """Rows in memory: buffered on the loop plus handed over and not yet written."""
+        return len(self._batch) + self._queued
+
+    def _drop(self, table: str, row: tuple[object, ...]) -> None:
+        """``add`` while the backlog is full: hot rows counted and dropped."""
+        if table == self.hot:
+            self.loss.drop(table, 1, time.monotonic_ns(), time.time_ns())
+        else:
+            self._batch.add(table, row)
+
+    def check(self) -> None:
+        """Switch to dropping hot rows when the backlog is full, and back once it is not.
+
+        Called on the loop at every tick of :meth:`run` and every flush, so the
+        bound holds to within one tick of rows.
+        """
+        full = self.backlog >= self.max_rows
+        if full and not self._dropping:
+            self._dropping = True
+            self.add = self._drop
+            logger.warning(
+                "%s: record writer behind (%d rows waiting, bound %d): dropping "
+                "%s rows from the records, counted, until it catches up",
+                self.records.producer,
+                self.backlog,
+                self.max_rows,
+                self.hot,
+            )
+        elif not full and self._dropping:
+            self._dropping = False
+            self.add = self._batch.add
+            logger.warning(
+                "%s: record writer caught up; %d %s rows dropped so far",
+                self.records.producer,
+                self.loss.dropped.get(self.hot, 0),
+                self.hot,
+            )
+
+    def hand_off(self, *, force: bool = False) -> None:
+        """Give the buffered rows to the writer without waiting (loop thread)."""
+        for hook in self.before_flush:
+            try:
+                hook()
+            except Exception:  # a summary must never cost the rows
+                logger.exception("preparing a flush failed")
+        batch = self._batch
+        if not (len(batch) or force or not self._flushed):
+            return
+        self._flushed = True
+        self._batch = Batch(self.hot)
+        self.add = self._drop if self._dropping else self._batch.add
+        rows = len(batch)
+        self._queued += rows
+        loop = asyncio.get_running_loop()
+        write = loop.run_in_executor(self._executor, self._write, batch)
+        self._writes.add(write)
+
+        def done(future: asyncio.Future[None]) -> None:
+            self._writes.discard(future)
+            self._queued -= rows
+            self.check()
+
+        write.add_done_callback(done)
+        self.check()
+
+    async def flush(self, *, force: bool = False) -> None:
+        """Hand every buffered row to the writer, and wait for every write under way.
+
+        Cancelling this only stops the wait (see the module's docstring).
+        """
+        self.hand_off(force=force)
+        if self._writes:
+            await asyncio.shield(asyncio.gather(*self._writes))
+
+    async def run(
+        self,
+        interval: float,
+        stop: asyncio.Event | None = None,
+        tick: float = 0.1,
+    ) -> None:
+        """Hand over every ``interval`` s, or sooner when ``flush_rows`` pile up.
+
+        Never waits for the writer, so the bound is checked every ``tick``
+        however far behind it is. Returns when ``stop`` is set (or runs until
+        cancelled); the caller does the final :meth:`close`.
+        """
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        due = loop.time() + interval
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=min(tick, interval))
+            except TimeoutError:
+                pass
+            self.check()
+            if loop.time() >= due or self.pending >= self.flush_rows:
+                self.hand_off()
+                due = loop.time() + interval
+
+    async def close(self) -> RecordLoss:
+        """Write what is left, stop the writer and write the producer's manifest."""
+        await self.flush(force=True)
+        self._executor.shutdown(wait=True)
+        self.records.write_manifest()
+        return self.loss
+
+    def _write(self, batch: Batch) -> None:
+        """Writer thread: move a batch into the record sink and write it."""
+        try:
+            batch.write(self.records)
+        except Exception as exc:  # RecordSink counts its own; this is a bug's
+            self.loss.fail(
+                "batch", len(batch), repr(exc), time.monotonic_ns(), time.time_ns()
+            )
+            logger.exception("writing records under %s failed", self.records.root)
