@@ -38,7 +38,7 @@ MEANINGS: Final[Mapping[int, str]] = {
     EXIT_PASS: "pass",
     EXIT_FAIL: "a gate or conformance rule failed",
     EXIT_USAGE: "usage or configuration error",
-    EXIT_HARNESS: "the harness itself failed",
+    EXIT_HARNESS: "the harness itself failed, or its records are incomplete",
     EXIT_INTERRUPTED: "interrupted (after the report is written)",
 }
 """Each code and its one-line meaning, as the README's table words it."""

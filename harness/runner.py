@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -519,7 +520,13 @@ class _Run:
             "--sl-workers", str(load.processes),
         ]  # fmt: skip
         if load.processes > 1:
+            # Locust's master binds every interface on port 5557 by default, so two
+            # runs on one host collide and the workers' port is open to the network:
+            # a free loopback port for each run instead.
+            port = str(_free_loopback_port())
             argv += ["--processes", str(load.processes)]
+            argv += ["--master-bind-host", "127.0.0.1", "--master-bind-port", port]
+            argv += ["--master-host", "127.0.0.1", "--master-port", port]
         ca_file = self.tls.ca_file if opts.target is None else opts.target_ca_file
         if ca_file is not None:
             argv += ["--sl-ca-file", str(ca_file)]
@@ -898,3 +905,11 @@ def _finish(
     if failure is not None or moved or code not in (EXIT_PASS, EXIT_FAIL):
         return EXIT_HARNESS
     return EXIT_INTERRUPTED if run.interrupted else code
+
+
+def _free_loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 now (Locust binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
