@@ -269,25 +269,7 @@ class _Run:
             self._discover(opts.target)
         self.tls = make_tls(opts.out / "tls")
         target = opts.target
-        # Secrets reach children through the environment, never argv: argv shows
-        # in process lists and logs.
-        api_token = (
-            target.token.reveal()
-            if target is not None
-            else os.environ.get("STREAMLOAD_PLATFORM_TOKEN")
-            or secrets.token_urlsafe(24)
-        )
-        bearer = os.environ.get("STREAMLOAD_BEARER_TOKEN") or secrets.token_urlsafe(24)
-        # Callbacks are signed (api.md §4) so CB-004 is checked: a random key per
-        # embedded run; against a real target only the user's own key.
-        signing_key = os.environ.get("SIGNALWIRE_SIGNING_KEY") or (
-            "" if target is not None else secrets.token_urlsafe(24)
-        )
-        self.env = {
-            "SIGNALWIRE_API_TOKEN": api_token,
-            "STREAMLOAD_BEARER_TOKEN": bearer,
-            "SIGNALWIRE_SIGNING_KEY": signing_key,
-        }
+        self.env = _secrets_env(target)
         self.lifetime = str(int(profile.load.duration_s + 600))
         self.account_sid = target.project_id if target else str(uuid.uuid4())
         self._start_receivers()
@@ -905,6 +887,30 @@ def _finish(
     if failure is not None or moved or code not in (EXIT_PASS, EXIT_FAIL):
         return EXIT_HARNESS
     return EXIT_INTERRUPTED if run.interrupted else code
+
+
+def _secrets_env(target: Target | None) -> dict[str, str]:
+    """The secrets the services need, for their environment (never argv).
+
+    Secrets reach children through the environment, never argv: argv shows
+    in process lists and logs.
+    """
+    api_token = (
+        target.token.reveal()
+        if target is not None
+        else os.environ.get("STREAMLOAD_PLATFORM_TOKEN") or secrets.token_urlsafe(24)
+    )
+    bearer = os.environ.get("STREAMLOAD_BEARER_TOKEN") or secrets.token_urlsafe(24)
+    # Callbacks are signed (api.md §4) so CB-004 is checked: a random key per
+    # embedded run; against a real target only the user's own key.
+    signing_key = os.environ.get("SIGNALWIRE_SIGNING_KEY") or (
+        "" if target is not None else secrets.token_urlsafe(24)
+    )
+    return {
+        "SIGNALWIRE_API_TOKEN": api_token,
+        "STREAMLOAD_BEARER_TOKEN": bearer,
+        "SIGNALWIRE_SIGNING_KEY": signing_key,
+    }
 
 
 def _free_loopback_port() -> int:

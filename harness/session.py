@@ -301,7 +301,12 @@ class StreamSession:
     # -- feeding -----------------------------------------------------------
 
     def receive(self, data: str | bytes, arrival_ns: int, sink: RowSink) -> None:
-        """Handle one WebSocket message that arrived at ``arrival_ns``."""
+        """Handle one WebSocket message that arrived at ``arrival_ns``.
+
+        Long because: this is the receiver's per-message hot path; the media
+        fast path is inlined here on purpose (a call costs about as much as a
+        rule check), and each step mirrors one in :meth:`_media`.
+        """
         if not isinstance(data, str):
             self.checker.check(
                 "WS-JSON-001",
@@ -755,6 +760,29 @@ class StreamSession:
             at_ns=at_ns,
         )
         tracks = tuple(announced)
+        self._judge_tracks_and_parameters(exp, tracks, params, at_ns)
+        # Media tracks are judged against the Track requested when it is
+        # known: a wrong start.tracks is WS-START-002's finding alone.
+        requested = TRACK_MEDIA.get(exp.track) if exp is not None else None
+        self.tracks = {name: TrackState() for name in requested or tracks}
+        self._media_tracks = (self._media_tracks[0], tuple(self.tracks))
+        self.checker.note(
+            "WS-START-004", "absent" if message.stream_sid is UNSET else "present"
+        )
+        self._same_sid(message.stream_sid, at_ns)
+        self._top_level_sid(message.stream_sid, at_ns)
+        self._dialect_ids(body, at_ns)
+
+    def _judge_tracks_and_parameters(
+        self,
+        exp: Expectation | None,
+        tracks: tuple[str, ...],
+        params: dict[str, str],
+        at_ns: int,
+    ) -> None:
+        """WS-START-002/003: the announced tracks and the custom parameters,
+        against the request when it is known (else only what the docs allow)."""
+        check = self.checker.check
         if exp is not None:
             self.track = exp.track
             check(
@@ -786,17 +814,6 @@ class StreamSession:
             self.track = next(
                 (k for k, v in TRACK_MEDIA.items() if v == tuple(sorted(tracks))), ""
             )
-        # Media tracks are judged against the Track requested when it is
-        # known: a wrong start.tracks is WS-START-002's finding alone.
-        requested = TRACK_MEDIA.get(exp.track) if exp is not None else None
-        self.tracks = {name: TrackState() for name in requested or tracks}
-        self._media_tracks = (self._media_tracks[0], tuple(self.tracks))
-        self.checker.note(
-            "WS-START-004", "absent" if message.stream_sid is UNSET else "present"
-        )
-        self._same_sid(message.stream_sid, at_ns)
-        self._top_level_sid(message.stream_sid, at_ns)
-        self._dialect_ids(body, at_ns)
 
     def _parameters(self, body: m.StartBody, at_ns: int) -> dict[str, str]:
         """start's custom parameters as read: at most :data:`MAX_PARAMS`, with

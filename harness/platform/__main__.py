@@ -130,28 +130,7 @@ class Options:
         generated = not token
         if generated:  # written to RUN_DIR/api-token (0600), never printed
             token = secrets.token_urlsafe(24)
-        if args.conferences < 0:  # 0: an idle space, for discovery to find none
-            raise ConfigError(
-                "--conferences", f"{args.conferences} is too few", "use 0 or more"
-            )
-        if args.workers < 1:
-            raise ConfigError(
-                "--workers", f"{args.workers} is too few", "use 1 (in process) or more"
-            )
-        if args.calls < 0:
-            raise ConfigError("--calls", f"{args.calls} is too few", "use 0 or more")
-        if not args.stats_interval > 0:
-            raise ConfigError(
-                "--stats-interval",
-                f"{args.stats_interval} is not positive",
-                "use e.g. 1.0",
-            )
-        if not args.max_duration > 0:
-            raise ConfigError(
-                "--max-duration",
-                f"{args.max_duration} is not positive",
-                "use e.g. 3600",
-            )
+        _check_counts(args)
         dialect = DIALECTS[args.dialect]
         faults = parse_faults(args.fault)
         defects = parse_defects(args.defect)
@@ -197,6 +176,32 @@ class Options:
             token_generated=generated,
             dial=dial,
             public=not is_loopback(address.host),
+        )
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    """The numeric flags in range, each refusal naming its flag and the fix."""
+    if args.conferences < 0:  # 0: an idle space, for discovery to find none
+        raise ConfigError(
+            "--conferences", f"{args.conferences} is too few", "use 0 or more"
+        )
+    if args.workers < 1:
+        raise ConfigError(
+            "--workers", f"{args.workers} is too few", "use 1 (in process) or more"
+        )
+    if args.calls < 0:
+        raise ConfigError("--calls", f"{args.calls} is too few", "use 0 or more")
+    if not args.stats_interval > 0:
+        raise ConfigError(
+            "--stats-interval",
+            f"{args.stats_interval} is not positive",
+            "use e.g. 1.0",
+        )
+    if not args.max_duration > 0:
+        raise ConfigError(
+            "--max-duration",
+            f"{args.max_duration} is not positive",
+            "use e.g. 3600",
         )
 
 
@@ -579,6 +584,24 @@ async def serve(options: Options) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(signum)
         signal.signal(signum, signal.SIG_IGN)
+    await _shut_down(runner, supervisor, callbacks, background, recorder)
+    log.info(
+        "stopped: %d streams served, %d frames sent",
+        registry.total_count,
+        supervisor.frames_sent,
+    )
+    return EXIT_PASS
+
+
+async def _shut_down(
+    runner: web.AppRunner,
+    supervisor: Supervisor,
+    callbacks: Callbacks,
+    background: list[asyncio.Task[None]],
+    recorder: Recorder,
+) -> None:
+    """Stop in the order that loses nothing: no new streams, the streams (with
+    their stops and callbacks), the background tasks, then the last records."""
     await runner.cleanup()  # no new streams from here on
     await supervisor.shutdown(SHUTDOWN_GRACE_S)
     await callbacks.close(SHUTDOWN_GRACE_S)
@@ -586,12 +609,6 @@ async def serve(options: Options) -> int:
         task.cancel()
     await asyncio.gather(*background, return_exceptions=True)
     await recorder.close()
-    log.info(
-        "stopped: %d streams served, %d frames sent",
-        registry.total_count,
-        supervisor.frames_sent,
-    )
-    return EXIT_PASS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
