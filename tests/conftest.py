@@ -40,3 +40,28 @@ def seconds(value: float) -> float:
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     """One throwaway CA and loopback server certificate for the whole session."""
     return make_tls(Path(tmp_path_factory.mktemp("tls")))
+
+
+SERIAL: tuple[str, ...] = (
+    "tests/benchmarks/",
+    "tests/e2e/test_accuracy.py",
+    "tests/e2e/test_budget.py",
+    "tests/e2e/test_capacity.py",
+    "tests/e2e/test_distributed.py",
+    "tests/e2e/test_faults_hostile.py",
+    "tests/e2e/test_jitter_hold.py",
+    "tests/scenarios/test_shapes.py",
+    "tests/scenarios/test_users.py",
+)
+"""Tests that judge timing (latency, pacing, schedules) or load every core:
+``scripts/test`` runs them alone after the rest, which runs in parallel
+(pytest-xdist), so no other test's load reaches their figures."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark :data:`SERIAL` tests ``serial`` by path, in one place."""
+    for item in items:
+        path = Path(str(item.fspath)).resolve()
+        rel = path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else ""
+        if rel.startswith(SERIAL):
+            item.add_marker(pytest.mark.serial)
