@@ -143,6 +143,8 @@ class FrameFacts:
                 for number in range(pieces.count):
                     self._piece(pieces.piece(number))
                 del self._pieces
+            for sample in [*self._samples.values(), *self._level_pacing.values()]:
+                sample.settle()  # sorted once for the several summaries of each
             self.pacing = summarise([self._pacing])
             """Distribution of the sender's own lateness per frame (sent - due)."""
             self.views = [self._view(*view) for view in views or []]
