@@ -35,6 +35,7 @@ from reports.gates import (
 from reports.load import Run, load_run
 from reports.performance import Performance
 from reports.render import html, json, junit, markdown, plots
+from reports.render.section import Section
 from reports.summary import Report, build_report
 
 
@@ -92,11 +93,8 @@ def write_reports(
         whole, levels = capacity.level_runs(run, shape)
     report = _gated(run, profile, whole)
     summary = report.summary
-    extra_md: list[str] = []
-    extra_html: list[str] = []
-    top_md: list[str] = []
-    top_html: list[str] = []
-    """Sections right after the verdict (the capacity answer)."""
+    sections: list[Section] = []
+    """What the profile adds beside the summary's own sections."""
     if profile is not None:
         summary["profile"] = {"name": profile.name, "source": profile.source}
     run_json = _read_json(run_dir / "run.json")
@@ -125,8 +123,14 @@ def write_reports(
         # the whole run includes the levels that broke: only the answer gates it
         summary["thresholds"] = [capacity.capacity_gate(result)]
         summary["verdict"] = verdict(summary["thresholds"])
-        top_md += capacity.render_markdown(result)
-        top_html.append(capacity.render_html(result, plots.capacity(result)))
+        sections.append(
+            Section(
+                key="capacity",
+                markdown=capacity.render_markdown(result),
+                html=capacity.render_html(result, plots.capacity(result)),
+                placement="top",
+            )
+        )
     gate = coverage.coverage_gate(
         unchecked,
         require,
@@ -142,25 +146,27 @@ def write_reports(
             summary, profile.report.baseline, profile.report.band
         )
         summary["codec_compare"] = side
-        extra_md += compare.render_codec_markdown(side)
-        extra_html.append(compare.render_codec_html(side))
+        sections.append(
+            Section(
+                key="codec_compare",
+                markdown=compare.render_codec_markdown(side),
+                html=compare.render_codec_html(side),
+            )
+        )
     summary["timeline"] = timeline.timeline(run, run_json)
     if run_json is not None and run_json.get("budget"):
         summary["run"]["budget"] = run_json["budget"]  # run_line shows a cap reached
-    extra_md += timeline.render_markdown(summary["timeline"])
-    extra_html.append(timeline.render_html(summary["timeline"]))
-    page = html.render(summary, report.plots)
-    end = page.rfind("</body>")
-    page = page[:end] + "\n".join(extra_html) + page[end:]
-    lines = markdown.render(summary).split("\n")
-    lines[3:3] = top_md  # after the verdict and the run line
-    if top_html:
-        at = page.index("</p>", page.index("<h1>")) + len("</p>")
-        page = page[:at] + "\n" + "\n".join(top_html) + page[at:]
+    sections.append(
+        Section(
+            key="timeline",
+            markdown=timeline.render_markdown(summary["timeline"]),
+            html=timeline.render_html(summary["timeline"]),
+        )
+    )
     texts = {
         "summary.json": json.render(summary),
-        "report.md": "\n".join(lines) + "\n".join(extra_md) + "\n",
-        "report.html": page,
+        "report.md": markdown.render(summary, sections),
+        "report.html": html.render(summary, report.plots, sections),
         "junit.xml": junit.render(summary),
     }
     paths = [_write(run_dir / name, texts[name]) for name in OUTPUTS]

@@ -71,10 +71,7 @@ class _Columns:
     @classmethod
     def of(cls, requests: pd.DataFrame) -> _Columns:
         return cls(
-            **{
-                f.name: requests[f.name].to_numpy()
-                for f in dataclasses.fields(cls)
-            }
+            **{f.name: requests[f.name].to_numpy() for f in dataclasses.fields(cls)}
         )
 
 
@@ -90,7 +87,10 @@ def _block(columns: _Columns, rows: npt.NDArray[np.bool_]) -> Json:
         "count": count,
         "errors": errors,
         "error_ratio": ratio(errors, count),
-        "statuses": {str(s): int(n) for s, n in zip(values.tolist(), counts.tolist())},
+        "statuses": {
+            str(s): int(n)
+            for s, n in zip(values.tolist(), counts.tolist(), strict=True)
+        },
         "latency_ms": distribution(done[answered] - sent[answered]),
         "from_due_ms": distribution(done[scheduled] - due[scheduled]),
     }

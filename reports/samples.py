@@ -273,9 +273,7 @@ class Samples:
             self._held = [np.concatenate(self._held)]
         for values in self._held:
             values.sort()
-        self._settled = [
-            (exact_sum(v), v[0].item(), v[-1].item()) for v in self._held
-        ]
+        self._settled = [(exact_sum(v), v[0].item(), v[-1].item()) for v in self._held]
 
     def sorted_runs(self) -> list[_Sorted]:
         """Every value as sorted runs: the spilled ones, else the settled arrays."""
