@@ -111,26 +111,8 @@ def write_reports(
     )
     summary["conformance"]["not_checked_rules"] = unchecked
     if searched and profile is not None and shape is not None:
-        result = capacity.search(
-            run,
-            shape,
-            lambda part, performance: _gated(part, profile, performance).summary,
-            profile.capacity.require,
-            live=_read_json(run_dir / "capacity-live.json"),
-            levels_run=levels,
-        )
-        summary["capacity"] = result
-        # the whole run includes the levels that broke: only the answer gates it
-        summary["thresholds"] = [capacity.capacity_gate(result)]
-        summary["verdict"] = verdict(summary["thresholds"])
-        sections.append(
-            Section(
-                key="capacity",
-                markdown=capacity.render_markdown(result),
-                html=capacity.render_html(result, plots.capacity(result)),
-                placement="top",
-            )
-        )
+        live = _read_json(run_dir / "capacity-live.json")
+        sections.append(_capacity(run, shape, profile, levels, live, summary))
     gate = coverage.coverage_gate(
         unchecked,
         require,
@@ -142,17 +124,7 @@ def write_reports(
         gates.insert(at, gate)
         summary["verdict"] = verdict(gates)
     if profile is not None and profile.report.codec_compare:
-        side = compare.compare_codecs(
-            summary, profile.report.baseline, profile.report.band
-        )
-        summary["codec_compare"] = side
-        sections.append(
-            Section(
-                key="codec_compare",
-                markdown=compare.render_codec_markdown(side),
-                html=compare.render_codec_html(side),
-            )
-        )
+        sections.append(_codec_compare(profile, summary))
     summary["timeline"] = timeline.timeline(run, run_json)
     if run_json is not None and run_json.get("budget"):
         summary["run"]["budget"] = run_json["budget"]  # run_line shows a cap reached
@@ -171,6 +143,46 @@ def write_reports(
     }
     paths = [_write(run_dir / name, texts[name]) for name in OUTPUTS]
     return summary["verdict"], paths, exit_code(summary["thresholds"])
+
+
+def _capacity(
+    run: Run,
+    shape: dict[str, Any],
+    profile: Profile,
+    levels: capacity.Levels | None,
+    live: dict[str, Any] | None,
+    summary: dict[str, Any],
+) -> Section:
+    """Gate every level; the answer replaces the whole run's gates in ``summary``."""
+    result = capacity.search(
+        run,
+        shape,
+        lambda part, performance: _gated(part, profile, performance).summary,
+        profile.capacity.require,
+        live=live,
+        levels_run=levels,
+    )
+    summary["capacity"] = result
+    # the whole run includes the levels that broke: only the answer gates it
+    summary["thresholds"] = [capacity.capacity_gate(result)]
+    summary["verdict"] = verdict(summary["thresholds"])
+    return Section(
+        key="capacity",
+        markdown=capacity.render_markdown(result),
+        html=capacity.render_html(result, plots.capacity(result)),
+        placement="top",
+    )
+
+
+def _codec_compare(profile: Profile, summary: dict[str, Any]) -> Section:
+    """Codecs side by side, added to ``summary`` as ``codec_compare``."""
+    side = compare.compare_codecs(summary, profile.report.baseline, profile.report.band)
+    summary["codec_compare"] = side
+    return Section(
+        key="codec_compare",
+        markdown=compare.render_codec_markdown(side),
+        html=compare.render_codec_html(side),
+    )
 
 
 def _write(path: Path, text: str) -> Path:

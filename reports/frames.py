@@ -681,6 +681,17 @@ class FrameFacts:
             if sids is None
             else [s for s in self.sids_with_frames if s in sids]
         )
+        self._view_distributions(view, src, level)
+        for own in ("_samples", "_pool", "_pacing", "_level_pacing"):
+            view.__dict__.pop(own, None)  # the samples die with the pool
+        return view
+
+    def _view_distributions(
+        self, view: FrameFacts, src: list[list[int]], level: int | None
+    ) -> None:
+        """A view's distributions: each of its groups merges the samples of its
+        source groups ``src[g]``; only the whole run (``level`` None) has a CDF."""
+        n_names, codecs = self.n_names, view.codecs
         empty = distribution(np.zeros(0, np.int64))
         view.dists, view.codec_dists, view.cdf = {}, {}, {}
         for name in _DISTRIBUTIONS:
@@ -710,9 +721,6 @@ class FrameFacts:
                     )
             view.dists[name] = dists
             view.codec_dists[name] = codec_dists
-        for own in ("_samples", "_pool", "_pacing", "_level_pacing"):
-            view.__dict__.pop(own, None)  # the samples die with the pool
-        return view
 
     def basis(self) -> dict[str, str | None]:
         """How loss and latency were measured, for readers of the summary."""
