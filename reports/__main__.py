@@ -46,6 +46,7 @@ from reports.inputs import need, read_json
 from reports.load import BadPart, RecordsError, Run, load_run
 from reports.performance import Performance
 from reports.render import html, json, junit, markdown, plots
+from reports.render.section import Section
 from reports.summary import Report, build_report
 
 
@@ -152,6 +153,22 @@ def write_reports(
             bad.append(exc.bad)
 
 
+def _incomplete_section(summary: dict[str, Any], bad: Sequence[BadPart]) -> Section:
+    """Mark the summary incomplete; the section that names the parts left out."""
+    return Section(
+        key="incomplete",
+        markdown=_incomplete(summary, bad),
+        html="<p><strong>Records incomplete</strong>: parts left out (exit 3):</p><ul>"
+        + "".join(
+            f"<li><code>{escape(str(b.path))}</code> ({escape(b.table)}): "
+            f"{escape(b.problem)}</li>"
+            for b in bad
+        )
+        + "</ul>",
+        placement="top",
+    )
+
+
 def _incomplete(summary: dict[str, Any], bad: Sequence[BadPart]) -> list[str]:
     """Mark the summary incomplete; return the Markdown lines that say why."""
     summary["incomplete"] = {
@@ -186,11 +203,8 @@ def _write_reports(
         whole, levels = capacity.level_runs(run, shape)
     report = _gated(run, profile, whole)
     summary = report.summary
-    extra_md: list[str] = []
-    extra_html: list[str] = []
-    top_md: list[str] = []
-    top_html: list[str] = []
-    """Sections right after the verdict (the capacity answer)."""
+    sections: list[Section] = []
+    """What the profile adds beside the summary's own sections."""
     if profile is not None:
         summary["profile"] = {"name": profile.name, "source": profile.source}
     run_json = read("run.json") or _read_json(
@@ -209,20 +223,8 @@ def _write_reports(
     )
     summary["conformance"]["not_checked_rules"] = unchecked
     if searched and profile is not None and shape is not None:
-        result = capacity.search(
-            run,
-            shape,
-            lambda part, performance: _gated(part, profile, performance).summary,
-            profile.capacity.require,
-            live=read("capacity-live.json"),
-            levels_run=levels,
-        )
-        summary["capacity"] = result
-        # the whole run includes the levels that broke: only the answer gates it
-        summary["thresholds"] = [capacity.capacity_gate(result)]
-        summary["verdict"] = verdict(summary["thresholds"])
-        top_md += capacity.render_markdown(result)
-        top_html.append(capacity.render_html(result, plots.capacity(result)))
+        live = read("capacity-live.json")
+        sections.append(_capacity(run, shape, profile, levels, live, summary))
     gate = coverage.coverage_gate(
         unchecked,
         require,
@@ -234,12 +236,7 @@ def _write_reports(
         gates.insert(at, gate)
         summary["verdict"] = verdict(gates)
     if profile is not None and profile.report.codec_compare:
-        side = compare.compare_codecs(
-            summary, profile.report.baseline, profile.report.band
-        )
-        summary["codec_compare"] = side
-        extra_md += compare.render_codec_markdown(side)
-        extra_html.append(compare.render_codec_html(side))
+        sections.append(_codec_compare(profile, summary))
     summary["timeline"] = timeline.timeline(run, run_json)
     if run_json is not None and run_json.get("budget"):
         summary["run"]["budget"] = run_json["budget"]  # run_line shows a cap reached
@@ -247,31 +244,19 @@ def _write_reports(
         run_dir, run_json, summary["timeline"].get("start_ns")
     )
     record_health.apply(summary, health)  # last: voids every gate set above
-    extra_md += timeline.render_markdown(summary["timeline"])
-    extra_html.append(timeline.render_html(summary["timeline"]))
-    if run.bad_parts:
-        top_md += _incomplete(summary, run.bad_parts)
-        top_html.append(
-            "<p><strong>Records incomplete</strong>: parts left out (exit 3):</p><ul>"
-            + "".join(
-                f"<li><code>{escape(str(b.path))}</code> ({escape(b.table)}): "
-                f"{escape(b.problem)}</li>"
-                for b in run.bad_parts
-            )
-            + "</ul>"
+    sections.append(
+        Section(
+            key="timeline",
+            markdown=timeline.render_markdown(summary["timeline"]),
+            html=timeline.render_html(summary["timeline"]),
         )
-    page = html.render(summary, report.plots)
-    end = page.rfind("</body>")
-    page = page[:end] + "\n".join(extra_html) + page[end:]
-    lines = markdown.render(summary).split("\n")
-    lines[3:3] = top_md  # after the verdict and the run line
-    if top_html:
-        at = page.index("</p>", page.index("<h1>")) + len("</p>")
-        page = page[:at] + "\n" + "\n".join(top_html) + page[at:]
+    )
+    if run.bad_parts:
+        sections.append(_incomplete_section(summary, run.bad_parts))
     texts = {
         "summary.json": json.render(summary),
-        "report.md": "\n".join(lines) + "\n".join(extra_md) + "\n",
-        "report.html": page,
+        "report.md": markdown.render(summary, sections),
+        "report.html": html.render(summary, report.plots, sections),
         "junit.xml": junit.render(summary),
     }
     # atomic, so a reader never sees half a report; elsewhere if the disk is full
@@ -280,6 +265,46 @@ def _write_reports(
     if summary["verdict"] == record_health.VERDICT or run.bad_parts:
         code = EXIT_INCOMPLETE
     return summary["verdict"], paths, code
+
+
+def _capacity(
+    run: Run,
+    shape: dict[str, Any],
+    profile: Profile,
+    levels: capacity.Levels | None,
+    live: dict[str, Any] | None,
+    summary: dict[str, Any],
+) -> Section:
+    """Gate every level; the answer replaces the whole run's gates in ``summary``."""
+    result = capacity.search(
+        run,
+        shape,
+        lambda part, performance: _gated(part, profile, performance).summary,
+        profile.capacity.require,
+        live=live,
+        levels_run=levels,
+    )
+    summary["capacity"] = result
+    # the whole run includes the levels that broke: only the answer gates it
+    summary["thresholds"] = [capacity.capacity_gate(result)]
+    summary["verdict"] = verdict(summary["thresholds"])
+    return Section(
+        key="capacity",
+        markdown=capacity.render_markdown(result),
+        html=capacity.render_html(result, plots.capacity(result)),
+        placement="top",
+    )
+
+
+def _codec_compare(profile: Profile, summary: dict[str, Any]) -> Section:
+    """Codecs side by side, added to ``summary`` as ``codec_compare``."""
+    side = compare.compare_codecs(summary, profile.report.baseline, profile.report.band)
+    summary["codec_compare"] = side
+    return Section(
+        key="codec_compare",
+        markdown=compare.render_codec_markdown(side),
+        html=compare.render_codec_html(side),
+    )
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -49,17 +49,26 @@ def summarise_conformance(
         reading=rule_checks["reading"].astype(str),
         failed=rule_checks["failures"] > 0,
     )
+    # Plain sums and sizes: named aggregation costs ~15 ms a call, paid once
+    # per capacity level.
+    by_rule = checks.groupby("rule")
+    sums = by_rule[["checks", "failures", "failed"]].sum()
+    sizes = by_rule.size()
     counts: dict[str, dict[str, int]] = {
-        str(rule_id): {str(k): int(v) for k, v in row.items()}
-        for rule_id, row in checks.groupby("rule")
-        .agg(
-            checks=("checks", "sum"),
-            failures=("failures", "sum"),
-            subjects=("subject", "size"),
-            failed_subjects=("failed", "sum"),
+        str(rule_id): {
+            "checks": int(n_checks),
+            "failures": int(n_failures),
+            "subjects": int(n_subjects),
+            "failed_subjects": int(n_failed),
+        }
+        for rule_id, n_checks, n_failures, n_failed, n_subjects in zip(
+            sums.index.tolist(),
+            sums["checks"].tolist(),
+            sums["failures"].tolist(),
+            sums["failed"].tolist(),
+            sizes.reindex(sums.index).tolist(),
+            strict=True,
         )
-        .to_dict("index")
-        .items()
     }
     readings: dict[str, dict[str, int]] = {}
     seen_readings = checks[checks["reading"] != ""].groupby(["rule", "reading"]).size()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +33,15 @@ from reports.samples import SamplePool, Samples, quantiles_of, summarise
 from reports.stats import NS_PER_MS, distribution, ratio
 
 
-__all__ = ["UNKNOWN", "FrameFacts", "View"]
+__all__ = [
+    "FRAME_NS",
+    "UNKNOWN",
+    "FrameFacts",
+    "Gaps",
+    "View",
+    "chunk_gaps",
+    "reordered",
+]
 
 UNKNOWN: Final = "unknown"
 """Codec or track name when no record says which."""
@@ -66,6 +74,64 @@ View = tuple[list[str], list[list[int]], int | None, set[str] | None]
 I64 = npt.NDArray[np.int64]
 Codes = npt.NDArray[np.integer[Any]]
 Json = dict[str, Any]
+
+
+class _SendLog(NamedTuple):
+    """One piece's send log: its distinct frame keys, sorted, with the first
+    send time and the group of each."""
+
+    keys: I64
+    sent_ns: I64
+    group: Codes
+
+
+class Gaps(NamedTuple):
+    """Loss by chunk gaps, per track and per frame (see :func:`chunk_gaps`)."""
+
+    starts: npt.NDArray[np.intp]
+    """Index of each track's first key."""
+    highest: I64
+    """Each track's highest chunk: the chunks it should have delivered."""
+    missing: I64
+    """Each track's chunks from 1 to its highest that never arrived."""
+    before: I64
+    """Per key: the chunks missing right before it (a burst when > 0)."""
+
+
+def chunk_gaps(keys: I64, span: int) -> Gaps:
+    """Loss without a send log: the gaps in each track's chunk counter.
+
+    ``keys`` are the distinct frame keys ``track x span + chunk`` (chunks from
+    1, api.md §5.2), sorted. A track should have delivered every chunk from 1
+    to the highest it delivered; the ones in between that never came are lost,
+    and each run of them (including one before the first chunk) is a burst.
+    Chunks after a track's last delivered one cannot be seen this way: that is
+    what the send log is for.
+    """
+    track = keys // span
+    chunk = keys % span
+    first = np.r_[True, track[1:] != track[:-1]] if len(keys) else np.zeros(0, bool)
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], len(keys)].astype(np.intp)
+    highest = chunk[ends - 1] if len(keys) else chunk[:0]
+    before = np.where(first, chunk - 1, np.diff(chunk, prepend=0) - 1)
+    return Gaps(starts, highest, highest - (ends - starts), before)
+
+
+def reordered(track_run: I64, chunk: I64, span: int) -> npt.NDArray[np.bool_]:
+    """Which frames arrived reordered: below a chunk their track delivered earlier.
+
+    ``track_run`` numbers each track's rows (in arrival order, one track's
+    rows together, numbers not decreasing) and ``chunk`` is each row's chunk.
+    A frame is late when a frame of its track with a higher chunk arrived
+    before it, duplicates of such chunks included: the count says how often
+    a receiver had to put frames back in order, not how many chunks.
+    """
+    packed = track_run * span + chunk
+    highest = np.maximum.accumulate(packed) if len(packed) else packed
+    late = np.zeros(len(packed), bool)
+    late[1:] = (track_run[1:] == track_run[:-1]) & (packed[1:] < highest[:-1])
+    return late
 
 
 def _unique_first(values: I64) -> tuple[I64, npt.NDArray[np.intp]]:
@@ -129,6 +195,8 @@ class FrameFacts:
         self._track_warmup = np.zeros(0, np.int64)
         self._first_arrival: int | None = None
         self._last_arrival: int | None = None
+        # The samples live in a pool that spills past the memory budget; they
+        # die with it, so every distribution is summarised before it closes.
         with SamplePool(limits.sample_bytes) as pool:
             self._pool = pool
             self._samples: dict[tuple[str, int, int], Samples] = {}
@@ -137,18 +205,34 @@ class FrameFacts:
             self._level_pacing: dict[int, Samples] = {}
             with Pieces(run.frames, run.sent_frames, limits.piece_rows) as pieces:
                 self._pieces = pieces
-                pieces.read(self._visit)
-                self._setup()
-                for number in range(pieces.count):
-                    self._piece(pieces.piece(number))
-                del self._pieces
-            self.pacing = summarise([self._pacing])
-            """Distribution of the sender's own lateness per frame (sent - due)."""
-            self.views = [self._view(*view) for view in views or []]
-            """The facts of each of ``views`` (see :meth:`_view`)."""
-            if views is None:
-                self._summarise()
-            del self._samples, self._pool, self._pacing, self._level_pacing
+                self._count_pieces(pieces)
+            self._summarise_samples(views)
+        self._forget_samples()
+
+    def _count_pieces(self, pieces: Pieces) -> None:
+        """Step 1: the pass over the records (:meth:`_visit` per batch), then
+        the groups (:meth:`_setup`), then every piece of tracks (:meth:`_piece`)."""
+        pieces.read(self._visit)
+        self._setup()
+        for number in range(pieces.count):
+            self._piece(pieces.piece(number))
+
+    def _summarise_samples(self, views: list[View] | None) -> None:
+        """Step 2: the distributions, of the groups or of each of ``views``."""
+        for sample in [*self._samples.values(), *self._level_pacing.values()]:
+            sample.settle()  # sorted once for the several summaries of each
+        self.pacing = summarise([self._pacing])
+        """Distribution of the sender's own lateness per frame (sent - due)."""
+        self.views = [self._view(*view) for view in views or []]
+        """The facts of each of ``views`` (see :meth:`_view`)."""
+        if views is None:
+            self._summarise()
+
+    def _forget_samples(self) -> None:
+        """Step 3: drop what only the pass needed, so the facts hold no file,
+        sample or piece once built (and a copy made for a view shares none)."""
+        for name in ("_pieces", "_samples", "_pool", "_pacing", "_level_pacing"):
+            self.__dict__.pop(name, None)
 
     def _visit(self, table: str, columns: dict[str, npt.NDArray[Any]]) -> None:
         """Work on one batch of the pass that needs no other row: pacing, jitter,
@@ -231,16 +315,17 @@ class FrameFacts:
         names = list(pieces.track_names)
         track_list = sorted({"", *names})
         self.track_names = [t or UNKNOWN for t in track_list]
-        self.nt = nt = len(track_list)
-        self.n_groups = n = len(codecs) * nt
+        self.n_names = n_names = len(track_list)
+        """Track name slots per codec: group ``g`` is codec ``g // n_names``."""
+        self.n_groups = n = len(codecs) * n_names
         position = pd.Index(track_list, dtype=object).get_indexer(
             pd.Index(names, dtype=object)
         )
-        self._group_of = self._track_codec * nt + position[self._track_name]
+        self._group_of = self._track_codec * n_names + position[self._track_name]
         """Track code -> group."""
-        name_at = np.full(nt, -1, np.int64)
+        name_at = np.full(n_names, -1, np.int64)
         name_at[position] = np.arange(len(names))
-        self._group_key = [(g // nt, int(name_at[g % nt])) for g in range(n)]
+        self._group_key = [(g // n_names, int(name_at[g % n_names])) for g in range(n)]
         """Group -> (codec, track name code), the key of its samples."""
 
         def zeros() -> I64:
@@ -281,9 +366,9 @@ class FrameFacts:
 
     def _piece(self, piece: Piece) -> None:
         """Add the frames and send log of one piece of tracks to the totals."""
-        nt, n = self.nt, self.n_groups
+        n_names, n = self.n_names, self.n_groups
         frames, sent = piece.frames, piece.sent
-        tkey, chunk, arrival = frames["track"], frames["chunk"], frames["arrival_ns"]
+        track, chunk, arrival = frames["track"], frames["chunk"], frames["arrival_ns"]
         self.span = span = (
             int(max(chunk.max(initial=0), sent["chunk"].max(initial=0))) + 1
         )
@@ -292,8 +377,8 @@ class FrameFacts:
                 f"frame keys overflow: {self.n_tracks} tracks x {span} chunks; "
                 "report on fewer streams at a time"
             )
-        self._read_log(sent)
-        group = self._narrow(self._group_of[tkey])
+        log = self._read_log(sent)
+        group = self._narrow(self._group_of[track])
         self.frames += np.bincount(group, minlength=n)
 
         # One sort by (track, chunk) serves duplicates, loss, the join with the
@@ -301,8 +386,8 @@ class FrameFacts:
         # track arrived out of order, the walk in arrival order too. Chunks
         # start at 1 (api.md §5.2); a frame with chunk < 1 counts as received
         # but takes no part in loss or transit.
-        order = np.argsort(tkey * span + np.maximum(chunk, 0), kind="stable")
-        key = tkey[order] * span + np.maximum(chunk[order], 0)
+        order = np.argsort(track * span + np.maximum(chunk, 0), kind="stable")
+        key = track[order] * span + np.maximum(chunk[order], 0)
         valid = chunk[order] >= 1
         g_sorted = group[order]
         first_of_key = np.r_[True, key[1:] != key[:-1]] if len(key) else valid
@@ -314,37 +399,36 @@ class FrameFacts:
 
         # The send log: rows, unique keys, and the transit of frames that match.
         arr_sorted = arrival[order]
-        pos, hit = self._match(key, valid, first_of_key, g_sorted)
+        pos, hit = self._match(log, key, valid, first_of_key, g_sorted)
         if self.has_log:
-            missed = np.ones(len(self._log_keys), bool)
+            missed = np.ones(len(log.keys), bool)
             missed[pos[hit]] = False
-            self._bursts(self._log_keys[missed], self._log_group[missed])
+            self._bursts(log.keys[missed], log.group[missed])
         self._reduce(
-            "latency_ms", arr_sorted[hit] - self._log_sent[pos[hit]], g_sorted[hit]
+            "latency_ms", arr_sorted[hit] - log.sent_ns[pos[hit]], g_sorted[hit]
         )
-        del key, valid, first_of_key, pos, hit
-        del self._log_keys, self._log_sent, self._log_group
+        del key, valid, first_of_key, pos, hit, log  # free before the next sort
 
         # Arrival order per track: interarrival, reordering, relative transit.
-        tk_sorted = tkey[order]
+        tk_sorted = track[order]
         same = np.zeros(len(order), bool)
         same[1:] = tk_sorted[1:] == tk_sorted[:-1]
         del tk_sorted
         ch_sorted = np.maximum(chunk[order], 0)
         if np.any(same[1:] & (arr_sorted[1:] < arr_sorted[:-1])):
-            order = np.lexsort((arrival, tkey))
-            tk_sorted, arr_sorted = tkey[order], arrival[order]
+            order = np.lexsort((arrival, track))
+            tk_sorted, arr_sorted = track[order], arrival[order]
             g_sorted, ch_sorted = group[order], np.maximum(chunk[order], 0)
             same[1:] = tk_sorted[1:] == tk_sorted[:-1]
             del tk_sorted
-        del order, tkey
+        del order, track
         self._walk(same, arr_sorted, ch_sorted, g_sorted)
         del same, arr_sorted, ch_sorted, g_sorted
 
         if self._n_bins:
             bins = (arrival - self._t0) // self._bin_ns
             self.rate_counts += np.bincount(
-                (group // nt) * self._n_bins + bins,
+                (group // n_names) * self._n_bins + bins,
                 minlength=len(self.codecs) * self._n_bins,
             ).reshape(len(self.codecs), self._n_bins)
 
@@ -362,16 +446,11 @@ class FrameFacts:
         n = self.n_groups
         if not len(keys):
             return
-        tkey = keys // self.span
-        first = np.r_[True, tkey[1:] != tkey[:-1]]
-        starts = np.flatnonzero(first)
-        ends = np.r_[starts[1:], len(tkey)]
-        highest = keys[ends - 1] % self.span
-        group = groups[starts]
-        missing = np.bincount(group, weights=highest - (ends - starts), minlength=n)
-        expected = np.bincount(group, weights=highest, minlength=n)
-        chunk = keys % self.span
-        gap = np.where(first, chunk - 1, np.diff(chunk, prepend=0) - 1)
+        gaps = chunk_gaps(keys, self.span)
+        group = groups[gaps.starts]
+        missing = np.bincount(group, weights=gaps.missing, minlength=n)
+        expected = np.bincount(group, weights=gaps.highest, minlength=n)
+        gap = gaps.before
         lost = gap > 0
         count, longest = self._gap_bursts
         count += np.bincount(groups[lost], minlength=n)
@@ -389,25 +468,26 @@ class FrameFacts:
         self.bursts += np.bincount(run_group, minlength=self.n_groups)
         np.maximum.at(self.longest_burst, run_group, lengths)
 
-    def _read_log(self, sent: dict[str, npt.NDArray[Any]]) -> None:
-        """Count a piece's send log per group; keep its sorted distinct keys and send times."""
+    def _read_log(self, sent: dict[str, npt.NDArray[Any]]) -> _SendLog:
+        """Count a piece's send log per group; return its sorted distinct keys."""
         n = self.n_groups
         s_track, s_chunk = sent["track"], sent["chunk"]
         s_group = self._group_of[s_track]
         self.sent += np.bincount(s_group, minlength=n)
         ok = s_chunk >= 1
-        self._log_keys, first_row = _unique_first((s_track * self.span + s_chunk)[ok])
-        self._log_sent = sent["sent_ns"][ok][first_row]
-        self._log_group = s_group[ok][first_row]
-        self.sent_unique += np.bincount(self._log_group, minlength=n)
+        keys, first_row = _unique_first((s_track * self.span + s_chunk)[ok])
+        log = _SendLog(keys, sent["sent_ns"][ok][first_row], s_group[ok][first_row])
+        self.sent_unique += np.bincount(log.group, minlength=n)
         if self._by_level:
             sent_ns = sent["sent_ns"]
             positive = sent_ns > 0
             np.minimum.at(self.sent_first, s_group[positive], sent_ns[positive])
             np.maximum.at(self.sent_last, s_group[positive], sent_ns[positive])
+        return log
 
     def _match(
         self,
+        log: _SendLog,
         key: I64,
         valid: npt.NDArray[np.bool_],
         first_of_key: npt.NDArray[np.bool_],
@@ -415,10 +495,9 @@ class FrameFacts:
     ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
         """Find each (sorted) frame's entry in the send log.
 
-        Returns the log position of each frame and whether it matched there;
-        :attr:`_log_sent` holds the send time at each position.
+        Returns the log position of each frame and whether it matched there.
         """
-        log_keys = self._log_keys
+        log_keys = log.keys
         if not len(log_keys):
             return np.zeros(len(key), np.intp), np.zeros(len(key), bool)
         pos = np.minimum(np.searchsorted(log_keys, key), len(log_keys) - 1)
@@ -448,11 +527,7 @@ class FrameFacts:
         np.maximum.at(self.last, run_group, arrival[ends])
         self._reduce("interarrival_ms", np.diff(arrival)[same[1:]], group[1:][same[1:]])
         track_run = np.cumsum(~same) - 1
-        packed = track_run * span + chunk
-        highest = np.maximum.accumulate(packed) if len(packed) else packed
-        late = np.zeros(len(packed), bool)
-        late[1:] = same[1:] & (packed[1:] < highest[:-1])
-        del packed, highest
+        late = reordered(track_run, chunk, span)
         self.reordered += np.bincount(group[late], minlength=n)
         del late
         schedule = arrival - chunk * FRAME_NS
@@ -463,10 +538,10 @@ class FrameFacts:
     def _reduce(self, name: str, values: npt.NDArray[Any], group: Codes) -> None:
         """Add ``values`` (a temporary, kept) to their groups' samples, one codec's
         share at a time."""
-        nt = self.nt
+        n_names = self.n_names
         counts = np.bincount(group, minlength=self.n_groups)
-        for c in np.flatnonzero(counts.reshape(-1, nt).sum(axis=1)).tolist():
-            lo, hi = c * nt, (c + 1) * nt
+        for c in np.flatnonzero(counts.reshape(-1, n_names).sum(axis=1)).tolist():
+            lo, hi = c * n_names, (c + 1) * n_names
             if counts[lo:hi].sum() == len(values):
                 mine, mine_group = values, group
             else:
@@ -512,7 +587,7 @@ class FrameFacts:
 
     def _summarise(self) -> None:
         """Each metric's distribution per group and per codec, and the latency CDF."""
-        nt, empty = self.nt, distribution(np.zeros(0, np.int64))
+        n_names, empty = self.n_names, distribution(np.zeros(0, np.int64))
         for name in _DISTRIBUTIONS:
             samples = {
                 g: self._samples[(name, *key)]
@@ -522,7 +597,9 @@ class FrameFacts:
             dists = [empty] * self.n_groups
             codec_dists = []
             for c, codec in enumerate(self.codecs):
-                present = [g for g in range(c * nt, (c + 1) * nt) if g in samples]
+                present = [
+                    g for g in range(c * n_names, (c + 1) * n_names) if g in samples
+                ]
                 for g in present:
                     dists[g] = summarise([samples[g]])
                 if len(present) == 1:
@@ -556,11 +633,11 @@ class FrameFacts:
         view has no plot series: no latency CDF); ``sids``: the level's
         streams (``None``: every stream).
         """
-        nt = self.nt
+        n_names = self.n_names
         src = [
-            [k * nt + t for k in sources[c]]
+            [k * n_names + t for k in sources[c]]
             for c in range(len(codecs))
-            for t in range(nt)
+            for t in range(n_names)
         ]
         view = copy.copy(self)
         view.codecs = codecs
@@ -603,6 +680,17 @@ class FrameFacts:
             if sids is None
             else [s for s in self.sids_with_frames if s in sids]
         )
+        self._view_distributions(view, src, level)
+        for own in ("_samples", "_pool", "_pacing", "_level_pacing"):
+            view.__dict__.pop(own, None)  # the samples die with the pool
+        return view
+
+    def _view_distributions(
+        self, view: FrameFacts, src: list[list[int]], level: int | None
+    ) -> None:
+        """A view's distributions: each of its groups merges the samples of its
+        source groups ``src[g]``; only the whole run (``level`` None) has a CDF."""
+        n_names, codecs = self.n_names, view.codecs
         empty = distribution(np.zeros(0, np.int64))
         view.dists, view.codec_dists, view.cdf = {}, {}, {}
         for name in _DISTRIBUTIONS:
@@ -618,7 +706,7 @@ class FrameFacts:
             dists = [summarise(h) if h else empty for h in held]
             codec_dists = []
             for c, codec in enumerate(codecs):
-                present = [g for g in range(c * nt, (c + 1) * nt) if held[g]]
+                present = [g for g in range(c * n_names, (c + 1) * n_names) if held[g]]
                 if len(present) == 1:
                     codec_dists.append(dists[present[0]])
                 else:
@@ -632,9 +720,6 @@ class FrameFacts:
                     )
             view.dists[name] = dists
             view.codec_dists[name] = codec_dists
-        for own in ("_samples", "_pool", "_pacing", "_level_pacing"):
-            view.__dict__.pop(own, None)  # the samples die with the pool
-        return view
 
     def basis(self) -> dict[str, str | None]:
         """How loss and latency were measured, for readers of the summary."""
@@ -650,7 +735,7 @@ class FrameFacts:
 
     def codec_metrics(self, codec: int) -> Json:
         """Frame metrics of every track of one codec together."""
-        part = slice(codec * self.nt, (codec + 1) * self.nt)
+        part = slice(codec * self.n_names, (codec + 1) * self.n_names)
         return self._metrics(part, {k: v[codec] for k, v in self.codec_dists.items()})
 
     def track_metrics(self, group: int) -> Json:

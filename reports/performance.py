@@ -271,7 +271,7 @@ def _performance(
 ) -> Performance:
     times = _stream_times(run, sid_codec, codecs)
     counts = _stream_counts(run, sid_codec, facts.sids_with_frames)
-    nt = facts.nt
+    n_names = facts.n_names
 
     out: dict[str, Json] = {}
     tracks: dict[str, dict[str, Json]] = {}
@@ -286,8 +286,8 @@ def _performance(
         )
         entry["audio"] = audio.summary(codec)
         for t, track in enumerate(facts.track_names):
-            if facts.has_data(c * nt + t):
-                metrics = facts.track_metrics(c * nt + t)
+            if facts.has_data(c * n_names + t):
+                metrics = facts.track_metrics(c * n_names + t)
                 metrics["audio"] = audio.summary(codec, track)
                 tracks.setdefault(codec, {})[track] = metrics
         seen = entry["streams"] or entry["frames"] or entry["frames_sent"]
@@ -343,33 +343,57 @@ def _stream_times(
     media_ns = streams["frames"].to_numpy(np.float64) / tracks * FRAME_NS
     wall = _minus(end, streams["first_media_ns"]).astype("float64")
     wall = wall.where(wall > 0)
-    table = pd.DataFrame(
-        {
-            "codec": codec.to_numpy(),
-            "setup_ms": _minus(streams["start_ns"], sent),
-            "first_media_ms": _minus(streams["first_media_ns"], sent),
-            "stop_ms": _minus(streams["stop_ns"], streams["stream_sid"].map(stop_sent)),
-            "duration_ms": _minus(end, streams["start_ns"]),
-            "stream_frames": streams["frames"].to_numpy(np.float64),
-            "stream_bytes": streams["payload_bytes"].to_numpy(np.float64),
-            "realtime_factor": (pd.Series(media_ns, index=wall.index) / wall).to_numpy(
-                np.float64, na_value=np.nan
-            ),
-        }
-    )
+    durations = {
+        "setup_ms": _minus(streams["start_ns"], sent),
+        "first_media_ms": _minus(streams["first_media_ns"], sent),
+        "stop_ms": _minus(streams["stop_ns"], streams["stream_sid"].map(stop_sent)),
+        "duration_ms": _minus(end, streams["start_ns"]),
+    }
+    # Plain arrays and masks, not a frame filtered per codec: this runs once
+    # per capacity level, where pandas indexing cost more than the values.
+    present = {name: ~values.isna().to_numpy() for name, values in durations.items()}
+    times = {
+        name: values.to_numpy(np.int64, na_value=0)
+        for name, values in durations.items()
+    }
+    amounts = {
+        "stream_frames": streams["frames"].to_numpy(np.float64),
+        "stream_bytes": streams["payload_bytes"].to_numpy(np.float64),
+        "realtime_factor": (pd.Series(media_ns, index=wall.index) / wall).to_numpy(
+            np.float64, na_value=np.nan
+        ),
+    }
+    codec_of = codec.astype(str).to_numpy()
     out: dict[str, dict[str, npt.NDArray[Any]]] = {}
     for name in codecs:
-        rows = table[table["codec"] == name]
-        out[name] = {c: rows[c].dropna().to_numpy(np.int64) for c in _STREAM_TIMES}
-        out[name].update({c: rows[c].to_numpy(np.float64) for c in _STREAM_AMOUNTS})
+        mine = codec_of == name
+        out[name] = {c: times[c][mine & present[c]] for c in _STREAM_TIMES}
+        out[name].update({c: amounts[c][mine] for c in _STREAM_AMOUNTS})
     return out
 
 
 def _minus(later: pd.Series[Any], earlier: pd.Series[Any]) -> pd.Series[Any]:
-    """``later - earlier`` in exact integers; missing where either is absent or 0."""
-    a = later.astype("Int64")
-    b = earlier.astype("Int64")
-    return (a - b).where((a > 0) & b.notna() & (b > 0))
+    """``later - earlier`` in exact integers; missing where either is absent or 0.
+
+    In numpy with an explicit mask: nullable-integer arithmetic in pandas cost
+    more than the rest of the stream times, once per capacity level.
+    """
+    a, a_present = _integers(later)
+    b, b_present = _integers(earlier)
+    ok = a_present & b_present & (a > 0) & (b > 0)
+    values = pd.arrays.IntegerArray(np.where(ok, a - b, 0), ~ok)
+    return pd.Series(values, index=later.index)
+
+
+def _integers(values: pd.Series[Any]) -> tuple[I64, npt.NDArray[np.bool_]]:
+    """``values`` as int64 and where each is present (not NaN/NA)."""
+    array = values.to_numpy()
+    if array.dtype.kind in "iu":
+        return array.astype(np.int64, copy=False), np.ones(len(array), bool)
+    nullable = values.astype("Int64").array
+    assert isinstance(nullable, pd.arrays.IntegerArray)
+    present = ~nullable.isna()
+    return nullable.to_numpy(np.int64, na_value=0), present
 
 
 def _stream_counts(

@@ -174,10 +174,18 @@ class Samples:
         self._runs: list[_Run] = []
         self._stored = 0
         """Bytes in the file."""
+        self._settled: list[tuple[Exact | None, float, float]] | None = None
+        """Exact sum, min and max of each held array once :meth:`settle` sorted
+        them (``None``: not settled since the last :meth:`add`)."""
 
     @property
     def spilled(self) -> bool:
         return self._handed
+
+    @property
+    def settled(self) -> bool:
+        """Held values sorted by :meth:`settle` (and nothing added since)."""
+        return self._settled is not None
 
     def add(self, values: Array, *, copy: bool = True) -> None:
         """Add ``values``: copied, unless ``copy`` is false and the caller hands
@@ -195,6 +203,7 @@ class Samples:
             values = np.array(values, dtype=np.int64, copy=True)
         if not values.size:
             return
+        self._settled = None
         self.count += int(values.size)
         self._held.append(values)
         self.held_bytes += values.nbytes
@@ -243,8 +252,48 @@ class Samples:
         self._held, self.held_bytes = [], 0
 
     def held(self) -> list[Array]:
-        """The values in memory, unsorted."""
+        """The values in memory, in no particular order (sorted once settled)."""
         return list(self._held)
+
+    def settle(self) -> None:
+        """Sort the held values once, in place, for every summary to come.
+
+        A report summarises one sample several times: alone (a track), in
+        unions (a codec, the whole run beside each capacity level) and for the
+        latency CDF. Partitioning the values afresh for each costs more than
+        sorting them once; sorted, each summary reads its order statistics by
+        binary search (as from spilled runs) and the exact sum, min and max of
+        each array are kept. Small samples are merged into one array first
+        (fewer runs to search); one larger than an eighth of the pool's budget
+        is sorted part by part, so settling holds no second copy of it.
+        """
+        if self._handed or self._settled is not None:
+            return
+        if len(self._held) > 1 and self.held_bytes <= self.pool.budget_bytes // 8:
+            self._held = [np.concatenate(self._held)]
+        for values in self._held:
+            values.sort()
+        self._settled = [(exact_sum(v), v[0].item(), v[-1].item()) for v in self._held]
+
+    def sorted_runs(self) -> list[_Sorted]:
+        """Every value as sorted runs: the spilled ones, else the settled arrays."""
+        if self._handed:
+            return self.runs()
+        self.settle()
+        return [_Sorted(values, None) for values in self._held]
+
+    def facts(self) -> tuple[Exact | None, float, float]:
+        """Exact sum, min and max (after :meth:`sorted_runs`; not empty)."""
+        if self._handed:
+            return self.extremes()
+        assert self._settled is not None
+        totals = [t for t, _, _ in self._settled]
+        total = None if any(t is None for t in totals) else sum(t for t in totals if t)
+        return (
+            total,
+            min(lo for _, lo, _ in self._settled),
+            max(hi for _, _, hi in self._settled),
+        )
 
     def runs(self) -> list[_Sorted]:
         """The sorted runs on disk, memory-mapped (only the pages read are loaded).
@@ -321,14 +370,16 @@ class _Sorted:
 
 def summarise(parts: Sequence[Samples]) -> dict[str, float | int | None]:
     """:func:`reports.stats.distribution` of the union of ``parts``, exactly."""
-    if not any(p.spilled for p in parts):
+    if not any(p.spilled or p.settled for p in parts):
         return distribution(_held(parts))
     n = sum(p.count for p in parts)
+    if not n:
+        return distribution(np.zeros(0, np.int64))
     out: dict[str, float | int | None] = {name: None for name, _ in QUANTILES}
     values = quantiles_of(parts, [q for _, q in QUANTILES])
     for (name, _), value in zip(QUANTILES, values, strict=True):
         out[name] = ms(value)
-    extremes = [p.extremes() for p in parts if p.count]
+    extremes = [p.facts() for p in parts if p.count]
     totals = [t for t, _, _ in extremes]
     total = None if any(t is None for t in totals) else sum(t for t in totals if t)
     out.update(
@@ -342,9 +393,9 @@ def summarise(parts: Sequence[Samples]) -> dict[str, float | int | None]:
 
 def quantiles_of(parts: Sequence[Samples], qs: Sequence[float]) -> list[float]:
     """:func:`reports.stats.quantiles` of the union of ``parts`` (not all empty)."""
-    if not any(p.spilled for p in parts):
+    if not any(p.spilled or p.settled for p in parts):
         return [float(v) for v in np.quantile(_held(parts), list(qs))]
-    runs = [run for part in parts for run in part.runs()]  # every value in a run
+    runs = [run for part in parts for run in part.sorted_runs()]  # every value
     n = sum(int(run.values.size) for run in runs)
     # The ranks and weights numpy.quantile's "linear" method uses
     # (numpy/lib/_function_base_impl.py: _quantile, _get_indexes, _lerp).

@@ -266,18 +266,37 @@ def _forget(
     streamers.pop(sid, None)
 
 
-async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -> None:
-    """Run streams as the parent says until it says ``shutdown`` or goes away."""
-    dialect = DIALECTS[config["dialect"]]
+def _settings(config: dict[str, Any]) -> StreamerSettings:
+    """Every stream's settings, from the parent's config."""
     ca_file = Path(config["ca_file"]) if config["ca_file"] else None
-    settings = StreamerSettings(
+    return StreamerSettings(
         account_sid=config["account_sid"],
         ssl=client_context(ca_file, verify=config["validate_certificate"]),
-        dialect=dialect,
+        dialect=DIALECTS[config["dialect"]],
         l16_byte_order=config["l16_byte_order"],
         faults=parse_faults(config["faults"]),
         defects=parse_defects(config["defects"]),
     )
+
+
+async def _stop_streams(
+    streamers: dict[str, tuple[Streamer, asyncio.Task[None]]],
+) -> None:
+    """Stop every stream (its stop message sent), cancelling any still sending after 5 s."""
+    for streamer, _ in list(streamers.values()):
+        streamer.stop("shutdown")
+    tasks = [task for _, task in streamers.values()]
+    if tasks:
+        _, late = await asyncio.wait(tasks, timeout=5.0)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+
+
+async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -> None:
+    """Run streams as the parent says until it says ``shutdown`` or goes away."""
+    settings = _settings(config)
     producer = f"{config['producer']}-w{config['index']}"
     recorder = Recorder(
         RecordSink(Path(config["run_dir"]), producer, "platform"), "sent_frames"
@@ -336,15 +355,7 @@ async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -
     ]
     emit(READY, pid=os.getpid())
     await stopping.wait()
-    for streamer, _ in list(streamers.values()):
-        streamer.stop("shutdown")
-    tasks = [task for _, task in streamers.values()]
-    if tasks:
-        _, late = await asyncio.wait(tasks, timeout=5.0)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.wait(late)
+    await _stop_streams(streamers)
     await ticker.close()
     for task in background:
         task.cancel()

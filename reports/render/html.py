@@ -25,6 +25,7 @@ from reports.render.common import (
     record_line,
     run_line,
 )
+from reports.render.section import Section, placed
 
 
 __all__ = ["render"]
@@ -48,8 +49,12 @@ details summary{cursor:pointer}code{font-size:.9em}
 """
 
 
-def render(summary: Mapping[str, Any], plots: Plots | None = None) -> str:
-    """The whole report as one HTML document."""
+def render(
+    summary: Mapping[str, Any],
+    plots: Plots | None = None,
+    sections: Sequence[Section] = (),
+) -> str:
+    """The whole report as one HTML document, with the added ``sections``."""
     verdict = str(summary["verdict"])
     body = [
         f"<h1>streamload report {_badge(verdict, verdict.upper())}</h1>",
@@ -59,6 +64,7 @@ def render(summary: Mapping[str, Any], plots: Plots | None = None) -> str:
             if (line := record_line(summary))
             else []
         ),
+        *(section.html for section in placed(sections, "top")),
         *_not_checked(summary["conformance"]),
         *_gates(summary["thresholds"]),
         *_accounting(summary["accounting"]),
@@ -70,6 +76,7 @@ def render(summary: Mapping[str, Any], plots: Plots | None = None) -> str:
         *_histograms(summary["performance"].get("receiver_histograms", {})),
         *_requests(summary["performance"]["requests"]),
         *_conformance(summary),
+        *(section.html for section in placed(sections, "end")),
     ]
     return (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"

@@ -17,6 +17,7 @@ from reports.render.common import (
     record_line,
     run_line,
 )
+from reports.render.section import Section, placed
 
 
 __all__ = ["render"]
@@ -26,8 +27,8 @@ _TAG: Final = re.compile(r"<(?=[A-Za-z/!?])")
 """A ``<`` that could open an HTML tag (a ``<=`` in a limit stays readable)."""
 
 
-def render(summary: Mapping[str, Any]) -> str:
-    """The whole report as GitHub-flavoured Markdown."""
+def render(summary: Mapping[str, Any], sections: Sequence[Section] = ()) -> str:
+    """The whole report as GitHub-flavoured Markdown, with the added ``sections``."""
     lines = [
         f"# streamload report: {summary['verdict'].upper()}",
         "",
@@ -36,12 +37,16 @@ def render(summary: Mapping[str, Any]) -> str:
     incomplete = record_line(summary)
     if incomplete:
         lines += ["", f"**{_TAG.sub('&lt;', incomplete)}**"]
+    for section in placed(sections, "top"):
+        lines += section.markdown
     lines += _not_checked(summary["conformance"])
     lines += _gates(summary["thresholds"])
     lines += _accounting(summary["accounting"])
     lines += _codecs(summary["performance"])
     lines += _requests(summary["performance"]["requests"])
     lines += _conformance(summary)
+    for section in placed(sections, "end"):
+        lines += section.markdown
     return "\n".join(lines) + "\n"
 
 

@@ -64,7 +64,7 @@ def test_reordering_and_gaps_match_a_row_by_row_walk(
 
     assert int(got.reordered.sum()) == late(chunks)
     inbound = got.track_names.index("inbound")
-    pcmu = got.codecs.index("PCMU") * got.nt
+    pcmu = got.codecs.index("PCMU") * got.n_names
     assert got.reordered[pcmu + got.track_names.index("outbound")] == 0
     gaps = got.dists["interarrival_ms"][pcmu + inbound]
     assert gaps["count"] == len(chunks) - 1
@@ -89,8 +89,8 @@ def test_warmup_frames_are_counted_and_left_out_of_jitter() -> None:
     codec = got.codec_metrics(pcmu)["jitter_ms"]
     assert (codec["count"], codec["warmup_frames"]) == (2, 5)
     assert (codec["min"], codec["max"]) == (2.0, 4.0)
-    inbound = got.track_metrics(pcmu * got.nt + got.track_names.index("inbound"))
-    outbound = got.track_metrics(pcmu * got.nt + got.track_names.index("outbound"))
+    inbound = got.track_metrics(pcmu * got.n_names + got.track_names.index("inbound"))
+    outbound = got.track_metrics(pcmu * got.n_names + got.track_names.index("outbound"))
     assert (inbound["jitter_ms"]["count"], inbound["jitter_ms"]["warmup_frames"]) == (
         2,
         3,
@@ -122,7 +122,7 @@ def test_loss_bursts_match_a_chunk_by_chunk_count(
         build.stream("MZ1", "req-1")
         build.media("MZ1", chunks=chunks, missing=lost, log=log)
         got = facts(build)
-    pcmu = got.codecs.index("PCMU") * got.nt + got.track_names.index("inbound")
+    pcmu = got.codecs.index("PCMU") * got.n_names + got.track_names.index("inbound")
     # without a send log the tail after the last received chunk is invisible
     seen = chunks if log else max(c for c in range(1, chunks + 1) if c not in lost)
     count, longest = naive_bursts(lost, seen)
