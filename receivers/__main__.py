@@ -24,12 +24,11 @@ import sys
 
 import uvloop
 
-from harness import runtime
-from harness.io import lifeline
+from harness.core.lines import STATS
+from harness.io import lifeline, runtime
 from harness.io.lines import emit
 from harness.io.recorder import Recorder
-from harness.lines import STATS
-from harness.sink import RecordSink
+from harness.io.sink import RecordSink
 from receivers import service
 from receivers.distributions import Distributions, histogram_columns
 from receivers.health import Monitor

@@ -2,7 +2,7 @@
 
 Give its URL as ``StatusCallback`` (api.md §1.1). Every request to ``--path``
 (any method: a wrong one is a CB-003 finding, not a 405) is answered 200 and
-handed to :class:`harness.callbacks.CallbackChecker`; rows go to
+handed to :class:`harness.core.callbacks.CallbackChecker`; rows go to
 ``RUN_DIR/records``: a ``callbacks`` row per request, flushed every
 ``--flush-interval`` seconds, and the per-stream ``rule_checks`` and
 ``violations`` (source ``callback``) once, at exit.
@@ -10,7 +10,7 @@ handed to :class:`harness.callbacks.CallbackChecker`; rows go to
 Started with no flag it makes a throwaway CA under ``RUN_DIR/tls``; behind a
 TLS terminator, ``--tls off --behind-proxy --public-url https://...`` serves
 plain http and checks signatures against the public URL (see
-:mod:`harness.deploy` for the address flags all services share).
+:mod:`harness.io.deploy` for the address flags all services share).
 
 Prints one JSON ``ready`` line (``{"event":"ready","url":...,"listen":...,
 "ca_file":...,"pid":...}``),
@@ -35,14 +35,14 @@ from urllib.parse import urlsplit
 import uvloop
 from aiohttp import web
 
-from harness.callbacks import CallbackChecker
-from harness.deploy import forwarded_client, local_url
+from harness.core.callbacks import CallbackChecker
+from harness.core.lines import STATS
+from harness.core.secret import Secret
 from harness.io import lifeline
+from harness.io.deploy import forwarded_client, local_url
 from harness.io.lines import emit
 from harness.io.recorder import Recorder
-from harness.lines import STATS
-from harness.secret import Secret
-from harness.sink import RecordSink
+from harness.io.sink import RecordSink
 from receivers import service
 
 

@@ -2,7 +2,7 @@
 
 The loop is the receiver's hot path: per message it awaits ``recv``, reads the
 clock first (so parsing never delays the stamp) and hands the text to
-:meth:`harness.session.StreamSession.receive`, which never raises on peer input.
+:meth:`harness.core.session.StreamSession.receive`, which never raises on peer input.
 Whatever ends the connection (the peer's close, a dropped socket, an oversized
 frame, the idle sweep, shutdown), :meth:`Connection.run` records the stream once
 and returns without raising, so one connection can never take down another.
@@ -27,8 +27,8 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
-from harness.records import RowSink
-from harness.session import StreamSession
+from harness.core.records import RowSink
+from harness.core.session import StreamSession
 from receivers.distributions import Distributions, FrameTap
 
 

@@ -2,11 +2,11 @@
 
 Every frame row a session emits passes through a :class:`FrameTap` on its way
 to the sink; the tap adds the frame to three histograms of its codec and track
-(:mod:`harness.histogram`):
+(:mod:`harness.core.histogram`):
 
 * ``interarrival_ns``: arrival minus the previous arrival on the same track;
 * ``jitter_ns``: the RFC 3550 estimate after the frame (the row's own value),
-  past the track's warm-up (:data:`harness.metrics.jitter.WARMUP_FRAMES`: a
+  past the track's warm-up (:data:`harness.core.metrics.jitter.WARMUP_FRAMES`: a
   warm-up frame's row carries NaN and is not counted here);
 * ``transit_first_ns``: ``(arrival - media.timestamp)`` minus the same for the
   track's first frame, i.e. how much later than its first frame a frame came
@@ -35,9 +35,9 @@ from typing import Final, cast
 import numpy as np
 import pyarrow as pa
 
-from harness.histogram import Histogram
-from harness.records import RowSink
-from harness.session import StreamSession
+from harness.core.histogram import Histogram
+from harness.core.records import RowSink
+from harness.core.session import StreamSession
 
 
 __all__ = [

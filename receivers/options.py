@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-from harness.deploy import format_listen
-from harness.errors import ConfigError
-from harness.secret import Secret
+from harness.core.errors import ConfigError
+from harness.core.secret import Secret
+from harness.io.deploy import format_listen
 from receivers import service
 from receivers.server import ServerConfig
 

@@ -20,11 +20,11 @@ import time
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from harness.checks_io import checker_rows
-from harness.deploy import forwarded_client, local_url
-from harness.records import RowSink
-from harness.rules import Checker
-from harness.secret import Secret
+from harness.core.checks_io import checker_rows
+from harness.core.records import RowSink
+from harness.core.rules import Checker
+from harness.core.secret import Secret
+from harness.io.deploy import forwarded_client, local_url
 from receivers.connection import Connection
 from receivers.distributions import Distributions
 

@@ -21,13 +21,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from harness import deploy
-from harness.errors import ConfigError
-from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
+from harness.core.errors import ConfigError
+from harness.core.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
+from harness.core.lines import READY, ready_fields
+from harness.core.record_loss import RecordLoss
+from harness.io import deploy
 from harness.io.lines import emit
-from harness.lines import READY, ready_fields
-from harness.record_loss import RecordLoss
-from harness.tls import server_context, service_files
+from harness.io.tls import server_context, service_files
 
 
 __all__ = [
@@ -67,7 +67,7 @@ def parser(
 
     ``path`` and ``producer`` are the defaults of ``--path`` and ``--producer``
     (and the examples :func:`check_flags` suggests); the address, TLS and
-    run-directory flags are :func:`harness.deploy.add_flags`'.
+    run-directory flags are :func:`harness.io.deploy.add_flags`'.
     """
     p = Parser(prog=prog, description=description)
     add = p.add_argument
@@ -89,7 +89,7 @@ def check_flags(
 ) -> deploy.Address:
     """Refuse out-of-range common flags, and non-positive ``seconds`` flags too.
 
-    Also resolves the address flags (:func:`harness.deploy.resolve`), setting
+    Also resolves the address flags (:func:`harness.io.deploy.resolve`), setting
     ``a.host``, ``a.port`` and ``a.run_dir``.
 
     Raises:

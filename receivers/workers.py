@@ -24,10 +24,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from harness.errors import ConfigError
-from harness.exits import EXIT_HARNESS, EXIT_PASS
+from harness.core.errors import ConfigError
+from harness.core.exits import EXIT_HARNESS, EXIT_PASS
+from harness.core.lines import EVENT, READY, STATS, decode
 from harness.io.lines import emit
-from harness.lines import EVENT, READY, STATS, decode
 from receivers.options import Options, argv
 
 

@@ -30,10 +30,10 @@ from html import escape
 from pathlib import Path
 from typing import Any, Final
 
-from harness.errors import ConfigError
-from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
+from harness.core.errors import ConfigError
+from harness.core.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
+from harness.core.profiles.profile import Profile, load_profile
 from harness.io import lifeline, space
-from harness.profile import Profile, load_profile
 from reports import capacity, compare, coverage, record_health, timeline
 from reports.gates import (
     DEFAULT_THRESHOLDS,

@@ -1,9 +1,9 @@
 """Audio fidelity per codec and track: every sampled payload against the test tone.
 
 Receivers keep one payload a second per track (``audio_samples``); the
-reference platform sends a known tone (:func:`harness.audio.tone`). Each payload is
+reference platform sends a known tone (:func:`harness.core.audio.tone`). Each payload is
 decoded as its stream announced and compared with the tone it should carry
-(:mod:`harness.audio`), in batches of equal-length payloads, so a long run's
+(:mod:`harness.core.audio`), in batches of equal-length payloads, so a long run's
 million samples cost a few array operations. The verdict shows a wrong codec,
 rate, byte order or track, or damaged payloads, at a glance; for frames under
 the codec's floor a few are diagnosed by trying the other readings.
@@ -25,8 +25,8 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from harness.audio import diagnose, floor_db, snr_batch, verdict
-from harness.codecs import CODEC_NAMES, ByteOrder, get_codec
+from harness.core.audio import diagnose, floor_db, snr_batch, verdict
+from harness.core.codecs import CODEC_NAMES, ByteOrder, get_codec
 from reports.frames import UNKNOWN
 from reports.load import Parts, Run
 

@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from harness.errors import ConfigError
-from harness.exits import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from harness.core.errors import ConfigError
+from harness.core.exits import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
 from reports.inputs import need, read_json
 
 

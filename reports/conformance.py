@@ -1,4 +1,4 @@
-"""Conformance per rule of :data:`harness.rules.RULES`: counts, verdicts, evidence.
+"""Conformance per rule of :data:`harness.core.rules.RULES`: counts, verdicts, evidence.
 
 Verdicts: ``pass`` (checked, never failed), ``fail`` (an ``error`` rule failed),
 ``warn`` (a ``warning`` or ``info`` rule failed: reported, never fatal) and
@@ -17,7 +17,7 @@ from typing import Any, Final, Literal, cast
 
 import pandas as pd
 
-from harness.rules import RULES, Rule, Severity
+from harness.core.rules import RULES, Rule, Severity
 
 
 __all__ = ["EVIDENCE", "Verdict", "summarise_conformance", "verdict"]

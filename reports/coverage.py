@@ -1,7 +1,7 @@
 """Why each rule a run could not check went unchecked, and the coverage gate.
 
 A rule nobody checked is ``not-checked``, never passed; this module says why,
-from what the run did: what the rule needs (:attr:`harness.rules.Rule.needs`),
+from what the run did: what the rule needs (:attr:`harness.core.rules.Rule.needs`),
 the profile's request matrix (``profile.json``), what ``run.json`` recorded
 (the negative suite skipped or failed, a callback sink or signing key absent)
 and which producers wrote records. Each unmet need says whether the run's
@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from harness.rules import NEEDS, RULES, Need, Rule
+from harness.core.rules import NEEDS, RULES, Need, Rule
 
 
 __all__ = [

@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from harness.codecs import FRAME_NS
-from harness.errors import HarnessError
+from harness.core.codecs import FRAME_NS
+from harness.core.errors import HarnessError
 from reports.load import Run
 from reports.partition import Limits, Piece, Pieces
 from reports.samples import SamplePool, Samples, quantiles_of, summarise
@@ -265,7 +265,7 @@ class FrameFacts:
             self._last_arrival = high
         names = len(self._pieces.track_names)
         key = self._track_codec[track] * names + self._track_name[track]
-        # A NaN estimate is a frame of its track's warm-up (harness.metrics.jitter):
+        # A NaN estimate is a frame of its track's warm-up (harness.core.metrics.jitter):
         # counted, and left out of the percentiles.
         jitter = columns["jitter_ns"]
         warmup = np.isnan(jitter)

@@ -7,7 +7,7 @@ codec, each with a ``filter`` such as ``codec=PCMU``. A metric that is absent
 or null is ``no-data``, which does not fail the run: a run that sent no PCMA
 should not fail a PCMA latency gate. A true/false metric counts as 1/0.
 
-Profiles (:mod:`harness.profile`) declare thresholds k6-style; each compiles to
+Profiles (:mod:`harness.core.profiles.profile`) declare thresholds k6-style; each compiles to
 a :class:`Threshold` through :meth:`Threshold.from_spec`, keeping the file and
 line it came from so a failed gate names where to change it.
 """
@@ -20,8 +20,8 @@ import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal
 
-from harness.exits import EXIT_FAIL, EXIT_PASS
-from harness.thresholds import Op
+from harness.core.exits import EXIT_FAIL, EXIT_PASS
+from harness.core.profiles.thresholds import Op
 
 
 __all__ = [
@@ -63,7 +63,7 @@ class Threshold:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> Threshold:
-        """From a :class:`harness.thresholds.ThresholdSpec` (or its JSON form)."""
+        """From a :class:`harness.core.profiles.thresholds.ThresholdSpec` (or its JSON form)."""
         op = str(spec["op"])
         if op not in OPS:
             raise ValueError(f"unknown operator {op!r}")

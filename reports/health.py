@@ -24,8 +24,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from harness.health import CPU_SATURATED, LAG_METRIC, LAG_P99_SATURATED_NS
-from harness.histogram import Histogram
+from harness.core.health import CPU_SATURATED, LAG_METRIC, LAG_P99_SATURATED_NS
+from harness.core.histogram import Histogram
 from reports.histograms import merged
 from reports.stats import NS_PER_MS, ms
 

@@ -1,7 +1,7 @@
 """Merge the producers' ``histograms`` rows into run-wide distributions.
 
 Every receiver process writes, at each flush, the counts its log-linear
-histograms gathered since the last (:mod:`harness.histogram`); summing the
+histograms gathered since the last (:mod:`harness.core.histogram`); summing the
 counts per (metric, codec, track, bucket) over every row of every producer
 gives exactly the histogram one process seeing all traffic would have had.
 Percentiles come out within one bucket's width (1 µs below 2 ms, under 0.1 %
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.histogram import Histogram
+from harness.core.histogram import Histogram
 from reports.stats import QUANTILES, ms
 
 

@@ -4,7 +4,7 @@
 and ``shape.json`` are plain files anyone can edit, truncate or replace. Each
 reader names the fields it walks and the JSON type each must have (:func:`need`);
 a file of the wrong shape is a usage error that names the file and the field
-(:class:`harness.errors.ConfigError`, exit 2), never a traceback, and never a
+(:class:`harness.core.errors.ConfigError`, exit 2), never a traceback, and never a
 verdict on the platform.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 
 __all__ = ["JSON_TYPES", "need", "read_json"]

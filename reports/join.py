@@ -1,4 +1,4 @@
-"""Join received streams to their requests by sid and judge them (:mod:`harness.join`).
+"""Join received streams to their requests by sid and judge them (:mod:`harness.core.join`).
 
 The judgement is the core's; this module only turns the run's tables into its
 inputs and its checkers back into ``rule_checks`` and ``violations`` rows
@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.checks_io import checker_rows
-from harness.join import (
+from harness.core.checks_io import checker_rows
+from harness.core.join import (
     SOURCE,
     ArrivedStream,
     FrameFacts,
@@ -23,7 +23,7 @@ from harness.join import (
     join,
     needs_frames,
 )
-from harness.records import columns
+from harness.core.records import columns
 from reports.load import Run
 
 

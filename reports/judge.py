@@ -1,12 +1,12 @@
 """``python -m reports.judge RUN_DIR``: judge each capacity level as soon as it ends.
 
 The runner starts this beside Locust when a capacity search stops at the knee
-or searches adaptively (:mod:`harness.knee`). The load shape writes each
+or searches adaptively (:mod:`harness.core.knee`). The load shape writes each
 level to ``shape.json`` when it ends and then holds its users; ``settle``
 seconds later (the producers flush every second) this process cuts the
 level's window from the records flushed so far, the same window the report
 cuts (:func:`reports.capacity.window`), applies the profile's gates that can
-be judged live (:data:`harness.knee.LIVE_METRICS`) and appends the verdict to
+be judged live (:data:`harness.core.knee.LIVE_METRICS`) and appends the verdict to
 ``capacity-live.json``, which the shape reads to choose the next level or
 stop. It reads only the per-frame parts written since the level started, so
 each verdict costs about one level's records, whatever the run's length. It
@@ -27,12 +27,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from harness.exits import EXIT_PASS
+from harness.core.exits import EXIT_PASS
+from harness.core.knee import judged_live
+from harness.core.lines import READY
+from harness.core.profiles.profile import Profile, load_profile
 from harness.io import lifeline
 from harness.io.lines import emit
-from harness.knee import judged_live
-from harness.lines import READY
-from harness.profile import Profile, load_profile
 from reports.capacity import window
 from reports.gates import Threshold, conformance_gate
 from reports.load import Parts, Run, load_run

@@ -1,6 +1,6 @@
 """Read a run directory's record parts (the I/O edge of reports).
 
-Each table in :data:`harness.records.TABLES` is a folder of Parquet parts written
+Each table in :data:`harness.core.records.TABLES` is a folder of Parquet parts written
 by several producers. We read only the columns the reports use, with the dtypes
 the schema names: missing integers as 0 and missing strings as "", the
 repetitive strings of tables that grow with the run as categoricals (Parquet
@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from harness.errors import ConfigError
-from harness.records import TABLES, ColumnType
+from harness.core.errors import ConfigError
+from harness.core.records import TABLES, ColumnType
 
 
 __all__ = [

@@ -16,7 +16,7 @@
   fastest frame; needs no send log, so it also works against a real platform.
 * ``jitter_ms``: the receivers' RFC 3550 running estimate per frame, over the
   frames past their track's warm-up (its first 64 frames, while the estimate
-  still rises from 0; :mod:`harness.metrics.jitter`), so hold time does not
+  still rises from 0; :mod:`harness.core.metrics.jitter`), so hold time does not
   move it; ``jitter_ms.warmup_frames`` counts the frames left out.
 * ``interarrival_ms``: gaps between consecutive arrivals on one track.
 * ``reordered``: frames that arrived after a higher chunk of the same track.
@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from harness.codecs import FRAME_NS, ByteOrder
+from harness.core.codecs import FRAME_NS, ByteOrder
 from reports.audio import AudioFacts
 from reports.frames import UNKNOWN, FrameFacts, View
 from reports.health import summarise_harness

@@ -6,7 +6,7 @@ or the reference platform that died, a run directory that ran out of space.
 Each makes the records incomplete, and a frame the harness did not record
 would otherwise count as a frame the platform lost. So the report collects
 every such fault, from the producers' manifests (``RUN_DIR/producers/*.json``,
-:class:`harness.record_loss.RecordLoss`) and the run's ``run.json``
+:class:`harness.core.record_loss.RecordLoss`) and the run's ``run.json``
 (``record_faults``: services that died, the disk-space watch, the counts in
 the services' last stats lines), and when there is any:
 

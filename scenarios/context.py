@@ -2,7 +2,7 @@
 
 Options come from a profile (``--sl-profile``: a built-in, a TOML file or a
 run's ``profile.json``) with ``--sl-*`` flags on top, checked by
-:mod:`harness.profile` exactly as ``streamload run`` checks them.
+:mod:`harness.core.profiles.profile` exactly as ``streamload run`` checks them.
 """
 
 from __future__ import annotations
@@ -15,10 +15,16 @@ import os
 import time
 from pathlib import Path
 
-from harness.errors import ConfigError
-from harness.profile import BudgetSpec, Load, Profile, apply_overrides, load_profile
-from harness.secret import Secret
-from harness.sink import RecordSink
+from harness.core.errors import ConfigError
+from harness.core.profiles.profile import (
+    BudgetSpec,
+    Load,
+    Profile,
+    apply_overrides,
+    load_profile,
+)
+from harness.core.secret import Secret
+from harness.io.sink import RecordSink
 from scenarios.forms import Forms
 from scenarios.matrix import Combo, Matrix, parse_list
 

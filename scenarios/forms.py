@@ -14,8 +14,8 @@ import re
 from typing import Final
 from urllib.parse import quote_plus
 
-from harness.correlation import PARAM_NAME, Expectation, digest, fingerprint
-from harness.secret import Secret
+from harness.core.correlation import PARAM_NAME, Expectation, digest, fingerprint
+from harness.core.secret import Secret
 from scenarios.matrix import Combo, custom_parameters
 
 

@@ -16,9 +16,9 @@ import gevent.ssl
 from locust import events
 from locust.runners import MasterRunner
 
-from harness.errors import ConfigError
-from harness.exits import EXIT_USAGE
-from harness.sink import RecordSink
+from harness.core.errors import ConfigError
+from harness.core.exits import EXIT_USAGE
+from harness.io.sink import RecordSink
 from scenarios.context import context_from_options
 from scenarios.users import StreamUser
 

@@ -1,6 +1,6 @@
 """The request space as data: which start request to send next.
 
-Eight dimensions (:data:`harness.profile.DIMENSIONS`): codec x track x
+Eight dimensions (:data:`harness.core.profiles.profile.DIMENSIONS`): codec x track x
 custom-parameter count x parameter size x ``StreamRealTime`` x bearer token x
 status callback x stop style. :class:`Matrix` walks every cell of their product
 once per cycle, each value in proportion to its weight. Unlike an odometer
@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from typing import Final, Literal
 
-from harness.profile import DIMENSIONS, MatrixSpec
+from harness.core.profiles.profile import DIMENSIONS, MatrixSpec
 
 
 __all__ = [

@@ -1,7 +1,7 @@
 """A driven capacity search: levels that wait for the judge's verdicts.
 
 The load shape (:mod:`scenarios.shapes`) runs one when the profile's capacity
-search stops at the knee or searches adaptively (:mod:`harness.knee`). Kept
+search stops at the knee or searches adaptively (:mod:`harness.core.knee`). Kept
 apart from the shapes so it runs (and is tested) without Locust: it reads and
 writes two files of the run directory, nothing else.
 """
@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from harness.knee import Plan
-from harness.profile import ShapeSpec
+from harness.core.knee import Plan
+from harness.core.profiles.profile import ShapeSpec
 
 
 __all__ = ["LIVE_FILE", "Search", "write_levels"]

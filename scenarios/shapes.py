@@ -1,6 +1,6 @@
 """Load shapes: Locust ``LoadTestShape`` subclasses, each bounded in users and time.
 
-The schedule itself is pure data in :class:`harness.profile.ShapeSpec`; these
+The schedule itself is pure data in :class:`harness.core.profiles.profile.ShapeSpec`; these
 classes are how Locust asks for it. Use them from a locustfile of your own::
 
     from scenarios.shapes import StepShape
@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 from locust import LoadTestShape
 
-from harness.knee import Plan, plan_of
-from harness.profile import MAX_DURATION_S, MAX_USERS, ShapeSpec
+from harness.core.knee import Plan, plan_of
+from harness.core.profiles.profile import MAX_DURATION_S, MAX_USERS, ShapeSpec
 from scenarios.search import Search, write_levels
 
 

@@ -1,6 +1,6 @@
 """``StreamUser``: start a stream, hold it, stop it, again, walking the request matrix.
 
-Each request is checked against the REST contract (harness.api) and recorded
+Each request is checked against the REST contract (harness.core.api) and recorded
 with its scheduled time, so latency counts from when the request was due: in
 the closed model that is when the user became free; in the open model it is the
 arrival slot the :class:`~scenarios.context.Pacer` handed out, however late a
@@ -19,8 +19,8 @@ import gevent
 from locust import FastHttpUser, tag, task
 from locust.exception import StopUser
 
-from harness.api import check_stream_response, in_progress_conferences
-from harness.rules import Checker
+from harness.core.api import check_stream_response, in_progress_conferences
+from harness.core.rules import Checker
 from scenarios.context import ScenarioContext
 from scenarios.matrix import Combo
 

@@ -38,10 +38,10 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.audio import encoded_frames  # noqa: E402
-from harness.codecs import get_codec  # noqa: E402
-from harness.profile import load_profile  # noqa: E402
-from harness.sink import RecordSink  # noqa: E402
+from harness.core.audio import encoded_frames  # noqa: E402
+from harness.core.codecs import get_codec  # noqa: E402
+from harness.core.profiles.profile import load_profile  # noqa: E402
+from harness.io.sink import RecordSink  # noqa: E402
 
 
 MS = 1_000_000

@@ -43,11 +43,11 @@ import pyarrow.dataset as ds
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.audio import encoded_frames  # noqa: E402
-from harness.codecs import get_codec  # noqa: E402
-from harness.messages import media_json  # noqa: E402
+from harness.core.audio import encoded_frames  # noqa: E402
+from harness.core.codecs import get_codec  # noqa: E402
+from harness.core.messages import media_json  # noqa: E402
+from harness.io.tls import client_context, make_tls, server_context  # noqa: E402
 from harness.platform.alarm import Alarm  # noqa: E402
-from harness.tls import client_context, make_tls, server_context  # noqa: E402
 from scripts.bench_floor import describe, floor  # noqa: E402
 
 
@@ -109,7 +109,7 @@ async def _bare_send(url: str, ca: Path, total: int, seconds: float) -> None:
 
     picows with aiofastnet's TLS, as the platform; one 1 ms ticker woken by the
     same timerfd :class:`~harness.platform.alarm.Alarm`; each frame formatted
-    with the platform's own :func:`~harness.messages.media_json`. No REST API,
+    with the platform's own :func:`~harness.core.messages.media_json`. No REST API,
     no send log, no checks, no emulated network, no health sampling: what is
     left is the cost of pacing and sending, which bounds any sender here.
     Prints the send-time error of the frames due after the warm-up, and its CPU.

@@ -65,12 +65,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-from harness.audio import encoded_frames  # noqa: E402
-from harness.codecs import get_codec  # noqa: E402
-from harness.correlation import PARAM_NAME, Expectation, digest  # noqa: E402
+from harness.core.audio import encoded_frames  # noqa: E402
+from harness.core.codecs import get_codec  # noqa: E402
+from harness.core.correlation import PARAM_NAME, Expectation, digest  # noqa: E402
+from harness.core.lines import EVENT, READY, decode  # noqa: E402
 from harness.io.lines import emit  # noqa: E402
-from harness.lines import EVENT, READY, decode  # noqa: E402
-from harness.tls import client_context, make_tls, server_context  # noqa: E402
+from harness.io.tls import client_context, make_tls, server_context  # noqa: E402
 from scripts.bench_floor import describe, floor  # noqa: E402
 
 

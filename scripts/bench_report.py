@@ -41,10 +41,10 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.audio import encoded_frames  # noqa: E402
-from harness.codecs import get_codec  # noqa: E402
-from harness.histogram import Histogram  # noqa: E402
-from harness.sink import RecordSink  # noqa: E402
+from harness.core.audio import encoded_frames  # noqa: E402
+from harness.core.codecs import get_codec  # noqa: E402
+from harness.core.histogram import Histogram  # noqa: E402
+from harness.io.sink import RecordSink  # noqa: E402
 
 
 MS = 1_000_000

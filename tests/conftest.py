@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.tls import TlsFiles, make_tls
+from harness.io.tls import TlsFiles, make_tls
 
 
 REPO = Path(__file__).resolve().parent.parent

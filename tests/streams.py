@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import json
 
-from harness.api import TRACK_MEDIA
-from harness.audio import encoded_frames
-from harness.codecs import get_codec
-from harness.correlation import PARAM_NAME, Expectation, digest
+from harness.core.api import TRACK_MEDIA
+from harness.core.audio import encoded_frames
+from harness.core.codecs import get_codec
+from harness.core.correlation import PARAM_NAME, Expectation, digest
 
 
 def valid_stream(

@@ -1,7 +1,7 @@
 """A process's self-measurement on its running loop: lag probe, GC timing, a row a second.
 
 The receivers and the reference platform measure themselves the same way
-(:mod:`harness.health` holds the pure window): a probe task asks to wake every
+(:mod:`harness.core.health` holds the pure window): a probe task asks to wake every
 ``period`` seconds and records how late it woke (anything that holds the loop,
 a burst of messages, a GC pass, a record writer holding the GIL, delays it,
 and the same delay lands in the timestamps of the frames waiting behind it);
@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness.health import LAG_METRIC, Figures, HealthWindow, figures
-from harness.records import RowSink
+from harness.core.health import LAG_METRIC, Figures, HealthWindow, figures
+from harness.core.records import RowSink
 
 
 __all__ = ["Probe", "rss_bytes"]

@@ -1,4 +1,4 @@
-"""Write the ``ready`` and ``stats`` lines (:mod:`harness.lines`) on stdout.
+"""Write the ``ready`` and ``stats`` lines (:mod:`harness.core.lines`) on stdout.
 
 Flushed at once, since the parent waits on them; a parent that has gone away
 (a closed pipe) is not the service's failure: its records still get written.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
-from harness.lines import encode
+from harness.core.lines import encode
 
 
 __all__ = ["emit"]

@@ -3,10 +3,10 @@
 Writing a second of frames as Parquet costs about 1 µs per row (~50 ms at
 45k frames/s). Done on the event loop, that stall would land in the very
 times the producer measures (a receiver's arrival stamps, the platform's send
-log), so the loop only appends to a :class:`harness.sink.Batch` (the hot table
-columnar, see :class:`harness.sink.ColumnBuffer`); a flush swaps the batch out
+log), so the loop only appends to a :class:`harness.io.sink.Batch` (the hot table
+columnar, see :class:`harness.io.sink.ColumnBuffer`); a flush swaps the batch out
 (atomic on the loop) and hands it to one worker thread, the only thread that
-touches the :class:`harness.sink.RecordSink`.
+touches the :class:`harness.io.sink.RecordSink`.
 
 Two promises:
 
@@ -37,8 +37,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from harness.record_loss import RecordLoss
-from harness.sink import Batch, Columns, RecordSink, warm_up
+from harness.core.record_loss import RecordLoss
+from harness.io.sink import Batch, Columns, RecordSink, warm_up
 
 
 __all__ = ["BACKLOG_ENV", "MAX_ROWS", "Recorder", "max_rows_from_env"]
@@ -75,7 +75,7 @@ def max_rows_from_env(environ: Mapping[str, str] | None = None) -> int:
 
 
 class Recorder:
-    """A :class:`harness.records.RowSink` for the event loop, written by one thread.
+    """A :class:`harness.core.records.RowSink` for the event loop, written by one thread.
 
     Args:
         records: where rows end up; after construction only the writer touches it.

@@ -23,8 +23,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from harness.errors import ConfigError
-from harness.profile import Profile
+from harness.core.errors import ConfigError
+from harness.core.profiles.profile import Profile
 
 
 __all__ = [

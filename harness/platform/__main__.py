@@ -4,7 +4,7 @@
 loopback certificate under ``RUN_DIR/tls`` (the ready line's ``ca_file``), a
 random API token in ``RUN_DIR/api-token`` (``token_file``) unless
 ``SIGNALWIRE_API_TOKEN`` is set, and the address flags every deployable
-service shares (:mod:`harness.deploy`).
+service shares (:mod:`harness.io.deploy`).
 
 Standard output carries machine-readable JSON lines only (one ``ready`` line,
 then ``stats`` lines) so a parent process can wait on it; logs go to standard
@@ -12,9 +12,9 @@ error. The process ends by itself after ``--max-duration`` seconds, on SIGTERM
 or SIGINT (later ones are ignored while it shuts down); either way every live stream is stopped (``stop`` sent, socket
 closed, end_reason ``shutdown``) and the records are flushed before exit 0.
 
-``--fault NAME=VALUE`` injects seeded impairments (harness/platform/faults.py)
+``--fault NAME=VALUE`` injects seeded impairments (harness/platform/core/faults.py)
 and ``--defect NAME`` one deliberate contract breach each
-(harness/platform/defects.py); the ready line echoes both and the seed, so a
+(harness/platform/core/defects.py); the ready line echoes both and the seed, so a
 run can be repeated.
 """
 
@@ -38,30 +38,29 @@ from typing import NamedTuple
 import uvloop
 from aiohttp import web
 
-from harness import deploy, runtime
-from harness.codecs import ByteOrder
-from harness.deploy import format_listen, local_url
-from harness.errors import ConfigError
-from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
-from harness.io import lifeline
+from harness.core.codecs import ByteOrder
+from harness.core.errors import ConfigError
+from harness.core.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
+from harness.core.lines import READY, STATS, ready_fields
+from harness.core.secret import Secret
+from harness.core.target import is_loopback
+from harness.io import deploy, lifeline, runtime
+from harness.io.deploy import format_listen, local_url
 from harness.io.lines import emit
 from harness.io.recorder import Recorder
-from harness.lines import READY, STATS, ready_fields
+from harness.io.sink import RecordSink
+from harness.io.tls import client_context, server_context, service_files
 from harness.platform.callbacks import Callbacks
-from harness.platform.defects import parse_defects
-from harness.platform.dial import DialPolicy
-from harness.platform.dialect import DIALECTS, Dialect
-from harness.platform.faults import Faults, parse_faults
+from harness.platform.core.defects import parse_defects
+from harness.platform.core.dial import DialPolicy
+from harness.platform.core.dialect import DIALECTS, Dialect
+from harness.platform.core.faults import Faults, parse_faults
+from harness.platform.core.state import Call, Conference, Registry
 from harness.platform.health import Health
 from harness.platform.server import Api
-from harness.platform.state import Call, Conference, Registry
 from harness.platform.streamer import StreamerSettings
 from harness.platform.supervisor import Supervisor
 from harness.platform.workers import WorkerPool
-from harness.secret import Secret
-from harness.sink import RecordSink
-from harness.target import is_loopback
-from harness.tls import client_context, server_context, service_files
 
 
 __all__ = ["Options", "build_parser", "main", "serve"]
@@ -299,7 +298,7 @@ def _add_media_flags(add: Callable[..., object]) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="inject an impairment, e.g. delay=5ms, jitter=normal:2ms, loss=0.01, "
-        "stall=0.001:200ms, api-error=0.01 (repeatable; see harness/platform/faults.py)",
+        "stall=0.001:200ms, api-error=0.01 (repeatable; see harness/platform/core/faults.py)",
     )
     add(
         "--defect",
@@ -307,7 +306,7 @@ def _add_media_flags(add: Callable[..., object]) -> None:
         default=[],
         metavar="NAME",
         help="break one contract rule on purpose, e.g. chunk-global, missing-stop "
-        "(repeatable; see harness/platform/defects.py)",
+        "(repeatable; see harness/platform/core/defects.py)",
     )
     add(
         "--workers",

@@ -27,9 +27,9 @@ from collections.abc import Mapping
 import aiohttp
 from yarl import URL
 
-from harness.callbacks import signature
-from harness.platform.state import Stream
-from harness.secret import Secret
+from harness.core.callbacks import signature
+from harness.core.secret import Secret
+from harness.platform.core.state import Stream
 
 
 __all__ = ["Callbacks", "callback_params"]

@@ -10,8 +10,8 @@ moves the lag probes into ``histograms`` (metric ``loop_lag_ns``).
 
 from __future__ import annotations
 
+from harness.core.records import RowSink
 from harness.io.health import Probe
-from harness.records import RowSink
 
 
 __all__ = ["Health"]

@@ -3,7 +3,7 @@
 Routes exist under both prefixes (``/api/laml/2010-04-01`` documented,
 ``/2010-04-01`` Twilio-style) and with and without ``.json`` (api.md §1
 "Which path and body variants"). Request validation is the core's
-(:func:`harness.api.parse_start`); this module maps its errors to the two
+(:func:`harness.core.api.parse_start`); this module maps its errors to the two
 documented bodies: a ``CompatibilityErrorResponse`` for 400/401/404 and
 ``{"errors": [...]}`` for 422 (api.md §1.3; call streams answer a 422 in the
 first shape, §2.2). Every failure is a 4xx with a JSON body naming the field:
@@ -27,11 +27,11 @@ from typing import Final
 
 from aiohttp import web
 
-from harness.api import API_PREFIXES, FieldError, parse_start, parse_stop, rfc2822
-from harness.platform.dial import DialPolicy
-from harness.platform.state import Call, Conference, Stream, StreamKind
+from harness.core.api import API_PREFIXES, FieldError, parse_start, parse_stop, rfc2822
+from harness.core.secret import Secret
+from harness.platform.core.dial import DialPolicy
+from harness.platform.core.state import Call, Conference, Stream, StreamKind
 from harness.platform.supervisor import Supervisor
-from harness.secret import Secret
 
 
 __all__ = ["MORE_INFO", "Api", "error_body", "stream_body"]

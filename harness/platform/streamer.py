@@ -16,7 +16,7 @@ the frame straight into the transport's buffer), so a receiver that stops
 reading delays nobody; its buffer is watched and the stream aborted once it
 has been full for ``stall_timeout_s``.
 
-What is sent is built by :class:`harness.sender.Sender`, the sans-I/O half of
+What is sent is built by :class:`harness.core.sender.Sender`, the sans-I/O half of
 a stream (messages, ``sequenceNumber``/chunk/timestamp state, the ``--defect``
 switches as data, the send-log rows); this module owns the socket, the clock
 and the pacing, and writes what the sender builds.
@@ -25,7 +25,7 @@ The send log (``sent_frames``) is the ground truth receivers are measured
 against. ``sent_ns`` is when a frame's chunk left the media pipeline (one
 clock reading per chunk, just before its frames are formatted); with ``--fault``
 network impairments the frame then goes through the emulated network
-(:mod:`harness.platform.network`) and ``wire_ns`` is when it was really written
+(:mod:`harness.platform.core.network`) and ``wire_ns`` is when it was really written
 to the socket (0 if lost). So ``arrival - sent_ns`` includes the injected delay
 and jitter, and ``wire_ns - sent_ns`` is exactly what was injected. Without
 network impairments ``wire_ns == sent_ns``.
@@ -51,9 +51,9 @@ from typing import Literal, Protocol
 
 import msgspec
 
-from harness.codecs import FRAME_NS, ByteOrder
-from harness.correlation import Expectation
-from harness.messages import (
+from harness.core.codecs import FRAME_NS, ByteOrder
+from harness.core.correlation import Expectation
+from harness.core.messages import (
     Clear,
     Dtmf,
     DtmfBody,
@@ -62,16 +62,16 @@ from harness.messages import (
     ReplyMedia,
     reply_decoder,
 )
-from harness.platform.dialect import Dialect
-from harness.platform.faults import Faults, StreamPlan
-from harness.platform.network import Link
-from harness.platform.playback import Playback
-from harness.platform.state import Stream
+from harness.core.secret import redact
+from harness.core.sender import Frame, Sender, WireDefects, payloads, with_wire
+from harness.io.sink import RowSink
+from harness.platform.core.dialect import Dialect
+from harness.platform.core.faults import Faults, StreamPlan
+from harness.platform.core.network import Link
+from harness.platform.core.playback import Playback
+from harness.platform.core.state import Stream
 from harness.platform.ticker import Ticker
 from harness.platform.wsclient import InvalidStatus, WsClient, dial
-from harness.secret import redact
-from harness.sender import Frame, Sender, WireDefects, payloads, with_wire
-from harness.sink import RowSink
 
 
 __all__ = [
@@ -86,7 +86,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 EndReason = Literal["stopped", "shutdown", "connect-failed", "disconnected"]
-"""``platform_streams.end_reason`` (harness/records.py)."""
+"""``platform_streams.end_reason`` (harness/core/records.py)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -110,7 +110,7 @@ class StreamerSettings:
     (Linux autotunes loopback buffers to ~4 MB, half a minute of L16 audio)."""
     faults: Faults = Faults()
     defects: frozenset[str] = frozenset()
-    """Active ``--defect`` names (harness/platform/defects.py)."""
+    """Active ``--defect`` names (harness/platform/core/defects.py)."""
 
 
 @dataclasses.dataclass(slots=True)

@@ -15,15 +15,15 @@ import asyncio
 import logging
 import time
 
-from harness.api import FieldError, StartStreamRequest
+from harness.core.api import FieldError, StartStreamRequest
+from harness.io.sink import RowSink
 from harness.platform.callbacks import Callbacks
-from harness.platform.dialect import Dialect
-from harness.platform.faults import plan_stream, stream_rng
-from harness.platform.state import Registry, Stream, StreamKind
+from harness.platform.core.dialect import Dialect
+from harness.platform.core.faults import plan_stream, stream_rng
+from harness.platform.core.state import Registry, Stream, StreamKind
 from harness.platform.streamer import Counters, EndReason, Streamer, StreamerSettings
 from harness.platform.ticker import Ticker
 from harness.platform.workers import WorkerPool
-from harness.sink import RowSink
 
 
 __all__ = ["Supervisor"]

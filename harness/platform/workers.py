@@ -31,22 +31,22 @@ from typing import Any
 
 import uvloop
 
-from harness import runtime
-from harness.api import StartStreamRequest
-from harness.exits import EXIT_PASS
+from harness.core.api import StartStreamRequest
+from harness.core.exits import EXIT_PASS
+from harness.core.lines import EVENT, READY, STATS, decode
+from harness.core.secret import Secret
+from harness.io import runtime
 from harness.io.lines import emit
 from harness.io.recorder import Recorder
-from harness.lines import EVENT, READY, STATS, decode
-from harness.platform.defects import parse_defects
-from harness.platform.dialect import DIALECTS
-from harness.platform.faults import parse_faults, plan_stream, stream_rng
+from harness.io.sink import RecordSink
+from harness.io.tls import client_context
+from harness.platform.core.defects import parse_defects
+from harness.platform.core.dialect import DIALECTS
+from harness.platform.core.faults import parse_faults, plan_stream, stream_rng
+from harness.platform.core.state import Stream
 from harness.platform.health import Health
-from harness.platform.state import Stream
 from harness.platform.streamer import Counters, EndReason, Streamer, StreamerSettings
 from harness.platform.ticker import Ticker
-from harness.secret import Secret
-from harness.sink import RecordSink
-from harness.tls import client_context
 
 
 __all__ = ["WorkerPool", "request_from_json", "request_to_json", "serve_worker"]

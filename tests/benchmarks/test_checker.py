@@ -22,9 +22,9 @@ from collections.abc import Callable
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness import messages as m
-from harness.records import MemorySink, RowSink
-from harness.session import StreamSession
+from harness.core import messages as m
+from harness.core.records import MemorySink, RowSink
+from harness.core.session import StreamSession
 from tests.streams import valid_stream
 
 

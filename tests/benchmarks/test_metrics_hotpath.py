@@ -13,8 +13,8 @@ import time
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness.histogram import Histogram
-from harness.metrics import InterarrivalJitter
+from harness.core.histogram import Histogram
+from harness.core.metrics import InterarrivalJitter
 
 
 N = 20_000
@@ -28,7 +28,7 @@ def _arrivals(seed: int = 1) -> list[int]:
 
 def _jitter_pass(arrivals: list[int]) -> float:
     j = InterarrivalJitter()
-    record = j.record  # the receiver's per-frame call (harness.session)
+    record = j.record  # the receiver's per-frame call (harness.core.session)
     for i, a in enumerate(arrivals):
         record(a, i * 20 * MS)
     return j.jitter_ns

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from harness.core.messages import media_json
 from harness.io.recorder import Recorder
-from harness.messages import media_json
-from harness.platform.dialect import DIALECTS
+from harness.io.sink import RecordSink
+from harness.platform.core.dialect import DIALECTS
 from harness.platform.streamer import Counters, Streamer, StreamerSettings, payloads
-from harness.sink import RecordSink
 from tests.harness.platform.support import make_stream
 
 

@@ -13,8 +13,8 @@ import time
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness.records import MemorySink, RowSink
-from harness.session import StreamSession
+from harness.core.records import MemorySink, RowSink
+from harness.core.session import StreamSession
 from receivers.distributions import Distributions, FrameTap
 from tests.streams import valid_stream
 

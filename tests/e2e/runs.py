@@ -27,9 +27,9 @@ SECRETS = {
 def streamload(
     *args: str, env: Mapping[str, str] | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m harness.cli ARGS`` to completion, output captured."""
+    """``python -m harness.run.cli ARGS`` to completion, output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
+        [sys.executable, "-m", "harness.run.cli", *args],
         capture_output=True,
         text=True,
         timeout=seconds(timeout),

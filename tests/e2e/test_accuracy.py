@@ -47,9 +47,9 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from harness.metrics.jitter import WARMUP_FRAMES
-from harness.processes import Child
-from harness.tls import TlsFiles
+from harness.core.metrics.jitter import WARMUP_FRAMES
+from harness.io.tls import TlsFiles
+from harness.run.processes import Child
 from reports.load import load_run
 from tests.conftest import seconds
 from tests.reports.helpers import build_summary

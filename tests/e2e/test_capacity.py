@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from harness.processes import Child
-from harness.tls import TlsFiles
+from harness.io.tls import TlsFiles
+from harness.run.processes import Child
 from tests.conftest import seconds
 from tests.e2e.runs import streamload, summary
 

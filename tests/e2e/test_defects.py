@@ -4,13 +4,13 @@ The real pipeline: one receiver (``python -m receivers``, bearer token set)
 and one callback sink (``python -m receivers.callbacks``, signing key set),
 shared by one reference platform per defect (``python -m harness.platform
 --defect NAME``), all started at once; then the negative suite
-(:func:`harness.conform.run_suite`, in threads) against every platform, whose
+(:func:`harness.conform.suite.run_suite`, in threads) against every platform, whose
 valid streams go to the receiver and report to the sink. Rows are tied back to
 their defect by stream sid (each platform's ``platform_streams``), the
 refused handshakes to ``bearer-missing`` (the only defect that causes any).
 Two platforms without a defect (SignalWire and Twilio dialects) prove the
 same pipeline passes every rule. The receiver's streams are also joined to the
-suite's start requests by sid (:mod:`harness.join`, as the report does), whose
+suite's start requests by sid (:mod:`harness.core.join`, as the report does), whose
 verdicts replace the receiver's where they supersede them: that is how a
 platform that drops or forges the correlation parameter is caught.
 """
@@ -26,14 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from harness.conform import Options, run_suite
-from harness.join import ArrivedStream, SentRequest, join
-from harness.platform.defects import DEFECTS
-from harness.processes import Child
-from harness.records import MemorySink, columns
-from harness.rules import RULES
-from harness.secret import Secret
-from harness.tls import TlsFiles
+from harness.conform.suite import Options, run_suite
+from harness.core.join import ArrivedStream, SentRequest, join
+from harness.core.records import MemorySink, columns
+from harness.core.rules import RULES
+from harness.core.secret import Secret
+from harness.io.tls import TlsFiles
+from harness.platform.core.defects import DEFECTS
+from harness.run.processes import Child
 from tests.conftest import seconds
 
 

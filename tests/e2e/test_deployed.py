@@ -111,7 +111,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         proc = topology.spawn(
             platform,
             [
-                sys.executable, "-m", "harness.cli", "platform",
+                sys.executable, "-m", "harness.run.cli", "platform",
                 "--listen", f"{PLATFORM}:443", "--public",
                 "--allow-dial", f"{EDGE}:443",
                 "--cert-file", str(certs.cert_files[PLATFORM]),
@@ -171,7 +171,7 @@ def _start_run(
     return subprocess.Popen(
         d.load.argv(
             [
-                sys.executable, "-m", "harness.cli", "run", "--profile", "smoke",
+                sys.executable, "-m", "harness.run.cli", "run", "--profile", "smoke",
                 "--target", f"https://{PLATFORM}",
                 "--target-ca-file", str(d.certs.ca_file),
                 "--receiver-listen", f"{LOAD}:{STREAM_PORT}",

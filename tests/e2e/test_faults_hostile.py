@@ -133,7 +133,7 @@ _PEERS = textwrap.dedent(
     """
     import asyncio, base64, json, sys, time
     from websockets.asyncio.client import connect
-    from harness.messages import media_json
+    from harness.core.messages import media_json
     from tests.receivers.helpers import stream_messages
 
     url, seconds = sys.argv[1], float(sys.argv[2])
@@ -365,7 +365,7 @@ def test_report_and_compare_name_the_file_and_never_trace(tmp_path: Path) -> Non
     (frames,) = (run_dir / "records" / "frames").glob("*.parquet")
     frames.write_bytes(frames.read_bytes()[:100])
     report = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "report", str(run_dir)],
+        [sys.executable, "-m", "harness.run.cli", "report", str(run_dir)],
         capture_output=True, text=True, timeout=seconds(120),
     )  # fmt: skip
     assert report.returncode == 3, report.stderr
@@ -375,7 +375,7 @@ def test_report_and_compare_name_the_file_and_never_trace(tmp_path: Path) -> Non
     for text in ('{"thresholds": "abc"}', "[1]", "[" * 100_000):
         bad.write_text(text)
         done = subprocess.run(
-            [sys.executable, "-m", "harness.cli", "compare", str(run_dir), str(bad)],
+            [sys.executable, "-m", "harness.run.cli", "compare", str(run_dir), str(bad)],
             capture_output=True, text=True, timeout=seconds(60),
         )  # fmt: skip
         assert done.returncode == 2, done.stderr

@@ -49,7 +49,7 @@ class Run:
                 [
                     sys.executable,
                     "-m",
-                    "harness.cli",
+                    "harness.run.cli",
                     "run",
                     *TINY,
                     *extra,

@@ -189,7 +189,7 @@ def run_against(
             assert ready["account_sid"] == PROJECT and ready["conferences"]
             proc = subprocess.run(
                 [
-                    sys.executable, "-m", "harness.cli", "run", "--profile", "smoke",
+                    sys.executable, "-m", "harness.run.cli", "run", "--profile", "smoke",
                     "--duration", "3s", "--target", str(ready["url"]),
                     "--receiver-cert", str(certs["cert"]),
                     "--receiver-key", str(certs["key"]), "--out", str(out), *extra,

@@ -24,7 +24,7 @@ def test_sigint_stops_cleanly_and_still_reports(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "harness.cli",
+            "harness.run.cli",
             "run",
             "--duration",
             "60s",

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.codecs import FRAME_NS
-from harness.metrics.jitter import WARMUP_FRAMES
-from harness.tls import TlsFiles
+from harness.core.codecs import FRAME_NS
+from harness.core.metrics.jitter import WARMUP_FRAMES
+from harness.io.tls import TlsFiles
 from reports.load import load_run
 from tests.conftest import seconds
 from tests.e2e.test_accuracy import (

@@ -89,7 +89,16 @@ def start(
     out: Path, *extra: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", *RUN, "--out", str(out), *extra],
+        [
+            sys.executable,
+            "-m",
+            "harness.run.cli",
+            "run",
+            *RUN,
+            "--out",
+            str(out),
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -155,7 +155,7 @@ def test_an_impaired_platform_breaks_the_gate_and_names_it(impaired_run: Run) ->
 
 def compare(base: Path, new: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", "compare", str(base), str(new)],
+        [sys.executable, "-m", "harness.run.cli", "compare", str(base), str(new)],
         capture_output=True,
         text=True,
         timeout=seconds(60),

@@ -27,9 +27,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from websockets.asyncio.client import connect
 
-from harness.callbacks import METHOD_PARAM, signature
-from harness.secret import Secret
-from harness.tls import client_context
+from harness.core.callbacks import METHOD_PARAM, signature
+from harness.core.secret import Secret
+from harness.io.tls import client_context
 from tests.conftest import seconds
 from tests.receivers.helpers import run_async, stream_messages
 
@@ -46,7 +46,7 @@ class Service:
             if not k.startswith(("SIGNALWIRE_", "STREAMLOAD_"))
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli", *argv],
+            [sys.executable, "-m", "harness.run.cli", *argv],
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -284,7 +284,7 @@ def test_plain_off_loopback_without_a_terminator_exits_2_with_the_fix(
     tmp_path: Path, command: str
 ) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", command, "--tls", "off",
+        [sys.executable, "-m", "harness.run.cli", command, "--tls", "off",
          "--listen", "0.0.0.0:0"],
         cwd=tmp_path, capture_output=True, text=True, timeout=seconds(60),
     )  # fmt: skip

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.processes import Child
-from harness.tls import TlsFiles
+from harness.io.tls import TlsFiles
+from harness.run.processes import Child
 from tests.conftest import seconds
 from tests.e2e.runs import SECRETS, summary, table
 
@@ -58,7 +58,7 @@ def test_a_target_that_dies_midway_still_gets_a_report(
     }
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "harness.cli", "run", "--profile", "smoke",
+            sys.executable, "-m", "harness.run.cli", "run", "--profile", "smoke",
             "--duration", "6s", "--target", url, "--target-ca-file", str(tls_files.ca_file),
             "--out", str(out),
             # the load's frames must be the ones seen before the kill, not the

@@ -71,7 +71,7 @@ DEFAULT_CODEC: Final = "PCMU"
 class DefectSpec:
     description: str
     rules: tuple[str, ...]
-    """The streamload rule ids this breach must trip (harness/rules.py, read not imported)."""
+    """The streamload rule ids this breach must trip (harness/core/rules.py, read not imported)."""
 
 
 DEFECTS: Final[dict[str, DefectSpec]] = {

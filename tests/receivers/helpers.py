@@ -16,11 +16,11 @@ import pyarrow.parquet as pq
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 
-from harness.codecs import get_codec
-from harness.correlation import PARAM_NAME, Expectation, digest
-from harness.messages import media_json
-from harness.records import MemorySink, columns
-from harness.tls import TlsFiles, client_context, server_context
+from harness.core.codecs import get_codec
+from harness.core.correlation import PARAM_NAME, Expectation, digest
+from harness.core.messages import media_json
+from harness.core.records import MemorySink, columns
+from harness.io.tls import TlsFiles, client_context, server_context
 from receivers.server import Receiver, ServerConfig
 from tests.conftest import seconds
 

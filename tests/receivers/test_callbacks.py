@@ -14,10 +14,10 @@ from urllib.parse import urlencode, urlsplit
 import pyarrow.parquet as pq
 import pytest
 
-from harness.callbacks import METHOD_PARAM, signature
-from harness.processes import Child
-from harness.secret import Secret
-from harness.tls import TlsFiles, client_context
+from harness.core.callbacks import METHOD_PARAM, signature
+from harness.core.secret import Secret
+from harness.io.tls import TlsFiles, client_context
+from harness.run.processes import Child
 from receivers.callbacks import parse_args
 from tests.conftest import seconds
 

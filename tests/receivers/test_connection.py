@@ -9,8 +9,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.frames import Close
 
-from harness.records import MemorySink
-from harness.tls import TlsFiles
+from harness.core.records import MemorySink
+from harness.io.tls import TlsFiles
 from receivers.connection import IDLE_CLOSE_CODE, close_code
 from tests.receivers.helpers import (
     client,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from harness.histogram import Histogram
-from harness.metrics.jitter import WARMUP_FRAMES
-from harness.records import MemorySink
-from harness.session import StreamSession
+from harness.core.histogram import Histogram
+from harness.core.metrics.jitter import WARMUP_FRAMES
+from harness.core.records import MemorySink
+from harness.core.session import StreamSession
 from receivers.distributions import (
     MAX_HISTOGRAMS,
     METRICS,
@@ -95,7 +95,7 @@ def test_columns_built_off_the_loop_are_the_rows_drain_writes(tmp_path) -> None:
     """take() + histogram_columns on the writer thread == drain() row by row."""
     import pyarrow.parquet as pq
 
-    from harness.sink import Batch, RecordSink
+    from harness.io.sink import Batch, RecordSink
     from receivers.distributions import histogram_columns
 
     arrivals = [

@@ -6,7 +6,7 @@ import asyncio
 import gc
 import time
 
-from harness.records import MemorySink
+from harness.core.records import MemorySink
 from receivers.health import Monitor
 from tests.receivers.helpers import row_dicts, run_async, wait_for
 

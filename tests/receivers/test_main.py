@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 
-from harness.record_loss import RecordLoss
-from harness.tls import TlsFiles
+from harness.core.record_loss import RecordLoss
+from harness.io.tls import TlsFiles
 from receivers.options import TOKEN_ENV, parse_args
 from tests.conftest import seconds
 from tests.receivers.helpers import (
@@ -298,7 +298,7 @@ def test_bad_flags_exit_2_with_one_line_naming_the_fix(
 
 
 def test_parse_args_checks_ranges(tls_files: TlsFiles, tmp_path: Path) -> None:
-    from harness.errors import ConfigError
+    from harness.core.errors import ConfigError
 
     base = [
         "--cert-file",

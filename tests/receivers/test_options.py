@@ -7,8 +7,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from harness.target import is_loopback
-from harness.tls import TlsFiles
+from harness.core.target import is_loopback
+from harness.io.tls import TlsFiles
 from receivers.options import Options, argv, flag_values, parse_args, parser
 from receivers.server import ServerConfig
 from receivers.workers import worker_argv

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 
+from harness.core.records import MemorySink
+from harness.core.secret import Secret
 from harness.io.recorder import Recorder
-from harness.records import MemorySink
-from harness.secret import Secret
-from harness.sink import RecordSink
-from harness.tls import TlsFiles, client_context, server_context
+from harness.io.sink import RecordSink
+from harness.io.tls import TlsFiles, client_context, server_context
 from receivers.server import HANDSHAKE_SUBJECT, Receiver, ServerConfig
 from tests.conftest import seconds
 from tests.receivers.helpers import (

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
-from harness.record_loss import RecordLoss
-from harness.tls import TlsFiles
+from harness.core.errors import ConfigError
+from harness.core.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
+from harness.core.record_loss import RecordLoss
+from harness.io.tls import TlsFiles
 from receivers import service
 
 

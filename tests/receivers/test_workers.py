@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from harness.tls import TlsFiles
+from harness.io.tls import TlsFiles
 from receivers.options import parse_args
 from receivers.workers import merge_stats, worker_argv
 from tests.conftest import seconds

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.rules import Checker
+from harness.core.rules import Checker
 from reports.load import load_run
 from reports.summary import Report, build_report
 from tests.reports.helpers import MS, T0, RunBuilder

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.rules import Checker
-from harness.sink import RecordSink
+from harness.core.rules import Checker
+from harness.io.sink import RecordSink
 from reports.gates import DEFAULT_THRESHOLDS, Threshold
 from reports.load import Run
 from reports.summary import build_report

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.audio import encoded_frames
-from harness.codecs import get_codec
+from harness.core.audio import encoded_frames
+from harness.core.codecs import get_codec
 from reports.audio import AudioFacts
 from reports.load import load_run
 from reports.performance import analyse, stream_codecs

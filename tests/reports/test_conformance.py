@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harness.rules import RULES, Checker, Severity
+from harness.core.rules import RULES, Checker, Severity
 from reports.conformance import summarise_conformance, verdict
 from reports.load import load_run
 from tests.reports.helpers import RunBuilder

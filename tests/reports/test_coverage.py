@@ -9,8 +9,8 @@ from typing import Any
 
 from hypothesis import given, strategies as st
 
-from harness.profile import DIMENSIONS, load_profile
-from harness.rules import NEEDS, RULES
+from harness.core.profiles.profile import DIMENSIONS, load_profile
+from harness.core.rules import NEEDS, RULES
 from reports import coverage
 from reports.__main__ import write_reports
 from reports.coverage import Facts, coverage_gate, facts_from, group, not_checked

@@ -12,7 +12,7 @@ from unittest import mock
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from harness.sink import RecordSink
+from harness.io.sink import RecordSink
 from reports.frames import UNKNOWN, FrameFacts, _unique_first
 from reports.load import load_run
 from reports.partition import Limits

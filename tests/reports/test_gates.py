@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from harness.thresholds import parse_threshold
+from harness.core.profiles.thresholds import parse_threshold
 from reports.gates import (
     DEFAULT_THRESHOLDS,
     Threshold,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.histogram import bucket_of
+from harness.core.histogram import bucket_of
 from reports.health import summarise_harness
 from reports.load import load_run
 from reports.stats import distribution

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.histogram import Histogram
+from harness.core.histogram import Histogram
 from reports.histograms import merged, summarise_histogram, summarise_histograms
 from reports.load import load_run
 from tests.reports.helpers import MS, RunBuilder

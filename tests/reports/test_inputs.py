@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from reports import compare
 from reports.inputs import need, read_json
 

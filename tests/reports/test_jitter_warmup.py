@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from harness.codecs import FRAME_NS
-from harness.metrics.jitter import WARMUP_FRAMES
-from harness.records import MemorySink
-from harness.session import StreamSession
+from harness.core.codecs import FRAME_NS
+from harness.core.metrics.jitter import WARMUP_FRAMES
+from harness.core.records import MemorySink
+from harness.core.session import StreamSession
 from reports.load import load_run
 from reports.summary import build_report
 from tests.receivers.helpers import stream_messages

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.correlation import PARAM_NAME, Expectation, digest, fingerprint
-from harness.rules import Checker
+from harness.core.correlation import PARAM_NAME, Expectation, digest, fingerprint
+from harness.core.rules import Checker
 from reports.join import joined_checks
 from reports.load import load_run
 from tests.reports.helpers import RunBuilder, build_summary

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from reports.__main__ import main
 from reports.load import COLUMNS, LAZY, Parts, find_parts, load_run, load_table
 from tests.reports.conftest import build_passing

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.record_loss import RecordLoss
+from harness.core.record_loss import RecordLoss
 from reports import record_health
 
 

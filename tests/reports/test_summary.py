@@ -6,7 +6,7 @@ import json
 import socket
 from pathlib import Path
 
-from harness.rules import RULES
+from harness.core.rules import RULES
 from reports.gates import Threshold
 from reports.load import load_run
 from reports.render import html, json as json_render, junit, markdown

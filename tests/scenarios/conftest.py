@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from harness.processes import Child
-from harness.tls import TlsFiles
+from harness.io.tls import TlsFiles
+from harness.run.processes import Child
 from tests.conftest import REPO, seconds
 
 

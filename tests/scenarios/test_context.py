@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from scenarios.context import Pacer, context_from_options
 
 
@@ -130,7 +130,7 @@ def test_missing_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_budget_admits_up_to_its_share_then_notes_the_cap_once(
     tmp_path: Path,
 ) -> None:
-    from harness.profile import BudgetSpec
+    from harness.core.profiles.profile import BudgetSpec
     from scenarios.context import Budget
 
     budget = Budget(BudgetSpec(max_streams=3), 1, tmp_path, "scenario-1")
@@ -143,7 +143,7 @@ def test_a_budget_admits_up_to_its_share_then_notes_the_cap_once(
 
 
 def test_several_processes_split_a_cap_and_never_exceed_it_together() -> None:
-    from harness.profile import BudgetSpec
+    from harness.core.profiles.profile import BudgetSpec
     from scenarios.context import Budget
 
     for cap in range(12):
@@ -156,7 +156,7 @@ def test_several_processes_split_a_cap_and_never_exceed_it_together() -> None:
 
 
 def test_stream_minutes_count_each_drawn_hold() -> None:
-    from harness.profile import BudgetSpec
+    from harness.core.profiles.profile import BudgetSpec
     from scenarios.context import Budget
 
     b = Budget(BudgetSpec(max_stream_minutes=1.0), 2)  # 30 s for this process

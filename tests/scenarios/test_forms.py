@@ -6,9 +6,9 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from harness.api import StartStreamRequest, parse_start
-from harness.correlation import PARAM_NAME, Expectation, digest
-from harness.secret import Secret
+from harness.core.api import StartStreamRequest, parse_start
+from harness.core.correlation import PARAM_NAME, Expectation, digest
+from harness.core.secret import Secret
 from scenarios.forms import Forms
 from scenarios.matrix import Combo, custom_parameters
 

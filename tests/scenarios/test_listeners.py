@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from harness.tls import TlsFiles
+from harness.io.tls import TlsFiles
 from tests.conftest import seconds
 from tests.scenarios.conftest import locust_argv
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import itertools
 
-from harness.profile import DIMENSIONS, MatrixSpec, load_profile
+from harness.core.profiles.profile import DIMENSIONS, MatrixSpec, load_profile
 from scenarios.matrix import (
     LONG_NAME,
     LONG_VALUE,

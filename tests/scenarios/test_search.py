@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.knee import Plan
-from harness.profile import ShapeSpec
+from harness.core.knee import Plan
+from harness.core.profiles.profile import ShapeSpec
 from scenarios.search import LIVE_FILE, Search
 
 

@@ -7,8 +7,8 @@ import gc
 import time
 from typing import Any
 
+from harness.core.records import MemorySink
 from harness.io.health import Probe, rss_bytes
-from harness.records import MemorySink
 
 
 MS = 1_000_000

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from harness.core.lines import decode
 from harness.io.lines import emit
-from harness.lines import decode
 
 
 def test_emit_prints_one_compact_json_line(

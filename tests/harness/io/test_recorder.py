@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from harness.core.records import TABLES
 from harness.io.recorder import BACKLOG_ENV, MAX_ROWS, Recorder, max_rows_from_env
-from harness.records import TABLES
-from harness.sink import RecordSink
+from harness.io.sink import RecordSink
 from tests.harness.platform.support import run
 
 

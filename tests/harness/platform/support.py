@@ -30,17 +30,17 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from harness.api import StartStreamRequest
+from harness.core.api import StartStreamRequest
+from harness.core.secret import Secret
+from harness.io.sink import MemorySink
+from harness.io.tls import TlsFiles, client_context, server_context
 from harness.platform.callbacks import Callbacks
-from harness.platform.dialect import DIALECTS
-from harness.platform.faults import Faults
+from harness.platform.core.dialect import DIALECTS
+from harness.platform.core.faults import Faults
+from harness.platform.core.state import Call, Conference, Registry, Stream
 from harness.platform.server import Api
-from harness.platform.state import Call, Conference, Registry, Stream
 from harness.platform.streamer import StreamerSettings
 from harness.platform.supervisor import Supervisor
-from harness.secret import Secret
-from harness.sink import MemorySink
-from harness.tls import TlsFiles, client_context, server_context
 from tests.conftest import data_file, seconds
 
 

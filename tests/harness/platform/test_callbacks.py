@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from harness.io.tls import TlsFiles, server_context
 from harness.platform.callbacks import callback_params
-from harness.tls import TlsFiles, server_context
 from tests.conftest import seconds
 from tests.harness.platform.support import Receiver, make_stream, run, running_platform
 

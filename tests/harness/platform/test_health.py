@@ -7,9 +7,9 @@ import gc
 import time
 from typing import Any
 
-from harness.health import LAG_METRIC
+from harness.core.health import LAG_METRIC
+from harness.io.sink import MemorySink
 from harness.platform.health import Health
-from harness.sink import MemorySink
 from tests.harness.platform.support import run
 
 

@@ -17,10 +17,10 @@ import aiohttp
 import pyarrow.parquet as pq
 import pytest
 
-from harness.correlation import Expectation
-from harness.errors import ConfigError
+from harness.core.correlation import Expectation
+from harness.core.errors import ConfigError
+from harness.io.tls import TlsFiles, client_context
 from harness.platform.__main__ import Options, build_parser
-from harness.tls import TlsFiles, client_context
 from tests.conftest import seconds
 from tests.harness.platform.support import Receiver, basic, run
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, ValidationError
 
-from harness.platform.faults import Faults
-from harness.tls import TlsFiles
+from harness.io.tls import TlsFiles
+from harness.platform.core.faults import Faults
 from tests.harness.platform.support import (
     TOKEN,
     PlatformUnderTest,

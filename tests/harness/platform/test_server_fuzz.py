@@ -41,7 +41,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from harness.tls import TlsFiles
+from harness.io.tls import TlsFiles
 from tests.conftest import data_file, seconds
 
 

@@ -11,14 +11,17 @@ from typing import Any
 
 import pytest
 
-from harness.api import TRACK_MEDIA
-from harness.audio import encoded_frames
-from harness.codecs import FRAME_NS, get_codec
-from harness.correlation import Expectation
-from harness.messages import decoder
-from harness.platform.dialect import DIALECTS
-from harness.platform.faults import StreamPlan, parse_faults
-from harness.platform.state import Stream
+from harness.core.api import TRACK_MEDIA
+from harness.core.audio import encoded_frames
+from harness.core.codecs import FRAME_NS, get_codec
+from harness.core.correlation import Expectation
+from harness.core.messages import decoder
+from harness.core.secret import Secret
+from harness.io.sink import MemorySink
+from harness.io.tls import TlsFiles, client_context
+from harness.platform.core.dialect import DIALECTS
+from harness.platform.core.faults import StreamPlan, parse_faults
+from harness.platform.core.state import Stream
 from harness.platform.streamer import (
     Counters,
     Streamer,
@@ -26,9 +29,6 @@ from harness.platform.streamer import (
     payloads,
 )
 from harness.platform.ticker import Ticker
-from harness.secret import Secret
-from harness.sink import MemorySink
-from harness.tls import TlsFiles, client_context
 from tests.conftest import seconds
 from tests.harness.platform.support import Connection, Receiver, make_stream, rows, run
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from harness.api import StartStreamRequest
-from harness.platform.dialect import DIALECTS
-from harness.platform.state import Conference, Registry, Stream
+from harness.core.api import StartStreamRequest
+from harness.io.sink import MemorySink
+from harness.io.tls import TlsFiles, client_context
+from harness.platform.core.dialect import DIALECTS
+from harness.platform.core.state import Conference, Registry, Stream
 from harness.platform.streamer import StreamerSettings
 from harness.platform.supervisor import Supervisor
-from harness.sink import MemorySink
-from harness.tls import TlsFiles, client_context
 from tests.harness.platform.support import Receiver, run
 
 

@@ -21,7 +21,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from harness.tls import TlsFiles
+from harness.io.tls import TlsFiles
 from tests.harness.platform.support import (
     TOKEN,
     PlatformUnderTest,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import aiohttp
 
-from harness.secret import Secret
-from harness.tls import TlsFiles, client_context
+from harness.core.secret import Secret
+from harness.io.tls import TlsFiles, client_context
 from tests.conftest import seconds
 from tests.harness.platform.support import Receiver, basic, make_stream, run
 from tests.harness.platform.test_main import TOKEN, args, env, platform_process, read

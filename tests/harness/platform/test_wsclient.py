@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from harness.io.tls import TlsFiles, client_context
 from harness.platform.wsclient import InvalidStatus, WsClient, dial
-from harness.tls import TlsFiles, client_context
 from tests.conftest import seconds
 from tests.harness.platform.support import Receiver, run
 

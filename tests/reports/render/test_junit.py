@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from harness.rules import RULES
+from harness.core.rules import RULES
 from reports.render.junit import render
 from reports.summary import Report
 
