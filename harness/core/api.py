@@ -8,6 +8,7 @@ requests with :func:`parse_start`; scenarios build them with
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
 import uuid
 from collections.abc import Mapping
@@ -264,10 +265,12 @@ def parse_stop(fields: Mapping[str, str]) -> FieldError | None:
 
 
 def rfc2822(epoch_s: float) -> str:
-    """Format a time as RFC 2822 with ``+0000``, as ``date_updated`` is (api.md §1.2)."""
-    import time
+    """Format a time as RFC 2822 with ``+0000``, as ``date_updated`` is (api.md §1.2).
 
-    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(epoch_s))
+    The time is an argument; formatting it reads no clock.
+    """
+    when = datetime.datetime.fromtimestamp(epoch_s, datetime.UTC)
+    return when.strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
 def sid_dialect(value: object) -> Literal["signalwire", "twilio"] | None:
