@@ -20,11 +20,10 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Final
 
 from harness.core.errors import ConfigError
-from harness.core.profiles.reader import Reader, builtin_text
+from harness.core.profiles.reader import Reader
 from harness.core.profiles.spec import (
     BUILTIN,
     DIMENSIONS,
@@ -60,46 +59,35 @@ __all__ = [
     "ReportSpec",
     "ShapeSpec",
     "apply_overrides",
-    "load_profile",
     "parse_profile",
 ]
 
 Json = dict[str, Any]
 
 
-def load_profile(ref: str) -> Profile:
-    """A built-in by name, a ``.toml`` file, or a run's ``profile.json``.
+def parse_profile(
+    text: str,
+    source: str,
+    *,
+    name: str = "profile",
+    builtins: Mapping[str, str] | None = None,
+) -> Profile:
+    """Parse and check a profile's text (TOML, or the JSON a run wrote).
 
-    Raises:
-        ProfileError: the file is missing, is not TOML/JSON, or has a mistake.
+    ``builtins`` (name -> TOML text) resolves ``extends``; reading a file or a
+    built-in is :mod:`harness.io.profile_file`'s job, so this stays sans-I/O.
     """
-    if ref in BUILTIN and not Path(ref).exists():
-        return parse_profile(builtin_text(ref), f"{ref} (built-in)", name=ref)
-    path = Path(ref)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(
-            ref,
-            0,
-            "",
-            f"cannot read the profile ({exc.strerror or exc})",
-            f"give a .toml file or a built-in: {', '.join(BUILTIN)}",
-        ) from None
-    return parse_profile(text, str(path), name=path.stem)
-
-
-def parse_profile(text: str, source: str, *, name: str = "profile") -> Profile:
-    """Parse and check a profile's text (TOML, or the JSON a run wrote)."""
-    try:
-        return _parse_profile(text, source, name)
+        return _parse_profile(text, source, name, builtins)
     except RecursionError:
         raise ProfileError(
             source, 0, "", "is nested too deep to be a profile", "fix the file"
         ) from None
 
 
-def _parse_profile(text: str, source: str, name: str) -> Profile:
+def _parse_profile(
+    text: str, source: str, name: str, builtins: Mapping[str, str] | None
+) -> Profile:
     doc: Json
     if text.lstrip().startswith("{"):
         try:
@@ -120,7 +108,7 @@ def _parse_profile(text: str, source: str, name: str) -> Profile:
                 f"is not valid TOML ({str(exc).split(' (at')[0]})",
                 "fix the syntax (see toml.io)",
             ) from None
-    return Reader(text, source).profile(doc, name)
+    return Reader(text, source, builtins).profile(doc, name)
 
 
 _OVERRIDES: Final[dict[str, tuple[str, str]]] = {

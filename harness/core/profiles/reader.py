@@ -4,7 +4,9 @@ tomllib keeps no positions, so :class:`Reader` finds the line of each key in
 the text itself (best effort: a table's header when the key is inherited or
 inline) to report every mistake as ``file:line: key: problem; fix`` before any
 process starts. A document ``extends`` a built-in (``default`` unless it says
-``"none"``), merged underneath it table by table and key by key.
+``"none"``), merged underneath it table by table and key by key; the built-ins'
+texts are handed in (:func:`harness.io.profile_file.builtin_texts` reads them),
+so reading stays sans-I/O.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from typing import Any, Final
 
 from harness.core.codecs import CODEC_NAMES
@@ -44,26 +45,21 @@ from harness.core.profiles.thresholds import parse_threshold
 from harness.core.rules import RULES
 
 
-__all__ = ["Reader", "builtin_doc", "builtin_text", "check_consistency"]
+__all__ = ["Reader", "builtin_doc", "check_consistency"]
 
 Json = dict[str, Any]
 
 
-def builtin_text(name: str) -> str:
-    return (
-        resources.files("harness.core.profiles")
-        .joinpath(f"{name}.toml")
-        .read_text(encoding="utf-8")
-    )
+def builtin_doc(name: str, texts: Mapping[str, str], depth: int = 0) -> Json:
+    """A built-in's document with what it extends merged underneath.
 
-
-def builtin_doc(name: str, depth: int = 0) -> Json:
-    """A built-in's document with what it extends merged underneath."""
-    doc = tomllib.loads(builtin_text(name))
+    ``texts`` maps each built-in's name to its TOML text.
+    """
+    doc = tomllib.loads(texts[name])
     parent = doc.get("extends", "default")
     if parent == "none" or parent == name or depth > len(BUILTIN):
         return doc
-    return _merge(builtin_doc(str(parent), depth + 1), doc)
+    return _merge(builtin_doc(str(parent), texts, depth + 1), doc)
 
 
 _TOP: Final = (
@@ -116,9 +112,13 @@ _SECTIONS: Final[dict[str, tuple[str, ...]]] = {
 class Reader:
     """Check a parsed document section by section, locating each key in the text."""
 
-    def __init__(self, text: str, source: str) -> None:
+    def __init__(
+        self, text: str, source: str, builtins: Mapping[str, str] | None = None
+    ) -> None:
         self.lines = text.splitlines()
         self.source = source
+        self.builtins = builtins
+        """The built-ins' TOML texts by name, for ``extends``; ``None``: none given."""
 
     # -- errors
 
@@ -396,7 +396,14 @@ class Reader:
                 f"{extends!r} is not a built-in profile",
                 f'use one of {", ".join(BUILTIN)}, or "none"',
             )
-        return builtin_doc(extends)
+        if self.builtins is None:
+            raise self.fail(
+                "",
+                "extends",
+                f"extends {extends!r} but no built-in profiles were given",
+                "load it with harness.io.profile_file.load_profile, or pass builtins",
+            )
+        return builtin_doc(extends, self.builtins)
 
     def load(self, doc: Mapping[str, Any]) -> Load:
         t = self.table(doc, "load")
