@@ -32,8 +32,9 @@ from typing import Any, Final
 
 from harness.core.errors import ConfigError
 from harness.core.exits import EXIT_HARNESS, EXIT_PASS, EXIT_USAGE
-from harness.core.profiles.profile import Profile, load_profile
+from harness.core.profiles.profile import Profile
 from harness.io import lifeline, space
+from harness.io.profile_file import load_profile
 from reports import capacity, compare, coverage, record_health, timeline
 from reports.gates import (
     DEFAULT_THRESHOLDS,

@@ -30,9 +30,10 @@ from typing import Any, Final
 from harness.core.exits import EXIT_PASS
 from harness.core.knee import judged_live
 from harness.core.lines import READY
-from harness.core.profiles.profile import Profile, load_profile
+from harness.core.profiles.profile import Profile
 from harness.io import lifeline
 from harness.io.lines import emit
+from harness.io.profile_file import load_profile
 from reports.capacity import window
 from reports.gates import Threshold, conformance_gate
 from reports.load import Parts, Run, load_run

@@ -16,14 +16,9 @@ import time
 from pathlib import Path
 
 from harness.core.errors import ConfigError
-from harness.core.profiles.profile import (
-    BudgetSpec,
-    Load,
-    Profile,
-    apply_overrides,
-    load_profile,
-)
+from harness.core.profiles.profile import BudgetSpec, Load, Profile, apply_overrides
 from harness.core.secret import Secret
+from harness.io.profile_file import load_profile
 from harness.io.sink import RecordSink
 from scenarios.forms import Forms
 from scenarios.matrix import Combo, Matrix, parse_list

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness.core.audio import encoded_frames  # noqa: E402
 from harness.core.codecs import get_codec  # noqa: E402
-from harness.core.profiles.profile import load_profile  # noqa: E402
+from harness.io.profile_file import load_profile  # noqa: E402
 from harness.io.sink import RecordSink  # noqa: E402
 
 

@@ -29,14 +29,10 @@ from urllib.parse import urlsplit
 
 from harness.core.errors import ConfigError
 from harness.core.exits import EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE, help_text
-from harness.core.profiles.profile import (
-    BUILTIN,
-    Profile,
-    apply_overrides,
-    load_profile,
-)
+from harness.core.profiles.profile import BUILTIN, Profile, apply_overrides
 from harness.core.target import Target, is_loopback, parse_target, parse_wss_url
 from harness.io.deploy import check_plain, check_public_url, format_listen, parse_listen
+from harness.io.profile_file import load_profile
 from harness.run.runner import RunOptions, run
 
 

@@ -9,8 +9,9 @@ from typing import Any
 
 from hypothesis import given, strategies as st
 
-from harness.core.profiles.profile import DIMENSIONS, load_profile
+from harness.core.profiles.profile import DIMENSIONS
 from harness.core.rules import NEEDS, RULES
+from harness.io.profile_file import load_profile
 from reports import coverage
 from reports.__main__ import write_reports
 from reports.coverage import Facts, coverage_gate, facts_from, group, not_checked

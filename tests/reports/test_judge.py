@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.core.profiles.profile import load_profile
+from harness.io.profile_file import load_profile
 from reports.capacity import window
 from reports.gates import Threshold
 from reports.judge import judge_level

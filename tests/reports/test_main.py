@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import reports.__main__ as cli
-from harness.core.profiles.profile import load_profile
+from harness.io.profile_file import load_profile
 from tests.conftest import seconds
 from tests.reports.conftest import build_failing, build_passing
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import collections
 import itertools
 
-from harness.core.profiles.profile import DIMENSIONS, MatrixSpec, load_profile
+from harness.core.profiles.profile import DIMENSIONS, MatrixSpec
+from harness.io.profile_file import load_profile
 from scenarios.matrix import (
     LONG_NAME,
     LONG_VALUE,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.core.errors import ConfigError
-from harness.core.profiles.profile import load_profile
 from harness.io import space
+from harness.io.profile_file import load_profile
 
 
 def test_the_estimate_grows_with_users_and_duration() -> None:

@@ -128,7 +128,7 @@ def test_the_ci_example_calls_real_commands_and_profiles() -> None:
 
     import yaml
 
-    from harness.core.profiles.profile import load_profile
+    from harness.io.profile_file import load_profile
     from harness.run.cli import _parser
 
     path = REPO / "examples" / "ci" / "github-actions.yml"

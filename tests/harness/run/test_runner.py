@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.core.profiles.profile import load_profile
+from harness.io.profile_file import load_profile
 from harness.run.cli import main
 from harness.run.runner import RunOptions, _Run
 

@@ -13,9 +13,9 @@ from harness.core.profiles.profile import (
     BUILTIN,
     ProfileError,
     apply_overrides,
-    load_profile,
     parse_profile,
 )
+from harness.io.profile_file import load_profile
 
 
 @pytest.mark.parametrize("name", BUILTIN)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.core.profiles.profile import ProfileError, load_profile
+from harness.core.profiles.profile import ProfileError
 from harness.core.profiles.reader import Reader
+from harness.io.profile_file import load_profile
 
 
 def write(tmp_path: Path, text: str) -> str:
