@@ -1,6 +1,6 @@
 """``streamload callbacks`` (``python -m receivers.callbacks``): an HTTPS sink that checks and records status callbacks.
 
-Give its URL as ``StatusCallback`` (api.md §1.1). Every request to ``--path``
+Give its URL as ``StatusCallback`` (contract §1.1). Every request to ``--path``
 (any method: a wrong one is a CB-003 finding, not a 405) is answered 200 and
 handed to :class:`harness.core.callbacks.CallbackChecker`; rows go to
 ``RUN_DIR/records``: a ``callbacks`` row per request, flushed every

@@ -2,7 +2,7 @@
 
 The handshake admits only the configured path (404 otherwise) and, when a
 bearer token is configured, only an upgrade whose ``Authorization: Bearer``
-equals it (401 otherwise, api.md §5.1). A refusal happens before any session
+equals it (401 otherwise, contract §5.1). A refusal happens before any session
 exists, so it is counted here and recorded as a ``WS-HANDSHAKE-001`` failure of
 the ``handshake`` subject; admitted connections check the same rule in their
 session. Everything per message lives in :mod:`receivers.connection`.

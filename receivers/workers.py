@@ -1,6 +1,6 @@
 """``python -m receivers --processes N``: N receiver processes behind one wss URL.
 
-One asyncio process saturates one core near 900 paced streams (limits.md §2),
+One asyncio process saturates one core near 900 paced streams (docs/performance.md §2),
 so a host serves more by running a receiver per core on one port with
 SO_REUSEPORT: the kernel spreads the platform's connections over the workers.
 This supervisor owns no socket traffic. It reserves the port (when 0 is

@@ -6,7 +6,7 @@ a run without one is judged by :data:`reports.gates.DEFAULT_THRESHOLDS`. Beside
 the summary's own sections this adds what the profile asks for: the capacity
 search, codecs side by side, and always "what failed and when".
 
-Exit codes (architecture.md, "Command line and outputs"): 0 every gate passed,
+Exit codes (docs/architecture.md, "Command line and outputs"): 0 every gate passed,
 1 a threshold or conformance gate failed, 2 usage error (the message names the
 fix), 3 the report itself failed or the records are incomplete (verdict
 ``incomplete``: the harness lost rows, see :mod:`reports.record_health`). When

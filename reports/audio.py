@@ -49,7 +49,7 @@ class AudioFacts:
     Args:
         run: the loaded records.
         sid_codec: stream sid -> requested codec (the report's grouping).
-        byte_order: how L16 payloads are read (api.md §10 leaves it open).
+        byte_order: how L16 payloads are read (contract §10 leaves it open).
     """
 
     def __init__(

@@ -2,7 +2,7 @@
 
 Verdicts: ``pass`` (checked, never failed), ``fail`` (an ``error`` rule failed),
 ``warn`` (a ``warning`` or ``info`` rule failed: reported, never fatal) and
-``not-checked``. Rules with several allowed readings (api.md §10) list the
+``not-checked``. Rules with several allowed readings (contract §10) list the
 readings seen with how many subjects showed each, as information; ``sources``
 names who checked it (receiver, scenario, negative, callback), so a rule that
 needs the negative suite or the callback sink shows whether they ran. A rule id

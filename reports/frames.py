@@ -102,7 +102,7 @@ def chunk_gaps(keys: I64, span: int) -> Gaps:
     """Loss without a send log: the gaps in each track's chunk counter.
 
     ``keys`` are the distinct frame keys ``track x span + chunk`` (chunks from
-    1, api.md §5.2), sorted. A track should have delivered every chunk from 1
+    1, contract §5.2), sorted. A track should have delivered every chunk from 1
     to the highest it delivered; the ones in between that never came are lost,
     and each run of them (including one before the first chunk) is a burst.
     Chunks after a track's last delivered one cannot be seen this way: that is
@@ -277,7 +277,7 @@ class FrameFacts:
             self._add("jitter_ms", jitter, key, names)
         # Arrival against the schedule: first media due + (chunk - 1) x 20 ms.
         # The schedule is the platform's (``platform_streams.first_due_ns``), so
-        # a late sender shows here and not in transit (architecture.md "Measure
+        # a late sender shows here and not in transit (docs/architecture.md "Measure
         # against the schedule"); streams without one are left out.
         per_frame = self._track_due[track]
         ok = (per_frame > 0) & (chunk >= 1)
@@ -384,7 +384,7 @@ class FrameFacts:
         # One sort by (track, chunk) serves duplicates, loss, the join with the
         # send log (sorted needles make the binary search cheap) and, unless a
         # track arrived out of order, the walk in arrival order too. Chunks
-        # start at 1 (api.md §5.2); a frame with chunk < 1 counts as received
+        # start at 1 (contract §5.2); a frame with chunk < 1 counts as received
         # but takes no part in loss or transit.
         order = np.argsort(track * span + np.maximum(chunk, 0), kind="stable")
         key = track[order] * span + np.maximum(chunk[order], 0)

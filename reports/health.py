@@ -2,7 +2,7 @@
 
 A receiver at ~90 % CPU adds 20-50 ms of queueing to every frame behind it,
 and a sender that falls behind its schedule shows up as platform jitter
-(limits.md §2, §3). So a run's latency numbers are only the platform's when
+(docs/performance.md §2, §3). So a run's latency numbers are only the platform's when
 the harness kept up. ``performance.harness.saturated`` is true when any of:
 
 * a producer's event-loop thread used more than :data:`CPU_SATURATED` of a

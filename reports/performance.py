@@ -1,4 +1,4 @@
-"""Media performance per codec and per codec + track (architecture.md, "What a run measures").
+"""Media performance per codec and per codec + track (docs/architecture.md, "What a run measures").
 
 * ``loss_ratio``: with a send log, ``1 - unique received / unique sent`` over
   the (stream, track, chunk) the platform logged; without one, from chunk gaps
@@ -131,7 +131,7 @@ def stream_codecs(run: Run) -> pd.Series[str]:
 def analyse(run: Run, l16_byte_order: ByteOrder = "big") -> Performance:
     """Compute the performance sections of the summary from ``run``.
 
-    ``l16_byte_order`` is how the audio check reads L16 payloads (api.md §10).
+    ``l16_byte_order`` is how the audio check reads L16 payloads (contract §10).
     """
     sid_codec = stream_codecs(run)
     codecs = _codec_names(run, sid_codec)

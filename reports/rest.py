@@ -2,7 +2,7 @@
 
 Latency is ``done - sent``; ``from_due_ms`` is ``done - due``, measured from
 when the request was scheduled, so a driver that fell behind cannot hide the
-wait (coordinated omission, architecture.md).
+wait (coordinated omission, docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ StopBy = Literal["sid", "name"]
 LONG_NAME: Final = 48
 LONG_VALUE: Final = 440
 """Long parameters: name + value stay under 500 characters, Twilio's documented
-limit (api.md §3); values hold characters that form encoding must escape."""
+limit (contract §3); values hold characters that form encoding must escape."""
 _SPECIALS: Final = " &=+%/?#;:,'\"<>äé€"
 
 

@@ -11,7 +11,7 @@ takes its passing path):
    token, status callback), the correlation parameter, REST response checks,
    and request/rule records written to Parquet, as in a real run;
 2. a bare ``FastHttpUser`` posting one fixed start form (10 parameters) with
-   Basic auth and nothing else (limits.md "Load generator": ~8,400/s here).
+   Basic auth and nothing else (docs/performance.md "Load generator": ~8,400/s here).
 
 Locust runs as one process pinned to CPU 0, headless, for ``--seconds`` each;
 rates come from Locust's own stats CSV. Every child is ours, bounded by a

@@ -4,11 +4,11 @@
     .venv/bin/python scripts/bench_platform.py --streams 1000,1250 --seconds 10
     .venv/bin/python scripts/bench_platform.py --streams 1000 --workers 2
 
-Method (limits.md §3): a real ``python -m harness.platform`` process (pinned
+Method (docs/performance.md §3): a real ``python -m harness.platform`` process (pinned
 to CPU 1 with ``--workers 1``) is asked over its REST API for N single-track
 PCMU conference streams, all dialling one receiver: a bare sink (pinned to CPU
 0; picows with aiofastnet's TLS on uvloop, every frame dropped unread, ~3 µs
-a message, limits.md §1) so that the receiver is never the bottleneck; its
+a message, docs/performance.md §1) so that the receiver is never the bottleneck; its
 CPU share is reported beside the platform's. After the last create
 and a warm-up, the window of ``--seconds`` is measured from the platform's own
 records: send-time error = ``sent_ns - due_ns`` of every frame due in the

@@ -5,7 +5,7 @@
     .venv/bin/python scripts/bench_receiver.py --kinds full --tracks 2 --streams 250 \
         --seconds 600 --repeat 1          # memory over a 10-minute run
 
-Method (limits.md §2): N wss connections, one per stream, each sending one
+Method (docs/performance.md §2): N wss connections, one per stream, each sending one
 single-track PCMU ``media`` message every 20 ms, phases spread evenly over the
 20 ms. "Added latency" is the receiver's arrival stamp minus the sender's send
 stamp (both CLOCK_MONOTONIC, ``time.monotonic_ns``), over the messages sent
@@ -20,7 +20,7 @@ receivers, in the same run, through the same sender:
   parse, a strict base64 decode and one store (no checks, no records, no
   echo); its arrival minus the message's own ``sendNs``.
 
-The sender is picows with aiofastnet (its default; limits.md §3: 2000 paced
+The sender is picows with aiofastnet (its default; docs/performance.md §3: 2000 paced
 streams on one core) on one 1 ms ticker, so it is not the limit; it stamps
 ``sendNs`` just before each ``send`` and logs every send. A run whose sender
 used over 85 % of its core is marked ``sender-limited``; one where the
@@ -180,7 +180,7 @@ async def send(
 ) -> None:
     """Pace ``total`` streams for ``seconds`` on one 1 ms ticker; log every send.
 
-    Two tracks: each stream's inbound and outbound frame back to back (limits.md §2).
+    Two tracks: each stream's inbound and outbound frame back to back (docs/performance.md §2).
     """
     from picows import WSCloseCode, WSListener, WSMsgType, ws_connect
 

@@ -463,7 +463,7 @@ def _run(
             name=media_name,
             codec="PCMU",
             track="both_tracks",
-            n_params=98,  # with streamload's own: all 99 slots (api.md §1.1)
+            n_params=98,  # with streamload's own: all 99 slots (contract §1.1)
             method="POST",
         ),
     )

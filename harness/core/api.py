@@ -1,4 +1,4 @@
-"""The REST contract of conference streams: request fields, parsing, responses (api.md §1-2).
+"""The REST contract of conference streams: request fields, parsing, responses (contract §1-2).
 
 Pure functions over parsed forms and bodies. The reference platform parses
 requests with :func:`parse_start`; scenarios build them with
@@ -40,21 +40,21 @@ __all__ = [
 ]
 
 TRACKS: Final = ("inbound_track", "outbound_track", "both_tracks")
-"""``Track`` values; the REST default is ``both_tracks`` (api.md §1.1)."""
+"""``Track`` values; the REST default is ``both_tracks`` (contract §1.1)."""
 
 TRACK_MEDIA: Final[dict[str, tuple[str, ...]]] = {
     "inbound_track": ("inbound",),
     "outbound_track": ("outbound",),
     "both_tracks": ("inbound", "outbound"),
 }
-"""``Track`` value to the ``start.tracks`` / ``media.track`` names (api.md §5.2)."""
+"""``Track`` value to the ``start.tracks`` / ``media.track`` names (contract §5.2)."""
 
 MAX_PARAMETERS: Final = 99
 RESPONSE_FIELDS: Final = frozenset(
     {"account_sid", "conference_sid", "date_updated", "name", "sid", "status", "uri"}
 )
 API_PREFIXES: Final = ("/api/laml/2010-04-01", "/2010-04-01")
-"""Documented prefix first; the Twilio-style one is what Twilio-based SDKs call (api.md §1)."""
+"""Documented prefix first; the Twilio-style one is what Twilio-based SDKs call (contract §1)."""
 
 _TWILIO_STREAM_SID = re.compile(r"MZ[0-9a-fA-F]{32}")
 _PARAM_FIELD = re.compile(r"Parameter(\d+)\.(Name|Value)")
@@ -66,18 +66,18 @@ _RFC2822 = re.compile(
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FieldError:
-    """Why a request was refused, in the documented error vocabulary (api.md §1.3)."""
+    """Why a request was refused, in the documented error vocabulary (contract §1.3)."""
 
     field: str
     message: str
     status: Literal[400, 422] = 422
     code: int | None = None
-    """Compatibility error code, e.g. 31922 for a bad WebSocket URL (api.md §1.3)."""
+    """Compatibility error code, e.g. 31922 for a bad WebSocket URL (contract §1.3)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class StartStreamRequest:
-    """A ``CreateConferenceStreamRequest`` (api.md §1.1)."""
+    """A ``CreateConferenceStreamRequest`` (contract §1.1)."""
 
     url: str
     name: str | None = None
@@ -118,7 +118,7 @@ class StartStreamRequest:
 
 
 def _check_wss_url(url: str) -> FieldError | None:
-    # api.md §1.3: 31922 "schema is not WSS / trailing whitespace / embedded whitespace"
+    # contract §1.3: 31922 "schema is not WSS / trailing whitespace / embedded whitespace"
     if url != url.strip() or any(c.isspace() for c in url):
         return FieldError("Url", "the websocket URL has whitespace", 400, 31922)
     parts = urlsplit(url)
@@ -200,7 +200,7 @@ def parse_start(
     """Validate a create request's fields; return the request or every error found.
 
     ``conference=False`` applies the call-stream rules: no ``StreamCodec`` or
-    ``StreamRealTime`` (api.md §2.2).
+    ``StreamRealTime`` (contract §2.2).
     """
     errors: list[FieldError] = []
     url = fields.get("Url")
@@ -255,7 +255,7 @@ def parse_start(
 
 
 def parse_stop(fields: Mapping[str, str]) -> FieldError | None:
-    """Validate a stop request: ``Status`` is required and only ``stopped`` is allowed (api.md §2.1)."""
+    """Validate a stop request: ``Status`` is required and only ``stopped`` is allowed (contract §2.1)."""
     status = fields.get("Status")
     if status is None:
         return FieldError("Status", "Status is required")
@@ -265,7 +265,7 @@ def parse_stop(fields: Mapping[str, str]) -> FieldError | None:
 
 
 def rfc2822(epoch_s: float) -> str:
-    """Format a time as RFC 2822 with ``+0000``, as ``date_updated`` is (api.md §1.2).
+    """Format a time as RFC 2822 with ``+0000``, as ``date_updated`` is (contract §1.2).
 
     The time is an argument; formatting it reads no clock.
     """
@@ -274,7 +274,7 @@ def rfc2822(epoch_s: float) -> str:
 
 
 def sid_dialect(value: object) -> Literal["signalwire", "twilio"] | None:
-    """Which dialect a stream sid's format belongs to, if any (api.md §1.2, §2.3).
+    """Which dialect a stream sid's format belongs to, if any (contract §1.2, §2.3).
 
     SignalWire's are UUIDs; Twilio's are ``MZ`` and 32 hex digits.
     """
@@ -307,7 +307,7 @@ def check_stream_response(
     at_ns: int = 0,
     content_type: str | None = None,
 ) -> dict[str, object] | None:
-    """Check a create or stop answer against api.md §1.2/§2.1; return the parsed body if usable.
+    """Check a create or stop answer against contract §1.2/§2.1; return the parsed body if usable.
 
     ``content_type``: the answer's Content-Type header (``""``: none); ``None``
     when the caller cannot tell, and REST-CREATE-008 is not judged.

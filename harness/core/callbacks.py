@@ -2,7 +2,7 @@
 
 Sans-I/O: the sink shell (``receivers/callbacks.py``) hands over each HTTP
 request as it arrived (method, the URL the platform called, headers, body,
-arrival time) and :class:`CallbackChecker` checks it against api.md §4, one
+arrival time) and :class:`CallbackChecker` checks it against contract §4, one
 :class:`harness.core.rules.Checker` per stream. Nothing here raises on hostile
 input.
 
@@ -47,9 +47,9 @@ SOURCE: Final = "callback"
 """``rule_checks.source`` of the rows this module writes."""
 EVENTS: Final = ("stream-started", "stream-stopped", "stream-error")
 REQUIRED: Final = ("AccountSid", "StreamSid", "StreamName", "StreamEvent", "Timestamp")
-"""Parameters both vendors document (api.md §4; Twilio has no ConferenceSid or StreamTrack)."""
+"""Parameters both vendors document (contract §4; Twilio has no ConferenceSid or StreamTrack)."""
 SIGNATURE_HEADERS: Final = ("X-SignalWire-Signature", "X-Twilio-Signature")
-"""api.md §4: SignalWire's header; its reference validator also accepts Twilio's."""
+"""contract §4: SignalWire's header; its reference validator also accepts Twilio's."""
 _FORM: Final = "application/x-www-form-urlencoded"
 _UNKNOWN_STREAM: Final = "callback:no-stream-sid"
 _MAX_STREAMS: Final = 100_000
@@ -107,7 +107,7 @@ def _form(body: bytes) -> list[tuple[str, str]]:
 
 
 def _parameter_problems(params: Mapping[str, str], event: str) -> list[str]:
-    """CB-002 (api.md §4 parameter table): what is missing or malformed, if anything."""
+    """CB-002 (contract §4 parameter table): what is missing or malformed, if anything."""
     missing = [k for k in REQUIRED if not params.get(k)]
     problems = [f"missing {', '.join(missing)}"] if missing else []
     if event and event not in EVENTS:
@@ -178,7 +178,7 @@ class CallbackChecker:
         check = stream.checker.check
         event = params.get("StreamEvent", "")
 
-        # CB-003: api.md §1.1 StatusCallbackMethod; §4 form POST or GET query
+        # CB-003: contract §1.1 StatusCallbackMethod; §4 form POST or GET query
         encoding_ok = (
             content_type == _FORM
             if method == "POST"
@@ -192,7 +192,7 @@ class CallbackChecker:
             actual=f"{method[:10]} {content_type[:40] or 'no content type'}",
             at_ns=at_ns,
         )
-        # CB-002: api.md §4 parameter table
+        # CB-002: contract §4 parameter table
         problems = _parameter_problems(params, event)
         check(
             "CB-002",
@@ -201,7 +201,7 @@ class CallbackChecker:
             actual="; ".join(problems),
             at_ns=at_ns,
         )
-        # CB-001: api.md §4 events, in order
+        # CB-001: contract §4 events, in order
         if event in EVENTS:
             self._order(stream, event, at_ns)
         state = self._signature(
@@ -230,7 +230,7 @@ class CallbackChecker:
         signed: list[tuple[str, str]],
         at_ns: int,
     ) -> str:
-        """CB-004, CB-005 (api.md §4 "Signing"): judge the signature, note its header.
+        """CB-004, CB-005 (contract §4 "Signing"): judge the signature, note its header.
 
         ``signed``: the form parameters (a GET signs the URL alone). Returns
         ``valid``, ``invalid``, ``missing`` or ``unchecked`` (no signing key).

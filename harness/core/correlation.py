@@ -3,7 +3,7 @@
 Every start request carries one custom parameter, ``streamload``, whose value
 names the run, the request, and what was asked for (codec, track, how many
 other parameters and a digest of them). The platform echoes it in
-``start.customParameters`` (api.md §5.2, §3 ``<Parameter>``), so a receiver can
+``start.customParameters`` (contract §5.2, §3 ``<Parameter>``), so a receiver can
 check the stream against the request without any side channel, against the
 reference platform and a real one alike. It takes one of the 99 parameter slots.
 

@@ -2,7 +2,7 @@
 
 On the 2-core reference machine a receiver's added latency stays near 2-3 ms
 up to about 90 % CPU and jumps to 20-50 ms within the next 10 % of load
-(limits.md §2); a sender stalls now and then on timers and garbage
+(docs/performance.md §2); a sender stalls now and then on timers and garbage
 collection (§3). So every producer measures itself beside the frames, and a
 report can mark a run whose harness was saturated instead of blaming the
 platform for the delay.
@@ -34,7 +34,7 @@ __all__ = [
 
 CPU_SATURATED: Final = 0.85
 """Share of one core above which a loop's added latency is no longer its own
-few milliseconds but queueing (limits.md §2: the cliff sits near 90 %)."""
+few milliseconds but queueing (docs/performance.md §2: the cliff sits near 90 %)."""
 LAG_P99_SATURATED_NS: Final = 5_000_000
 """Event-loop lag p99 above which a producer's timestamps carry its own delay."""
 LAG_METRIC: Final = "loop_lag_ns"

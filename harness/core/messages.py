@@ -1,4 +1,4 @@
-"""The WebSocket messages of a media stream, as typed structs (api.md §5.2-§5.4).
+"""The WebSocket messages of a media stream, as typed structs (contract §5.2-§5.4).
 
 Decoding is strict about JSON types (``sequenceNumber`` must be a string, as in
 every vendor example), so a retyped field surfaces as a decode error that the
@@ -51,7 +51,7 @@ class _Event(_Wire, frozen=True, kw_only=True, tag_field="event", rename="camel"
 
 
 class Connected(_Event, frozen=True, kw_only=True, tag="connected"):
-    """First message; has no ``sequenceNumber`` (api.md §5.2)."""
+    """First message; has no ``sequenceNumber`` (contract §5.2)."""
 
     protocol: str
     version: str
@@ -76,7 +76,7 @@ class Start(_Event, frozen=True, kw_only=True, tag="start"):
     sequence_number: str
     start: StartBody
     stream_sid: str | UnsetType = UNSET
-    """Top-level ``streamSid``: Twilio sends it, SignalWire's examples omit it (api.md §10)."""
+    """Top-level ``streamSid``: Twilio sends it, SignalWire's examples omit it (contract §10)."""
 
 
 class MediaBody(_Wire, frozen=True, kw_only=True):
@@ -126,7 +126,7 @@ class Mark(_Event, frozen=True, kw_only=True, tag="mark"):
 
 
 class Clear(_Event, frozen=True, kw_only=True, tag="clear"):
-    """Receiver to platform only, bidirectional streams (api.md §5.3)."""
+    """Receiver to platform only, bidirectional streams (contract §5.3)."""
 
     stream_sid: str
 
@@ -136,7 +136,7 @@ class ReplyMediaBody(_Wire, frozen=True, kw_only=True):
 
 
 class ReplyMedia(_Event, frozen=True, kw_only=True, tag="media"):
-    """Audio a bidirectional receiver plays back into the stream (api.md §5.3)."""
+    """Audio a bidirectional receiver plays back into the stream (contract §5.3)."""
 
     stream_sid: str
     media: ReplyMediaBody

@@ -1,12 +1,12 @@
 """The negative suite as data: invalid requests, what each checks, which answers pass.
 
 Sans-I/O: :data:`CASES` lists each invalid request once (a name, how to build
-it, the rule it checks and the answers api.md allows), :func:`build` turns a
+it, the rule it checks and the answers docs/contract.md allows), :func:`build` turns a
 case into a concrete request and :func:`judge` checks an answer into a
 :class:`harness.core.rules.Checker`. The runner that sends them is
 :mod:`harness.conform`.
 
-api.md §10 leaves the status of a validation failure open (400 with a
+contract §10 leaves the status of a validation failure open (400 with a
 ``CompatibilityErrorResponse`` or 422 with ``{"errors": [...]}``), so every
 reading the docs allow passes and the one seen is recorded; what fails is an
 answer no reading allows (a 200, a 500, a code that contradicts the case, a
@@ -50,9 +50,9 @@ class Answer:
 
 
 _VALIDATION: Final = (Answer(400), Answer(422))
-"""api.md §1.3, §10: either status may answer a validation failure."""
+"""contract §1.3, §10: either status may answer a validation failure."""
 _BAD_URL: Final = (Answer(400, 31922), Answer(422, 31922))
-"""api.md §1.3: 31922 "The websocket URL ... is invalid / schema is not WSS / whitespace"."""
+"""contract §1.3: 31922 "The websocket URL ... is invalid / schema is not WSS / whitespace"."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -124,7 +124,7 @@ CASES: Final[tuple[Case, ...]] = (
         "REST-REJECT-007",
         "create",
         (("Url", "{url}"),),
-        # api.md §9.1: the user is not that account, so 401 is a reading too
+        # contract §9.1: the user is not that account, so 401 is a reading too
         (Answer(404, 20404), Answer(401, 20003)),
         account="unknown",
     ),
@@ -205,7 +205,7 @@ def build(
 
 
 def error_shape(status: int, doc: object) -> str | None:
-    """Which documented error body ``doc`` is, or ``None`` (api.md §1.3)."""
+    """Which documented error body ``doc`` is, or ``None`` (contract §1.3)."""
     if not isinstance(doc, dict):
         return None
     if set(doc) == {"errors"}:
@@ -254,7 +254,7 @@ def judge(
     reading = f"{status}/{code}" if code is not None else str(status or "no answer")
     shape = error_shape(status, doc) if status >= 400 else None
     if status >= 400:
-        # api.md §1.3: 422 is documented as an errors list for conference
+        # contract §1.3: 422 is documented as an errors list for conference
         # streams and as a CompatibilityErrorResponse for call streams.
         wanted = ("errors", "compat") if status == 422 else ("compat",)
         checker.check(

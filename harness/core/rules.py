@@ -1,8 +1,8 @@
 """The conformance rule catalog and the checker that counts rule outcomes.
 
-Each rule has a stable id, a one-line statement, the section of api.md it comes
+Each rule has a stable id, a one-line statement, the section of docs/contract.md it comes
 from, and a severity. ``info`` rules never fail: they record which of several
-readings the docs allow (api.md §10) was seen, because a false alarm costs
+readings the docs allow (contract §10) was seen, because a false alarm costs
 users more than a missed nit.
 """
 
@@ -111,7 +111,7 @@ def _with_needs(catalog: dict[str, Rule]) -> dict[str, Rule]:
 
 
 RULES: Final[dict[str, Rule]] = _catalog(
-    # --- WebSocket handshake and messages (api.md §5) ---
+    # --- WebSocket handshake and messages (contract §5) ---
     Rule(
         "WS-HANDSHAKE-001",
         "the WebSocket upgrade carries Authorization: Bearer "
@@ -257,7 +257,7 @@ RULES: Final[dict[str, Rule]] = _catalog(
         "the platform dials the receiver over TLS (wss only)",
         "§1.1, §5.1",
     ),
-    # --- dialects (api.md §5.4, §2.4): told apart by connected.version ---
+    # --- dialects (contract §5.4, §2.4): told apart by connected.version ---
     Rule(
         "WS-DIALECT-001",
         "start's streamSid, accountSid and callSid have the dialect's format "
@@ -275,7 +275,7 @@ RULES: Final[dict[str, Rule]] = _catalog(
         "start's; SignalWire's has none (one that is sent must agree too)",
         "§5.4",
     ),
-    # --- REST (api.md §1-2) ---
+    # --- REST (contract §1-2) ---
     Rule("REST-CREATE-001", "a valid create request gets HTTP 200", "§1.2, §1.3"),
     Rule(
         "REST-CREATE-002",
@@ -319,7 +319,7 @@ RULES: Final[dict[str, Rule]] = _catalog(
         "the stop response has the 7 documented fields and the stream's sid",
         "§2.1, §1.2",
     ),
-    # --- REST rejections (api.md §1.3, §10): 400 or 422 are both allowed
+    # --- REST rejections (contract §1.3, §10): 400 or 422 are both allowed
     # readings for a validation failure; the one seen is reported ---
     Rule(
         "REST-REJECT-001",
@@ -362,7 +362,7 @@ RULES: Final[dict[str, Rule]] = _catalog(
     Rule(
         "REST-REJECT-009",
         "a duplicate Name in the same conference is refused with 400 or 422 "
-        "(a platform may report it only by a stream-error callback, api.md §10)",
+        "(a platform may report it only by a stream-error callback, contract §10)",
         "§1.1, §4, §10",
         "warning",
     ),
@@ -383,7 +383,7 @@ RULES: Final[dict[str, Rule]] = _catalog(
         '(status equal to the HTTP one); {"errors": [...]} or that shape for 422',
         "§1.3",
     ),
-    # --- status callbacks (api.md §4) ---
+    # --- status callbacks (contract §4) ---
     Rule(
         "CB-001",
         "a stream's callbacks come in order: stream-started once, "
@@ -460,7 +460,7 @@ class Checker:
         self.counts: dict[str, RuleCount] = {}
         self.violations: list[Violation] = []
         self.readings: dict[str, str] = {}
-        """For ``info`` rules: the reading seen (api.md §10 ambiguities)."""
+        """For ``info`` rules: the reading seen (contract §10 ambiguities)."""
         self._kept: dict[str, int] = {}
 
     def check(
@@ -511,7 +511,7 @@ class Checker:
         count.checks += n
 
     def note(self, rule: str, reading: str) -> None:
-        """Record which allowed reading was seen (api.md §10); it counts as a passed check."""
+        """Record which allowed reading was seen (contract §10); it counts as a passed check."""
         self.readings[rule] = reading
         self.check(rule, True)
 

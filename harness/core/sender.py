@@ -1,11 +1,11 @@
-"""One sent media stream without I/O: what the platform writes, in which order (api.md §5.2, §5.4).
+"""One sent media stream without I/O: what the platform writes, in which order (contract §5.2, §5.4).
 
 The sending side's mirror of :mod:`harness.core.session`. The platform's streamer
 (:mod:`harness.platform.streamer`) owns the socket, the clock and the pacing; it
 asks a :class:`Sender` for each message and writes what it gets. The sender
 holds the per-stream state the messages carry: ``sequenceNumber`` (one counter
-over every message after ``connected``), ``media.chunk`` (per track, api.md
-§5.2) and ``media.timestamp`` (``(chunk - 1) * 20`` ms, api.md §5.5). Time is
+over every message after ``connected``), ``media.chunk`` (per track, docs/contract.md
+§5.2) and ``media.timestamp`` (``(chunk - 1) * 20`` ms, contract §5.5). Time is
 an argument (``due_ns``, ``sent_ns``), never read here, so a test can drive any
 schedule and get the exact bytes and send-log rows a run would produce.
 
@@ -77,12 +77,12 @@ class Dialect(Protocol):
 
     @property
     def top_level_stream_sid(self) -> bool:
-        """Twilio repeats ``streamSid`` at the top of start/media/stop (api.md §5.4)."""
+        """Twilio repeats ``streamSid`` at the top of start/media/stop (contract §5.4)."""
         ...
 
     @property
     def stop_body(self) -> bool:
-        """Twilio: a ``stop`` body, numbered marks, dtmf with a track (api.md §5.4)."""
+        """Twilio: a ``stop`` body, numbered marks, dtmf with a track (contract §5.4)."""
         ...
 
 
@@ -193,7 +193,7 @@ class Sender:
 
     Call :meth:`connected`, :meth:`start`, then :meth:`media` once per 20 ms
     (each call is one chunk: a message per track), then :meth:`closing`.
-    :meth:`mark` and :meth:`dtmf` answer a bidirectional receiver (api.md §5.3).
+    :meth:`mark` and :meth:`dtmf` answer a bidirectional receiver (contract §5.3).
     """
 
     __slots__ = (
@@ -283,7 +283,7 @@ class Sender:
             track,
             template,
             frames,
-        ) in self._tracks:  # api.md §5.2: chunk counts per track
+        ) in self._tracks:  # contract §5.2: chunk counts per track
             seq += 1
             out.append(
                 (
@@ -332,7 +332,7 @@ class Sender:
         self.seq = seq
         return out
 
-    # -- the other messages (api.md §5.2; Twilio variants §5.4) -------------
+    # -- the other messages (contract §5.2; Twilio variants §5.4) -------------
 
     def connected(self) -> str:
         """The first message (a ``str``: bytes would go out as a binary frame)."""
@@ -356,7 +356,7 @@ class Sender:
                 account_sid=self._account_sid,
                 call_sid=self._call_sid,
                 tracks=tracks,
-                # api.md §5.2: "Only present when custom parameters are defined."
+                # contract §5.2: "Only present when custom parameters are defined."
                 custom_parameters=parameters if parameters else UNSET,
                 media_format=MediaFormat(
                     encoding=self._codec_encoding,
@@ -402,7 +402,7 @@ class Sender:
         )
 
     def mark(self, name: str) -> bytes:
-        """Echo one mark (SignalWire: no ``sequenceNumber``; Twilio: one, api.md §5.4)."""
+        """Echo one mark (SignalWire: no ``sequenceNumber``; Twilio: one, contract §5.4)."""
         seq: str | UnsetType = UNSET
         if self._dialect.stop_body:
             self.seq += 1
@@ -417,9 +417,9 @@ class Sender:
     def dtmf(self, body: DtmfBody) -> bytes:
         """A digit the receiver injected, reported back as detected on the inbound audio."""
         self.seq += 1
-        if self._dialect.stop_body:  # Twilio: track, no duration (api.md §5.4)
+        if self._dialect.stop_body:  # Twilio: track, no duration (contract §5.4)
             echoed = DtmfBody(digit=body.digit, track="inbound_track")
-        else:  # SignalWire: duration in ms as a number (api.md §5.2)
+        else:  # SignalWire: duration in ms as a number (contract §5.2)
             duration = body.duration if isinstance(body.duration, int) else 250
             echoed = DtmfBody(digit=body.digit, duration=duration)
         message = Dtmf(
@@ -433,7 +433,7 @@ class Sender:
         return self.top_sid if self.top_sid is not None else UNSET
 
     def _sid_for_replies(self) -> str:
-        # api.md §5.2: dtmf and mark carry streamSid on bidirectional streams.
+        # contract §5.2: dtmf and mark carry streamSid on bidirectional streams.
         return self.top_sid if self.top_sid is not None else self.sid
 
 
@@ -487,7 +487,7 @@ def _mangle_parameters(
     parameters: dict[str, str], defects: WireDefects
 ) -> dict[str, str]:
     """The parameter defects other than ``custom-parameters``: each changes one
-    parameter of ``start.customParameters`` (api.md §3 ``<Parameter>``)."""
+    parameter of ``start.customParameters`` (contract §3 ``<Parameter>``)."""
     d = defects
     if not (
         d.drop_correlation

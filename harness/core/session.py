@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 DIALECT_VERSIONS: Final = {"0.2.0": "signalwire", "1.0.0": "twilio"}
-"""``connected.version`` per dialect (api.md §5.4)."""
+"""``connected.version`` per dialect (contract §5.4)."""
 _TIMESTAMP_SLACK_MS: Final = 60
 TIMESTAMP_BOUND_MS: Final = 200
 """WS-MEDIA-006: how far ``timestamp - (chunk-1) x 20 ms`` may drift, per track,
@@ -117,7 +117,7 @@ def _cut(value: str, limit: int = MAX_KEY_CHARS) -> str:
     return f"{value[: limit - 14]}~{value_hash(value)}"
 
 
-# api.md §5.4, §2.4: SignalWire ids are UUIDs; Twilio's are a prefix + 32 hex.
+# contract §5.4, §2.4: SignalWire ids are UUIDs; Twilio's are a prefix + 32 hex.
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _TWILIO_ID = {
     "streamSid": re.compile(r"MZ[0-9a-fA-F]{32}"),
@@ -625,7 +625,7 @@ class StreamSession:
         event = type(message).__struct_config__.tag
         assert isinstance(event, str)
         if self.state is State.STOPPED:
-            # api.md §5.2: stop ends the stream; what follows is outside it
+            # contract §5.2: stop ends the stream; what follows is outside it
             self.checker.check(
                 "WS-STOP-002", False, expected="nothing", actual=event, at_ns=at_ns
             )
@@ -702,7 +702,7 @@ class StreamSession:
     def _top_level_sid(
         self, sid: str | msgspec.UnsetType, at_ns: int, seq: int | None = None
     ) -> None:
-        """Twilio dialect: start, media and stop repeat ``streamSid`` (api.md §5.4)."""
+        """Twilio dialect: start, media and stop repeat ``streamSid`` (contract §5.4)."""
         if self._need_sid:
             self.checker.check(
                 "WS-DIALECT-002",
@@ -841,7 +841,7 @@ class StreamSession:
         if self.dialect is None:
             return
         ids = {"streamSid": body.stream_sid}
-        if body.call_sid is not UNSET:  # api.md §10: undocumented for conferences
+        if body.call_sid is not UNSET:  # contract §10: undocumented for conferences
             ids["callSid"] = body.call_sid
         if self.dialect == "twilio":
             bad = [k for k, v in ids.items() if not _TWILIO_ID[k].fullmatch(v)]

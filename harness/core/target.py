@@ -108,7 +108,7 @@ def parse_target(text: str, environ: Mapping[str, str]) -> Target:
 
 
 def parse_wss_url(flag: str, text: str) -> str:
-    """A receivers' public URL: ``wss://`` only (api.md §1.1: ws is refused)."""
+    """A receivers' public URL: ``wss://`` only (contract §1.1: ws is refused)."""
     parts = urlsplit(text.strip())
     if parts.scheme != "wss" or not parts.hostname or text != text.strip():
         raise ConfigError(

@@ -1,6 +1,6 @@
 """The stream lifecycle as data (h11's "Rule 1": every transition lives here).
 
-api.md §5.2: "Order: connected, start, then media/dtmf/mark messages, then stop."
+contract §5.2: "Order: connected, start, then media/dtmf/mark messages, then stop."
 """
 
 from __future__ import annotations

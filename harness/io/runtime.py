@@ -11,7 +11,7 @@ being measured. Two interpreter defaults do, at media rates:
   longest 39 ms) and stayed under 300 MB (this VM, 500 both-track streams,
   ``scripts/bench_receiver.py --tracks 2``). The wire structs are untracked
   (:mod:`harness.core.messages`), so few objects reach the collector at all, and
-  what exists before traffic is frozen out of its scans (limits.md §3:
+  what exists before traffic is frozen out of its scans (docs/performance.md §3:
   12-19 ms full passes over ~70k objects).
 * The GIL switch interval. A record-writer thread holds the GIL in bursts and
   Python hands it back to a waiting loop only every 5 ms by default, which

@@ -74,7 +74,7 @@ def client_context(ca_file: Path | None, *, verify: bool = True) -> ssl.SSLConte
     """TLS client context trusting ``ca_file`` (or the system store when ``None``).
 
     ``verify=False`` mirrors ``streamSslValidateCertificate=false``, the
-    conference-stream default (api.md §5.1).
+    conference-stream default (contract §5.1).
     """
     ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     if not verify:

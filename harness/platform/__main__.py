@@ -289,7 +289,7 @@ def _add_media_flags(add: Callable[..., object]) -> None:
         "--l16-byte-order",
         choices=("big", "little"),
         default="big",
-        help="byte order of L16 payloads, undocumented upstream (api.md §10); "
+        help="byte order of L16 payloads, undocumented upstream (contract §10); "
         "default: %(default)s (network order, RFC 3551)",
     )
     add(

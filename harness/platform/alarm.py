@@ -2,7 +2,7 @@
 
 uvloop rounds a timer's delay to whole milliseconds and counts it from a
 millisecond clock, so ``call_later`` fires up to ~1 ms early or late
-(limits.md §3). Sleeping again for the rest after an early wake-up spins
+(docs/performance.md §3). Sleeping again for the rest after an early wake-up spins
 the loop at every bucket edge, which is what cost the ticker a busy core. A
 Linux ``timerfd`` armed at an absolute deadline makes the poll itself return
 at the deadline (plus the kernel's ~50 µs timer slack), for one syscall per

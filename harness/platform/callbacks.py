@@ -1,14 +1,14 @@
 """Status callbacks: tell the customer's ``StatusCallback`` URL a stream started, stopped or failed.
 
-api.md §4: a form ``POST`` (or a ``GET`` with the same parameters in the query,
+contract §4: a form ``POST`` (or a ``GET`` with the same parameters in the query,
 per ``StatusCallbackMethod``) carrying ``AccountSid``, ``CallSid``,
 ``ConferenceSid``, ``StreamSid``, ``StreamName`` (the sid when unnamed),
 ``StreamEvent``, ``StreamError`` (only on ``stream-error``), ``StreamTrack`` and
 ``Timestamp``. With a signing key each request carries Twilio's signature,
 HMAC-SHA1 over the URL plus the sorted POST keys and values, base64
-(api.md §4 "Signing"). Delivery is best effort: a failure is logged and never
+(contract §4 "Signing"). Delivery is best effort: a failure is logged and never
 touches the stream. One stream's callbacks go out in order. Call streams
-(api.md §2.2) carry no ``ConferenceSid``.
+(contract §2.2) carry no ``ConferenceSid``.
 
 Two ``--defect`` switches live here: ``callback-unsigned`` drops the signature
 header, ``callback-order`` holds ``stream-started`` back until the stream's
@@ -45,7 +45,7 @@ def callback_params(
     error: str | None,
     now: datetime.datetime,
 ) -> dict[str, str]:
-    """The parameters of one status callback (api.md §4 table)."""
+    """The parameters of one status callback (contract §4 table)."""
     params = {
         "AccountSid": account_sid,
         "CallSid": stream.call_sid,

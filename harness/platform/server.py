@@ -1,11 +1,11 @@
-"""The REST API of the reference platform: conference and call streams over HTTPS (api.md §1-2).
+"""The REST API of the reference platform: conference and call streams over HTTPS (contract §1-2).
 
 Routes exist under both prefixes (``/api/laml/2010-04-01`` documented,
-``/2010-04-01`` Twilio-style) and with and without ``.json`` (api.md §1
+``/2010-04-01`` Twilio-style) and with and without ``.json`` (contract §1
 "Which path and body variants"). Request validation is the core's
 (:func:`harness.core.api.parse_start`); this module maps its errors to the two
 documented bodies: a ``CompatibilityErrorResponse`` for 400/401/404 and
-``{"errors": [...]}`` for 422 (api.md §1.3; call streams answer a 422 in the
+``{"errors": [...]}`` for 422 (contract §1.3; call streams answer a 422 in the
 first shape, §2.2). Every failure is a 4xx with a JSON body naming the field:
 no request can produce a 5xx, except the ones ``--fault api-error`` injects.
 """
@@ -44,7 +44,7 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def error_body(status: int, code: int, message: str) -> dict[str, object]:
-    """A ``CompatibilityErrorResponse`` (api.md §1.3)."""
+    """A ``CompatibilityErrorResponse`` (contract §1.3)."""
     return {"code": code, "message": message, "more_info": MORE_INFO, "status": status}
 
 
@@ -57,11 +57,11 @@ def stream_body(
     created: bool = False,
     nullable_call_name: bool = False,
 ) -> dict[str, object]:
-    """A ``ConferenceStreamResponse`` (api.md §1.2) or ``CallStreamResponse`` (§2.2).
+    """A ``ConferenceStreamResponse`` (contract §1.2) or ``CallStreamResponse`` (§2.2).
 
     Exactly the seven documented fields, unless a REST ``--defect`` says otherwise.
     A call stream's ``name`` is "string, not nullable" in SignalWire's spec, so an
-    unnamed one answers its sid (as ``StreamName`` does, api.md §4); Twilio's
+    unnamed one answers its sid (as ``StreamName`` does, contract §4); Twilio's
     ``name`` is nullable (``nullable_call_name``).
     """
     sid = stream.sid.replace("-", "") if "sid-not-uuid" in defects else stream.sid
@@ -113,7 +113,7 @@ def _json(
 
 def _field_errors(errors: Iterable[FieldError], *, call: bool = False) -> web.Response:
     errors = list(errors)
-    # api.md §1.3/§9.2: a documented code (31922 bad WebSocket URL) goes in a 400
+    # contract §1.3/§9.2: a documented code (31922 bad WebSocket URL) goes in a 400
     # CompatibilityErrorResponse; plain validation failures in a 422 errors list
     # for conference streams, a 422 CompatibilityErrorResponse for call streams (§2.2).
     coded = next((e for e in errors if e.status == 400), None)
@@ -156,7 +156,7 @@ def _scalar(value: object) -> str | None:
 
 
 async def _fields(request: web.Request) -> dict[str, str] | list[FieldError]:
-    """Read the body as form fields; JSON objects are accepted too (api.md §1, §10)."""
+    """Read the body as form fields; JSON objects are accepted too (contract §1, §10)."""
     fields: dict[str, str] = {}
     errors: list[FieldError] = []
     if request.content_type == "application/json":
@@ -208,7 +208,7 @@ _FIT: Final = (
 
 @web.middleware
 async def _json_errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """Turn every error, ours or aiohttp's, into a JSON 4xx (api.md §1.3)."""
+    """Turn every error, ours or aiohttp's, into a JSON 4xx (contract §1.3)."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -231,7 +231,7 @@ _API_ERRORS: Final = (
     (500, 20500, "Internal Server Error"),
     (503, 20503, "Service Unavailable"),
 )
-"""What ``--fault api-error`` answers, half and half (api.md §2.2 lists 503 for call streams)."""
+"""What ``--fault api-error`` answers, half and half (contract §2.2 lists 503 for call streams)."""
 
 
 class Api:
@@ -298,7 +298,7 @@ class Api:
         return _json(200, self._page("Conferences", "conferences", bodies))
 
     async def list_calls(self, request: web.Request) -> web.Response:
-        """Twilio-style page of the calls in progress (for call streams, api.md §2.2)."""
+        """Twilio-style page of the calls in progress (for call streams, contract §2.2)."""
         refused = self._check(request, None)
         if refused is not None:
             return refused
@@ -306,19 +306,19 @@ class Api:
         return _json(200, self._page("Calls", "calls", bodies))
 
     async def create_stream(self, request: web.Request) -> web.Response:
-        """``create_conference_stream`` (api.md §1)."""
+        """``create_conference_stream`` (contract §1)."""
         return await self._create(request, "conference")
 
     async def create_call_stream(self, request: web.Request) -> web.Response:
-        """``create_stream`` on a call (api.md §2.2: no StreamCodec, no StreamRealTime)."""
+        """``create_stream`` on a call (contract §2.2: no StreamCodec, no StreamRealTime)."""
         return await self._create(request, "call")
 
     async def stop_stream(self, request: web.Request) -> web.Response:
-        """``update_conference_stream`` with ``Status=stopped``, by sid or name (api.md §2.1)."""
+        """``update_conference_stream`` with ``Status=stopped``, by sid or name (contract §2.1)."""
         return await self._stop(request, "conference")
 
     async def stop_call_stream(self, request: web.Request) -> web.Response:
-        """``update_stream`` on a call: stop by sid or name (api.md §2.2)."""
+        """``update_stream`` on a call: stop by sid or name (contract §2.2)."""
         return await self._stop(request, "call")
 
     # -- the shared steps ---------------------------------------------------
@@ -355,7 +355,7 @@ class Api:
         if refused_dial:
             return _field_errors(refused_dial, call=call)
         if call and self._twilio and parsed.track is None:
-            # api.md §2.3: Twilio's call streams default to inbound_track.
+            # contract §2.3: Twilio's call streams default to inbound_track.
             parsed = dataclasses.replace(parsed, track="inbound_track")
         created = self._supervisor.create(self._parent(request, kind), parsed, kind)
         if isinstance(created, FieldError):
@@ -451,7 +451,7 @@ class Api:
         return None
 
     def _authorized(self, header: str | None) -> bool:
-        # api.md §1: Basic auth, username = AccountSid (project id), password = API token.
+        # contract §1: Basic auth, username = AccountSid (project id), password = API token.
         credentials = _basic_credentials(header)
         if credentials is None:
             return False

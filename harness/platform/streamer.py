@@ -1,10 +1,10 @@
 """One stream's WebSocket session: dial the receiver, send the messages, pace the media.
 
 The platform is the WebSocket *client*: it dials the ``Url`` of the create
-request (api.md §5.1), sends ``connected``, ``start``, then one ``media``
-message per track every 20 ms, then ``stop`` (api.md §5.2). Frames are paced
+request (contract §5.1), sends ``connected``, ``start``, then one ``media``
+message per track every 20 ms, then ``stop`` (contract §5.2). Frames are paced
 against an absolute schedule, chunk k due at ``first_due + (k-1) * 20 ms``, so
-one late frame never shifts the ones after it (architecture.md "Measure against
+one late frame never shifts the ones after it (docs/architecture.md "Measure against
 the schedule"); a late frame is sent at once, never skipped. ``first_due`` is
 a whole millisecond (the shared ticker's bucket size) in the least loaded of
 the next 20 (:mod:`harness.platform.ticker`), so chunk 1 follows ``start`` by
@@ -31,7 +31,7 @@ and jitter, and ``wire_ns - sent_ns`` is exactly what was injected. Without
 network impairments ``wire_ns == sent_ns``.
 
 Bidirectional streams (``StreamRealTime=true``) also read what the receiver
-sends (api.md §5.3): ``media`` is queued and played out in real time, ``mark``
+sends (contract §5.3): ``media`` is queued and played out in real time, ``mark``
 is echoed when the audio before it has played (at once when none is queued),
 ``clear`` drops the queue and echoes its marks, and a ``dtmf`` the receiver
 injects comes back as a ``dtmf`` event, as if detected on the inbound audio.
@@ -95,10 +95,10 @@ class StreamerSettings:
 
     account_sid: str
     ssl: ssl.SSLContext
-    """Client TLS context; unverified by default like ``streamSslValidateCertificate`` (api.md §5.1)."""
+    """Client TLS context; unverified by default like ``streamSslValidateCertificate`` (contract §5.1)."""
     dialect: Dialect
     l16_byte_order: ByteOrder = "big"
-    """api.md §10: L16 byte order is undocumented; network order (RFC 3551) by default."""
+    """contract §10: L16 byte order is undocumented; network order (RFC 3551) by default."""
     open_timeout_s: float = 10.0
     close_timeout_s: float = 2.0
     stop_grace_s: float = 2.0
@@ -193,7 +193,7 @@ class Streamer:
         """Set once the stream has ended and its record row is written."""
         self.error = ""
         self.stream_error: str | None = None
-        """The ``StreamError`` word for a status callback (api.md §4), when it failed."""
+        """The ``StreamError`` word for a status callback (contract §4), when it failed."""
 
     @property
     def done(self) -> bool:
@@ -276,7 +276,7 @@ class Streamer:
         request = self.stream.request
         headers = None
         if request.bearer_token is not None and not self._defects.bearer_missing:
-            # api.md §5.1: Authorization: Bearer, only when a token was given.
+            # contract §5.1: Authorization: Bearer, only when a token was given.
             headers = {"Authorization": f"Bearer {request.bearer_token.reveal()}"}
         loop = asyncio.get_running_loop()
         url = request.url
@@ -496,7 +496,7 @@ class Streamer:
             self._wake()
 
     def _reply(self, decoder: msgspec.json.Decoder[Reply], raw: bytes) -> None:
-        """Act on one receiver message (api.md §5.3); a bad one is logged and dropped."""
+        """Act on one receiver message (contract §5.3); a bad one is logged and dropped."""
         playback = self._playback
         assert playback is not None
         try:
@@ -588,10 +588,10 @@ class Streamer:
         detail = f"{code} {reason}" if reason else str(code)
         return f"the receiver closed the connection ({detail})"
 
-    # -- answers to a bidirectional receiver (api.md §5.3) -------------------
+    # -- answers to a bidirectional receiver (contract §5.3) -------------------
 
     def _echo_marks(self, names: list[str]) -> None:
-        """Send each mark back (SignalWire: no sequenceNumber; Twilio: one, api.md §5.4)."""
+        """Send each mark back (SignalWire: no sequenceNumber; Twilio: one, contract §5.4)."""
         ws = self._ws
         if not names or ws is None or not ws.open:
             return
@@ -617,7 +617,7 @@ def _wire_defects(names: frozenset[str]) -> WireDefects:
 
 
 def _stream_error(exc: BaseException) -> str:
-    """Map a dial failure to the ``StreamError`` vocabulary (api.md §4)."""
+    """Map a dial failure to the ``StreamError`` vocabulary (contract §4)."""
     if isinstance(exc, TimeoutError | ssl.SSLError):
         return "connection_refused_timeout_or_ssl_error"
     if isinstance(exc, InvalidStatus):

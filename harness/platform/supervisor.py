@@ -203,7 +203,7 @@ class Supervisor:
         self.registry.stop(stream, time.time())
         if self._callbacks is None:
             return
-        # api.md §4: a receiver that refuses, stalls or drops the connection
+        # contract §4: a receiver that refuses, stalls or drops the connection
         # ends the stream with stream-error; a stop or a shutdown with stream-stopped.
         if reason in ("connect-failed", "disconnected"):
             self._callbacks.notify(

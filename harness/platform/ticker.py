@@ -1,7 +1,7 @@
-"""One shared ticker that sends the due frames of every stream (limits.md §3).
+"""One shared ticker that sends the due frames of every stream (docs/performance.md §3).
 
 A task per stream that sleeps to its next 20 ms deadline costs one timer and one
-coroutine wake-up per frame; limits.md §3 measured a shared ~1 ms ticker at
+coroutine wake-up per frame; docs/performance.md §3 measured a shared ~1 ms ticker at
 +50 % streams per core with better pacing. Jobs (one per stream) sit in 1 ms
 buckets keyed by the deadline rounded up, so a bucket never runs before its
 jobs are due: streams align their schedule to whole milliseconds, which makes
@@ -10,7 +10,7 @@ latency plus the job's place in its bucket. New streams take the least loaded
 of the 20 phases (:meth:`Ticker.reserve`), so buckets stay even.
 
 uvloop rounds a timer's delay to whole milliseconds and counts them from a
-millisecond clock, so a timer fires up to ~1 ms early or late (limits.md
+millisecond clock, so a timer fires up to ~1 ms early or late (docs/performance.md
 §3); sleeping again for the rest spun the loop at every bucket edge. The
 ticker sleeps on an :class:`~harness.platform.alarm.Alarm` (a timerfd armed
 at the bucket's exact time) instead: it wakes on time without spinning.
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 RESOLUTION_NS = 1_000_000
 PERIOD_SLOTS = 20
-"""A stream's period (20 ms, api.md §5.5) in buckets: the phases :meth:`Ticker.reserve` spreads."""
+"""A stream's period (20 ms, contract §5.5) in buckets: the phases :meth:`Ticker.reserve` spreads."""
 
 
 class Job(Protocol):

@@ -1,6 +1,6 @@
 """``--workers N``: stream from N processes, one per core, behind one REST API.
 
-One process paces a few hundred streams per core within 2 ms (limits.md §3),
+One process paces a few hundred streams per core within 2 ms (docs/performance.md §3),
 so more cores need more processes. The parent keeps everything that must be
 one: the REST API, the registry (names, stop by sid or name) and the status
 callbacks. It hands each accepted stream to the worker with the fewest live

@@ -1,6 +1,6 @@
 """The platform's end of one stream's WebSocket: a picows client with plain, synchronous sends.
 
-limits.md §3: a websockets sender paces ~750 streams per core on a shared
+docs/performance.md §3: a websockets sender paces ~750 streams per core on a shared
 ticker; picows (frame building and client masking in Cython, aiofastnet's
 TLS transport) paces 2,000 at |err| p99 1.44 ms. So the media path is
 picows, with aiofastnet on (its default) and TLS, which also kept the loop
@@ -48,7 +48,7 @@ OnClosed = Callable[[], None]
 
 
 class InvalidStatus(ConnectionError):
-    """The receiver answered the upgrade with something other than 101 (api.md §5.1)."""
+    """The receiver answered the upgrade with something other than 101 (contract §5.1)."""
 
     def __init__(self, status: int) -> None:
         super().__init__(f"server rejected WebSocket connection: HTTP {status}")

@@ -1,6 +1,6 @@
 """``streamload``: run a load test end to end, compare runs, or serve one part of it.
 
-The CLI orchestrates processes and imports none of them (architecture.md):
+The CLI orchestrates processes and imports none of them (docs/architecture.md):
 the reference platform (``python -m harness.platform``), receivers
 (``python -m receivers``), Locust (``scenarios/locustfile.py``), the report
 (``python -m reports``) and the comparison (``python -m reports.compare``) each

@@ -901,7 +901,7 @@ def _secrets_env(target: Target | None) -> dict[str, str]:
         else os.environ.get("STREAMLOAD_PLATFORM_TOKEN") or secrets.token_urlsafe(24)
     )
     bearer = os.environ.get("STREAMLOAD_BEARER_TOKEN") or secrets.token_urlsafe(24)
-    # Callbacks are signed (api.md §4) so CB-004 is checked: a random key per
+    # Callbacks are signed (contract §4) so CB-004 is checked: a random key per
     # embedded run; against a real target only the user's own key.
     signing_key = os.environ.get("SIGNALWIRE_SIGNING_KEY") or (
         "" if target is not None else secrets.token_urlsafe(24)

@@ -47,7 +47,7 @@ def _record_pass(values: list[int]) -> int:
     reason="an absolute timing budget: run with STREAMLOAD_BENCH=1 on a quiet machine",
 )
 def test_histogram_record_costs_under_a_microsecond() -> None:
-    """A paced message costs a receiver ~20 µs (limits.md §2); three records stay small."""
+    """A paced message costs a receiver ~20 µs (docs/performance.md §2); three records stay small."""
     values = _arrivals()
     times = []
     for _ in range(5):

@@ -4,7 +4,7 @@
 runs each once. The whole-process number (streams paced within 2 ms) comes
 from ``scripts/bench_platform.py``; these pin the pieces it is made of so a
 regression shows up here first. Budgets are loose (a shared 2-core box):
-what a paced frame costs in total is ~9 µs on limits.md's VM and 25-30 µs on
+what a paced frame costs in total is ~9 µs on docs/performance.md's VM and 25-30 µs on
 this one, dominated by TLS and the socket; ``test_bench_streamer_tick`` times
 everything else a frame costs (tick, format, send-log row) without a socket.
 Framing and masking are picows's (Cython); the streamer tests check them

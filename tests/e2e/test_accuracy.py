@@ -23,7 +23,7 @@ must be within the tolerance of the injected truth, which holds only where the
 host's own loopback delivery (``arrival - wire_ns``, no impairment in it) is
 within the tolerance at that percentile: on a busy or noisy host (a VM whose
 scheduler alone wakes a process milliseconds late, scripts/bench_floor.py) the
-accuracy claim (limits.md: a receiver under ~75 % CPU) does not apply there,
+accuracy claim (docs/performance.md: a receiver under ~75 % CPU) does not apply there,
 and the test says so by skipping after every check it could judge.
 """
 

@@ -38,7 +38,7 @@ from tests.conftest import seconds
 
 
 DEFECT_RULES: Final[dict[str, frozenset[str]]] = {
-    # WebSocket messages (api.md §5): the receiver's rules
+    # WebSocket messages (contract §5): the receiver's rules
     "chunk-global": frozenset({"WS-MEDIA-002"}),
     "numeric-fields": frozenset({"WS-JSON-002"}),
     "payload-size": frozenset({"WS-MEDIA-003"}),
@@ -61,7 +61,7 @@ DEFECT_RULES: Final[dict[str, frozenset[str]]] = {
     "bearer-missing": frozenset({"WS-HANDSHAKE-001"}),
     "version": frozenset({"WS-CONNECTED-001"}),
     "message-after-stop": frozenset({"WS-STOP-002"}),
-    # REST (api.md §1-2): the negative suite's valid and invalid requests
+    # REST (contract §1-2): the negative suite's valid and invalid requests
     "accept-ws-url": frozenset({"REST-REJECT-001"}),
     "date-format": frozenset({"REST-CREATE-004"}),
     # the stop response carries the extra field too
@@ -72,7 +72,7 @@ DEFECT_RULES: Final[dict[str, frozenset[str]]] = {
     # the answer's sid (dashes dropped) is not start.streamSid either
     "sid-not-uuid": frozenset({"REST-CREATE-003", "WS-START-005"}),
     "content-type-text": frozenset({"REST-CREATE-008"}),
-    # status callbacks (api.md §4): the callback sink's rules
+    # status callbacks (contract §4): the callback sink's rules
     "callback-unsigned": frozenset({"CB-004"}),
     "callback-order": frozenset({"CB-001"}),
 }

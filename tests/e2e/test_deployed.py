@@ -58,7 +58,7 @@ NOT_APPLICABLE = {
     "cannot see the TLS the platform dialled; the terminator listens with TLS only and "
     "its access log shows every stream, and the platform verified its certificate",
     "WS-SID-001": "SignalWire's messages carry no top-level streamSid after start "
-    "(api.md §10 allows both readings), so there is nothing to compare",
+    "(contract §10 allows both readings), so there is nothing to compare",
     "WS-DIALECT-002": "a Twilio-dialect rule; the reference platform speaks SignalWire's",
 }
 """The only rules this run cannot check, and why."""

@@ -45,7 +45,7 @@ def test_wrong_path_is_refused_with_404(tls_files: TlsFiles) -> None:
         async with serving(tls_files) as (receiver, _, _):
             base = receiver.url.removesuffix("/stream")
             status = await refused_status(base + "/other", tls_files)
-            # a query string on the right path is fine (api.md §5.1 URLs)
+            # a query string on the right path is fine (contract §5.1 URLs)
             async with client(receiver.url + "?x=1", tls_files) as ws:
                 await send_all(ws, stream_messages(1)[1])
             return status, receiver.refused, receiver.stats()

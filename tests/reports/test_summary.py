@@ -15,7 +15,7 @@ from tests.reports.helpers import RunBuilder, build_summary
 
 
 def test_the_documented_keys_are_there(passing_report: Report) -> None:
-    """architecture.md, "Command line and outputs": the keys CI scripts may read."""
+    """docs/architecture.md, "Command line and outputs": the keys CI scripts may read."""
     summary = passing_report.summary
 
     assert summary["schema"] == SCHEMA

@@ -1,4 +1,4 @@
-"""Codecs by their REST ``StreamCodec`` name (api.md §1.1), one module per family."""
+"""Codecs by their REST ``StreamCodec`` name (contract §1.1), one module per family."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ Samples = npt.NDArray[np.int16]
 """Mono linear PCM, one int16 per sample."""
 
 FRAME_MS = 20
-"""Frame duration: api.md §5.5 infers 20 ms per ``media`` message per track."""
+"""Frame duration: contract §5.5 infers 20 ms per ``media`` message per track."""
 FRAME_NS = FRAME_MS * 1_000_000
 """The same in ns, the unit of every clock reading and record."""
 
@@ -27,9 +27,9 @@ class Codec(abc.ABC):
     """
 
     name: ClassVar[str]
-    """The REST ``StreamCodec`` value (api.md §1.1), e.g. ``"L16@16000h"``."""
+    """The REST ``StreamCodec`` value (contract §1.1), e.g. ``"L16@16000h"``."""
     encoding: ClassVar[str]
-    """``start.mediaFormat.encoding`` (api.md §5.2)."""
+    """``start.mediaFormat.encoding`` (contract §5.2)."""
     sample_rate: ClassVar[int]
     """``start.mediaFormat.sampleRate`` in Hz."""
     bytes_per_sample: ClassVar[int]
@@ -41,7 +41,7 @@ class Codec(abc.ABC):
 
     @property
     def frame_bytes(self) -> int:
-        """Payload bytes of one 20 ms frame (api.md §5.5 table)."""
+        """Payload bytes of one 20 ms frame (contract §5.5 table)."""
         return self.frame_samples * self.bytes_per_sample
 
     @abc.abstractmethod

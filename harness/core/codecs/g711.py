@@ -82,7 +82,7 @@ def alaw_decode(payload: bytes) -> Samples:
 
 
 class PCMU(Codec):
-    """G.711 µ-law at 8 kHz: 160 bytes a frame (api.md §5.2, §5.5)."""
+    """G.711 µ-law at 8 kHz: 160 bytes a frame (contract §5.2, §5.5)."""
 
     name: ClassVar[str] = "PCMU"
     encoding: ClassVar[str] = "audio/x-mulaw"
@@ -97,7 +97,7 @@ class PCMU(Codec):
 
 
 class PCMA(Codec):
-    """G.711 A-law at 8 kHz. Its ``encoding`` string is undocumented (api.md §10);
+    """G.711 A-law at 8 kHz. Its ``encoding`` string is undocumented (contract §10);
     ``audio/x-alaw`` follows the µ-law naming."""
 
     name: ClassVar[str] = "PCMA"

@@ -1,6 +1,6 @@
 """Linear 16-bit PCM at 8, 16 or 24 kHz.
 
-The byte order of L16 payloads is undocumented (api.md §10): RTP's L16 is
+The byte order of L16 payloads is undocumented (contract §10): RTP's L16 is
 big-endian (RFC 3551 §4.5.11), FreeSWITCH's native SLIN is host order. The
 default is big-endian; both ends take it as a setting.
 """
@@ -20,7 +20,7 @@ ByteOrder = Literal["big", "little"]
 
 
 class L16(Codec):
-    """Bare ``L16``: 8 kHz is presumed (api.md §10), 320 bytes a frame."""
+    """Bare ``L16``: 8 kHz is presumed (contract §10), 320 bytes a frame."""
 
     name: ClassVar[str] = "L16"
     encoding: ClassVar[str] = "audio/x-L16"

@@ -1,6 +1,6 @@
 """RFC 3550 interarrival jitter (§6.4.1, appendix A.8), with arrival times passed in.
 
-The media clock is ``media.timestamp`` (ms from stream start, api.md §5.2),
+The media clock is ``media.timestamp`` (ms from stream start, contract §5.2),
 so both clocks are converted to nanoseconds before differencing.
 
 The estimator starts at 0 and moves 1/16 of the way to each new ``|D|``, so a

@@ -2,7 +2,7 @@
 
 The conformance checker is only trustworthy if it can be shown to catch each
 way a platform may break the contract. ``--defect NAME`` makes the reference
-platform break exactly one rule of api.md, always (not at random: impairments
+platform break exactly one rule of docs/contract.md, always (not at random: impairments
 are the random faults, see :mod:`harness.platform.core.faults`). Pure data plus
 validation; the streamer, the REST handlers and the status callbacks each look
 up the names that concern them.
@@ -33,7 +33,7 @@ class Defect:
     area: Area
     description: str
     section: str
-    """The api.md section whose rule it breaks."""
+    """The docs/contract.md section whose rule it breaks."""
 
 
 def _table(*defects: Defect) -> dict[str, Defect]:
@@ -41,7 +41,7 @@ def _table(*defects: Defect) -> dict[str, Defect]:
 
 
 DEFECTS: Final[dict[str, Defect]] = _table(
-    # --- WebSocket messages (api.md §5) ---
+    # --- WebSocket messages (contract §5) ---
     Defect("chunk-global", "ws", "media.chunk counts across both tracks instead of per track (only visible with both_tracks)", "§5.2"),
     Defect("numeric-fields", "ws", "media sequenceNumber, chunk and timestamp are JSON numbers, not strings", "§5.2"),
     Defect("payload-size", "ws", "every media payload is one byte short of a 20 ms frame", "§5.2, §5.5"),
@@ -61,7 +61,7 @@ DEFECTS: Final[dict[str, Defect]] = _table(
     Defect("bearer-missing", "ws", "the WebSocket upgrade has no Authorization header even when a bearer token was given", "§5.1"),
     Defect("version", "ws", 'connected.version is "9.9.9"', "§5.2"),
     Defect("message-after-stop", "ws", "one media message follows stop", "§5.2"),
-    # --- REST (api.md §1-2) ---
+    # --- REST (contract §1-2) ---
     Defect("accept-ws-url", "rest", "a ws:// Url is accepted (and dialled) instead of refused with 31922", "§1.1, §1.3"),
     Defect("date-format", "rest", "date_updated is ISO 8601 instead of RFC 2822", "§1.2"),
     Defect("extra-field", "rest", "stream responses carry an 8th field, api_version", "§1.2"),
@@ -70,7 +70,7 @@ DEFECTS: Final[dict[str, Defect]] = _table(
     Defect("uri-no-json", "rest", "uri lacks the .json suffix", "§1.2"),
     Defect("content-type-text", "rest", "stream answers say Content-Type text/plain (the body is the right JSON)", "§1.2"),
     Defect("sid-not-uuid", "rest", "responses give the stream sid as 32 hex digits without dashes (stop still accepts it)", "§1.2"),
-    # --- status callbacks (api.md §4) ---
+    # --- status callbacks (contract §4) ---
     Defect("callback-unsigned", "callback", "status callbacks carry no signature header even with a signing key", "§4"),
     Defect("callback-order", "callback", "stream-stopped (or stream-error) is sent before stream-started", "§4"),
 )  # fmt: skip

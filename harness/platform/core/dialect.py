@@ -1,4 +1,4 @@
-"""What differs between the SignalWire and the Twilio flavour of the protocol (api.md §2.4, §5.4).
+"""What differs between the SignalWire and the Twilio flavour of the protocol (contract §2.4, §5.4).
 
 The reference platform speaks SignalWire by default; the Twilio dialect lets
 the same receivers and scenarios be checked against Twilio's conventions
@@ -24,15 +24,15 @@ class Dialect:
 
     name: str
     version: str
-    """``connected.version``: ``0.2.0`` SignalWire, ``1.0.0`` Twilio (api.md §5.4)."""
+    """``connected.version``: ``0.2.0`` SignalWire, ``1.0.0`` Twilio (contract §5.4)."""
     uri_prefix: str
-    """Prefix of the ``uri`` a response carries (api.md §1.2, §2.3)."""
+    """Prefix of the ``uri`` a response carries (contract §1.2, §2.3)."""
     top_level_stream_sid: bool
-    """Twilio repeats ``streamSid`` at the top of start/media/stop (api.md §5.4)."""
+    """Twilio repeats ``streamSid`` at the top of start/media/stop (contract §5.4)."""
     stop_body: bool
-    """Twilio's ``stop`` carries ``stop.accountSid``/``stop.callSid`` (api.md §5.4)."""
+    """Twilio's ``stop`` carries ``stop.accountSid``/``stop.callSid`` (contract §5.4)."""
     signature_header: str
-    """Header carrying the status-callback signature (api.md §4)."""
+    """Header carrying the status-callback signature (contract §4)."""
     sid_prefixes: dict[SidKind, str] | None = None
     """``None`` for uuids (SignalWire); else a two-letter prefix + 32 hex (Twilio)."""
 

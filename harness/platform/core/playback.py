@@ -1,6 +1,6 @@
 """What a bidirectional stream plays back: the receiver's audio queue and its marks (pure).
 
-api.md §5.3: on a bidirectional stream (``StreamRealTime=true``) the receiver may
+contract §5.3: on a bidirectional stream (``StreamRealTime=true``) the receiver may
 send ``media`` (audio the platform "queues … and plays sequentially"), ``mark``
 (echoed "once the audio completes playing, or immediately if no audio is
 queued") and ``clear`` (which "flushes the queue and returns pending marks").

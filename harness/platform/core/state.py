@@ -1,8 +1,8 @@
 """The reference platform's registry of conferences, calls and streams (pure; no I/O, no clock).
 
 It owns the naming rules: a stream is found by its sid, or failing that by its
-``Name`` within its conference or call (api.md §2.1, §2.2, §9.3), and a
-``Name`` is unique among the live streams of one conference or call (api.md
+``Name`` within its conference or call (contract §2.1, §2.2, §9.3), and a
+``Name`` is unique among the live streams of one conference or call (docs/contract.md
 §1.1 "Unique name for the Stream, per Conference", §2.2 "per Call"). Stopped
 streams stay answerable, so stopping twice returns the stopped representation,
 but only the most recent ``keep_stopped`` of them are kept, which bounds memory
@@ -22,7 +22,7 @@ from harness.core.api import FieldError, StartStreamRequest
 __all__ = ["Call", "Conference", "Registry", "Stream", "StreamKind", "StreamStatus"]
 
 StreamStatus = Literal["in-progress", "stopped"]
-"""The ``status`` values this platform reports (api.md §1.2; it never queues)."""
+"""The ``status`` values this platform reports (contract §1.2; it never queues)."""
 StreamKind = Literal["conference", "call"]
 
 
@@ -38,7 +38,7 @@ class Conference:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Call:
-    """A call that is in progress for the whole life of the platform (api.md §2.2)."""
+    """A call that is in progress for the whole life of the platform (contract §2.2)."""
 
     sid: str
     from_number: str
@@ -60,7 +60,7 @@ class Stream:
     """Wall time in epoch seconds of the last change, for ``date_updated``."""
     status: StreamStatus = "in-progress"
     kind: StreamKind = "conference"
-    """A conference stream (api.md §1) or a call stream (§2.2; ``conference_sid`` is "")."""
+    """A conference stream (contract §1) or a call stream (§2.2; ``conference_sid`` is "")."""
 
     @property
     def name(self) -> str | None:
@@ -134,7 +134,7 @@ class Registry:
         if stream.name is not None:
             key = (stream.parent_sid, stream.name)
             if key in self._live_names:
-                # api.md §4 StreamError vocabulary; §10: the HTTP status is undocumented, we answer 422.
+                # contract §4 StreamError vocabulary; §10: the HTTP status is undocumented, we answer 422.
                 return FieldError("Name", "Duplicated stream name")
             self._live_names[key] = stream.sid
         self._streams[stream.sid] = stream
@@ -143,7 +143,7 @@ class Registry:
         return None
 
     def find(self, parent_sid: str, sid_or_name: str) -> Stream | None:
-        """Find by sid, else by a live ``Name``, else by the latest stopped one (api.md §2.1)."""
+        """Find by sid, else by a live ``Name``, else by the latest stopped one (contract §2.1)."""
         stream = self._streams.get(sid_or_name)
         if stream is not None and stream.parent_sid == parent_sid:
             return stream

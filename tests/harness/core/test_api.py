@@ -1,4 +1,4 @@
-"""REST request parsing and response checks (api.md §1-2)."""
+"""REST request parsing and response checks (contract §1-2)."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def test_each_invalid_field_is_named(fields, error_field) -> None:
 
 
 def test_call_streams_have_no_codec() -> None:
-    """api.md §2.2: StreamCodec and StreamRealTime are conference-only."""
+    """contract §2.2: StreamCodec and StreamRealTime are conference-only."""
     result = parse_start({"Url": "wss://x/s", "StreamCodec": "PCMU"}, conference=False)
     assert isinstance(result, list) and result[0].field == "StreamCodec"
 
@@ -155,7 +155,7 @@ def test_a_conformant_create_response_passes_and_reports_its_status_reading() ->
 
 
 def test_twilio_stream_sids_are_a_reading_not_a_failure() -> None:
-    """api.md §2.3: Twilio's stream sids are MZ + 32 hex; both dialects pass."""
+    """contract §2.3: Twilio's stream sids are MZ + 32 hex; both dialects pass."""
     sid = "MZ" + uuid.uuid4().hex
     uri = f"/2010-04-01/Accounts/{ACC}/Conferences/{CONF}/Streams/{sid}.json"
     checker = check_create(200, good_body(sid=sid, uri=uri))

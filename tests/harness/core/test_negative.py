@@ -1,4 +1,4 @@
-"""The negative suite's data and judge: every reading api.md allows passes, nothing else."""
+"""The negative suite's data and judge: every reading docs/contract.md allows passes, nothing else."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_build_fills_paths_urls_and_the_live_stream() -> None:
      and c.name != "name-duplicate"],
 )  # fmt: skip
 def test_the_core_parser_refuses_every_invalid_create(name: str) -> None:
-    """The reference platform's own parser agrees with the suite (api.md §1.1)."""
+    """The reference platform's own parser agrees with the suite (contract §1.1)."""
     assert isinstance(parse_start(dict(built(BY_NAME[name]).form)), list)
 
 

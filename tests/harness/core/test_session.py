@@ -30,7 +30,7 @@ TWILIO_ACCOUNT = "AC" + "00112233445566778899aabbccddeeff"
 
 
 def twilio(texts: list[str]) -> list[str]:
-    """The same stream in Twilio's dialect (api.md §5.4): version 1.0.0, MZ/AC/CA
+    """The same stream in Twilio's dialect (contract §5.4): version 1.0.0, MZ/AC/CA
     ids, a top-level streamSid on start/media/stop, a stop body."""
     out = []
     for text in texts:
@@ -301,7 +301,7 @@ def test_tls_outcome_is_a_rule() -> None:
     ],
 )
 def test_twilio_dialect_rules(edit: str, rule: str) -> None:
-    """api.md §5.4: Twilio ids, the top-level streamSid and the stop body."""
+    """contract §5.4: Twilio ids, the top-level streamSid and the stop body."""
     texts = twilio(valid_stream("PCMU", "inbound_track", 0, 3)[0])
     docs = [json.loads(t) for t in texts]
     if edit == "start-sid":
@@ -481,7 +481,7 @@ def test_the_rate_over_five_seconds_keeps_within_five_percent(
 
 
 def test_wall_clock_readings_with_jitter_and_a_late_start_pass() -> None:
-    """SOMLENG stamps wall-clock ms since start (api.md §10): the first read comes
+    """SOMLENG stamps wall-clock ms since start (contract §10): the first read comes
     300 ms late (a warning: WS-MEDIA-005) and every reading wobbles by ±20 ms
     (WS-MEDIA-006 measures drift from the first frame's offset: 40 ms at most)."""
     rng = random.Random(7)

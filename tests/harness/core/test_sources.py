@@ -44,3 +44,33 @@ def test_a_citation_of_a_missing_section_fails_loudly() -> None:
 def test_pages_are_listed_once_in_citation_order() -> None:
     pages = pages_of("§5.4, §5.2, §5.1, §10")
     assert [p[0] for p in pages] == [PAGES["TW-WS"][0], PAGES["SW-CXML"][0]]
+
+
+BAD = ("api.md", "limits.md", "style.md", "../shared")
+"""The team's research notes: not in a clone, so never cited."""
+
+
+def test_nothing_in_the_repository_cites_files_a_user_does_not_have() -> None:
+    offenders = []
+    for folder in (
+        "harness",
+        "receivers",
+        "reports",
+        "scenarios",
+        "scripts",
+        "tests",
+        "docs",
+    ):
+        for path in (REPO / folder).rglob("*"):
+            if path.suffix not in (".py", ".md", ".toml", ".sh") or not path.is_file():
+                continue
+            if path.name == "test_sources.py":
+                continue
+            text = path.read_text(encoding="utf-8")
+            offenders.extend(
+                f"{path.relative_to(REPO)}: {bad}" for bad in BAD if bad in text
+            )
+    for name in ("README.md", "pyproject.toml"):
+        text = (REPO / name).read_text(encoding="utf-8")
+        offenders.extend(f"{name}: {bad}" for bad in BAD if bad in text)
+    assert offenders == []

@@ -1,4 +1,4 @@
-"""Status callbacks into a real HTTPS endpoint (api.md §4)."""
+"""Status callbacks into a real HTTPS endpoint (contract §4)."""
 
 from __future__ import annotations
 

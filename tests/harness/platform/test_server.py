@@ -1,6 +1,6 @@
 """The REST API over real HTTPS on loopback, answers checked against the OpenAPI excerpt.
 
-api.md §1 (paths, auth), §1.2 (response), §1.3 (errors), §2.1 (stop), §9.
+contract §1 (paths, auth), §1.2 (response), §1.3 (errors), §2.1 (stop), §9.
 """
 
 from __future__ import annotations
@@ -447,7 +447,7 @@ def test_twilio_dialect_uri(tls_files: TlsFiles) -> None:
     run(main())
 
 
-# -- call streams (api.md §2.2) ------------------------------------------------
+# -- call streams (contract §2.2) ------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -515,7 +515,7 @@ def test_call_streams_by_name_and_their_errors(
                 status, body = await p.post(
                     p.call_streams_url(), {"Url": receiver.url, field: value}
                 )
-                assert status == 422  # api.md §2.2: not on call streams
+                assert status == 422  # contract §2.2: not on call streams
                 check_error(schemas, 422, body, 422)
                 assert body["message"].startswith(f"{field}: ")
             status, body = await p.post(
@@ -570,7 +570,7 @@ def test_twilio_call_streams(tls_files: TlsFiles) -> None:
             status, body = await p.post(url, {"Url": receiver.url})
             assert status == 200
             assert body["sid"].startswith("MZ") and body["call_sid"].startswith("CA")
-            assert body["name"] is None  # Twilio's name is nullable (api.md §2.3)
+            assert body["name"] is None  # Twilio's name is nullable (contract §2.3)
             assert body["uri"].startswith(f"/2010-04-01/Accounts/{p.account}/Calls/")
             conn = await receiver.wait_media(0, 1)
             assert conn.messages[1]["start"]["tracks"] == ["inbound"]  # Twilio default

@@ -1,4 +1,4 @@
-"""One stream's wss session against a real ``websockets`` receiver (api.md §5.1-§5.2, §5.4)."""
+"""One stream's wss session against a real ``websockets`` receiver (contract §5.1-§5.2, §5.4)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def check_send_log(
     assert first_due % 1_000_000 == 0  # aligned on the ticker's 1 ms buckets
     for _, _, chunk, _, due, sent, _, wire in log:
         assert due == first_due + (chunk - 1) * FRAME_NS  # absolute schedule
-        assert sent >= due  # never early (limits.md §3: uvloop wakes early)
+        assert sent >= due  # never early (docs/performance.md §3: uvloop wakes early)
         assert wire == sent  # no emulated network: written as it left the pipeline
 
 
@@ -182,7 +182,7 @@ def test_codecs_and_tracks(
         }
         media = conn.media()
         assert {m["media"]["track"] for m in media} == set(TRACK_MEDIA[track])
-        for t in TRACK_MEDIA[track]:  # api.md §5.2: chunk counts per track
+        for t in TRACK_MEDIA[track]:  # contract §5.2: chunk counts per track
             chunks = [
                 int(m["media"]["chunk"]) for m in media if m["media"]["track"] == t
             ]
@@ -391,7 +391,9 @@ def test_twilio_dialect_messages(tls_files: TlsFiles) -> None:
 
 def test_payloads_are_encoded_once() -> None:
     assert payloads("PCMU", "big", "inbound") is payloads("PCMU", "big", "inbound")
-    assert len(payloads("L16@16000h", "big", "outbound")[0]) == 856  # api.md §5.5 table
+    assert (
+        len(payloads("L16@16000h", "big", "outbound")[0]) == 856
+    )  # contract §5.5 table
 
 
 # -- impairments (--fault) ----------------------------------------------------
@@ -725,7 +727,7 @@ def test_ws_url_is_dialled_without_tls(tls_files: TlsFiles) -> None:
     run(main())
 
 
-# -- bidirectional streams (api.md §5.3) --------------------------------------
+# -- bidirectional streams (contract §5.3) --------------------------------------
 
 
 def bidirectional_script(message: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,9 +1,9 @@
-"""A real client we did not write: the ``twilio`` package against the platform (api.md §6).
+"""A real client we did not write: the ``twilio`` package against the platform (contract §6).
 
 ``twilio`` creates and stops *call* streams (it has no conference-stream
 resource), form-encoded, at ``/2010-04-01/Accounts/{AC}/Calls/{CA}/Streams.json``
 once its ``client.api.base_url`` points at the platform, which is how
-SignalWire's own Twilio-based SDK reaches a space (api.md §6). The platform
+SignalWire's own Twilio-based SDK reaches a space (contract §6). The platform
 runs in the Twilio dialect (``AC``/``CA``/``MZ`` ids); the client is
 synchronous, so it runs in a worker thread beside the loop serving it, and it
 trusts the run's throwaway CA through its ``requests`` session.
@@ -42,7 +42,7 @@ def twilio_client(p: PlatformUnderTest, tls: TlsFiles) -> Iterator[Client]:
     http.session.verify = str(tls.ca_file)
     http.session.trust_env = False  # no proxy, no REQUESTS_CA_BUNDLE from the host
     client = Client(p.account, TOKEN, http_client=http)
-    client.api.base_url = p.base  # api.md §6: what SignalWire's SDK does
+    client.api.base_url = p.base  # contract §6: what SignalWire's SDK does
     try:
         yield client
     finally:

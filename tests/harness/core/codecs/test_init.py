@@ -7,7 +7,7 @@ from harness.core.errors import ConfigError
 
 
 def test_every_rest_codec_is_known() -> None:
-    """api.md §1.1: the StreamCodec enum."""
+    """contract §1.1: the StreamCodec enum."""
     assert CODEC_NAMES == ("PCMU", "PCMA", "L16", "L16@16000h", "L16@24000h")
 
 

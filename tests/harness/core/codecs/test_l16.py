@@ -8,7 +8,7 @@ from harness.core.codecs.l16 import L16, L16_16K, L16_24K
 
 
 def test_frame_bytes_per_rate() -> None:
-    """api.md §5.5: 320, 640 and 960 bytes per 20 ms."""
+    """contract §5.5: 320, 640 and 960 bytes per 20 ms."""
     assert [c().frame_bytes for c in (L16, L16_16K, L16_24K)] == [320, 640, 960]
 
 

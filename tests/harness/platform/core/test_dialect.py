@@ -1,4 +1,4 @@
-"""Id formats per dialect (api.md §2.4: uuids vs MZ/AC/CA + 32 hex)."""
+"""Id formats per dialect (contract §2.4: uuids vs MZ/AC/CA + 32 hex)."""
 
 from __future__ import annotations
 

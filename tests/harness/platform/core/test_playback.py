@@ -1,4 +1,4 @@
-"""The bidirectional playback queue: media, mark and clear as api.md §5.3 describes."""
+"""The bidirectional playback queue: media, mark and clear as contract §5.3 describes."""
 
 from __future__ import annotations
 

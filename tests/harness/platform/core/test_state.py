@@ -1,4 +1,4 @@
-"""The registry's naming rules (api.md §1.1 unique Name, §2.1 stop by sid or name)."""
+"""The registry's naming rules (contract §1.1 unique Name, §2.1 stop by sid or name)."""
 
 from __future__ import annotations
 
