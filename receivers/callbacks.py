@@ -49,7 +49,7 @@ from receivers import service
 __all__ = ["SIGNING_KEY_ENV", "CallbackSink", "Options", "main", "parse_args", "run"]
 
 SIGNING_KEY_ENV = "SIGNALWIRE_SIGNING_KEY"
-PROG = "python -m receivers.callbacks"
+PROG = "streamload callbacks"
 
 logger = logging.getLogger("receivers.callbacks")
 

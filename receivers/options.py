@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 TOKEN_ENV: Final = "STREAMLOAD_BEARER_TOKEN"
-PROG: Final = "python -m receivers"
+PROG: Final = "streamload receive"
 _ALIASES: Final = frozenset({"help", "host", "port"})
 """Parser destinations :func:`flag_values` leaves out: ``--help``, and
 ``--host``/``--port``, which ``--listen`` says better."""

@@ -310,7 +310,7 @@ def _codec_compare(profile: Profile, summary: dict[str, Any]) -> Section:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m reports",
+        prog="streamload report",
         description="Build summary.json, report.md, report.html and junit.xml "
         "from a run directory's records.",
     )

@@ -18,6 +18,7 @@ from typing import Any, Final, Literal, cast
 import pandas as pd
 
 from harness.core.rules import RULES, Rule, Severity
+from harness.core.sources import pages_of
 
 
 __all__ = ["EVIDENCE", "Verdict", "summarise_conformance", "verdict"]
@@ -91,6 +92,10 @@ def summarise_conformance(
         results[rule_id] = {
             "statement": rule.statement if rule else "(not in the rule catalog)",
             "section": rule.section if rule else "",
+            "docs": [
+                {"title": title, "url": url}
+                for title, url in (pages_of(rule.section) if rule else [])
+            ],
             "severity": severity,
             "known": rule is not None,
             **count,

@@ -206,7 +206,7 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m harness.platform",
+        prog="streamload platform",
         description="Serve the streamload reference platform (conference media streams) over HTTPS.",
     )
     add = parser.add_argument

@@ -408,7 +408,7 @@ def _conformance(summary: Mapping[str, Any]) -> list[str]:
                 f"<code>{_e(rule_id)}</code>",
                 _badge(r["verdict"]),
                 _e(r["severity"]),
-                _e(r["section"]),
+                _e(r["section"]) + _doc_links(r.get("docs", [])),
                 detail,
                 _e(readings),
                 _e(fmt(r["checks"])),
@@ -431,3 +431,8 @@ def _conformance(summary: Mapping[str, Any]) -> list[str]:
         "failures",
     )
     return ["<h2>Conformance</h2>", f"<p>{_e(line)}</p>", _table(header, rows, 6)]
+
+
+def _doc_links(docs: Sequence[Mapping[str, str]]) -> str:
+    """The public pages a rule's section rests on, as links (after the section)."""
+    return "".join(f'<br><a href="{_e(d["url"])}">{_e(d["title"])}</a>' for d in docs)

@@ -234,6 +234,10 @@ def _conformance(summary: Mapping[str, Any]) -> list[str]:
             f"{fmt(result['checks'])} checks failed, in "
             f"{_count(result['failed_subjects'], 'subject')}.",
         ]
+        docs = result.get("docs") or []
+        if docs:
+            links = ", ".join(f"[{d['title']}]({d['url']})" for d in docs)
+            lines += ["", f"Documented in: {links}."]
         if result["evidence"]:
             lines.append("")
             lines += _table(

@@ -48,6 +48,12 @@ def test_counts_verdicts_and_totals_over_subjects(tmp_path: Path) -> None:
     assert results["WS-JSON-001"] == {
         "statement": RULES["WS-JSON-001"].statement,
         "section": "§5.2",
+        "docs": [
+            {
+                "title": "SignalWire: cXML <Stream>",
+                "url": "https://signalwire.com/docs/compatibility-api/cxml/reference/voice/stream",
+            }
+        ],
         "severity": "error",
         "known": True,
         "checks": 4,
@@ -151,3 +157,14 @@ def test_sources_name_who_checked_each_rule(tmp_path: Path) -> None:
     assert results["REST-CREATE-001"]["sources"] == ["negative", "scenario"]
     assert results["CB-004"]["sources"] == ["callback"]
     assert results["CB-001"]["sources"] == []
+
+
+def test_each_rule_links_the_public_pages_of_its_section(tmp_path: Path) -> None:
+    build = RunBuilder(tmp_path)
+    checker = Checker("MZ1")
+    checker.check("WS-DIALECT-002", False, expected="twilio", actual="x")
+    build.checker(checker)
+    results = summarise(build)["results"]
+    urls = [d["url"] for d in results["WS-DIALECT-002"]["docs"]]
+    assert urls and all(u.startswith("https://") for u in urls)
+    assert all(results[r]["docs"] for r in RULES if RULES[r].section != "§10")

@@ -51,7 +51,7 @@ BAD = ("api.md", "limits.md", "style.md", "../shared")
 
 
 def test_nothing_in_the_repository_cites_files_a_user_does_not_have() -> None:
-    offenders = []
+    offenders: list[str] = []
     for folder in (
         "harness",
         "receivers",

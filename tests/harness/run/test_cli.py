@@ -153,9 +153,9 @@ def test_the_ci_example_calls_real_commands_and_profiles() -> None:
 @pytest.mark.parametrize(
     ("command", "module_usage"),
     [
-        (["receive", "--help"], "usage: python -m receivers"),
-        (["platform", "--help"], "usage: python -m harness.platform"),
-        (["report", "--help"], "usage: python -m reports"),
+        (["receive", "--help"], "usage: streamload receive"),
+        (["platform", "--help"], "usage: streamload platform"),
+        (["report", "--help"], "usage: streamload report"),
         (["compare", "--help"], "usage: streamload compare"),
     ],
 )
