@@ -156,7 +156,7 @@ def test_usage_errors_exit_2_naming_the_fix(
         capture_output=True, text=True, timeout=seconds(30), stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"python -m receivers.callbacks: {message}"
+    assert proc.stderr.strip() == f"streamload callbacks: {message}"
     assert proc.stdout == ""
 
 

@@ -284,13 +284,13 @@ def test_bad_flags_exit_2_with_one_line_naming_the_fix(
         assert code == 2, (name, err)
         assert err.count("\n") == 1, (name, err)
     assert cases["plain"][1].startswith(
-        "python -m receivers: --tls: off on 0.0.0.0 would carry streams"
+        "streamload receive: --tls: off on 0.0.0.0 would carry streams"
     )
     assert cases["port"][1] == (
-        "python -m receivers: --port: 70000 is out of range; use 0..65535 (0 picks one)\n"
+        "streamload receive: --port: 70000 is out of range; use 0..65535 (0 picks one)\n"
     )
     assert cases["cert"][1] == (
-        "python -m receivers: --cert-file: '/nonexistent.pem' is not a file; "
+        "streamload receive: --cert-file: '/nonexistent.pem' is not a file; "
         "give a PEM file's path\n"
     )
     assert f"--listen: cannot listen on 127.0.0.1:{port}" in cases["taken"][1]

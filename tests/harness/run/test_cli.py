@@ -188,7 +188,7 @@ def test_a_serving_commands_own_usage_error_comes_from_its_module() -> None:
         timeout=60,
     )  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.startswith("python -m receivers: --port: 70000 is out of range")
+    assert done.stderr.startswith("streamload receive: --port: 70000 is out of range")
 
 
 def test_version_is_the_installed_distributions(
