@@ -2,7 +2,7 @@
 
 The gates come from the run's ``profile.json`` (the profile the run used, with
 its flags applied), or from ``--profile`` to judge a run again by other rules;
-a run without one is judged by :data:`reports.gates.DEFAULT_THRESHOLDS`. Beside
+a run without one is judged by the built-in ``default`` profile. Beside
 the summary's own sections this adds what the profile asks for: the capacity
 search, codecs side by side, and always "what failed and when".
 
@@ -37,7 +37,6 @@ from harness.io import lifeline, space
 from harness.io.profile_file import load_profile
 from reports import capacity, compare, coverage, record_health, timeline
 from reports.gates import (
-    DEFAULT_THRESHOLDS,
     Threshold,
     conformance_gate,
     exit_code,
@@ -125,8 +124,8 @@ def _gated(
     run: Run, profile: Profile | None, performance: Performance | None = None
 ) -> Report:
     """The summary of ``run`` with the profile's gates (conformance included)."""
-    if profile is None:
-        return build_report(run, DEFAULT_THRESHOLDS, performance)
+    if profile is None:  # a run without profile.json: the built-in default's gates
+        profile = load_profile("default")
     thresholds = [Threshold.from_spec(g.as_json()) for g in profile.gates()]
     report = build_report(run, thresholds, performance)
     if profile.conformance.gate:

@@ -25,7 +25,6 @@ from harness.core.profiles.thresholds import Op
 
 
 __all__ = [
-    "DEFAULT_THRESHOLDS",
     "OPS",
     "GateResult",
     "Threshold",
@@ -77,22 +76,7 @@ class Threshold:
         )
 
 
-DEFAULT_THRESHOLDS: Final[tuple[Threshold, ...]] = (
-    # an empty run must not pass: at least one stream was started and answered
-    Threshold("activity", "accounting.requests_started_ok", ">=", 1),
-    Threshold("conformance", "conformance.failed", "==", 0),
-    Threshold("loss", "performance.codecs.*.loss_ratio", "<=", 0.001),
-    Threshold("latency", "performance.codecs.*.latency_ms.p99", "<=", 50),
-    Threshold("setup", "performance.codecs.*.setup_ms.p99", "<=", 3000),
-    Threshold("accounting", "accounting.unaccounted", "==", 0),
-    Threshold("request-errors", "performance.requests.error_ratio", "<=", 0.01),
-)
-"""Gates applied when the caller names none (a profile loader will override them)."""
-
-
-def evaluate(
-    summary: Mapping[str, Any], thresholds: Iterable[Threshold] = DEFAULT_THRESHOLDS
-) -> list[Json]:
+def evaluate(summary: Mapping[str, Any], thresholds: Iterable[Threshold]) -> list[Json]:
     """One gate per threshold and per key a ``*`` expands to, in threshold order."""
     gates: list[Json] = []
     for threshold in thresholds:

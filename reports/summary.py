@@ -16,7 +16,7 @@ import pandas as pd
 
 from reports.accounting import account
 from reports.conformance import summarise_conformance
-from reports.gates import DEFAULT_THRESHOLDS, Threshold, evaluate, verdict
+from reports.gates import Threshold, evaluate, verdict
 from reports.join import joined_checks
 from reports.load import Parts, Run
 from reports.performance import Performance, Plots, analyse
@@ -39,7 +39,7 @@ class Report:
 
 def build_report(
     run: Run,
-    thresholds: Iterable[Threshold] = DEFAULT_THRESHOLDS,
+    thresholds: Iterable[Threshold],
     performance: Performance | None = None,
 ) -> Report:
     """Summarise ``run`` and gate it (``performance``: already analysed, e.g. a

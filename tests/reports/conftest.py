@@ -9,7 +9,7 @@ import pytest
 from harness.core.rules import Checker
 from reports.load import load_run
 from reports.summary import Report, build_report
-from tests.reports.helpers import MS, T0, RunBuilder
+from tests.reports.helpers import DEFAULT_THRESHOLDS, MS, T0, RunBuilder
 
 
 EVIL = '<script>alert("x")</script> | a\nb & http://example.invalid/x.js'
@@ -63,9 +63,9 @@ def failing_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def passing_report(passing_dir: Path) -> Report:
-    return build_report(load_run(passing_dir))
+    return build_report(load_run(passing_dir), DEFAULT_THRESHOLDS)
 
 
 @pytest.fixture(scope="session")
 def failing_report(failing_dir: Path) -> Report:
-    return build_report(load_run(failing_dir))
+    return build_report(load_run(failing_dir), DEFAULT_THRESHOLDS)

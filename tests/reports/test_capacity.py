@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from reports import capacity
-from reports.gates import DEFAULT_THRESHOLDS, Threshold, evaluate
+from reports.gates import Threshold, evaluate
 from reports.load import Run, load_run
 from reports.performance import Performance
 from reports.summary import build_report
-from tests.reports.helpers import MS, T0, RunBuilder, build_summary
+from tests.reports.helpers import DEFAULT_THRESHOLDS, MS, T0, RunBuilder, build_summary
 
 
 SECOND = 1_000 * MS

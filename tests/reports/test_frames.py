@@ -19,7 +19,7 @@ from reports.partition import Limits
 from reports.performance import stream_codecs
 from reports.samples import Samples
 from reports.summary import Report, build_report
-from tests.reports.helpers import MS, T0, RunBuilder
+from tests.reports.helpers import DEFAULT_THRESHOLDS, MS, T0, RunBuilder
 
 
 def test_unique_first_keeps_the_first_occurrence() -> None:
@@ -208,7 +208,7 @@ def report(root: Path, limits: Limits) -> Report:
         "STREAMLOAD_REPORT_SAMPLE_BYTES": str(limits.sample_bytes),
     }
     with mock.patch.dict(os.environ, env):
-        return build_report(load_run(root))
+        return build_report(load_run(root), DEFAULT_THRESHOLDS)
 
 
 @settings(max_examples=40, deadline=None)

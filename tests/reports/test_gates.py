@@ -8,13 +8,13 @@ import pytest
 
 from harness.core.profiles.thresholds import parse_threshold
 from reports.gates import (
-    DEFAULT_THRESHOLDS,
     Threshold,
     conformance_gate,
     evaluate,
     exit_code,
     verdict,
 )
+from tests.reports.helpers import DEFAULT_THRESHOLDS
 
 
 def summary(**codecs: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +132,7 @@ def test_the_defaults() -> None:
             "setup_ms": {"p99": 3500.0},
         }
     )
-    gates = evaluate(data)
+    gates = evaluate(data, DEFAULT_THRESHOLDS)
 
     assert [(g["name"], g["result"]) for g in gates] == [
         ("activity", "pass"),

@@ -27,7 +27,7 @@ from harness.core.session import StreamSession
 from reports.load import load_run
 from reports.summary import build_report
 from tests.receivers.helpers import stream_messages
-from tests.reports.helpers import MS, T0, RunBuilder
+from tests.reports.helpers import DEFAULT_THRESHOLDS, MS, T0, RunBuilder
 
 
 SHORT_STREAMS, SHORT_FRAMES = 200, 100  # 2 s holds
@@ -89,7 +89,7 @@ def run_streams(
             for row in sink.rows[table]:
                 build.receiver.add(table, row)
         assert json.loads(media[0])["media"]["chunk"] == "1"
-    report = build_report(load_run(build.write()))
+    report = build_report(load_run(build.write()), DEFAULT_THRESHOLDS)
     jitter: dict[str, Any] = report.summary["performance"]["codecs"]["PCMU"][
         "jitter_ms"
     ]

@@ -11,7 +11,7 @@ from reports.gates import Threshold
 from reports.load import load_run
 from reports.render import html, json as json_render, junit, markdown
 from reports.summary import SCHEMA, Report, build_report
-from tests.reports.helpers import RunBuilder, build_summary
+from tests.reports.helpers import DEFAULT_THRESHOLDS, RunBuilder, build_summary
 
 
 def test_the_documented_keys_are_there(passing_report: Report) -> None:
@@ -85,7 +85,7 @@ def test_host_names_stay_out(failing_report: Report, failing_dir: Path) -> None:
 
 def test_a_run_with_nothing_but_producers_renders(tmp_path: Path) -> None:
     """Every table empty: no crash, every metric no-data, renderers still work."""
-    report = build_report(load_run(RunBuilder(tmp_path).write()))
+    report = build_report(load_run(RunBuilder(tmp_path).write()), DEFAULT_THRESHOLDS)
     summary = report.summary
 
     assert summary["performance"]["codecs"] == {}
