@@ -103,7 +103,7 @@ DEFECTS: Final[dict[str, DefectSpec]] = {
     "tracks-swapped": DefectSpec("start.tracks says outbound for inbound_track and inbound for outbound_track", ("WS-START-002",)),
     "channels-2": DefectSpec("start.mediaFormat.channels is 2", ("WS-START-001",)),
     "chunk-zero": DefectSpec('media.chunk starts at "0"', ("WS-MEDIA-002",)),
-    "seq-repeat": DefectSpec("every 50th message repeats the previous sequenceNumber", ("WS-SEQ-001",)),
+    "seq-repeat": DefectSpec("every 20th message repeats the previous sequenceNumber", ("WS-SEQ-001",)),
     "numeric-timestamp": DefectSpec("media.timestamp is a JSON number", ("WS-JSON-002",)),
     "payload-half": DefectSpec("each media payload holds 10 ms of audio, not 20 ms", ("WS-MEDIA-003",)),
     "timestamp-fast": DefectSpec("media.timestamp advances 30 ms per 20 ms frame", ("WS-MEDIA-006",)),

@@ -416,7 +416,7 @@ class Platform:
         def number() -> int:
             nonlocal numbers
             numbers += 1
-            if "seq-repeat" in defects and numbers % 50 == 0:
+            if "seq-repeat" in defects and numbers % 20 == 0:
                 return numbers - 1
             return numbers
 
