@@ -166,8 +166,19 @@ def stop_event(max_duration: float) -> tuple[asyncio.Event, asyncio.TimerHandle]
     """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+
+    def stopping() -> None:
+        # From here on the process is shutting down: a second signal (the run
+        # signals a service's whole process group, and a --processes supervisor
+        # its workers too) must not kill it halfway through its last flush,
+        # after the loop has closed and taken its handlers with it.
+        stop.set()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+            signal.signal(signum, signal.SIG_IGN)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stopping)
     return stop, loop.call_later(max_duration, stop.set)
 
 

@@ -882,7 +882,9 @@ def _finish(
     print(f"streamload: run directory {opts.out}", flush=True)
     if moved:
         print(f"streamload: report directory {run.run_json.parent}", flush=True)
-    if stops.report_killed:
+    if stops.report_killed or run.stopped_at_once:
+        # stopped at once by a second signal: records cut short by our own hand
+        # (the report says so) are the interruption's, not the harness's failure
         return EXIT_INTERRUPTED
     if failure is not None or moved or code not in (EXIT_PASS, EXIT_FAIL):
         return EXIT_HARNESS
