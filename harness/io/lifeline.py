@@ -105,11 +105,30 @@ def _after_fork() -> None:
 
 def _tie(expected: int) -> None:
     _state["armed"] = True
+    _make_sigterm_deliverable()
     signalled = _set_parent_death_signal(signal.SIGTERM)
     if os.getppid() != expected:  # the parent died before we could arm
         os.kill(os.getpid(), signal.SIGTERM)
         signalled = True
     _start_thread(_watch, expected, signalled)
+
+
+def _make_sigterm_deliverable() -> None:
+    """Undo a SIGTERM that whatever started the run ignores or blocks.
+
+    Both survive ``exec``: a CI runner (or ``nohup``-like wrapper) that starts
+    ``streamload`` with SIGTERM ignored or blocked hands that on to every
+    service, and then neither the parent-death signal nor the run's own stop
+    reaches a service without a handler of its own; it would live until the
+    watchdog's SIGKILL, without its shutdown. A process of a run must be
+    stoppable by the run, so an armed process takes SIGTERM's default back.
+    """
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    except ValueError:  # not the main thread: its handlers are not ours to set
+        pass
 
 
 def _set_parent_death_signal(sig: int) -> bool:

@@ -7,7 +7,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from harness.io import lifeline
 from tests.conftest import seconds
@@ -42,6 +45,23 @@ time.sleep(60)
 """
 
 
+def _ignore_sigterm() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _block_sigterm() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+# How whatever starts a run may hand SIGTERM on (both survive exec; a CI
+# runner that did so left every service of a killed run alive).
+STARTERS: dict[str, Callable[[], None] | None] = {
+    "default": None,
+    "ignored": _ignore_sigterm,
+    "blocked": _block_sigterm,
+}
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -57,12 +77,15 @@ def _wait_gone(pids: list[int], timeout: float) -> list[int]:
     return left
 
 
-def _middle(child_code: str, mode: str) -> tuple[subprocess.Popen[str], list[int]]:
+def _middle(
+    child_code: str, mode: str, starter: Callable[[], None] | None = None
+) -> tuple[subprocess.Popen[str], list[int]]:
     middle = subprocess.Popen(
         [sys.executable, "-c", MIDDLE, child_code, mode],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, **lifeline.child_env()},
+        preexec_fn=starter,
     )
     assert middle.stdout is not None
     pids = [int(p) for p in middle.stdout.readline().split()]
@@ -78,8 +101,11 @@ def _kill(pids: list[int]) -> None:
             pass
 
 
-def test_children_and_forked_children_end_when_their_parent_is_killed() -> None:
-    middle, pids = _middle(CHILD.format(stuck=False), "fork")
+@pytest.mark.parametrize("starter", STARTERS)
+def test_children_and_forked_children_end_when_their_parent_is_killed(
+    starter: str,
+) -> None:
+    middle, pids = _middle(CHILD.format(stuck=False), "fork", STARTERS[starter])
     try:
         assert all(_alive(p) for p in pids)
         middle.kill()  # kill -9: no chance to stop anything
@@ -107,7 +133,8 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace() -> None:
         middle.stdout.close()
 
 
-def test_a_child_whose_parent_died_before_it_armed_ends_at_once() -> None:
+@pytest.mark.parametrize("starter", STARTERS)
+def test_a_child_whose_parent_died_before_it_armed_ends_at_once(starter: str) -> None:
     # the fork race: the pid in the environment is not our parent any more
     proc = subprocess.run(
         [
@@ -119,6 +146,7 @@ def test_a_child_whose_parent_died_before_it_armed_ends_at_once() -> None:
         env={**os.environ, lifeline.ENV: str(2**22 + 1)},
         timeout=seconds(20),
         check=False,
+        preexec_fn=STARTERS[starter],
     )
     assert proc.returncode == -signal.SIGTERM
 
