@@ -266,6 +266,7 @@ def _parser() -> _Parser:
             "serve the status-callback sink (python -m receivers.callbacks)",
         ),
         ("report", "build the report of a run directory (python -m reports)"),
+        ("trend", "metrics over many runs, changes flagged (python -m reports.trend)"),
     ):
         p = sub.add_parser(name, help=what, add_help=False)
         p.add_argument("args", nargs=argparse.REMAINDER)
@@ -681,6 +682,7 @@ _PASSTHROUGH = {
     "callbacks": "receivers.callbacks",
     "report": "reports",
     "compare": "reports.compare",
+    "trend": "reports.trend",
 }
 """Commands that are another module's own command line, handed over untouched."""
 
