@@ -152,13 +152,18 @@ def load_run(path: Path) -> RunDoc:
     return RunDoc(path, name, doc, started, source, tuple(notes))
 
 
-def result(runs: Sequence[RunDoc], specs: Sequence[str], rule: Rule) -> Json:
-    """The trend as plain JSON data: runs, series with their bands, what was flagged.
+def result(runs: Sequence[RunDoc], specs: Sequence[str] | None, rule: Rule) -> Json:
+    """The trend as plain JSON data: runs, series with their bands, what was flagged
+    (``specs``: the metrics asked for; ``None``: the default set, whose metrics
+    no run has are left out and listed under ``absent``).
 
     Raises:
-        ConfigError: a metric is malformed or in no run (from the core).
+        ConfigError: a metric is malformed or, when asked for, in no run.
     """
-    series = trend([r.doc for r in runs], specs, rule)
+    absent: list[str] | None = None if specs else []
+    series = trend(
+        [r.doc for r in runs], specs or DEFAULT_METRICS, rule, missing=absent
+    )
     flagged = [
         {
             "run": runs[i].name,
@@ -189,6 +194,7 @@ def result(runs: Sequence[RunDoc], specs: Sequence[str], rule: Rule) -> Json:
             for r in runs
         ],
         "series": [_series_json(s) for s in series],
+        "absent": absent or [],
         "flagged": flagged,
         "newest_flagged": any(
             f["index"] == newest and f["flag"] in FLAGGED for f in flagged
@@ -278,6 +284,7 @@ def render_markdown(res: Mapping[str, Any]) -> str:
         )
     lines += ["", *_flag_lines(res)]
     notes = [f"- {r['name']}: {n}" for r in runs for n in r["notes"]]
+    notes += [f"- {m}: in no run's summary.json, left out" for m in res["absent"]]
     if notes:
         lines += ["", "Notes:", "", *notes]
     return "\n".join(lines) + "\n"
@@ -380,6 +387,8 @@ def render_html(res: Mapping[str, Any]) -> str:
     )
     notes = "".join(
         f"<li>{e(r['name'])}: {e(n)}</li>" for r in runs for n in r["notes"]
+    ) + "".join(
+        f"<li>{e(m)}: in no run's summary.json, left out</li>" for m in res["absent"]
     )
     return (
         "<!doctype html><html><head><meta charset=utf-8>"
@@ -489,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             (load_run(p) for p in find_runs(args.runs)),
             key=lambda r: (r.started, r.name),
         )
-        res = result(runs, args.metric or DEFAULT_METRICS, rule)
+        res = result(runs, args.metric, rule)
     except ConfigError as exc:
         print(f"streamload trend: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -325,26 +325,36 @@ def _series(spec: str, values: Sequence[Value], rule: Rule) -> Series:
 
 
 def trend(
-    docs: Sequence[Mapping[str, Any]], specs: Sequence[str], rule: Rule = Rule()
+    docs: Sequence[Mapping[str, Any]],
+    specs: Sequence[str],
+    rule: Rule = Rule(),
+    *,
+    missing: list[str] | None = None,
 ) -> list[Series]:
     """Every metric of ``specs`` over ``docs`` (oldest first), each run judged.
 
+    A metric no run has is an error, unless ``missing`` is given: then it is
+    appended there and left out (the default set, where short runs may lack one).
+
     Raises:
-        ConfigError: a spec is malformed or names a metric no run has.
+        ConfigError: a spec is malformed or (without ``missing``) names a metric
+            no run has.
     """
     out: list[Series] = []
     for raw in specs:
         spec = parse_spec(raw)
-        concrete = _expand(spec, docs)
         found = False
-        for one in concrete:
+        for one in _expand(spec, docs):
             values = [_value(doc, one) for doc in docs]
             if all(v is None for v in values):
                 continue
             found = True
             out.append(_series(one, values, rule))
-        if not found:
+        if found:
+            continue
+        if missing is None:
             raise _unknown(spec, docs)
+        missing.append(spec)
     return out
 
 
