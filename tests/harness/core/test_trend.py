@@ -6,8 +6,7 @@ import statistics
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from harness.core.errors import ConfigError
 from harness.core.trend import (
