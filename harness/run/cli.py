@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+import shtab
+
 from harness.core.errors import ConfigError
 from harness.core.exits import EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE, help_text
 from harness.core.profiles.profile import BUILTIN, Profile, apply_overrides
@@ -227,6 +229,11 @@ def _parser() -> _Parser:
         epilog=help_text(),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    shtab.add_argument_to(  # `streamload --print-completion bash > ...`: see the README
+        parser,
+        ["--print-completion"],
+        help="print a bash, zsh or tcsh completion script",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run = sub.add_parser("run", help="run a load test and write its report")
     _add_run_flags(run)
