@@ -94,7 +94,8 @@ def find_runs(args: Sequence[str]) -> list[Path]:
                 found.append(path)
             else:  # a directory of runs, e.g. runs/
                 found += sorted(p.parent for p in path.glob("*/summary.json"))
-    unique = list(dict.fromkeys(p.resolve() for p in found))
+    by_target = {p.resolve(): p.absolute() for p in reversed(found)}  # first wins
+    unique = list(by_target.values())  # named as given (a symlink keeps its name)
     if not unique:
         raise ConfigError(" ".join(args), "holds no run (no summary.json)", _FIX)
     return unique
@@ -146,8 +147,6 @@ def load_run(path: Path) -> RunDoc:
     elif doc.get("schema") not in (None, 1):
         notes.append(f"summary schema {doc.get('schema')!r} (this reader knows 1)")
     started, source = _started(path, doc)
-    if source != "summary.json started_at":
-        notes.append(f"start time from {source}")
     name = path.name  # the directory a user named (runs/<run id> by default)
     return RunDoc(path, name, doc, started, source, tuple(notes))
 
@@ -247,7 +246,12 @@ def _cell(point: Mapping[str, Any]) -> tuple[str, bool]:
 
 def _rule_line(res: Mapping[str, Any]) -> str:
     r = res["rule"]
+    sources: dict[str, int] = {}
+    for run in res["runs"]:
+        sources[run["started_from"]] = sources.get(run["started_from"], 0) + 1
+    order = ", ".join(f"{n} from {what}" for what, n in sorted(sources.items()))
     return (
+        f"Oldest first by start time ({order}). "
         f"Each run against the median of up to {r['window']} runs before it "
         f"(at least {r['min_history']}): flagged beyond max({r['k']:g} x 1.4826 x MAD, "
         f"{r['rel'] * 100:g} % of the median, the metric's floor)."

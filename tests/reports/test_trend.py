@@ -28,7 +28,10 @@ def summary(p99: float, *, verdict: str = "pass", **extra: Any) -> dict[str, Any
             "requests": {"error_ratio": 0.0, "by_kind": {"start": {"count": 30}}},
         },
         "thresholds": [
-            {"name": "latency_ms.p99", "result": "fail" if verdict == "fail" else "pass"}
+            {
+                "name": "latency_ms.p99",
+                "result": "fail" if verdict == "fail" else "pass",
+            }
         ],
         **extra,
     }
@@ -90,7 +93,9 @@ def test_failed_gate_runs_are_marked_and_every_file_is_written(
 ) -> None:
     runs = tmp_path / "runs"
     history(runs, last_p99=80.0)
-    write_run(runs, "n-f", summary(12.0, verdict="fail", started_at="2026-11-09T02:00:00"))
+    write_run(
+        runs, "n-f", summary(12.0, verdict="fail", started_at="2026-11-09T02:00:00")
+    )
     out_dir = tmp_path / "page"
     code, out, _ = run_main(capsys, runs, "--out", out_dir, "--format", "json")
     assert code == EXIT_PASS
@@ -122,7 +127,21 @@ def test_start_time_falls_back_to_run_json_then_the_files_time_and_says_so(
         ("a-mid", "run.json started_wall"),
         ("c-new", "summary.json started_at"),
     ]
-    assert runs[0]["notes"] == ["start time from summary.json modification time"]
+    code, out, _ = run_main(capsys, tmp_path)
+    assert (
+        "Oldest first by start time (1 from run.json started_wall, 1 from "
+        "summary.json modification time, 1 from summary.json started_at)." in out
+    )
+
+
+def test_a_symlinked_run_keeps_the_name_it_was_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = write_run(tmp_path / "store", "20261101T020000-ab12", summary(5.0))
+    (tmp_path / "nightly-2026-11-01").symlink_to(real)
+    code, out, _ = run_main(capsys, tmp_path / "nightly-2026-11-01", real)
+    assert code == EXIT_PASS
+    assert "| 1 | nightly-2026-11-01 |" in out and "| 2 |" not in out
 
 
 def test_a_summary_of_another_shape_is_noted_not_a_traceback(
