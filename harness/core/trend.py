@@ -198,7 +198,9 @@ def label_for(spec: str) -> str:
     key = key.removeprefix("performance.")
     if key.startswith("codecs."):
         key = key.removeprefix("codecs.").replace(".", " ", 1)
-        key = key.replace("* ", "worst codec " if agg == "max" else f"{agg} codec ")
+        key = key.replace(
+            "* ", {"max": "worst", "min": "best"}.get(agg, "*") + " codec "
+        )
     elif agg:
         key = f"{agg} {key}"
     return key

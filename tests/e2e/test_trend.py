@@ -4,9 +4,12 @@ The five runs go at once (each binds its own free ports, writes its own
 directory) to keep the wall time near one run's: four clean ones, then, two
 seconds later so it is the newest, one whose platform delays every frame by
 150 ms and whose latency gate is tightened so it also fails a gate. On a
-loaded 2-core machine a clean smoke run's latency p99 wanders by tens of ms,
-while 150 ms lands on every frame: the worst codec's latency median moves by
-~150 ms against clean medians of a few ms.
+loaded 2-core machine a clean smoke run's latency p99 wanders by tens of ms and
+its median by a few; its fastest frame (``latency_ms.min``, the path's floor)
+stays under a millisecond, while 150 ms lands on every frame. So "exactly that
+run" is judged on the worst codec's fastest frame (a 2 ms floor: no load on
+this machine lifts every frame of a codec that far), and the default metrics
+must flag the delayed run too.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def test_trend_flags_exactly_the_delayed_run(runs: Path, tmp_path: Path) -> None
     page = tmp_path / "page"
     proc = streamload(
         *("trend", str(runs / "r*"), "--format", "json", "--out", str(page)),
-        *("--metric", "max:performance.codecs.*.latency_ms.p50", "--fail-on-change"),
+        *("--metric", "max:performance.codecs.*.latency_ms.min", "--fail-on-change"),
     )
     assert proc.returncode == 1, proc.stderr  # the newest run moved
     doc = json.loads(proc.stdout)

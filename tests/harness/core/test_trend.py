@@ -196,5 +196,8 @@ def test_floors_directions_labels_and_failed_gates() -> None:
     assert better_for("starts_per_s") == "higher"
     assert better_for("run.records.frames") is None
     assert label_for("performance.requests.error_ratio") == "requests.error_ratio"
+    assert label_for("min:performance.codecs.*.latency_ms.min") == (
+        "best codec latency_ms.min"
+    )
     assert failed_gates(summary({"PCMU": 1.0}, "fail")) == ["latency_ms.p99"]
     assert failed_gates({"thresholds": "odd"}) == []
