@@ -2,7 +2,7 @@
 
 Reads each run's ``summary.json``, orders the runs by when they started
 (``summary.json``'s ``started_at``; else ``run.json``'s ``started_wall``; else
-the summary file's modification time, and says which), and lays the chosen
+the summary file's modification time, and says which; ties by name), and lays the chosen
 metrics out as a table (Markdown on stdout, or ``--format json|html``) and, with
 ``--out DIR``, as ``trend.html`` (one self-contained page, an inline SVG plot
 per metric), ``trend.md`` and ``trend.json``. Runs that failed gates are marked;
@@ -28,9 +28,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-import matplotlib
-from matplotlib.figure import Figure
-
 from harness.core.errors import ConfigError
 from harness.core.exits import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
 from harness.core.trend import (
@@ -42,7 +39,6 @@ from harness.core.trend import (
     trend,
 )
 from reports.inputs import read_json
-from reports.render.plots import _RC, _svg
 
 
 __all__ = ["RunDoc", "find_runs", "load_run", "main", "render_markdown", "result"]
@@ -102,6 +98,12 @@ def find_runs(args: Sequence[str]) -> list[Path]:
 
 
 def _parse_time(text: Any) -> dt.datetime | None:
+    """An ISO 8601 time (UTC when it names no zone), or seconds since the epoch."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        try:
+            return dt.datetime.fromtimestamp(text, dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     if not isinstance(text, str):
         return None
     try:
@@ -310,6 +312,13 @@ def _flag_lines(res: Mapping[str, Any]) -> list[str]:
 def _plot(series: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> str:
     """One metric over the runs: the band shaded, failed-gate runs on a red strip,
     flagged points ringed."""
+    # here, not at the top: the Markdown and JSON outputs need neither matplotlib
+    # nor the report's plotting module (which loads pandas): 1 s less per call
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from reports.render.plots import _RC, _svg
+
     xs = list(range(len(runs)))
     points = series["points"]
     with matplotlib.rc_context(_RC):

@@ -55,10 +55,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_trend_flags_exactly_the_delayed_run(runs: Path, tmp_path: Path) -> None:
-    page = tmp_path / "page"
+def test_trend_flags_exactly_the_delayed_run(runs: Path) -> None:
     proc = streamload(
-        *("trend", str(runs / "r*"), "--format", "json", "--out", str(page)),
+        *("trend", str(runs / "r*"), "--format", "json"),
         *("--metric", "max:performance.codecs.*.latency_ms.min", "--fail-on-change"),
     )
     assert proc.returncode == 1, proc.stderr  # the newest run moved
@@ -68,15 +67,17 @@ def test_trend_flags_exactly_the_delayed_run(runs: Path, tmp_path: Path) -> None
     slow = doc["runs"][-1]
     assert "latency_ms.p99" in slow["failed_gates"]
     assert all(r["started_from"] == "run.json started_wall" for r in doc["runs"])
-    assert {p.name for p in page.iterdir()} == {"trend.html", "trend.md", "trend.json"}
 
 
 def test_trend_default_metrics_flag_the_delayed_run_too(
-    runs: Path, capsys: pytest.CaptureFixture[str]
+    runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """In process: the subcommand's wiring is the test above's."""
-    code = main([str(runs), "--fail-on-change"])
+    """In process (the subcommand's wiring is the test above's), with the page."""
+    page = tmp_path / "page"
+    code = main([str(runs), "--fail-on-change", "--out", str(page)])
     out = capsys.readouterr().out
     assert code == EXIT_FAIL, out
     assert f"| 5 | {SLOW} |" in out
     assert f"- {SLOW}: " in out and "latency_ms.p99" in out
+    assert {p.name for p in page.iterdir()} == {"trend.html", "trend.md", "trend.json"}
+    assert (page / "trend.html").read_text().count("<svg") >= 4

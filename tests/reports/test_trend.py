@@ -119,6 +119,7 @@ def test_start_time_falls_back_to_run_json_then_the_files_time_and_says_so(
     os.utime(old / "summary.json", (1_000_000_000, 1_000_000_000))
     write_run(tmp_path, "a-mid", summary(5.0), started="2026-10-01T00:00:00Z")
     write_run(tmp_path, "c-new", summary(5.0, started_at="2026-12-01T00:00:00+00:00"))
+    write_run(tmp_path, "d-epoch", summary(5.0, started_at=1_893_456_000))  # 2030
     code, out, _ = run_main(capsys, tmp_path, "--format", "json")
     assert code == EXIT_PASS
     runs = json.loads(out)["runs"]
@@ -126,11 +127,12 @@ def test_start_time_falls_back_to_run_json_then_the_files_time_and_says_so(
         ("b-old", "summary.json modification time"),
         ("a-mid", "run.json started_wall"),
         ("c-new", "summary.json started_at"),
+        ("d-epoch", "summary.json started_at"),
     ]
     code, out, _ = run_main(capsys, tmp_path)
     assert (
         "Oldest first by start time (1 from run.json started_wall, 1 from "
-        "summary.json modification time, 1 from summary.json started_at)." in out
+        "summary.json modification time, 2 from summary.json started_at)." in out
     )
 
 
