@@ -41,7 +41,15 @@ from harness.core.trend import (
 from reports.inputs import read_json
 
 
-__all__ = ["RunDoc", "find_runs", "load_run", "main", "render_markdown", "result"]
+__all__ = [
+    "RunDoc",
+    "find_runs",
+    "load_run",
+    "main",
+    "render_html",
+    "render_markdown",
+    "result",
+]
 
 Json = dict[str, Any]
 

@@ -3,6 +3,7 @@ output written, and bad input answered with exit 2 naming the run or metric."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -10,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from harness.core.exits import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
-from reports.trend import main
+from harness.core.trend import Rule
+from reports.trend import RunDoc, main, render_html, render_markdown, result
 
 
 def summary(p99: float, *, verdict: str = "pass", **extra: Any) -> dict[str, Any]:
@@ -204,3 +207,40 @@ def test_bad_input_is_exit_2_naming_what_and_the_fix(
     assert code == EXIT_USAGE and not out
     assert err.startswith("streamload trend: ") and words in err
     assert "Traceback" not in err
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**20), max_value=10**20)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(
+        st.sampled_from(["performance", "codecs", "PCMU", "latency_ms", "p99",
+                         "verdict", "thresholds", "requests", "error_ratio", "x"]),
+        inner, max_size=4),
+    max_leaves=20,
+)  # fmt: skip
+"""Summary-like JSON whose keys often hit the default metrics' paths."""
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(json_values, min_size=1, max_size=6), st.booleans())
+def test_any_summary_shape_gives_a_table_never_a_traceback(
+    docs: list[Any], with_page: bool
+) -> None:
+    """Whatever JSON object a summary holds, the default metrics lay out (or are
+    left out with a note); the Markdown, JSON and (sometimes) the page render."""
+    runs = [
+        RunDoc(Path(f"r{i}"), f"r{i}", doc if isinstance(doc, dict) else {"x": doc},
+               dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "summary.json started_at", ())
+        for i, doc in enumerate(docs)
+    ]  # fmt: skip
+    res = result(runs, None, Rule())
+    assert render_markdown(res).startswith("# streamload trend: ")
+    json.dumps(res)
+    if with_page and res["series"]:
+        assert render_html(res).count("<svg") == sum(
+            not s["text"] for s in res["series"]
+        )
