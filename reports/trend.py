@@ -72,9 +72,11 @@ class RunDoc:
     notes: tuple[str, ...]
 
 
-def find_runs(args: Sequence[str]) -> list[Path]:
+def find_runs(args: Sequence[str], skipped: list[str] | None = None) -> list[Path]:
     """Run directories from arguments: directories, summary files, globs (expanded
-    here too, for a quoted one), or a directory whose children are runs.
+    here too, for a quoted one), or a directory whose children are runs. A
+    directory a glob matched that holds no run (one that never finished) is
+    left out, and said so in ``skipped``.
 
     Raises:
         ConfigError: an argument matches nothing, or nothing is a run.
@@ -97,7 +99,12 @@ def find_runs(args: Sequence[str]) -> list[Path]:
             elif (path / "summary.json").exists():
                 found.append(path)
             else:  # a directory of runs, e.g. runs/
-                found += sorted(p.parent for p in path.glob("*/summary.json"))
+                children = sorted(p.parent for p in path.glob("*/summary.json"))
+                if not children and glob.has_magic(arg) and skipped is not None:
+                    skipped.append(
+                        f"{path}: no summary.json (a run that did not finish?)"
+                    )
+                found += children
     by_target = {p.resolve(): p.absolute() for p in reversed(found)}  # first wins
     unique = list(by_target.values())  # named as given (a symlink keeps its name)
     if not unique:
@@ -161,7 +168,12 @@ def load_run(path: Path) -> RunDoc:
     return RunDoc(path, name, doc, started, source, tuple(notes))
 
 
-def result(runs: Sequence[RunDoc], specs: Sequence[str] | None, rule: Rule) -> Json:
+def result(
+    runs: Sequence[RunDoc],
+    specs: Sequence[str] | None,
+    rule: Rule,
+    skipped: Sequence[str] = (),
+) -> Json:
     """The trend as plain JSON data: runs, series with their bands, what was flagged
     (``specs``: the metrics asked for; ``None``: the default set, whose metrics
     no run has are left out and listed under ``absent``).
@@ -204,6 +216,7 @@ def result(runs: Sequence[RunDoc], specs: Sequence[str] | None, rule: Rule) -> J
         ],
         "series": [_series_json(s) for s in series],
         "absent": absent or [],
+        "skipped": list(skipped),
         "flagged": flagged,
         "newest_flagged": any(
             f["index"] == newest and f["flag"] in FLAGGED for f in flagged
@@ -299,6 +312,7 @@ def render_markdown(res: Mapping[str, Any]) -> str:
     lines += ["", *_flag_lines(res)]
     notes = [f"- {r['name']}: {n}" for r in runs for n in r["notes"]]
     notes += [f"- {m}: in no run's summary.json, left out" for m in res["absent"]]
+    notes += [f"- left out: {x}" for x in res["skipped"]]
     if notes:
         lines += ["", "Notes:", "", *notes]
     return "\n".join(lines) + "\n"
@@ -406,10 +420,13 @@ def render_html(res: Mapping[str, Any]) -> str:
     flags = "".join(
         f"<li>{e(x[2:])}</li>" for x in _flag_lines(res) if x.startswith("- ")
     )
-    notes = "".join(
-        f"<li>{e(r['name'])}: {e(n)}</li>" for r in runs for n in r["notes"]
-    ) + "".join(
-        f"<li>{e(m)}: in no run's summary.json, left out</li>" for m in res["absent"]
+    notes = (
+        "".join(f"<li>{e(r['name'])}: {e(n)}</li>" for r in runs for n in r["notes"])
+        + "".join(
+            f"<li>{e(m)}: in no run's summary.json, left out</li>"
+            for m in res["absent"]
+        )
+        + "".join(f"<li>left out: {e(x)}</li>" for x in res["skipped"])
     )
     return (
         "<!doctype html><html><head><meta charset=utf-8>"
@@ -514,12 +531,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     rule = Rule(
         k=args.k, rel=args.band, window=args.window, min_history=args.min_history
     )
+    skipped: list[str] = []
     try:
         runs = sorted(
-            (load_run(p) for p in find_runs(args.runs)),
+            (load_run(p) for p in find_runs(args.runs, skipped)),
             key=lambda r: (r.started, r.name),
         )
-        res = result(runs, args.metric, rule)
+        res = result(runs, args.metric, rule, skipped)
     except ConfigError as exc:
         print(f"streamload trend: {exc}", file=sys.stderr)
         return EXIT_USAGE

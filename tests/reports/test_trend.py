@@ -160,9 +160,11 @@ def test_a_summary_of_another_shape_is_noted_not_a_traceback(
         {"verdict": 3, "performance": {"codecs": []}, "thresholds": "x",
          "started_at": "yesterday"},
     )  # fmt: skip
-    code, out, err = run_main(capsys, tmp_path)
+    (tmp_path / "n-crashed" / "logs").mkdir(parents=True)  # killed before its summary
+    code, out, err = run_main(capsys, f"{tmp_path}/*")
     assert code == EXIT_PASS, err
     assert "- old: summary.json of an older or other shape" in out
+    assert "n-crashed: no summary.json (a run that did not finish?)" in out
     assert re.search(r"^\| \d \| old \| .*\| - \| - \|", out, re.M)
 
 
