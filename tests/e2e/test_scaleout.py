@@ -155,7 +155,9 @@ def scale_out(tmp_path: Path) -> Iterator[ScaleOut]:
         _start_receiver(s, "rx1", RX1)
         _start_receiver(s, "rx2", RX2)
         haproxy.start(seconds(10))
-        s.conferences = [str(c) for c in _ready(platform, seconds(60))["conferences"]]  # type: ignore[attr-defined]
+        conferences = _ready(platform, seconds(60))["conferences"]
+        assert isinstance(conferences, list) and conferences
+        s.conferences = [str(c) for c in conferences]
         for name in ("rx1", "rx2"):
             hosts[name].wait_listening(RX_PORT, seconds(60))
         yield s
@@ -164,9 +166,9 @@ def scale_out(tmp_path: Path) -> Iterator[ScaleOut]:
         assert netns.leftovers(topology.prefix) == []
 
 
-def _start_worker(s: ScaleOut, name: str) -> None:
+def _start_worker(s: ScaleOut, name: str) -> subprocess.Popen[bytes]:
     """``locust --worker`` as on a worker host: its own records directory."""
-    s.topology.spawn(
+    return s.topology.spawn(
         s.hosts[name],
         [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
@@ -181,7 +183,9 @@ def _start_worker(s: ScaleOut, name: str) -> None:
     )  # fmt: skip
 
 
-def _run_master(s: ScaleOut, out: Path) -> subprocess.CompletedProcess[str]:
+def _run_master(
+    s: ScaleOut, out: Path
+) -> tuple[subprocess.CompletedProcess[str], list[subprocess.Popen[bytes]]]:
     """``streamload run`` on the master host; the workers join it as it starts."""
     argv = [
         sys.executable, "-m", "harness.run.cli", "run",
@@ -207,10 +211,10 @@ def _run_master(s: ScaleOut, out: Path) -> subprocess.CompletedProcess[str]:
         stdout=subprocess.PIPE,
         stderr=s.logs / "master.log",
     )
-    _start_worker(s, "w1")
-    _start_worker(s, "w2")
+    workers = [_start_worker(s, "w1"), _start_worker(s, "w2")]
     stdout, _ = master.communicate(timeout=seconds(120))
-    return subprocess.CompletedProcess(argv, master.returncode, stdout.decode(), "")
+    done = subprocess.CompletedProcess(argv, master.returncode, stdout.decode(), "")
+    return done, workers
 
 
 def test_a_run_over_two_workers_and_two_receivers_behind_haproxy_counts_every_frame(
@@ -218,9 +222,12 @@ def test_a_run_over_two_workers_and_two_receivers_behind_haproxy_counts_every_fr
 ) -> None:
     s = scale_out
     out = tmp_path / "run"
-    done = _run_master(s, out)
+    done, workers = _run_master(s, out)
     log = (s.logs / "master.log").read_text(errors="replace")
     assert done.returncode == 0, log[-3000:] + s.haproxy.log_tail()
+    # The master's quit ended the workers on their hosts: nothing lingers there.
+    for worker in workers:
+        worker.wait(seconds(20))
     netns.stop(s.platform)  # its last records flushed
     doc = summary(out)
     assert doc["verdict"] == "pass", doc["verdict"]
