@@ -471,14 +471,21 @@ class HAProxy:
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @staticmethod
+    def unavailable() -> str | None:
+        """Why HAProxy cannot run here (a skip reason), or None when it can."""
+        if shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin"):
+            return None
+        return (
+            "haproxy is not installed: apt-get install haproxy "
+            "(scripts/system-packages does)"
+        )
+
     @property
     def binary(self) -> str:
         found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin")
         if found is None:
-            raise FileNotFoundError(
-                "haproxy is not installed: apt-get install haproxy "
-                "(scripts/system-packages does)"
-            )
+            raise FileNotFoundError(self.unavailable())
         return found
 
     def start(self, timeout: float = 10) -> None:

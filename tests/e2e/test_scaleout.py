@@ -124,7 +124,7 @@ def _start_receiver(s: ScaleOut, name: str, address: str) -> None:
 
 @pytest.fixture
 def scale_out(tmp_path: Path) -> Iterator[ScaleOut]:
-    why = netns.unavailable()
+    why = netns.unavailable() or netns.HAProxy.unavailable()
     if why is not None:
         pytest.skip(why)
     topology = netns.Topology()
