@@ -231,6 +231,10 @@ def test_a_run_over_two_workers_and_two_receivers_behind_haproxy_counts_every_fr
     netns.stop(s.platform)  # its last records flushed
     doc = summary(out)
     assert doc["verdict"] == "pass", doc["verdict"]
+    # TLS passed through the balancer: the receivers saw what the platform dialled.
+    results = doc["conformance"]["results"]
+    assert results["WS-HANDSHAKE-002"]["verdict"] == "pass"
+    assert {v["verdict"] for v in results.values()} <= {"pass", "not-checked"}
     # Both workers' requests, both receivers' streams are in the one report.
     producers = table(out, "producers")
     assert {p["producer"] for p in producers if p["kind"] == "receiver"} == {
