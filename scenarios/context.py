@@ -8,10 +8,12 @@ run's ``profile.json``) with ``--sl-*`` flags on top, checked by
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import json
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -198,6 +200,17 @@ def _profile(options: object) -> Profile:
     return apply_overrides(profile, flags) if flags else profile
 
 
+def _host_tag() -> str:
+    """Six hex digits of this host's name, in every producer name.
+
+    Locust workers on several hosts write into one run (docs/scale-out.md);
+    their pids alone can clash, and in containers (a Kubernetes pod each)
+    every worker is often the same pid, so two hosts' record parts would
+    carry one name.
+    """
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+
+
 def context_from_options(options: object, *, record: bool) -> ScenarioContext:
     """Build the context from Locust's parsed options; ``record=False`` on a master.
 
@@ -234,7 +247,7 @@ def context_from_options(options: object, *, record: bool) -> ScenarioContext:
     workers = int(getattr(options, "sl_workers", 1) or 1)
     if workers < 1:
         raise ConfigError("--sl-workers", f"{workers} is below 1", "give e.g. 2")
-    producer = f"scenario-{os.getpid()}"
+    producer = f"scenario-{_host_tag()}-{os.getpid()}"
     run_dir = get("sl_run_dir")
     sink = (
         RecordSink(Path(run_dir), producer, "scenario", batch_rows=20_000)

@@ -35,6 +35,7 @@ from harness.core.profiles.profile import BUILTIN, Profile, apply_overrides
 from harness.core.target import Target, is_loopback, parse_target, parse_wss_url
 from harness.io.deploy import check_plain, check_public_url, format_listen, parse_listen
 from harness.io.profile_file import load_profile
+from harness.run import scaleout
 from harness.run.runner import RunOptions, run
 
 
@@ -101,6 +102,7 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
     )
     _add_load_flags(run)
     _add_real_platform_flags(run)
+    scaleout.add_flags(run)
     run.add_argument(
         "--out", default=None, help="run directory (default: runs/<run id>)"
     )
@@ -327,6 +329,7 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
         )
     remote = target is not None and not target.loopback
     receiver_url, open_url, sends_open = _receiver_urls(ns, profile, remote)
+    scale_out = scaleout.resolve(ns, receiver_url=receiver_url)
     tls = ns.services_tls == "on"
     host, port, open_host, open_port = _receiver_listen(ns, tls, sends_open)
     if not tls and not receiver_url:
@@ -372,6 +375,7 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
         services_tls=tls,
         behind_proxy=ns.behind_proxy,
         load=ns.command != "conform",
+        scale_out=scale_out,
     )
 
 

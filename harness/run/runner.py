@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -43,6 +42,13 @@ from harness.io.deploy import format_listen
 from harness.io.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.io.tls import make_tls
 from harness.run.processes import Child, kill_all, started
+from harness.run.scaleout import (
+    WORKERS_WAIT_S,
+    ScaleOut,
+    copy_parts,
+    locust_master_args,
+    settled_parts,
+)
 
 
 __all__ = ["RunOptions", "run"]
@@ -93,6 +99,8 @@ class RunOptions:
     behind_proxy: bool = False
     load: bool = True
     """False for ``streamload conform``: the negative suite only."""
+    scale_out: ScaleOut = dataclasses.field(default_factory=ScaleOut)
+    """Receivers and Locust workers on other hosts, and their records to join."""
 
 
 def _module_file(package: str, filename: str) -> str:
@@ -370,6 +378,9 @@ class _Run:
 
     def _start_receivers(self) -> None:
         opts, load = self.opts, self.profile.load
+        if opts.scale_out.remote_receivers:
+            self.event(f"receivers on other hosts, behind {opts.receiver_url}")
+            return
         wanted = [("receiver-0", opts.receiver_host, opts.receiver_port)]
         if "off" in self.profile.matrix.values["bearer_token"] and opts.load:
             wanted.append(
@@ -501,7 +512,13 @@ class _Run:
             "--sl-receiver-url-open", self.open_url,
             "--sl-workers", str(load.processes),
         ]  # fmt: skip
-        if load.processes > 1:
+        if opts.scale_out.workers_listen is not None:
+            argv += locust_master_args(opts.scale_out, load.processes)
+            self.say(
+                f"streamload: Locust master waits for {load.processes} worker(s) at "
+                f"{format_listen(*opts.scale_out.workers_listen)} (docs/scale-out.md)"
+            )
+        elif load.processes > 1:
             # Locust's master binds every interface on port 5557 by default, so two
             # runs on one host collide and the workers' port is open to the network:
             # a free loopback port for each run instead.
@@ -519,13 +536,16 @@ class _Run:
         self.locust = Child(
             "locust", argv, log_dir=self.logs, env=self.env, json_lines=False
         )
+        remote = " on other hosts" if opts.scale_out.workers_listen else ""
         self.event(
             f"load started: {load.model} model, {load.users} users, "
-            f"{load.processes} process(es)"
+            f"{load.processes} process(es){remote}"
         )
         if self.judge is not None:  # started first, ready while Locust starts
             self.judge.wait_ready(_READY_TIMEOUT_S)
         self.budget = run_time + stop_timeout + 60
+        if opts.scale_out.workers_listen is not None:
+            self.budget += WORKERS_WAIT_S
 
     def _start_negative(self) -> None:
         """One pass of the negative suite (``python -m harness.conform``) beside the load."""
@@ -624,6 +644,8 @@ class _Run:
         )
         if lost:  # the harness's own loss, said as it happens
             head += f" records incomplete: {lost:,} rows not recorded |"
+        if self.platform is None and not self.receivers:
+            return f"{head} load running (platform and receivers on other hosts)"
         if self.platform is None:
             return (
                 f"{head} receivers: streams {r.get('streams_open', 0)} open | "
@@ -636,44 +658,44 @@ class _Run:
             f"received {r.get('frames', 0):,} | violations {r.get('violations', 0)}"
         )
 
-    def join_platform_records(self, source: Path) -> None:
-        """Copy a remote platform's record parts into this run, once they settle.
+    def join_records(self) -> None:
+        """Copy the records of services on other hosts into this run, once they settle.
 
-        The platform is not ours to stop, so its last rows reach its directory on
-        its own flush; the copy waits until no part has appeared for
-        :data:`_RECORDS_QUIET_S` (at most :data:`_RECORDS_WAIT_S`). Parts keep
-        their producer's names, which never collide with this run's.
+        The remote platform's (``--platform-records``) and every ``--join-records``
+        directory's: those services are not ours to stop, so their last rows
+        reach their directories on their own flushes; the copy waits until no
+        part has appeared for :data:`_RECORDS_QUIET_S` (at most
+        :data:`_RECORDS_WAIT_S`). Parts keep their producers' names; one whose
+        name another host's part holds is a record fault, not an overwrite.
         """
-        parts: list[Path] = []
-        deadline = time.monotonic() + _RECORDS_WAIT_S
-        while True:
-            found = sorted((source / "records").glob("*/*.parquet"))
-            if found == parts and found:
-                break
-            parts = found
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(_RECORDS_QUIET_S)
-        copied = 0
-        for part in parts:
-            dest = self.opts.out / "records" / part.parent.name / part.name
-            if dest.exists():
-                continue
-            try:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(part, dest)
-            except OSError as exc:
-                self.event(f"platform record {part} not copied: {exc}", "failure")
-                continue
-            copied += 1
-        if copied:
-            self.event(f"platform records joined: {copied} part(s) from {source}")
-        else:
-            self.event(
-                f"platform records: none found in {source}/records "
-                "(the report has no send log)",
-                "warning",
-            )
+        opts = self.opts
+        sources = [*opts.scale_out.join_records]
+        if opts.platform_records is not None:
+            sources.insert(0, opts.platform_records)
+        if not sources:
+            return
+        found = settled_parts(sources, quiet_s=_RECORDS_QUIET_S, wait_s=_RECORDS_WAIT_S)
+        for source, parts in found.items():
+            joined = copy_parts(parts, opts.out)
+            for problem in joined.failed:
+                self.event(f"record not copied: {problem}", "failure")
+            if joined.collided:
+                what = (
+                    f"{len(joined.collided)} record part(s) in {source} share a name "
+                    f"with another host's (give each service its own --producer), "
+                    f"e.g. {joined.collided[0]}"
+                )
+                self.event(what, "failure")
+                self.fault(str(source), what)
+            which = "platform records" if source == opts.platform_records else "records"
+            if joined.copied:
+                self.event(f"{which} joined: {joined.copied} part(s) from {source}")
+            elif not parts:
+                self.event(
+                    f"{which}: none found in {source}/records"
+                    + (" (the report has no send log)" if which != "records" else ""),
+                    "warning",
+                )
 
     def drain_and_stop(self) -> None:
         """Stop in dependency order so every started stream is stopped and recorded.
@@ -816,12 +838,8 @@ def run(opts: RunOptions) -> int:
         try:
             run.drain_and_stop()
         finally:
-            if (
-                usage is None
-                and opts.platform_records is not None
-                and not run.stopped_at_once
-            ):
-                run.join_platform_records(opts.platform_records)
+            if usage is None and not run.stopped_at_once:
+                run.join_records()
             run.disk.poll(time.monotonic_ns(), force=True)  # one last probe
             try:
                 run.write_run_json()

@@ -1,4 +1,4 @@
-"""A few test hosts on one machine: Linux network namespaces on a bridge, and nginx.
+"""A few test hosts on one machine: Linux network namespaces on a bridge, nginx and HAProxy.
 
 A deployed streamload run spans machines: the platform on one, a TLS
 terminator on another, the load and the receivers on a third. This module
@@ -39,6 +39,7 @@ import trustme
 __all__ = [
     "NETWORK",
     "Certs",
+    "HAProxy",
     "Host",
     "Nginx",
     "Topology",
@@ -407,3 +408,118 @@ class Nginx:
             if path.exists():
                 text += f"--- {name}\n" + path.read_text(errors="replace")[-chars:]
         return text
+
+
+_HAPROXY_CONF = """\
+global
+    pidfile {dir}/haproxy.pid
+    log stderr format raw local0 info
+    maxconn 4096
+
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+
+frontend public
+    bind {address}:{port}
+    default_backend receivers
+
+backend receivers
+    balance leastconn
+{servers}
+"""
+
+
+class HAProxy:
+    """HAProxy on ``host`` balancing TCP over ``backends``, config in ``directory``.
+
+    TCP mode: TLS passes through to the backends untouched (each holds the
+    certificate of the public address), and each connection, one WebSocket
+    stream, stays on the backend it was given; ``leastconn`` sends the next to
+    the one with the fewest open. Every ended connection is a log line on
+    stderr (``stderr.log``): ``client [date] public receivers/<server> ...``.
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        host: Host,
+        directory: Path,
+        *,
+        backends: Mapping[str, str],
+        port: int = 443,
+    ) -> None:
+        """``backends``: server name -> ``HOST:PORT``."""
+        self.topology, self.host, self.port = topology, host, port
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.conf = directory / "haproxy.cfg"
+        self.conf.write_text(
+            _HAPROXY_CONF.format(
+                dir=directory,
+                address=host.address,
+                port=port,
+                servers="".join(
+                    f"    server {name} {address}\n"
+                    for name, address in backends.items()
+                ),
+            )
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def unavailable() -> str | None:
+        """Why HAProxy cannot run here (a skip reason), or None when it can."""
+        if shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin"):
+            return None
+        return (
+            "haproxy is not installed: apt-get install haproxy "
+            "(scripts/system-packages does)"
+        )
+
+    @property
+    def binary(self) -> str:
+        found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin")
+        if found is None:
+            raise FileNotFoundError(self.unavailable())
+        return found
+
+    def start(self, timeout: float = 10) -> None:
+        """Start in the foreground (``-db``) of its own session; return once it listens."""
+        self.proc = self.topology.spawn(
+            self.host,
+            [self.binary, "-db", "-f", str(self.conf)],
+            stderr=self.directory / "stderr.log",
+        )
+        deadline = time.monotonic() + timeout
+        while not self.host.listening(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"haproxy did not start: {self.log_tail()}")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        """Stop it (SIGTERM: a hard stop, which logs the connections it cut)."""
+        if self.proc is not None:
+            stop(self.proc)
+
+    def sessions(self) -> dict[str, int]:
+        """Ended connections per backend server, from the log."""
+        counts: dict[str, int] = {}
+        path = self.directory / "stderr.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        for line in text.splitlines():
+            for word in line.split():
+                if word.startswith("receivers/"):
+                    name = word.split("/", 1)[1]
+                    counts[name] = counts.get(name, 0) + 1
+                    break
+        return counts
+
+    def log_tail(self, chars: int = 2000) -> str:
+        path = self.directory / "stderr.log"
+        text = path.read_text(errors="replace")[-chars:] if path.exists() else ""
+        return f"--- haproxy stderr.log\n{text}"

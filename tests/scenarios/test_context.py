@@ -162,3 +162,18 @@ def test_stream_minutes_count_each_drawn_hold() -> None:
     b = Budget(BudgetSpec(max_stream_minutes=1.0), 2)  # 30 s for this process
     assert [b.admit(hold) for hold in (10, 10, 10, 0.5)] == [True, True, True, False]
     assert b.reached == "max_stream_minutes" and b.stream_s == 30
+
+
+def test_producer_names_differ_between_hosts_even_at_the_same_pid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Locust workers in containers on several hosts often all run as pid 1.
+    import socket
+
+    names = set()
+    for host in ("worker-a", "worker-b"):
+        monkeypatch.setattr(socket, "gethostname", lambda host=host: host)
+        monkeypatch.setattr("os.getpid", lambda: 1)
+        names.add(context_from_options(options(), record=False).producer)
+    assert len(names) == 2 and all(n.startswith("scenario-") for n in names)
+    assert all(n.endswith("-1") for n in names)

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness.io.profile_file import load_profile
+from harness.run import runner
 from harness.run.cli import main
 from harness.run.runner import RunOptions, _Run
+from harness.run.scaleout import ScaleOut
 
 
 pytestmark = pytest.mark.e2e
@@ -55,3 +57,37 @@ def test_the_embedded_platform_may_dial_the_runs_own_services(tmp_path: Path) ->
         "rx.example.com",
         "[2001:db8::7]:8443",
     ]
+
+
+def test_remote_records_join_the_run_and_a_name_clash_is_a_record_fault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/scale-out.md: ``--join-records``; two hosts at one ``--producer``
+    would overwrite each other, so the second part is a fault, not a copy."""
+
+    def part(root: Path, table: str, name: str, data: bytes) -> None:
+        path = root / "records" / table / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    rx1, rx2, out = tmp_path / "rx1", tmp_path / "rx2", tmp_path / "run"
+    part(rx1, "frames", "receiver-0-000001", b"one")
+    part(rx2, "frames", "receiver-0-000001", b"two")
+    part(rx2, "health", "receiver-0-000002", b"h")
+    opts = RunOptions(
+        profile=load_profile("smoke"),
+        out=out,
+        quiet=True,
+        scale_out=ScaleOut(join_records=(rx1, rx2)),
+    )
+    run = _Run(opts)
+    monkeypatch.setattr(runner, "_RECORDS_QUIET_S", 0.01)
+    run.join_records()
+    assert (out / "records" / "frames" / "receiver-0-000001.parquet").read_bytes() == (
+        b"one"
+    )
+    assert (out / "records" / "health" / "receiver-0-000002.parquet").exists()
+    whats = [e["what"] for e in run.events]
+    assert f"records joined: 1 part(s) from {rx1}" in whats
+    assert any("share a name with another host's" in w for w in whats)
+    assert [f["producer"] for f in run.record_faults()] == [str(rx2)]
