@@ -24,9 +24,11 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from harness.core import live
 from harness.core.errors import ConfigError
 from harness.core.exits import EXIT_HARNESS, EXIT_PASS
 from harness.core.lines import EVENT, READY, STATS, decode
+from harness.core.live import FIELD
 from harness.io.lines import emit
 from receivers.options import Options, argv
 
@@ -41,8 +43,10 @@ _MAX_STATS = ("cpu", "lag_p99_ms", "lag_max_ms")
 
 
 def merge_stats(stats: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
-    """One stats line from the latest line of each worker."""
+    """One stats line from the latest line of each worker (live objects summed)."""
     out: dict[str, Any] = {}
+    if any(FIELD in line for line in stats.values()):
+        out[FIELD] = live.merge(line.get(FIELD) for line in stats.values()).doc()
     for line in stats.values():
         for key, value in line.items():
             if key in (EVENT, "pid") or isinstance(value, bool):

@@ -103,6 +103,13 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         "--out", default=None, help="run directory (default: runs/<run id>)"
     )
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument(
+        "--metrics-listen",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve the live media metrics per codec for Prometheus on "
+        "http://HOST:PORT/metrics until the report is written (0: a free port)",
+    )
 
 
 def _add_load_flags(run: argparse.ArgumentParser) -> None:
@@ -332,11 +339,17 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
     )
     files = _pem_files(ns, tls)
     platform_records = _platform_records(ns, target)
+    metrics = (
+        parse_listen("--metrics-listen", ns.metrics_listen)
+        if ns.metrics_listen
+        else None
+    )
     _check_ports(
         (
             ("--receiver-listen", (host, port)),
             ("--receiver-open-listen", (open_host, open_port)),
             ("--callback-listen", (callback_host, callback_port)),
+            *((("--metrics-listen", metrics),) if metrics else ()),
         )
     )
     return RunOptions(
@@ -364,6 +377,7 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
         services_tls=tls,
         behind_proxy=ns.behind_proxy,
         load=ns.command != "conform",
+        metrics_listen=metrics,
     )
 
 

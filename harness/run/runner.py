@@ -42,6 +42,7 @@ from harness.io import lifeline, space
 from harness.io.deploy import format_listen
 from harness.io.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.io.tls import make_tls
+from harness.run.live_view import LiveView
 from harness.run.processes import Child, kill_all, started
 
 
@@ -93,6 +94,8 @@ class RunOptions:
     behind_proxy: bool = False
     load: bool = True
     """False for ``streamload conform``: the negative suite only."""
+    metrics_listen: tuple[str, int] | None = None
+    """``--metrics-listen``: serve the live media metrics for Prometheus there."""
 
 
 def _module_file(package: str, filename: str) -> str:
@@ -142,6 +145,20 @@ class _Run:
         """Services that died or lost records (``run.json`` ``record_faults``)."""
         self.run_json = opts.out / "run.json"
         """Where ``run.json`` went (elsewhere when the run directory was full)."""
+        self.live: LiveView | None = None
+        """The live media figures: progress, ``live.json``, ``--metrics-listen``."""
+
+    def open_live(self) -> None:
+        """Start the live view (and its endpoint: a taken address fails the run first)."""
+        self.live = LiveView(self.opts.out, self.opts.metrics_listen)
+        if self.live.endpoint is not None:
+            self.say(f"streamload: live metrics on {self.live.endpoint.url}")
+
+    def tick_live(self, *, finished: bool = False) -> None:
+        """Publish the receivers' latest live figures (``finished``: their last)."""
+        if self.live is not None:
+            stats = [r.stats for r in self.receivers]
+            self.live.tick(stats, time.monotonic() - self.started, finished=finished)
 
     def say(self, text: str) -> None:
         if not self.opts.quiet:
@@ -585,6 +602,7 @@ class _Run:
                 else:
                     self.event(f"load finished (locust exit {code})")
             now = time.monotonic()
+            self.tick_live()
             full = len(self.disk.faults)
             self.disk.poll(time.monotonic_ns())
             if len(self.disk.faults) > full:
@@ -624,6 +642,11 @@ class _Run:
         )
         if lost:  # the harness's own loss, said as it happens
             head += f" records incomplete: {lost:,} rows not recorded |"
+        return self._counts_line(head, r) + (
+            f"\n{'':{len(head)}} {self.live.line()}" if self.live is not None else ""
+        )
+
+    def _counts_line(self, head: str, r: dict[str, int]) -> str:
         if self.platform is None:
             return (
                 f"{head} receivers: streams {r.get('streams_open', 0)} open | "
@@ -801,6 +824,7 @@ def run(opts: RunOptions) -> int:
         stops.raising = True
         for signum in handled:
             signal.signal(signum, stops)
+        run.open_live()
         run.start()
         run.watch()
         stops.raising = False
@@ -815,6 +839,7 @@ def run(opts: RunOptions) -> int:
         stops.raising = False
         try:
             run.drain_and_stop()
+            run.tick_live(finished=True)  # every receiver's last line is in
         finally:
             if (
                 usage is None
@@ -830,6 +855,8 @@ def run(opts: RunOptions) -> int:
     try:
         return _finish(run, stops, usage, failure)
     finally:
+        if run.live is not None:  # served until the report is written
+            run.live.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
