@@ -29,8 +29,8 @@ latency p99.
 
 The same counts also go live (:mod:`harness.core.live`): each flush's snapshot
 of the live metrics is kept by reference, and :meth:`Distributions.live`
-folds them into cumulative histograms at each ``stats`` line, with the frames
-the chunk numbers say were due and the streams started per codec.
+puts what changed since the previous ``stats`` line into the next, with the
+frames the chunk numbers say were due and the streams started per codec.
 """
 
 from __future__ import annotations
@@ -81,7 +81,10 @@ class Distributions:
         """Histograms asked for past :data:`MAX_HISTOGRAMS` (served by the overflow one)."""
         self._taken: list[Snapshot] = []
         """Live metrics' counts taken since the last :meth:`live` (by reference)."""
-        self._totals: dict[tuple[str, str, str], Histogram] = {}
+        self._due_taken: dict[tuple[str, str], int] = {}
+        self._due_sent: dict[tuple[str, str], int] = {}
+        self._started_sent: dict[str, int] = {}
+        self._seq = 0
         self.due: dict[tuple[str, str], list[int]] = {}
         """(codec, track) -> [frames due by the highest chunk of each track]."""
         self.started: dict[str, int] = {}
@@ -110,6 +113,8 @@ class Distributions:
         live = [item for item in out if item[0] in LIVE_METRICS]
         if live:
             self._taken.append(live)
+        # frames due as of these counts, so live loss compares like with like
+        self._due_taken = {key: cell[0] for key, cell in self.due.items()}
         return out
 
     def due_cell(self, codec: str, track: str) -> list[int]:
@@ -124,36 +129,37 @@ class Distributions:
 
     def live(self, open_codecs: Iterable[str]) -> dict[str, object]:
         """The ``live`` object of a stats line (:func:`harness.core.live.receiver_doc`):
-        cumulative counts of the live metrics, frames due, streams per codec.
+        the counts the flushes took since the previous one, the frames due and
+        streams started since, and the streams open now per codec.
 
-        ``open_codecs`` holds the codec of each open stream (``""``: not started).
+        Only what the flushes took, not the counts still in the histograms: a
+        line then costs the buckets touched in one flush interval, without
+        copying or subtracting the current ones, and live figures lag the
+        frames by at most that interval (the final line, after the last flush,
+        has them all). ``open_codecs`` holds the codec of each open stream
+        (``""``: not started).
         """
-        totals = self._totals
-        for snapshot in self._taken:
-            for metric, codec, track, counts in snapshot:
-                key = (metric, codec, track)
-                total = totals.get(key)
-                if total is None:
-                    total = totals[key] = Histogram()
-                total.add_counts(counts.items())
-        self._taken = []
-        now: dict[tuple[str, str, str], dict[int, int]] = {
-            key: dict(h.counts) for key, h in totals.items()
-        }
-        for key, histogram in self.histograms.items():
-            if key[0] in LIVE_METRICS and histogram.counts:
-                counts = now.setdefault(key, {})
-                for bucket, count in histogram.counts.items():
-                    counts[bucket] = counts.get(bucket, 0) + count
+        taken, self._taken = self._taken, []
+        if len(taken) == 1:  # the usual case: one flush since the last line
+            delta = {(m, c, t): counts for m, c, t, counts in taken[0]}
+        else:
+            delta = {}
+            for snapshot in taken:
+                for metric, codec, track, counts in snapshot:
+                    out = delta.setdefault((metric, codec, track), {})
+                    for bucket, count in counts.items():
+                        out[bucket] = out.get(bucket, 0) + count
+        due_now = self._due_taken
+        due = {key: n - self._due_sent.get(key, 0) for key, n in due_now.items()}
+        self._due_sent = due_now
+        started = {c: n - self._started_sent.get(c, 0) for c, n in self.started.items()}
+        self._started_sent = dict(self.started)
         open_now: dict[str, int] = {}
         for codec in open_codecs:
             if codec:
                 open_now[codec] = open_now.get(codec, 0) + 1
-        streams = {
-            codec: (open_now.get(codec, 0), self.started.get(codec, 0))
-            for codec in open_now.keys() | self.started.keys()
-        }
-        return receiver_doc(now, {k: c[0] for k, c in self.due.items()}, streams)
+        self._seq += 1
+        return receiver_doc(self._seq, delta, due, started, open_now)
 
     def drain(self, sink: RowSink) -> int:
         """Add every count since the last drain as rows; return how many rows.

@@ -32,26 +32,25 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from harness.core.errors import ConfigError
-from harness.core.live import Live
+from harness.core.live import QUANTILES, Figures, Live
 from harness.io.deploy import format_listen
 
 
-__all__ = ["FLAG", "QUANTILES", "MetricsEndpoint"]
+__all__ = ["FLAG", "MetricsEndpoint"]
 
 FLAG = "--metrics-listen"
-QUANTILES = (0.5, 0.99, 0.999)
 _NS = 1e9
 
 
 class _Snapshot:
     """What one scrape reads: replaced whole, never changed in place."""
 
-    __slots__ = ("elapsed_s", "finished", "live", "violations")
+    __slots__ = ("elapsed_s", "figures", "finished", "violations")
 
     def __init__(
-        self, live: Live, violations: int, elapsed_s: float, finished: bool
+        self, figures: Figures, violations: int, elapsed_s: float, finished: bool
     ) -> None:
-        self.live = live
+        self.figures = figures
         self.violations = violations
         self.elapsed_s = elapsed_s
         self.finished = finished
@@ -59,11 +58,11 @@ class _Snapshot:
 
 class _Collector(Collector):
     def __init__(self) -> None:
-        self.snapshot = _Snapshot(Live(), 0, 0.0, False)
+        self.snapshot = _Snapshot(Live().figures(), 0, 0.0, False)
 
     def collect(self) -> Iterator[Metric]:
         snap = self.snapshot  # one read: the scrape sees one moment
-        live = snap.live
+        figures = snap.figures
         track_labels = ["codec", "track"]
         received = CounterMetricFamily(
             "streamload_frames_received",
@@ -85,11 +84,10 @@ class _Collector(Collector):
             "RFC 3550 interarrival jitter estimate, quantiles over frames.",
             labels=[*track_labels, "quantile"],
         )
-        for (codec, track), t in sorted(live.tracks.items()):
+        for (codec, track), t in figures.tracks.items():
             received.add_metric([codec, track], t.frames)
             lost.add_metric([codec, track], t.lost)
-            for family, histogram in ((transit, t.transit), (jitter, t.jitter)):
-                values = histogram.percentiles(QUANTILES)
+            for family, values in ((transit, t.transit_ns), (jitter, t.jitter_ns)):
                 for q, value in zip(QUANTILES, values, strict=True):
                     if value is not None:
                         family.add_metric([codec, track, f"{q:g}"], value / _NS)
@@ -103,7 +101,7 @@ class _Collector(Collector):
             "Streams open at the receivers now.",
             labels=["codec"],
         )
-        for view in live.codecs():
+        for view in figures.codecs:
             started.add_metric([view.codec], view.streams_started)
             live_now.add_metric([view.codec], view.streams_live)
         yield from (received, lost, transit, jitter, started, live_now)
@@ -148,10 +146,15 @@ class MetricsEndpoint:
         self.url = f"http://{format_listen(host, self.port)}/metrics"
 
     def update(
-        self, live: Live, violations: int, elapsed_s: float, *, finished: bool = False
+        self,
+        figures: Figures,
+        violations: int,
+        elapsed_s: float,
+        *,
+        finished: bool = False,
     ) -> None:
-        """Hand over the newest figures (``live`` must not be changed afterwards)."""
-        self._collector.snapshot = _Snapshot(live, violations, elapsed_s, finished)
+        """Hand over the newest figures (the next scrape serves them)."""
+        self._collector.snapshot = _Snapshot(figures, violations, elapsed_s, finished)
 
     def close(self) -> None:
         self._server.shutdown()

@@ -157,8 +157,7 @@ class _Run:
     def tick_live(self, *, finished: bool = False) -> None:
         """Publish the receivers' latest live figures (``finished``: their last)."""
         if self.live is not None:
-            stats = [r.stats for r in self.receivers]
-            self.live.tick(stats, time.monotonic() - self.started, finished=finished)
+            self.live.tick(time.monotonic() - self.started, finished=finished)
 
     def say(self, text: str) -> None:
         if not self.opts.quiet:
@@ -404,7 +403,10 @@ class _Run:
                 argv += ["--processes", str(load.receivers)]
             # the open receiver takes streams without a bearer token
             env = self.env if i == 0 else {**self.env, "STREAMLOAD_BEARER_TOKEN": ""}
-            self.receivers.append(Child(name, argv, log_dir=self.logs, env=env))
+            feed = self.live.feeder(name) if self.live is not None else None
+            self.receivers.append(
+                Child(name, argv, log_dir=self.logs, env=env, on_stats=feed)
+            )
 
     def _start_callbacks(self) -> Child | None:
         """The status-callback sink, when anything asks for callbacks and none is given.
