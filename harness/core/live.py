@@ -39,7 +39,9 @@ from harness.core.histogram import Histogram
 
 
 __all__ = [
+    "COLUMNS",
     "FIELD",
+    "LIVE_FILE",
     "LIVE_METRICS",
     "QUANTILES",
     "CodecView",
@@ -52,14 +54,31 @@ __all__ = [
     "ms",
     "progress_line",
     "receiver_doc",
+    "table_rows",
 ]
 
 FIELD: Final = "live"
 """The key of the live object in a receiver's ``stats`` line."""
+LIVE_FILE: Final = "live.json"
+"""The live figures in the run directory (:meth:`Figures.as_json` and the
+run's state), rewritten by ``streamload run`` at each change; Locust's web UI
+"Media" tab reads it."""
 LIVE_METRICS: Final = ("jitter_ns", "transit_first_ns")
 """The receivers' histograms (:mod:`receivers.distributions`) that go live."""
 QUANTILES: Final = (0.5, 0.99, 0.999)
 """The quantiles shown live (the report's p50, p99, p999)."""
+COLUMNS: Final = (
+    ("codec", "Codec"),
+    ("streams_live", "Streams live"),
+    ("streams_started", "Started"),
+    ("frames", "Frames received"),
+    ("lost", "Frames lost"),
+    ("loss_ratio", "Loss ratio"),
+    ("transit_p50_ms", "Transit p50 (ms)"),
+    ("transit_p99_ms", "Transit p99 (ms)"),
+    ("jitter_p99_ms", "Jitter p99 (ms)"),
+)
+"""A table of the codecs' figures (Locust's Media tab): key, title."""
 _SHORT: Final = {"jitter_ns": "jitter", "transit_first_ns": "transit"}
 _NS_PER_MS: Final = 1_000_000
 
@@ -386,3 +405,15 @@ def progress_line(figures: Figures) -> str:
             f"{v.codec}: {v.streams_live} live, p99 {p99}, jitter p99 {jit}, loss {loss}"
         )
     return "media " + " | ".join(parts) if parts else "media: no frames yet"
+
+
+def table_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per codec of a ``live.json`` document, the :data:`COLUMNS`."""
+    codecs = doc.get("codecs")
+    if not isinstance(codecs, dict):
+        return []
+    return [
+        {key: view.get(key) for key, _ in COLUMNS}
+        for _, view in sorted(codecs.items())
+        if isinstance(view, dict)
+    ]

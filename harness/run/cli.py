@@ -110,6 +110,13 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         help="serve the live media metrics per codec for Prometheus on "
         "http://HOST:PORT/metrics until the report is written (0: a free port)",
     )
+    run.add_argument(
+        "--ui",
+        default=None,
+        metavar="HOST:PORT",
+        help="run Locust with its web UI on http://HOST:PORT (a Media tab shows the "
+        "live media figures per codec); the load still starts and ends on its own",
+    )
 
 
 def _add_load_flags(run: argparse.ArgumentParser) -> None:
@@ -344,12 +351,14 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
         if ns.metrics_listen
         else None
     )
+    ui = parse_listen("--ui", ns.ui) if ns.ui else None
     _check_ports(
         (
             ("--receiver-listen", (host, port)),
             ("--receiver-open-listen", (open_host, open_port)),
             ("--callback-listen", (callback_host, callback_port)),
             *((("--metrics-listen", metrics),) if metrics else ()),
+            *((("--ui", ui),) if ui else ()),
         )
     )
     return RunOptions(
@@ -378,6 +387,7 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
         behind_proxy=ns.behind_proxy,
         load=ns.command != "conform",
         metrics_listen=metrics,
+        locust_ui=ui,
     )
 
 

@@ -25,14 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.core.live import FIELD, Figures, Live, progress_line
+from harness.core.live import FIELD, LIVE_FILE, Figures, Live, progress_line
 from harness.io.metrics_endpoint import MetricsEndpoint
 
 
 __all__ = ["LIVE_FILE", "LiveView"]
-
-LIVE_FILE = "live.json"
-"""The live figures in the run directory, rewritten at each change."""
 
 
 class LiveView:

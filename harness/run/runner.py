@@ -96,6 +96,8 @@ class RunOptions:
     """False for ``streamload conform``: the negative suite only."""
     metrics_listen: tuple[str, int] | None = None
     """``--metrics-listen``: serve the live media metrics for Prometheus there."""
+    locust_ui: tuple[str, int] | None = None
+    """``--ui``: Locust's web UI (with the Media tab) there, instead of headless."""
 
 
 def _module_file(package: str, filename: str) -> str:
@@ -507,7 +509,7 @@ class _Run:
             )
         argv = [
             "-m", "locust", "-f", _module_file("scenarios", "locustfile.py"),
-            "--headless", "--host", self.target_url,
+            *self._locust_ui(), "--host", self.target_url,
             "--users", str(load.users), "--spawn-rate", f"{spawn:g}",
             "--run-time", f"{max(1, round(run_time))}s",
             "--stop-timeout", str(stop_timeout),
@@ -545,6 +547,18 @@ class _Run:
         if self.judge is not None:  # started first, ready while Locust starts
             self.judge.wait_ready(_READY_TIMEOUT_S)
         self.budget = run_time + stop_timeout + 60
+
+    def _locust_ui(self) -> list[str]:
+        """``--headless``, or with ``--ui`` the web UI there, starting and quitting
+        on its own as headless does (Locust's ``--autostart``, ``--autoquit``)."""
+        if self.opts.locust_ui is None:
+            return ["--headless"]
+        host, port = self.opts.locust_ui
+        self.say(f"streamload: Locust's web UI on http://{format_listen(host, port)}")
+        return [
+            "--autostart", "--autoquit", "0",
+            "--web-host", host, "--web-port", str(port),
+        ]  # fmt: skip
 
     def _start_negative(self) -> None:
         """One pass of the negative suite (``python -m harness.conform``) beside the load."""
