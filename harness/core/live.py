@@ -13,11 +13,11 @@ that it missed one (:attr:`Live.gaps`).
 
 Deltas, not running totals: a line costs what changed since the last (the
 receivers send what each flush took, so bounded by a second's traffic),
-never the whole run's history. Measured (10 histograms of widely spread
-values): running totals of a 10-minute soak cost the receiver's event loop
-50 ms a line, time its latency figures would have shown; deltas cost 2 ms a
-second at 50 streams, 10 ms at 500. The reader (:class:`Live`, fed every
-line) keeps the totals.
+never the whole run's history. Measured (``scripts/bench_live.py``, 10
+histograms of widely spread values, after 10 minutes): running totals cost
+the receiver's event loop 33 ms a line at 50 streams, 66 ms at 500, time its
+latency figures would have shown; deltas 2-5 ms and 10-15 ms. The reader
+(:class:`Live`, fed every line) keeps the totals.
 
 Summing every line of every receiver gives exactly the histograms the report
 later sums from the ``histograms`` records (:mod:`reports.histograms`), once

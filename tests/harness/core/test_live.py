@@ -150,3 +150,26 @@ def test_decode_refuses_non_lists() -> None:
     for wrong in wrongs:
         with pytest.raises(ValueError):
             decode_counts(wrong)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats() | st.text(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    st.fixed_dictionaries(
+        {"seq": json_values, "tracks": json_values},
+        optional={"started": json_values, "open": json_values},
+    )
+    | json_values
+)
+def test_any_json_is_added_or_counted_as_a_gap_never_raised(doc: object) -> None:
+    live = Live()
+    live.feed("r", doc)
+    live.figures()
