@@ -172,5 +172,7 @@ def test_live_counts_a_chunk_gap_as_lost() -> None:
     for i, text in enumerate(messages):
         if '"chunk":"3"' not in text.replace(" ", ""):
             session.receive(text, (i + 1) * 20 * MS, tap)
+    assert dist.live([])["tracks"] == {}  # nothing flushed yet: nothing live
+    dist.take()  # a flush
     view = merge([("r", dist.live([]))]).figures().codec("PCMU")
     assert (view.frames, view.lost) == (5, 1)
