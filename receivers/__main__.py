@@ -25,6 +25,7 @@ import sys
 import uvloop
 
 from harness.core.lines import STATS
+from harness.core.live import FIELD
 from harness.io import lifeline, runtime
 from harness.io.lines import emit
 from harness.io.recorder import Recorder
@@ -42,10 +43,18 @@ __all__ = ["main", "run", "with_tls"]
 logger = logging.getLogger("receivers")
 
 
-def _stats(receiver: Receiver, monitor: Monitor, sink: Recorder) -> dict[str, object]:
-    """Counts, rows the records lost, and the latest health figures (CPU share
-    of the loop thread, lag)."""
-    return {**receiver.stats(), **sink.loss.stats(), **monitor.stats()}
+def _stats(
+    receiver: Receiver, monitor: Monitor, sink: Recorder, dist: Distributions
+) -> dict[str, object]:
+    """Counts, rows the records lost, the latest health figures (CPU share
+    of the loop thread, lag) and the live media metrics (:mod:`harness.core.live`)."""
+    live = dist.live(conn.session.codec for conn in receiver.open)
+    return {
+        **receiver.stats(),
+        **sink.loss.stats(),
+        **monitor.stats(),
+        FIELD: live,
+    }
 
 
 async def _watch_parent(stop: asyncio.Event, period: float = 0.5) -> None:
@@ -103,7 +112,7 @@ async def main(options: Options) -> int:
     )
 
     def report() -> None:
-        emit(STATS, **_stats(receiver, monitor, sink))
+        emit(STATS, **_stats(receiver, monitor, sink, dist))
 
     tasks = [
         asyncio.create_task(receiver.sweep(stop)),

@@ -26,16 +26,23 @@ on the loop); the writer thread turns them into columns
 (:func:`histogram_columns`): a few thousand buckets handed over as rows cost
 the loop milliseconds each second, a stall that showed in the receiver's own
 latency p99.
+
+The same counts also go live (:mod:`harness.core.live`): each flush's snapshot
+of the live metrics is kept by reference, and :meth:`Distributions.live`
+puts what changed since the previous ``stats`` line into the next, with the
+frames the chunk numbers say were due and the streams started per codec.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final, cast
 
 import numpy as np
 import pyarrow as pa
 
 from harness.core.histogram import Histogram
+from harness.core.live import LIVE_METRICS, receiver_doc
 from harness.core.records import RowSink
 from harness.core.session import StreamSession
 
@@ -72,6 +79,16 @@ class Distributions:
         self.histograms: dict[tuple[str, str, str], Histogram] = {}
         self.overflowed = 0
         """Histograms asked for past :data:`MAX_HISTOGRAMS` (served by the overflow one)."""
+        self._taken: list[Snapshot] = []
+        """Live metrics' counts taken since the last :meth:`live` (by reference)."""
+        self._due_taken: dict[tuple[str, str], int] = {}
+        self._due_sent: dict[tuple[str, str], int] = {}
+        self._started_sent: dict[str, int] = {}
+        self._seq = 0
+        self.due: dict[tuple[str, str], list[int]] = {}
+        """(codec, track) -> [frames due by the highest chunk of each track]."""
+        self.started: dict[str, int] = {}
+        """Codec -> streams whose first frame came."""
 
     def get(self, metric: str, codec: str, track: str) -> Histogram:
         key = (metric, codec, track)
@@ -93,7 +110,56 @@ class Distributions:
             if histogram.counts:
                 out.append((metric, codec, track, histogram.counts))
                 histogram.clear()
+        live = [item for item in out if item[0] in LIVE_METRICS]
+        if live:
+            self._taken.append(live)
+        # frames due as of these counts, so live loss compares like with like
+        self._due_taken = {key: cell[0] for key, cell in self.due.items()}
         return out
+
+    def due_cell(self, codec: str, track: str) -> list[int]:
+        """The counter of frames due for (codec, track), bounded as histograms are."""
+        key = (codec, track)
+        cell = self.due.get(key)
+        if cell is None:
+            if len(self.due) >= MAX_HISTOGRAMS:
+                key = (OVERFLOW, OVERFLOW)
+            cell = self.due.setdefault(key, [0])
+        return cell
+
+    def live(self, open_codecs: Iterable[str]) -> dict[str, object]:
+        """The ``live`` object of a stats line (:func:`harness.core.live.receiver_doc`):
+        the counts the flushes took since the previous one, the frames due and
+        streams started since, and the streams open now per codec.
+
+        Only what the flushes took, not the counts still in the histograms: a
+        line then costs the buckets touched in one flush interval, without
+        copying or subtracting the current ones, and live figures lag the
+        frames by at most that interval (the final line, after the last flush,
+        has them all). ``open_codecs`` holds the codec of each open stream
+        (``""``: not started).
+        """
+        taken, self._taken = self._taken, []
+        if len(taken) == 1:  # the usual case: one flush since the last line
+            delta = {(m, c, t): counts for m, c, t, counts in taken[0]}
+        else:
+            delta = {}
+            for snapshot in taken:
+                for metric, codec, track, counts in snapshot:
+                    out = delta.setdefault((metric, codec, track), {})
+                    for bucket, count in counts.items():
+                        out[bucket] = out.get(bucket, 0) + count
+        due_now = self._due_taken
+        due = {key: n - self._due_sent.get(key, 0) for key, n in due_now.items()}
+        self._due_sent = due_now
+        started = {c: n - self._started_sent.get(c, 0) for c, n in self.started.items()}
+        self._started_sent = dict(self.started)
+        open_now: dict[str, int] = {}
+        for codec in open_codecs:
+            if codec:
+                open_now[codec] = open_now.get(codec, 0) + 1
+        self._seq += 1
+        return receiver_doc(self._seq, delta, due, started, open_now)
 
     def drain(self, sink: RowSink) -> int:
         """Add every count since the last drain as rows; return how many rows.
@@ -142,12 +208,22 @@ def histogram_columns(producer: str, snapshot: Snapshot) -> list[object]:
 
 
 class _Track:
-    __slots__ = ("anchor", "interarrival", "jitter", "last", "transit")
+    __slots__ = (
+        "anchor",
+        "due",
+        "highest",
+        "interarrival",
+        "jitter",
+        "last",
+        "transit",
+    )
 
     def __init__(
         self, dist: Distributions, codec: str, track: str, anchor: int
     ) -> None:
         self.last = 0
+        self.highest = 0
+        self.due = dist.due_cell(codec, track)
         self.anchor = anchor
         self.interarrival = dist.get(METRICS[0], codec, track)
         self.jitter = dist.get(METRICS[1], codec, track)
@@ -180,16 +256,23 @@ class FrameTap:
         self._sink.add(table, row)
 
     def _frame(self, row: tuple[object, ...]) -> None:
-        _, name, _, _, timestamp, arrival, _, jitter = cast("_FrameRow", row)
+        _, name, chunk, _, timestamp, arrival, _, jitter = cast("_FrameRow", row)
         transit = arrival - timestamp * _MS
         track = self._tracks.get(name)
         if track is None:
-            track = self._tracks[name] = _Track(
-                self._dist, self._session.codec, name, transit
-            )
+            codec = self._session.codec
+            if not self._tracks:  # the stream's first frame
+                started = self._dist.started
+                if codec not in started and len(started) >= MAX_HISTOGRAMS:
+                    codec = OVERFLOW  # a peer inventing codec names
+                started[codec] = started.get(codec, 0) + 1
+            track = self._tracks[name] = _Track(self._dist, codec, name, transit)
         else:
             track.interarrival.record(arrival - track.last)
         track.last = arrival
+        if chunk > track.highest:
+            track.due[0] += chunk - track.highest
+            track.highest = chunk
         if jitter == jitter:  # NaN (the warm-up) is unequal to itself
             track.jitter.record(int(jitter))
         track.transit.record(transit - track.anchor)

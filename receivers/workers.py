@@ -24,9 +24,11 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from harness.core import live
 from harness.core.errors import ConfigError
 from harness.core.exits import EXIT_HARNESS, EXIT_PASS
 from harness.core.lines import EVENT, READY, STATS, decode
+from harness.core.live import FIELD
 from harness.io.lines import emit
 from receivers.options import Options, argv
 
@@ -41,7 +43,7 @@ _MAX_STATS = ("cpu", "lag_p99_ms", "lag_max_ms")
 
 
 def merge_stats(stats: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
-    """One stats line from the latest line of each worker."""
+    """One stats line from the latest line of each worker (live objects aside)."""
     out: dict[str, Any] = {}
     for line in stats.values():
         for key, value in line.items():
@@ -92,9 +94,25 @@ def _reserve(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _LiveSum:
+    """The workers' live objects (deltas, :mod:`harness.core.live`) since the last line."""
+
+    def __init__(self) -> None:
+        self.pending = live.Live()
+        self.seq = 0
+
+    def take(self) -> dict[str, Any]:
+        """The next line's object: every worker's deltas since, their streams open now."""
+        self.seq += 1
+        doc = self.pending.doc(self.seq)
+        self.pending.tracks, self.pending.started = {}, {}
+        return doc
+
+
 class _Worker:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, live_sum: _LiveSum) -> None:
         self.proc = proc
+        self.live = live_sum
         self.ready: asyncio.Future[dict[str, Any]] = (
             asyncio.get_running_loop().create_future()
         )
@@ -111,6 +129,8 @@ class _Worker:
                 self.ready.set_result(event)
             elif event.get(EVENT) == STATS:
                 self.stats = event
+                if FIELD in event:
+                    self.live.pending.feed(str(self.proc.pid), event[FIELD])
         if not self.ready.done():
             self.ready.set_exception(EOFError("worker exited before it was ready"))
 
@@ -127,6 +147,7 @@ async def supervise(options: Options, processes: int) -> int:
     reserved = _reserve(options.server.host, options.server.port)
     port = reserved.getsockname()[1]
     workers: list[_Worker] = []
+    live_sum = _LiveSum()
     readers: list[asyncio.Task[None]] = []
     try:
         for i in range(processes):
@@ -136,7 +157,7 @@ async def supervise(options: Options, processes: int) -> int:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
             )
-            worker = _Worker(proc)
+            worker = _Worker(proc, live_sum)
             workers.append(worker)
             readers.append(asyncio.create_task(worker.read()))
         try:
@@ -165,13 +186,13 @@ async def supervise(options: Options, processes: int) -> int:
         while not stop.is_set() and not exited.done():
             await asyncio.wait([stopping, exited], timeout=options.stats_interval)
             if not stop.is_set() and not exited.done():
-                emit(STATS, **_stats(workers))
+                emit(STATS, **_stats(workers), **{FIELD: live_sum.take()})
         stopping.cancel()
         _stop_all(workers)
         codes = await _wait_all(workers)
         await asyncio.gather(*readers, return_exceptions=True)
         exited.cancel()
-        emit(STATS, **_stats(workers))
+        emit(STATS, **_stats(workers), **{FIELD: live_sum.take()})
         # A worker killed by a signal (negative code) means lost records: 3.
         return max((c if c >= 0 else EXIT_HARNESS for c in codes), default=EXIT_PASS)
     finally:

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from harness.io import lifeline
-from scenarios import listeners as listeners
+from scenarios import listeners as listeners, media_tab as media_tab
 from scenarios.shapes import ProfileShape as ProfileShape
 from scenarios.users import StreamUser as StreamUser
 

@@ -107,6 +107,20 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         "--out", default=None, help="run directory (default: runs/<run id>)"
     )
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument(
+        "--metrics-listen",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve the live media metrics per codec for Prometheus on "
+        "http://HOST:PORT/metrics until the report is written (0: a free port)",
+    )
+    run.add_argument(
+        "--ui",
+        default=None,
+        metavar="HOST:PORT",
+        help="run Locust with its web UI on http://HOST:PORT (a Media tab shows the "
+        "live media figures per codec); the load still starts and ends on its own",
+    )
 
 
 def _add_load_flags(run: argparse.ArgumentParser) -> None:
@@ -343,11 +357,19 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
     )
     files = _pem_files(ns, tls)
     platform_records = _platform_records(ns, target)
+    metrics = (
+        parse_listen("--metrics-listen", ns.metrics_listen)
+        if ns.metrics_listen
+        else None
+    )
+    ui = parse_listen("--ui", ns.ui) if ns.ui else None
     _check_ports(
         (
             ("--receiver-listen", (host, port)),
             ("--receiver-open-listen", (open_host, open_port)),
             ("--callback-listen", (callback_host, callback_port)),
+            *((("--metrics-listen", metrics),) if metrics else ()),
+            *((("--ui", ui),) if ui else ()),
         )
     )
     return RunOptions(
@@ -376,6 +398,8 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
         behind_proxy=ns.behind_proxy,
         load=ns.command != "conform",
         scale_out=scale_out,
+        metrics_listen=metrics,
+        locust_ui=ui,
     )
 
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,8 +61,11 @@ class Child:
         log_dir: Path,
         env: Mapping[str, str] | None = None,
         json_lines: bool = True,
+        on_stats: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        """``on_stats`` is called with every ``stats`` line, on the reader thread."""
         self.name = name
+        self._on_stats = on_stats
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{name}.log"
         self._log: IO[bytes] = self.log_path.open("wb")
@@ -98,6 +101,8 @@ class Child:
                 self._ready_event.set()
             elif line.get(EVENT) == STATS:
                 self.stats = line
+                if self._on_stats is not None:
+                    self._on_stats(line)
         self._ready_event.set()  # EOF: wake any waiter; ready stays None
 
     def wait_ready(self, timeout: float) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from harness.io import lifeline, space
 from harness.io.deploy import format_listen
 from harness.io.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.io.tls import make_tls
+from harness.run.live_view import LiveView
 from harness.run.processes import Child, kill_all, started
 from harness.run.scaleout import (
     WORKERS_WAIT_S,
@@ -101,6 +102,10 @@ class RunOptions:
     """False for ``streamload conform``: the negative suite only."""
     scale_out: ScaleOut = dataclasses.field(default_factory=ScaleOut)
     """Receivers and Locust workers on other hosts, and their records to join."""
+    metrics_listen: tuple[str, int] | None = None
+    """``--metrics-listen``: serve the live media metrics for Prometheus there."""
+    locust_ui: tuple[str, int] | None = None
+    """``--ui``: Locust's web UI (with the Media tab) there, instead of headless."""
 
 
 def _module_file(package: str, filename: str) -> str:
@@ -150,6 +155,19 @@ class _Run:
         """Services that died or lost records (``run.json`` ``record_faults``)."""
         self.run_json = opts.out / "run.json"
         """Where ``run.json`` went (elsewhere when the run directory was full)."""
+        self.live: LiveView | None = None
+        """The live media figures: progress, ``live.json``, ``--metrics-listen``."""
+
+    def open_live(self) -> None:
+        """Start the live view (and its endpoint: a taken address fails the run first)."""
+        self.live = LiveView(self.opts.out, self.opts.metrics_listen)
+        if self.live.endpoint is not None:
+            self.say(f"streamload: live metrics on {self.live.endpoint.url}")
+
+    def tick_live(self, *, finished: bool = False) -> None:
+        """Publish the receivers' latest live figures (``finished``: their last)."""
+        if self.live is not None:
+            self.live.tick(time.monotonic() - self.started, finished=finished)
 
     def say(self, text: str) -> None:
         if not self.opts.quiet:
@@ -398,7 +416,10 @@ class _Run:
                 argv += ["--processes", str(load.receivers)]
             # the open receiver takes streams without a bearer token
             env = self.env if i == 0 else {**self.env, "STREAMLOAD_BEARER_TOKEN": ""}
-            self.receivers.append(Child(name, argv, log_dir=self.logs, env=env))
+            feed = self.live.feeder(name) if self.live is not None else None
+            self.receivers.append(
+                Child(name, argv, log_dir=self.logs, env=env, on_stats=feed)
+            )
 
     def _start_callbacks(self) -> Child | None:
         """The status-callback sink, when anything asks for callbacks and none is given.
@@ -499,7 +520,7 @@ class _Run:
             )
         argv = [
             "-m", "locust", "-f", _module_file("scenarios", "locustfile.py"),
-            "--headless", "--host", self.target_url,
+            *self._locust_ui(), "--host", self.target_url,
             "--users", str(load.users), "--spawn-rate", f"{spawn:g}",
             "--run-time", f"{max(1, round(run_time))}s",
             "--stop-timeout", str(stop_timeout),
@@ -546,6 +567,18 @@ class _Run:
         self.budget = run_time + stop_timeout + 60
         if opts.scale_out.workers_listen is not None:
             self.budget += WORKERS_WAIT_S
+
+    def _locust_ui(self) -> list[str]:
+        """``--headless``, or with ``--ui`` the web UI there, starting and quitting
+        on its own as headless does (Locust's ``--autostart``, ``--autoquit``)."""
+        if self.opts.locust_ui is None:
+            return ["--headless"]
+        host, port = self.opts.locust_ui
+        self.say(f"streamload: Locust's web UI on http://{format_listen(host, port)}")
+        return [
+            "--autostart", "--autoquit", "0",
+            "--web-host", host, "--web-port", str(port),
+        ]  # fmt: skip
 
     def _start_negative(self) -> None:
         """One pass of the negative suite (``python -m harness.conform``) beside the load."""
@@ -605,6 +638,7 @@ class _Run:
                 else:
                     self.event(f"load finished (locust exit {code})")
             now = time.monotonic()
+            self.tick_live()
             full = len(self.disk.faults)
             self.disk.poll(time.monotonic_ns())
             if len(self.disk.faults) > full:
@@ -644,6 +678,11 @@ class _Run:
         )
         if lost:  # the harness's own loss, said as it happens
             head += f" records incomplete: {lost:,} rows not recorded |"
+        return self._counts_line(head, r) + (
+            f"\n{'':{len(head)}} {self.live.line()}" if self.live is not None else ""
+        )
+
+    def _counts_line(self, head: str, r: dict[str, int]) -> str:
         if self.platform is None and not self.receivers:
             return f"{head} load running (platform and receivers on other hosts)"
         if self.platform is None:
@@ -823,6 +862,7 @@ def run(opts: RunOptions) -> int:
         stops.raising = True
         for signum in handled:
             signal.signal(signum, stops)
+        run.open_live()
         run.start()
         run.watch()
         stops.raising = False
@@ -837,6 +877,7 @@ def run(opts: RunOptions) -> int:
         stops.raising = False
         try:
             run.drain_and_stop()
+            run.tick_live(finished=True)  # every receiver's last line is in
         finally:
             if usage is None and not run.stopped_at_once:
                 run.join_records()
@@ -848,6 +889,8 @@ def run(opts: RunOptions) -> int:
     try:
         return _finish(run, stops, usage, failure)
     finally:
+        if run.live is not None:  # served until the report is written
+            run.live.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 from harness.core.histogram import Histogram
+from harness.core.live import Live, merge
 from harness.core.metrics.jitter import WARMUP_FRAMES
 from harness.core.records import MemorySink
 from harness.core.session import StreamSession
@@ -127,3 +128,51 @@ def test_distinct_keys_are_bounded_per_process() -> None:
     assert dist.overflowed == 500
     other = dist.histograms[("jitter_ns", OVERFLOW, OVERFLOW)]
     assert sum(other.counts.values()) == 500  # counted, under one key
+
+
+def test_live_lines_sum_to_the_rows_across_flushes() -> None:
+    """The stats lines' live objects, summed == every ``histograms`` row so far."""
+    sink, dist = MemorySink(), Distributions("receiver-3")
+    first, second = WARMUP_FRAMES + 5, WARMUP_FRAMES + 3
+    live = Live()
+    feed(sink, dist, [20.0 * (i // 2) for i in range(2 * first)])
+    live.feed("r", dist.live([]))  # a line before the flush
+    dist.drain(sink)
+    feed(sink, dist, [20.0 * (i // 2) + 3 for i in range(2 * second)])
+    live.feed("r", dist.live(["PCMU", ""]))  # the second stream still open
+    assert live.figures().codec("PCMU").streams_live == 1
+    dist.drain(sink)
+    live.feed("r", dist.live([]))  # after the last flush: only the rest
+    rows = row_dicts(sink, "histograms")
+    assert live.gaps == 0 and live.tracks
+    for (codec, track), totals in live.tracks.items():
+        for metric, histogram in (
+            ("transit_first_ns", totals.transit),
+            ("jitter_ns", totals.jitter),
+        ):
+            expected = Histogram()
+            expected.add_counts(
+                (r["bucket"], r["count"])
+                for r in rows
+                if (r["metric"], r["codec"], r["track"]) == (metric, codec, track)
+            )
+            assert histogram == expected
+        assert totals.frames == first + second and totals.lost == 0
+    view = live.figures().codec("PCMU")
+    assert (view.streams_live, view.streams_started) == (0, 2)
+    empty = dist.live([])
+    assert empty["tracks"] == {} and empty["started"] == {}
+
+
+def test_live_counts_a_chunk_gap_as_lost() -> None:
+    sink, dist = MemorySink(), Distributions("receiver-3")
+    _, messages = stream_messages(6)
+    session = StreamSession(0)
+    tap = FrameTap(sink, dist, session)
+    for i, text in enumerate(messages):
+        if '"chunk":"3"' not in text.replace(" ", ""):
+            session.receive(text, (i + 1) * 20 * MS, tap)
+    assert dist.live([])["tracks"] == {}  # nothing flushed yet: nothing live
+    dist.take()  # a flush
+    view = merge([("r", dist.live([]))]).figures().codec("PCMU")
+    assert (view.frames, view.lost) == (5, 1)

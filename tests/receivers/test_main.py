@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 
+from harness.core.live import FIELD, merge
 from harness.core.record_loss import RecordLoss
 from harness.io.tls import TlsFiles
 from receivers.options import TOKEN_ENV, parse_args
@@ -157,7 +158,12 @@ def test_serves_records_and_flushes_on_sigterm(
         "cpu",
         "lag_p99_ms",
         "lag_max_ms",
+        FIELD,
     }
+    # and its live figures (harness.core.live): every line's deltas, summed
+    live = merge(("r", e[FIELD]) for e in child.events if e["event"] == "stats")
+    assert live.gaps == 0
+    assert sum(t.frames for t in live.tracks.values()) == 65
     assert 0.0 <= float(last["cpu"]) < 1.5  # type: ignore[arg-type]
     health = read_table(tmp_path, "health")
     assert health and {r["producer"] for r in health} == {"receiver-7"}

@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from harness.core.live import FIELD, merge
 from harness.io.tls import TlsFiles
 from receivers.options import parse_args
 from receivers.workers import merge_stats, worker_argv
@@ -112,6 +113,19 @@ def test_two_workers_share_one_url_and_merge_their_stats(
     assert producers == {"receiver-0-1", "receiver-0-2"}
     assert len(read_table(tmp_path, "frames")) == 80
     assert len(read_table(tmp_path, "streams")) == 8
+    # the supervisor's live deltas, summed, are the workers' whole histograms
+    lines = [e[FIELD] for e in child.events if e["event"] == "stats"]
+    live = merge(("supervisor", line) for line in lines)
+    view = live.figures().codec("PCMU")
+    assert (live.gaps, view.frames, view.streams_started, view.streams_live) == (
+        0,
+        80,
+        8,
+        0,
+    )
+    rows = read_table(tmp_path, "histograms")
+    transit = sum(r["count"] for r in rows if r["metric"] == "transit_first_ns")
+    assert transit == 80
 
 
 def _alive(pid: int) -> bool:
@@ -139,3 +153,8 @@ def test_workers_stop_when_the_supervisor_is_killed(
     assert not any(_alive(p) for p in pids)
     # each worker still flushed what it had: its producers row
     assert len(read_table(tmp_path, "producers")) == 2
+
+
+def test_merge_leaves_the_live_objects_to_the_supervisor() -> None:
+    one = {"seq": 1, "tracks": {"PCMU": {"inbound": {"transit": [[5], [2]]}}}}
+    assert merge_stats({1: {"frames": 2, FIELD: one}}) == {"frames": 2, "workers": 1}
