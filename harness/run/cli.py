@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from harness.core.errors import ConfigError
 from harness.core.exits import EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE, help_text
 from harness.core.profiles.profile import BUILTIN, Profile, apply_overrides
+from harness.core.tags import parse_tags
 from harness.core.target import Target, is_loopback, parse_target, parse_wss_url
 from harness.io.deploy import check_plain, check_public_url, format_listen, parse_listen
 from harness.io.profile_file import load_profile
@@ -103,6 +104,14 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         "--out", default=None, help="run directory (default: runs/<run id>)"
     )
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="label the run, e.g. --tag branch=main (repeatable; in summary.json "
+        "and the report)",
+    )
 
 
 def _add_load_flags(run: argparse.ArgumentParser) -> None:
@@ -310,6 +319,7 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
     with several mistakes is told about them in the order the steps run.
     """
     profile = _resolve(ns, default_profile)
+    tags = parse_tags(ns.tag)
     target = parse_target(ns.target, os.environ) if ns.target else None
     if target is not None and (profile.platform.faults or profile.platform.defects):
         raise ConfigError(
@@ -364,6 +374,7 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
         services_tls=tls,
         behind_proxy=ns.behind_proxy,
         load=ns.command != "conform",
+        tags=tags,
     )
 
 
