@@ -55,7 +55,7 @@ def test_self_contained_with_inline_plots(failing_report: Report) -> None:
 def test_values_and_tables(failing_report: Report) -> None:
     text = render(failing_report.summary, failing_report.plots)
 
-    assert '<span class="badge fail">FAIL</span>' in text
+    assert '<span class="badge fail" id=verdict>FAIL</span>' in text
     assert "<code>performance.codecs.PCMA.loss_ratio</code>" in text
     assert "<code>WS-MEDIA-003</code>" in text
     assert "Transit latency CDF per codec" in text
@@ -74,7 +74,7 @@ def test_without_plots_or_data(passing_report: Report) -> None:
     text = render(passing_report.summary)
 
     assert "<svg" not in text
-    assert '<span class="badge pass">PASS</span>' in text
+    assert '<span class="badge pass" id=verdict>PASS</span>' in text
 
 
 def test_harness_streams_and_histograms_sections(passing_report: Report) -> None:
