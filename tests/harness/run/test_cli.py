@@ -39,6 +39,14 @@ def test_unknown_flag_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> 
             "--receiver-url: 'ws://x/s' is not a wss:// URL",
         ),
         (["--receiver-listen", "8443"], "--receiver-listen: '8443' is not HOST:PORT"),
+        (
+            ["--tag", "branch"],
+            "--tag 'branch': has no '='; write --tag key=value",
+        ),
+        (
+            ["--tag", "a=1", "--tag", "a=2"],
+            "--tag 'a=2': repeats the key 'a'; give each key once",
+        ),
     ],
 )
 def test_bad_values_name_the_flag_before_anything_starts(
