@@ -181,14 +181,10 @@ def add_run_metadata(
         "load": _load(ran) if ran else None,
         "version": _text(doc["version"]) if "version" in doc else provenance.version(),
         "git_commit": (
-            _text(doc["git_commit"])
-            if "git_commit" in doc
-            else provenance.git_commit()
+            _text(doc["git_commit"]) if "git_commit" in doc else provenance.git_commit()
         ),
         "tags": _tags(doc.get("tags")),
-        "files": {
-            key: name for key, name in _LINKED if (run_dir / name).exists()
-        },
+        "files": {key: name for key, name in _LINKED if (run_dir / name).exists()},
     }
     rest = {k: v for k, v in summary.items() if k not in meta}
     summary.clear()  # the metadata first, for a person reading summary.json

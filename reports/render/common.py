@@ -186,8 +186,11 @@ _PRODUCERS: Final = {
 def producers_line(summary: Mapping[str, Any]) -> str:
     """Which processes wrote the records: ``2 receivers, 1 load generator``."""
     kinds = summary.get("run", {}).get("producers", {})
+    known = list(_PRODUCERS)
     parts = []
-    for kind, count in kinds.items():
+    for kind, count in sorted(
+        kinds.items(), key=lambda kv: known.index(kv[0]) if kv[0] in known else 99
+    ):
         noun = _PRODUCERS.get(kind, kind)
         parts.append(f"{count} {noun}" + ("s" if count != 1 else ""))
     return "Records written by " + (", ".join(parts) or "no process") + "."

@@ -59,7 +59,7 @@ def _suite(
     root: ET.Element, name: str, summary: Mapping[str, Any], stamp: Mapping[str, str]
 ) -> ET.Element:
     """A suite with the run's time, start and what ran as properties."""
-    suite = ET.SubElement(root, "testsuite", name=name, **stamp)
+    suite = ET.SubElement(root, "testsuite", {"name": name, **stamp})
     props = ET.SubElement(suite, "properties")
     values = {
         "run_id": (summary.get("run") or {}).get("run_id"),

@@ -134,7 +134,10 @@ def test_first_screen_shows_verdict_metadata_and_the_failed_gate(
     assert '<a href="locust.html">' in html and '<a href="records/">' in html
 
     page = open_page(
-        chromium, (run / "report.html").as_uri(), tmp_path / "chromium", tmp_path / "log"
+        chromium,
+        (run / "report.html").as_uri(),
+        tmp_path / "chromium",
+        tmp_path / "log",
     )
     try:
         layout = page.evaluate(LAYOUT)
@@ -175,7 +178,9 @@ def test_first_screen_shows_verdict_metadata_and_the_failed_gate(
     image = Image.open(shot).convert("RGB")
     assert image.size == (WIDTH, HEIGHT)
     v = layout["verdict"]
-    badge = image.crop((int(v["left"]), int(v["top"]), int(v["right"]), int(v["bottom"])))
+    badge = image.crop(
+        (int(v["left"]), int(v["top"]), int(v["right"]), int(v["bottom"]))
+    )
     colours = badge.getcolors(maxcolors=badge.width * badge.height) or []
     painted = sum(n for n, colour in colours if colour == FAIL_BADGE)
     assert painted > badge.width * badge.height // 2  # the red verdict is painted

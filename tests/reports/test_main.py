@@ -154,7 +154,7 @@ def test_what_ran_heads_the_summary_and_every_gate_has_a_source(
     """Issue 15: start, target, profile, load, version, commit and tags, from run.json."""
     root = build_failing(tmp_path / "run")
     (root / "profile.json").write_text(json.dumps(load_profile("smoke").document()))
-    run_json = {
+    run_json: dict[str, object] = {
         "profile": "smoke",
         "profile_source": "smoke (built-in)",
         "target": "https://u:secret-x@example.test:8443/api/laml/2010-04-01?x=1",

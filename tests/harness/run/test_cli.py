@@ -188,7 +188,8 @@ def test_the_ci_examples_publish_junit_and_the_summary() -> None:
         if line.startswith("streamload ")
     ]
     assert {f"--profile {p}" for p in ("smoke", "nightly")} <= {
-        f"--profile {ns.profile}" for ns in (_parser().parse_args(shlex.split(x)[1:]) for x in lines)
+        f"--profile {ns.profile}"
+        for ns in (_parser().parse_args(shlex.split(x)[1:]) for x in lines)
     }
     for line in lines:
         ns = _parser().parse_args(shlex.split(line)[1:])

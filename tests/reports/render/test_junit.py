@@ -106,7 +106,7 @@ def _gate(result: str, source: str) -> dict[str, object]:
 
 
 def test_run_start_times_properties_and_each_gates_source() -> None:
-    summary = {
+    summary: dict[str, object] = {
         "started_at": "2026-12-02T10:00:00Z",
         "target": "embedded reference platform",
         "profile": {"name": "nightly", "source": "nightly (built-in)"},
@@ -127,14 +127,16 @@ def test_run_start_times_properties_and_each_gates_source() -> None:
     for suite in root.findall("testsuite"):
         assert suite.get("timestamp") == "2026-12-02T10:00:00Z"
         assert suite.get("time") == "612.500"
-        props = {
-            p.get("name"): p.get("value") for p in suite.iter("property")
-        }
+        props = {p.get("name"): p.get("value") for p in suite.iter("property")}
         assert props["profile"] == "nightly (built-in)"
         assert props["version"] == "1.2.3" and props["tag.branch"] == "main"
         assert "git_commit" not in props  # none outside a checkout
     own, builtin, flag = root.findall("testsuite")[1].findall("testcase")
-    assert (own.get("file"), own.get("line"), own.get("time")) == ("ci/my.toml", "12", "0")
+    assert (own.get("file"), own.get("line"), own.get("time")) == (
+        "ci/my.toml",
+        "12",
+        "0",
+    )
     failure = own.find("failure")
     assert failure is not None
     assert "(ci/my.toml:12)" in failure.get("message", "")
@@ -146,6 +148,6 @@ def test_run_start_times_properties_and_each_gates_source() -> None:
 
 
 def test_without_a_start_time_or_span() -> None:
-    summary = {"conformance": {"results": {}}, "thresholds": []}
+    summary: dict[str, object] = {"conformance": {"results": {}}, "thresholds": []}
     root = ET.fromstring(render(summary))
     assert root.get("timestamp") is None and root.get("time") == "0"
