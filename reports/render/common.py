@@ -17,6 +17,7 @@ __all__ = [
     "gate_label",
     "gates_line",
     "harness_line",
+    "headline_notes",
     "load_text",
     "meta_items",
     "not_checked_line",
@@ -302,6 +303,16 @@ def gates_line(gates: Sequence[Mapping[str, Any]]) -> str:
         if n:
             text += f", {n} {words}"
     return text
+
+
+def headline_notes(summary: Mapping[str, Any]) -> list[str]:
+    """What qualifies the gates, after ``N gates, M failed`` on the first line:
+    rules not checked, a harness that could not keep up."""
+    notes = [line] if (line := not_checked_line(summary)) else []
+    harness = (summary.get("performance") or {}).get("harness") or {}
+    if harness.get("saturated"):
+        notes.append("harness saturated: timings include its own delay")
+    return notes
 
 
 def not_checked_line(summary: Mapping[str, Any]) -> str | None:

@@ -23,8 +23,8 @@ from reports.render.common import (
     gate_label,
     gates_line,
     harness_line,
+    headline_notes,
     meta_items,
-    not_checked_line,
     producers_line,
     record_line,
     run_line,
@@ -117,9 +117,7 @@ def _header(summary: Mapping[str, Any]) -> list[str]:
     """
     verdict = str(summary["verdict"])
     headline = [f"<strong>{_e(gates_line(summary['thresholds']))}</strong>"]
-    unchecked = not_checked_line(summary)
-    if unchecked:
-        headline.append(_e(unchecked))
+    headline += [_e(note) for note in headline_notes(summary)]
     items = "".join(
         f"<div><dt>{_e(label)}</dt><dd>{_e(text)}</dd></div>"
         for label, text in meta_items(summary)

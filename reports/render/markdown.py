@@ -15,8 +15,8 @@ from reports.render.common import (
     gate_label,
     gates_line,
     harness_line,
+    headline_notes,
     meta_items,
-    not_checked_line,
     producers_line,
     record_line,
     run_line,
@@ -43,8 +43,9 @@ def render(summary: Mapping[str, Any], sections: Sequence[Section] = ()) -> str:
     lines = [
         f"# streamload report: {summary['verdict'].upper()}",
         "",
-        f"**{gates_line(summary['thresholds'])}**"
-        + (f" · {unchecked}" if (unchecked := not_checked_line(summary)) else ""),
+        " · ".join(
+            [f"**{gates_line(summary['thresholds'])}**", *headline_notes(summary)]
+        ),
         "",
         *(f"- {label}: {_inline(text)}" for label, text in meta_items(summary)),
         "",

@@ -149,7 +149,9 @@ def test_the_header_says_what_ran_then_gates_failures_first(
         assert shown in header, shown
     assert "logs/" not in header  # not in this run's files
     assert "producers:" not in text  # internal words left the header
-    assert "Records written by 1 load generator, 1 receiver, 1 reference platform." in text
+    assert (
+        "Records written by 1 load generator, 1 receiver, 1 reference platform." in text
+    )
     rows = re.findall(r"<tr class=gate-([a-z-]+)>", text)
     assert rows == sorted(rows, key=lambda r: r != "fail") and rows[0] == "fail"
     order = [
