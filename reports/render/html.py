@@ -74,11 +74,6 @@ def render(
     verdict = str(summary["verdict"])
     body = [
         *_header(summary),
-        *(
-            [f"<p><strong>{_e(line)}</strong></p>"]
-            if (line := record_line(summary))
-            else []
-        ),
         *_gates(summary["thresholds"]),
         *_not_checked(summary["conformance"]),
         *(section.html for section in placed(sections, "top")),
@@ -132,6 +127,11 @@ def _header(summary: Mapping[str, Any]) -> list[str]:
         "<header>",
         f"<h1>streamload report {_badge(verdict, verdict.upper(), 'verdict')}</h1>",
         f"<p class=headline id=headline>{' · '.join(headline)}</p>",
+        *(  # why the verdict is incomplete, right under it
+            [f"<p><strong>{_e(line)}</strong></p>"]
+            if (line := record_line(summary))
+            else []
+        ),
         f"<dl class=meta id=run-meta>{items}</dl>",
         f"<p class=muted>{_e(run_line(summary))} · {' · '.join(links)}</p>",
         "</header>",

@@ -47,13 +47,15 @@ def render(summary: Mapping[str, Any], sections: Sequence[Section] = ()) -> str:
             [f"**{gates_line(summary['thresholds'])}**", *headline_notes(summary)]
         ),
         "",
+    ]
+    incomplete = record_line(summary)
+    if incomplete:  # why the verdict is incomplete, right under it
+        lines += [f"**{_TAG.sub('&lt;', incomplete)}**", ""]
+    lines += [
         *(f"- {label}: {_inline(text)}" for label, text in meta_items(summary)),
         "",
         _inline(run_line(summary)) + _links(summary),
     ]
-    incomplete = record_line(summary)
-    if incomplete:
-        lines += ["", f"**{_TAG.sub('&lt;', incomplete)}**"]
     lines += _gates(summary["thresholds"])
     lines += _not_checked(summary["conformance"])
     for section in placed(sections, "top"):
