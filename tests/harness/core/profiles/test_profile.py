@@ -101,6 +101,10 @@ def test_overrides_go_through_the_same_checks_and_name_the_flag() -> None:
     assert profile.matrix.values["codecs"] == ("PCMU", "PCMA")
     assert profile.thresholds["setup_ms.p99"] == ("< 200",)
     assert "latency_ms.p99" not in profile.thresholds
+    # the gate a flag replaced names the flag, not the line it replaced
+    sources = {g.name: g.source for g in profile.gates()}
+    assert sources["setup_ms.p99"] == "--threshold"
+    assert sources["jitter_ms.p99"].startswith("smoke (built-in):")
     assert profile.platform.faults == ("delay=5ms",)
     for flags, message in (
         ({"users": ("--users", "0")}, "--users: 0 is out of range"),
