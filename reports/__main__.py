@@ -47,7 +47,7 @@ from reports.load import BadPart, RecordsError, Run, load_run
 from reports.performance import Performance
 from reports.render import html, json, junit, markdown, plots
 from reports.render.section import Section
-from reports.summary import Report, build_report
+from reports.summary import Report, add_run_metadata, build_report
 
 
 __all__ = ["OUTPUTS", "main", "write_reports"]
@@ -205,8 +205,6 @@ def _write_reports(
     summary = report.summary
     sections: list[Section] = []
     """What the profile adds beside the summary's own sections."""
-    if profile is not None:
-        summary["profile"] = {"name": profile.name, "source": profile.source}
     run_json = read("run.json") or _read_json(
         space.fallback_dir(run_dir) / "run.json"
     )  # a full run directory: the CLI wrote it where there was room
@@ -253,6 +251,7 @@ def _write_reports(
     )
     if run.bad_parts:
         sections.append(_incomplete_section(summary, run.bad_parts))
+    add_run_metadata(summary, run_dir, run_json, profile, profile_ref)
     texts = {
         "summary.json": json.render(summary),
         "report.md": markdown.render(summary, sections),
@@ -304,6 +303,7 @@ def _codec_compare(profile: Profile, summary: dict[str, Any]) -> Section:
         key="codec_compare",
         markdown=compare.render_codec_markdown(side),
         html=compare.render_codec_html(side),
+        placement="top",  # the answer of a codec comparison, before the detail
     )
 
 

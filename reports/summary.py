@@ -9,11 +9,17 @@ small whatever the run's length.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
+from harness.core.errors import ConfigError
+from harness.core.profiles.profile import Profile
+from harness.io import provenance
+from harness.io.profile_file import load_profile
 from reports.accounting import account
 from reports.conformance import summarise_conformance
 from reports.gates import Threshold, evaluate, verdict
@@ -23,12 +29,27 @@ from reports.performance import Performance, Plots, analyse
 from reports.rest import summarise_requests
 
 
-__all__ = ["SCHEMA", "Report", "build_report"]
+__all__ = ["REFERENCE", "SCHEMA", "Report", "add_run_metadata", "build_report"]
 
 SCHEMA: Final = 1
 """Version of the summary layout; bumped when a key moves or changes meaning."""
 
 Json = dict[str, Any]
+
+REFERENCE: Final = "embedded reference platform"
+"""``summary.json``'s ``target`` when the run served its own platform."""
+_LINKED: Final = (
+    ("locust", "locust.html"),
+    ("records", "records"),
+    ("logs", "logs"),
+)
+"""Files of a run directory the report links to, when the run has them."""
+_GATE_SOURCES: Final = {
+    "conformance": "[conformance] gate",
+    "coverage": "[conformance] require",
+    "capacity": "[capacity] require",
+}
+"""Where the gates a profile implies (not declared in ``[thresholds]``) come from."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,3 +141,111 @@ def _bounds(table: pd.DataFrame | Parts, column: str) -> tuple[int, int] | None:
         return table.bounds(column)
     present = table[column][table[column] > 0]
     return (int(present.min()), int(present.max())) if len(present) else None
+
+
+def add_run_metadata(
+    summary: Json,
+    run_dir: Path,
+    run_json: Mapping[str, Any] | None,
+    judged_by: Profile | None,
+    profile_ref: str | None = None,
+) -> None:
+    """Put what ran at the top of ``summary``: start, target, profile, load,
+    version, commit, tags and the run's linked files; give every gate a source.
+
+    ``run.json`` (written by ``streamload run``) is the record of what ran; a
+    run directory without it keeps what the records and ``profile.json`` tell
+    (no start time or target: ``None``). ``version`` and ``git_commit`` are the
+    run's, or, for a run that did not record them, those of the streamload
+    writing this report. ``judged_by`` is the profile whose gates were applied:
+    the run's own unless ``profile_ref`` (``streamload report --profile``)
+    named another.
+    """
+    doc = dict(run_json or {})
+    ran = judged_by if profile_ref is None else _run_profile(run_dir)
+    profile: Json = {
+        "name": _text(doc.get("profile")) or (ran.name if ran else None),
+        "source": _text(doc.get("profile_source")) or (ran.source if ran else None),
+    }
+    if profile_ref is not None and judged_by is not None:
+        profile["judged_by"] = {"name": judged_by.name, "source": judged_by.source}
+    label = profile["source"] or profile["name"] or "default (built-in)"
+    for gate in summary.get("thresholds", []):
+        if not gate.get("source"):
+            where = _GATE_SOURCES.get(str(gate.get("name")), "")
+            gate["source"] = f"{label} {where}".strip()
+    meta: Json = {
+        "started_at": _text(doc.get("started_wall")),
+        "target": _target(doc.get("target")),
+        "profile": profile,
+        "load": _load(ran) if ran else None,
+        "version": _text(doc["version"]) if "version" in doc else provenance.version(),
+        "git_commit": (
+            _text(doc["git_commit"]) if "git_commit" in doc else provenance.git_commit()
+        ),
+        "tags": _tags(doc.get("tags")),
+        "files": {key: name for key, name in _LINKED if (run_dir / name).exists()},
+    }
+    rest = {k: v for k, v in summary.items() if k not in meta}
+    summary.clear()  # the metadata first, for a person reading summary.json
+    summary.update(
+        {"schema": rest.pop("schema", SCHEMA), "verdict": rest.pop("verdict", None)}
+    )
+    summary.update(meta)
+    summary.update(rest)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _run_profile(run_dir: Path) -> Profile | None:
+    """The profile the run used (``profile.json``), when judged by another."""
+    path = run_dir / "profile.json"
+    try:
+        return load_profile(str(path)) if path.is_file() else None
+    except ConfigError:
+        return None
+
+
+def _target(value: object) -> str | None:
+    """The platform called: the reference platform, or the URL without userinfo."""
+    if value == "reference":
+        return REFERENCE
+    if not isinstance(value, str) or not value:
+        return None
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _load(profile: Profile) -> Json:
+    """The load the run's profile asked for (after its flags)."""
+    load = profile.load
+    shape = load.shape
+    out: Json = {
+        "model": load.model,
+        "users": load.users,
+        "rate": load.rate,
+        "spawn_rate": load.spawn_rate,
+        "duration_s": load.duration_s,
+        "hold_s": list(load.hold_s),
+        "shape": shape.kind,
+    }
+    if shape.kind in ("ramp", "soak"):
+        out.update(start=shape.start, ramp_s=shape.ramp_s)
+    elif shape.kind == "step":
+        out.update(start=shape.start, step=shape.step, every_s=shape.every_s)
+    elif shape.kind == "spike":
+        out.update(base=shape.base, at_s=shape.at_s, length_s=shape.length_s)
+    return out
+
+
+def _tags(value: object) -> dict[str, str]:
+    """``run.json``'s tags, as checked by ``--tag`` (anything else left out)."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str)}

@@ -32,6 +32,7 @@ import shtab
 from harness.core.errors import ConfigError
 from harness.core.exits import EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE, help_text
 from harness.core.profiles.profile import BUILTIN, Profile, apply_overrides
+from harness.core.tags import parse_tags
 from harness.core.target import Target, is_loopback, parse_target, parse_wss_url
 from harness.io.deploy import check_plain, check_public_url, format_listen, parse_listen
 from harness.io.profile_file import load_profile
@@ -120,6 +121,14 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="run Locust with its web UI on http://HOST:PORT (a Media tab shows the "
         "live media figures per codec); the load still starts and ends on its own",
+    )
+    run.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="label the run, e.g. --tag branch=main (repeatable; in summary.json "
+        "and the report)",
     )
 
 
@@ -334,6 +343,7 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
     with several mistakes is told about them in the order the steps run.
     """
     profile = _resolve(ns, default_profile)
+    tags = parse_tags(ns.tag)
     target = parse_target(ns.target, os.environ) if ns.target else None
     if target is not None and (profile.platform.faults or profile.platform.defects):
         raise ConfigError(
@@ -400,6 +410,7 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
         scale_out=scale_out,
         metrics_listen=metrics,
         locust_ui=ui,
+        tags=tags,
     )
 
 

@@ -37,7 +37,7 @@ from harness.core.exits import (
 from harness.core.knee import plan_of, run_time_s
 from harness.core.profiles.profile import Profile
 from harness.core.target import PROJECT_ENV, TOKEN_ENV, Target, is_loopback
-from harness.io import lifeline, space
+from harness.io import lifeline, provenance, space
 from harness.io.deploy import format_listen
 from harness.io.discover import NO_CONFERENCE, DiscoveryError, discover_conferences
 from harness.io.tls import make_tls
@@ -106,6 +106,8 @@ class RunOptions:
     """``--metrics-listen``: serve the live media metrics for Prometheus there."""
     locust_ui: tuple[str, int] | None = None
     """``--ui``: Locust's web UI (with the Media tab) there, instead of headless."""
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    """``--tag key=value`` labels, kept in ``run.json`` for the report."""
 
 
 def _module_file(package: str, filename: str) -> str:
@@ -151,6 +153,11 @@ class _Run:
         self.discovery_failed = ""
         self.disk = space.DiskWatch(opts.out)
         """Free space in the run directory, probed while the run goes."""
+        self.made_by = {
+            "version": provenance.version(),
+            "git_commit": provenance.git_commit(),
+        }
+        """Which streamload ran (``run.json``; the report's header)."""
         self.faults: list[dict[str, Any]] = []
         """Services that died or lost records (``run.json`` ``record_faults``)."""
         self.run_json = opts.out / "run.json"
@@ -271,6 +278,8 @@ class _Run:
                     "%Y-%m-%dT%H:%M:%SZ",
                     time.gmtime(time.time() - (time.monotonic() - self.started)),
                 ),
+                **self.made_by,
+                "tags": self.opts.tags,
                 "interrupted": self.interrupted,
                 "stopped_at_once": self.stopped_at_once,
                 "services_tls": self.opts.services_tls,

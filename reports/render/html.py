@@ -7,7 +7,7 @@ value comes from the summary, escaped; the plots come from :class:`Plots`.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from reports.coverage import group
@@ -21,9 +21,14 @@ from reports.render.common import (
     fmt,
     fmt_ratio,
     gate_label,
+    gates_line,
     harness_line,
+    headline_notes,
+    meta_items,
+    producers_line,
     record_line,
     run_line,
+    sorted_gates,
 )
 from reports.render.section import Section, placed
 
@@ -46,6 +51,11 @@ font-size:.85em}
 .plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1rem}
 figure{margin:0}figure svg{max-width:100%;height:auto}figcaption{font-weight:600}
 details summary{cursor:pointer}code{font-size:.9em}
+header h1{margin-bottom:.2rem}.headline{font-size:1.1rem;margin:.2rem 0 .5rem}
+.meta{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));
+gap:.15rem 1.5rem;margin:.4rem 0}.meta div{display:flex;gap:.6rem}
+.meta dt{color:#5b6475;min-width:6.5rem}.meta dd{margin:0;overflow-wrap:anywhere}
+tr.gate-fail td{background:#fff6f5}
 """
 
 
@@ -54,22 +64,22 @@ def render(
     plots: Plots | None = None,
     sections: Sequence[Section] = (),
 ) -> str:
-    """The whole report as one HTML document, with the added ``sections``."""
+    """The whole report as one HTML document, with the added ``sections``.
+
+    The first screen answers what ran, whether it passed and why not: the
+    verdict and the run's metadata, the gates (failures first, each with where
+    it was declared), the rules not checked, then the answer of the job (the
+    sections placed ``top``: capacity, codecs side by side); the detail after.
+    """
     verdict = str(summary["verdict"])
     body = [
-        f"<h1>streamload report {_badge(verdict, verdict.upper())}</h1>",
-        f"<p class=muted>{_e(run_line(summary))}</p>",
-        *(
-            [f"<p><strong>{_e(line)}</strong></p>"]
-            if (line := record_line(summary))
-            else []
-        ),
-        *(section.html for section in placed(sections, "top")),
-        *_not_checked(summary["conformance"]),
+        *_header(summary),
         *_gates(summary["thresholds"]),
+        *_not_checked(summary["conformance"]),
+        *(section.html for section in placed(sections, "top")),
         *_accounting(summary["accounting"]),
         *_codecs(summary["performance"]),
-        *_harness(summary["performance"].get("harness")),
+        *_harness(summary),
         *_plots(plots),
         *_tracks(summary["performance"]["tracks"]),
         *_streams(summary["performance"]["codecs"]),
@@ -86,25 +96,81 @@ def render(
     )
 
 
+_LINKS: Final = (
+    ("locust", "Locust's report", "{}"),
+    ("records", "records", "{}/"),
+    ("logs", "logs", "{}/"),
+)
+"""Files of the run directory worth a click, when the run has them."""
+
+
+def _header(summary: Mapping[str, Any]) -> list[str]:
+    """Verdict, ``N gates, M failed``, what ran, and links to the run's files.
+
+    Links are relative (siblings in the run directory): following one loads
+    nothing from elsewhere, and the page itself loads nothing at all.
+    """
+    verdict = str(summary["verdict"])
+    headline = [f"<strong>{_e(gates_line(summary['thresholds']))}</strong>"]
+    headline += [_e(note) for note in headline_notes(summary)]
+    items = "".join(
+        f"<div><dt>{_e(label)}</dt><dd>{_e(text)}</dd></div>"
+        for label, text in meta_items(summary)
+    )
+    files = summary.get("files") or {}
+    links = [
+        f'<a href="{_e(pattern.format(files[key]))}">{_e(text)}</a>'
+        for key, text, pattern in _LINKS
+        if files.get(key)
+    ] + [f'<a href="{name}">{name}</a>' for name in ("summary.json", "junit.xml")]
+    return [
+        "<header>",
+        f"<h1>streamload report {_badge(verdict, verdict.upper(), 'verdict')}</h1>",
+        f"<p class=headline id=headline>{' · '.join(headline)}</p>",
+        *(  # why the verdict is incomplete, right under it
+            [f"<p><strong>{_e(line)}</strong></p>"]
+            if (line := record_line(summary))
+            else []
+        ),
+        f"<dl class=meta id=run-meta>{items}</dl>",
+        f"<p class=muted>{_e(run_line(summary))} · {' · '.join(links)}</p>",
+        "</header>",
+    ]
+
+
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _badge(kind: str, text: str | None = None) -> str:
-    return f'<span class="badge {_e(kind)}">{_e(text or kind)}</span>'
+def _badge(kind: str, text: str | None = None, ident: str = "") -> str:
+    at = f" id={ident}" if ident else ""
+    return f'<span class="badge {_e(kind)}"{at}>{_e(text or kind)}</span>'
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]], left: int = 1) -> str:
-    """A table; the first ``left`` columns are text (left-aligned), cells pre-escaped."""
+def _table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    left: int | str = 1,
+    row_class: Callable[[int], str] | None = None,
+) -> str:
+    """A table; the first ``left`` columns are text (left-aligned), or ``left``
+    spells each column's side (``"llrrll"``); cells pre-escaped;
+    ``row_class(i)``: the class of the ``i``-th row (pre-escaped)."""
+    sides = left if isinstance(left, str) else "l" * left
 
     def cells(tag: str, values: Sequence[str]) -> str:
         return "".join(
-            f"<{tag}{' class=l' if i < left else ''}>{v}</{tag}>"
+            f"<{tag}{' class=l' if sides[i : i + 1] == 'l' else ''}>{v}</{tag}>"
             for i, v in enumerate(values)
         )
 
     head = f"<tr>{cells('th', [_e(h) for h in header])}</tr>"
-    body = "".join("<tr>" + cells("td", r) + "</tr>" for r in rows)
+    body = "".join(
+        (f"<tr class={row_class(i)}>" if row_class else "<tr>")
+        + cells("td", r)
+        + "</tr>"
+        for i, r in enumerate(rows)
+    )
     return f"<table>{head}{body}</table>"
 
 
@@ -129,20 +195,45 @@ def _not_checked(conf: Mapping[str, Any]) -> list[str]:
     ]
 
 
+_FOLD_GATES: Final = 10
+"""More gates than this: the passed ones fold away, so what failed and the
+rules not checked stay on the first screen."""
+
+
 def _gates(gates: Sequence[Mapping[str, Any]]) -> list[str]:
-    rows = [
-        [
-            _badge(g["result"]),
-            _e(gate_label(g)),
-            f"<code>{_e(g['metric'])}</code>",
-            _e(fmt(g["value"])),
-            _e(f"{g['op']} {fmt(g['limit'])}"),
-        ]
-        for g in gates
-    ]
+    """The gates, failures first, each with where it was declared."""
+    header = ("result", "gate", "value", "limit", "declared at", "metric")
+
+    def rows(chosen: Sequence[Mapping[str, Any]]) -> str:
+        return _table(
+            header,
+            (
+                [
+                    _badge(g["result"]),
+                    _e(gate_label(g)),
+                    _e(fmt(g["value"])),
+                    _e(f"{g['op']} {fmt(g['limit'])}"),
+                    f"<code>{_e(g.get('source') or '-')}</code>",
+                    f"<code>{_e(g['metric'])}</code>",
+                ]
+                for g in chosen
+            ),
+            "llrrll",
+            row_class=lambda i: f"gate-{_e(chosen[i]['result'])}",
+        )
+
+    ordered = sorted_gates(gates)
+    out = ["<h2 id=gates>Gates</h2>"]
+    passed = [g for g in ordered if g["result"] == "pass"]
+    if len(ordered) <= _FOLD_GATES or not passed:
+        return [*out, rows(ordered)]
+    others = ordered[: len(ordered) - len(passed)]
+    if others:
+        out.append(rows(others))
     return [
-        "<h2>Gates</h2>",
-        _table(("result", "gate", "metric", "value", "limit"), rows, 3),
+        *out,
+        f"<details><summary>{_e(len(passed))} gates passed</summary>"
+        f"{rows(passed)}</details>",
     ]
 
 
@@ -196,10 +287,11 @@ def _codecs(performance: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _harness(harness: Mapping[str, Any] | None) -> list[str]:
+def _harness(summary: Mapping[str, Any]) -> list[str]:
     """The producers' own CPU, loop lag and GC, beside the platform's pacing."""
+    harness = summary["performance"].get("harness")
     if not harness or not harness.get("producers"):
-        return []
+        return [f"<p class=muted>{_e(producers_line(summary))}</p>"]
     rows = [
         [
             _e(name),
@@ -226,7 +318,11 @@ def _harness(harness: Mapping[str, Any] | None) -> list[str]:
         "GC passes / max ms",
         "RSS max MB",
     )
-    return ["<h2>Harness health</h2>", _table(header, rows, 2)]
+    return [
+        "<h2>Harness health</h2>",
+        f"<p class=muted>{_e(producers_line(summary))}</p>",
+        _table(header, rows, 2),
+    ]
 
 
 def _streams(codecs: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -13,9 +13,14 @@ from reports.render.common import (
     failing_rules,
     fmt,
     gate_label,
+    gates_line,
     harness_line,
+    headline_notes,
+    meta_items,
+    producers_line,
     record_line,
     run_line,
+    sorted_gates,
 )
 from reports.render.section import Section, placed
 
@@ -28,26 +33,60 @@ _TAG: Final = re.compile(r"<(?=[A-Za-z/!?])")
 
 
 def render(summary: Mapping[str, Any], sections: Sequence[Section] = ()) -> str:
-    """The whole report as GitHub-flavoured Markdown, with the added ``sections``."""
+    """The whole report as GitHub-flavoured Markdown, with the added ``sections``.
+
+    Its top answers what ran, whether it passed and why not (as the HTML's
+    first screen): verdict, ``N gates, M failed``, the run's metadata, the
+    gates with failures first, the rules not checked, then the sections
+    placed ``top`` (the job's answer), then the detail.
+    """
     lines = [
         f"# streamload report: {summary['verdict'].upper()}",
         "",
-        run_line(summary),
+        " · ".join(
+            [f"**{gates_line(summary['thresholds'])}**", *headline_notes(summary)]
+        ),
+        "",
     ]
     incomplete = record_line(summary)
-    if incomplete:
-        lines += ["", f"**{_TAG.sub('&lt;', incomplete)}**"]
+    if incomplete:  # why the verdict is incomplete, right under it
+        lines += [f"**{_TAG.sub('&lt;', incomplete)}**", ""]
+    lines += [
+        *(f"- {label}: {_inline(text)}" for label, text in meta_items(summary)),
+        "",
+        _inline(run_line(summary)) + _links(summary),
+    ]
+    lines += _gates(summary["thresholds"])
+    lines += _not_checked(summary["conformance"])
     for section in placed(sections, "top"):
         lines += section.markdown
-    lines += _not_checked(summary["conformance"])
-    lines += _gates(summary["thresholds"])
     lines += _accounting(summary["accounting"])
     lines += _codecs(summary["performance"])
+    lines += ["", producers_line(summary)]
     lines += _requests(summary["performance"]["requests"])
     lines += _conformance(summary)
     for section in placed(sections, "end"):
         lines += section.markdown
     return "\n".join(lines) + "\n"
+
+
+def _inline(text: str) -> str:
+    """Text safe on one Markdown line: no live HTML, no line breaks."""
+    return " ".join(_TAG.sub("&lt;", text).split())
+
+
+_LINKS: Final = (("locust", "Locust's report", "{}"), ("records", "records", "{}/"))
+
+
+def _links(summary: Mapping[str, Any]) -> str:
+    """Relative links to the run's files (they resolve beside ``report.md``)."""
+    files = summary.get("files") or {}
+    links = [
+        f"[{text}]({pattern.format(files[key])})"
+        for key, text, pattern in _LINKS
+        if files.get(key)
+    ]
+    return "".join(f" · {link}" for link in links)
 
 
 def _cell(value: object) -> str:
@@ -94,20 +133,20 @@ def _not_checked(conf: Mapping[str, Any]) -> list[str]:
 
 
 def _gates(gates: Sequence[Mapping[str, Any]]) -> list[str]:
-    failed = sum(g["result"] == "fail" for g in gates)
-    lines = ["", "## Gates", "", f"{len(gates)} gates, {failed} failed.", ""]
-    rows = sorted(gates, key=lambda g: {"fail": 0, "pass": 1}.get(g["result"], 2))
+    """Every gate, failures first, each with where it was declared."""
+    lines = ["", "## Gates", ""]
     return lines + _table(
-        ("result", "gate", "metric", "value", "limit"),
+        ("result", "gate", "value", "limit", "declared at", "metric"),
         (
             (
                 g["result"].upper() if g["result"] == "fail" else g["result"],
                 gate_label(g),
-                g["metric"],
                 fmt(g["value"]),
                 f"{g['op']} {fmt(g['limit'])}",
+                g.get("source") or "-",
+                g["metric"],
             )
-            for g in rows
+            for g in sorted_gates(gates)
         ),
     )
 

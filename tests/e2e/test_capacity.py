@@ -107,7 +107,9 @@ def test_the_step_search_stops_one_level_past_the_knee(
     (gate,) = summary(out)["thresholds"]
     assert (gate["name"], gate["value"], gate["result"]) == ("capacity", 5, "pass")
     text = (out / "report.md").read_text()
-    assert text.index("## Capacity") < text.index("## Gates")
+    # the answer: after the verdict, what ran and the gate; before the detail
+    assert text.index("## Gates") < text.index("## Capacity")
+    assert text.index("## Capacity") < text.index("## Accounting")
     assert "**5 concurrent users held every gate.**" in text
     assert "At 6 users these broke: " in text
     assert "<svg" in (out / "report.html").read_text()

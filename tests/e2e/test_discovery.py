@@ -88,7 +88,7 @@ def test_without_conference_sids_the_negative_suite_runs_and_catches_ws_urls(
     unchecked = {e["rule"]: e for e in doc["conformance"]["not_checked_rules"]}
     assert set(unchecked) == {"WS-SID-001", "WS-DIALECT-002", "CB-004"}
     assert unchecked["CB-004"]["fix"].startswith("export SIGNALWIRE_SIGNING_KEY")
-    first_screen = (out / "report.md").read_text().split("## Gates")[0]
+    first_screen = (out / "report.md").read_text().split("## Accounting")[0]
     assert "3 of " in first_screen and "CB-004: needs the key" in first_screen
 
 

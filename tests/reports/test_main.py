@@ -117,6 +117,8 @@ def test_the_runs_profile_sets_the_gates_and_sections(tmp_path: Path) -> None:
     assert (
         "## Codecs side by side" in markdown and "## What failed and when" in markdown
     )
+    # the answer of the job comes before the detail tables
+    assert markdown.index("## Codecs side by side") < markdown.index("## Accounting")
     html = (root / "report.html").read_text()
     assert html.rstrip().endswith("</body></html>") and "Codecs side by side" in html
     junit = (root / "junit.xml").read_text()
@@ -144,3 +146,68 @@ gate = false
         f"{bad}:2: thresholds.\"jitter_ms.p99{{codec=X}}\": 'X' is not a codec"
         in done.stderr
     )
+
+
+def test_what_ran_heads_the_summary_and_every_gate_has_a_source(
+    tmp_path: Path,
+) -> None:
+    """Issue 15: start, target, profile, load, version, commit and tags, from run.json."""
+    root = build_failing(tmp_path / "run")
+    (root / "profile.json").write_text(json.dumps(load_profile("smoke").document()))
+    run_json: dict[str, object] = {
+        "profile": "smoke",
+        "profile_source": "smoke (built-in)",
+        "target": "https://u:secret-x@example.test:8443/api/laml/2010-04-01?x=1",
+        "started_wall": "2026-12-02T10:00:00Z",
+        "version": "9.8.7",
+        "git_commit": None,
+        "tags": {"branch": "main"},
+        "negative": {"state": "off", "why": ""},
+        "events": [],
+    }
+    (root / "run.json").write_text(json.dumps(run_json))
+    (root / "locust.html").write_text("<title>Locust</title>")
+    cli.write_reports(root)
+
+    text = (root / "summary.json").read_text()
+    summary = json.loads(text)
+    assert list(summary)[:11] == [
+        "schema", "verdict", "started_at", "target", "profile", "load",
+        "version", "git_commit", "tags", "files", "run",
+    ]  # fmt: skip
+    assert summary["started_at"] == "2026-12-02T10:00:00Z"
+    assert summary["target"] == "https://example.test:8443/api/laml/2010-04-01"
+    assert "secret-x" not in text and "secret-x" not in (root / "report.md").read_text()
+    assert summary["profile"] == {"name": "smoke", "source": "smoke (built-in)"}
+    assert summary["load"]["users"] == 4 and summary["load"]["duration_s"] == 6.0
+    assert (summary["version"], summary["git_commit"]) == ("9.8.7", None)
+    assert summary["tags"] == {"branch": "main"}
+    assert summary["files"] == {"locust": "locust.html", "records": "records"}
+    sources = {g["name"]: g["source"] for g in summary["thresholds"]}
+    assert sources["latency_ms.p99"] == "smoke (built-in):26"
+    assert sources["conformance"] == "smoke (built-in) [conformance] gate"
+    assert all(sources.values())
+    markdown = (root / "report.md").read_text().splitlines()
+    assert markdown[2].startswith("**") and " gates, " in markdown[2]
+    assert "- Tags: branch=main" in markdown
+    assert "- Target: https://example.test:8443/api/laml/2010-04-01" in markdown
+
+    relaxed = tmp_path / "relaxed.toml"
+    relaxed.write_text('extends = "none"\n[thresholds]\n"loss_ratio" = "<= 1"\n')
+    cli.write_reports(root, str(relaxed))
+    again = json.loads((root / "summary.json").read_text())
+    assert again["profile"]["name"] == "smoke"  # what ran; judged by another
+    assert again["profile"]["judged_by"]["source"] == str(relaxed)
+    assert again["load"]["users"] == 4
+
+
+def test_without_run_json_what_is_not_known_is_null(tmp_path: Path) -> None:
+    root = build_passing(tmp_path)
+    cli.write_reports(root)
+    summary = json.loads((root / "summary.json").read_text())
+    assert summary["started_at"] is None and summary["target"] is None
+    assert summary["tags"] == {} and summary["load"] is None
+    assert summary["version"]  # the streamload that wrote the report
+    html = (root / "report.html").read_text()
+    assert "Started</dt><dd>not recorded" in html
+    assert 'href="locust.html"' not in html  # no Locust report in this run

@@ -165,6 +165,7 @@ def apply_overrides(profile: Profile, flags: Mapping[str, tuple[str, str]]) -> P
                         flag, f"{item!r}: {exc.problem}", exc.fix
                     ) from None
                 doc["thresholds"][name.strip()] = [cond.strip()]
+                doc["sources"][name.strip()] = flag  # not the line it replaced
         elif key in ("fault", "defect"):
             plural = f"{key}s"
             doc["platform"][plural] = [*doc["platform"][plural], *text.splitlines()]

@@ -380,9 +380,30 @@ class Reader:
                 out[key] = f"{self.source}:{line}"
             elif isinstance(recorded.get(key), str):
                 out[key] = str(recorded[key])
+            elif key in own:
+                out[key] = self.source
             else:
-                out[key] = self.source if key in own else base
+                out[key] = self.inherited(doc.get("extends", "default"), key) or base
         return out
+
+    def inherited(self, extends: object, key: str) -> str:
+        """``default (built-in):31``: the built-in, up the ``extends`` chain, whose
+        ``[thresholds]`` declares ``key``, with the line; ``""`` if none does."""
+        name = extends
+        for _ in range(len(BUILTIN)):  # a chain is never longer than the built-ins
+            if not isinstance(name, str) or name not in (self.builtins or {}):
+                return ""
+            text = (self.builtins or {})[name]
+            try:
+                table = tomllib.loads(text)
+            except tomllib.TOMLDecodeError:
+                return ""
+            thresholds = table.get("thresholds")
+            if isinstance(thresholds, Mapping) and key in thresholds:
+                line = Reader(text, "").line_of("thresholds", key)
+                return f"{name} (built-in)" + (f":{line}" if line else "")
+            name = table.get("extends", "default" if name != "default" else "none")
+        return ""
 
     def _base(self, doc: Mapping[str, Any]) -> Json | None:
         """The built-in a document ``extends``: ``default`` unless it says ``"none"``."""

@@ -39,6 +39,14 @@ def test_unknown_flag_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> 
             "--receiver-url: 'ws://x/s' is not a wss:// URL",
         ),
         (["--receiver-listen", "8443"], "--receiver-listen: '8443' is not HOST:PORT"),
+        (
+            ["--tag", "branch"],
+            "--tag 'branch': has no '='; write --tag key=value",
+        ),
+        (
+            ["--tag", "a=1", "--tag", "a=2"],
+            "--tag 'a=2': repeats the key 'a'; give each key once",
+        ),
     ],
 )
 def test_bad_values_name_the_flag_before_anything_starts(
@@ -148,6 +156,44 @@ def test_the_ci_example_calls_real_commands_and_profiles() -> None:
         ns = _parser().parse_args(argv)
         if ns.command == "run":
             load_profile(ns.profile)
+
+
+def test_the_ci_examples_publish_junit_and_the_summary() -> None:
+    """GitHub: junit.xml as a check, report.md as the job summary; GitLab: junit
+    as the test report, the report as artifacts; both tag the run, and every
+    streamload line parses."""
+    import shlex
+
+    import yaml
+
+    from harness.run.cli import _parser
+
+    github = yaml.safe_load((REPO / "examples/ci/github-actions.yml").read_text())
+    for job in github["jobs"].values():
+        steps = job["steps"]
+        junit = [s for s in steps if "action-junit-report" in str(s.get("uses"))]
+        assert junit and junit[0]["with"]["report_paths"].endswith("junit.xml")
+        assert junit[0]["if"] == "always()"
+        assert any("GITHUB_STEP_SUMMARY" in str(s.get("run")) for s in steps)
+    gitlab = yaml.safe_load((REPO / "examples/ci/gitlab-ci.yml").read_text())
+    artifacts = gitlab[".streamload"]["artifacts"]
+    assert artifacts["reports"]["junit"] == "runs/ci/junit.xml"
+    assert artifacts["when"] == "always"
+    assert "runs/ci/report.html" in artifacts["paths"]
+    lines = [
+        line
+        for job in gitlab.values()
+        if isinstance(job, dict)
+        for line in job.get("script", [])
+        if line.startswith("streamload ")
+    ]
+    assert {f"--profile {p}" for p in ("smoke", "nightly")} <= {
+        f"--profile {ns.profile}"
+        for ns in (_parser().parse_args(shlex.split(x)[1:]) for x in lines)
+    }
+    for line in lines:
+        ns = _parser().parse_args(shlex.split(line)[1:])
+        assert ns.out == "runs/ci" and len(ns.tag) == 3
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from harness.io import provenance
 from harness.io.profile_file import load_profile
 from harness.run import runner
 from harness.run.cli import main
@@ -22,7 +24,10 @@ def test_a_platform_that_refuses_its_options_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
-    code = main(["run", "--fault", "no-such-fault=1", "--out", str(out), "--quiet"])
+    code = main(
+        ["run", "--fault", "no-such-fault=1", "--out", str(out), "--quiet"]
+        + ["--tag", "build=42", "--tag", "branch=main"]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith(
@@ -32,6 +37,11 @@ def test_a_platform_that_refuses_its_options_is_a_usage_error(
     assert "no-such-fault" in (out / "logs" / "platform.log").read_text()
     doc = json.loads((out / "run.json").read_text())
     assert doc["profile"] == "default" and doc["target"] == "reference"
+    # what the report's header and summary.json show later (streamload report)
+    assert doc["tags"] == {"build": "42", "branch": "main"}
+    assert doc["version"] == provenance.version()
+    assert doc["git_commit"] == provenance.git_commit()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", doc["started_wall"])
     assert json.loads((out / "profile.json").read_text())["platform"]["faults"] == [
         "no-such-fault=1"
     ]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from reports.render.common import fmt, fmt_ratio, gate_label, run_line
+from reports.render.common import (
+    fmt,
+    fmt_ratio,
+    gate_label,
+    producers_line,
+    run_line,
+)
 
 
 def test_fmt() -> None:
@@ -31,8 +37,10 @@ def test_run_line() -> None:
     summary = {
         "run": {"run_id": "r1", "duration_s": 12.5, "producers": {"receiver": 2}}
     }
-    assert run_line(summary) == "run r1 · 12.5 s · producers: receiver 2"
-    assert run_line({}) == "run (no id) · - s · producers: none"
+    assert run_line(summary) == "run r1 · records span 12.5 s"
+    assert run_line({}) == "run (no id) · records span - s"
+    assert producers_line(summary) == "Records written by 2 receivers."
+    assert producers_line({}) == "Records written by no process."
 
 
 def test_audio_cell_and_harness_line() -> None:

@@ -93,3 +93,61 @@ def test_a_rule_not_checked_is_skipped_with_its_reason_and_fix() -> None:
     assert dialect.get("message") == "applies to the twilio dialect only"
     unknown = cases["WS-SID-001"]  # a summary from before reasons existed
     assert unknown is not None and unknown.get("message") == "not checked in this run"
+
+
+def _gate(result: str, source: str) -> dict[str, object]:
+    return {
+        "name": "loss_ratio",
+        "filter": "codec=PCMU",
+        "result": result,
+        "message": "performance.codecs.PCMU.loss_ratio = 0.1, breaks the limit <= 0.001",
+        "source": source,
+    }
+
+
+def test_run_start_times_properties_and_each_gates_source() -> None:
+    summary: dict[str, object] = {
+        "started_at": "2026-12-02T10:00:00Z",
+        "target": "embedded reference platform",
+        "profile": {"name": "nightly", "source": "nightly (built-in)"},
+        "version": "1.2.3",
+        "git_commit": None,
+        "tags": {"branch": "main"},
+        "run": {"run_id": "r1", "duration_s": 612.5},
+        "conformance": {"results": {}},
+        "thresholds": [
+            _gate("fail", "ci/my.toml:12"),
+            _gate("pass", "nightly (built-in):32"),
+            _gate("fail", "--threshold"),
+        ],
+    }
+    root = ET.fromstring(render(summary))
+    assert root.get("timestamp") == "2026-12-02T10:00:00Z"
+    assert root.get("time") == "612.500"
+    for suite in root.findall("testsuite"):
+        assert suite.get("timestamp") == "2026-12-02T10:00:00Z"
+        assert suite.get("time") == "612.500"
+        props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+        assert props["profile"] == "nightly (built-in)"
+        assert props["version"] == "1.2.3" and props["tag.branch"] == "main"
+        assert "git_commit" not in props  # none outside a checkout
+    own, builtin, flag = root.findall("testsuite")[1].findall("testcase")
+    assert (own.get("file"), own.get("line"), own.get("time")) == (
+        "ci/my.toml",
+        "12",
+        "0",
+    )
+    failure = own.find("failure")
+    assert failure is not None
+    assert "(ci/my.toml:12)" in failure.get("message", "")
+    assert "declared at ci/my.toml:12" in (failure.text or "")
+    assert builtin.get("file") == "harness/core/profiles/nightly.toml"
+    assert builtin.get("line") == "32"
+    assert flag.get("file") is None  # a flag is no file
+    assert "(--threshold)" in (flag.find("failure").get("message", ""))  # type: ignore[union-attr]
+
+
+def test_without_a_start_time_or_span() -> None:
+    summary: dict[str, object] = {"conformance": {"results": {}}, "thresholds": []}
+    root = ET.fromstring(render(summary))
+    assert root.get("timestamp") is None and root.get("time") == "0"

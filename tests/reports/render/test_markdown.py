@@ -14,7 +14,7 @@ def test_a_failing_run(failing_report: Report) -> None:
 
     assert lines[0] == "# streamload report: FAIL"
     assert (
-        "| FAIL | loss [codec=PCMA] | performance.codecs.PCMA.loss_ratio | 0.1 | <= 0.001 |"
+        "| FAIL | loss [codec=PCMA] | 0.1 | <= 0.001 | - | performance.codecs.PCMA.loss_ratio |"
         in lines
     )
     assert "## Accounting" in lines
@@ -49,7 +49,7 @@ def test_audio_lateness_and_per_stream_columns(passing_report: Report) -> None:
     assert "Harness kept up, platform pacing p99 0 ms." in text
 
 
-def test_unchecked_rules_come_before_the_gates_grouped_by_reason(
+def test_unchecked_rules_come_after_the_gates_grouped_by_reason(
     passing_report: Report,
 ) -> None:
     summary = dict(passing_report.summary)
@@ -65,12 +65,14 @@ def test_unchecked_rules_come_before_the_gates_grouped_by_reason(
              "fix": "nothing to fix", "required": False}
         ],
     }  # fmt: skip
-    first_screen = render(summary).split("## Gates")[0].splitlines()
-    assert first_screen[4].startswith("**3 of ")
-    assert first_screen[4].endswith(
+    text = render(summary)
+    assert "· 3 of " in text.splitlines()[2]  # the headline counts them
+    first_screen = text.split("## Gates")[1].split("## Accounting")[0].splitlines()
+    at = next(i for i, line in enumerate(first_screen) if line.startswith("**3 of "))
+    assert first_screen[at].endswith(
         "rules not checked**, 2 of them required (the run fails):"
     )
-    assert first_screen[6:] == [
+    assert first_screen[at + 2 :] == [
         "- **REQUIRED** REST-REJECT-001, REST-REJECT-002: " + reason
         + ". Fix: give --conference-sids.",
         "- WS-DIALECT-002: applies to the twilio dialect only.",

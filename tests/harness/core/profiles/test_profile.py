@@ -15,7 +15,7 @@ from harness.core.profiles.profile import (
     apply_overrides,
     parse_profile,
 )
-from harness.io.profile_file import load_profile
+from harness.io.profile_file import builtin_text, load_profile
 
 
 @pytest.mark.parametrize("name", BUILTIN)
@@ -67,8 +67,14 @@ codecs = { PCMU = 3 }
     assert "jitter_ms.p99{codec=PCMU}" in names and "latency_ms.p99" not in names
     mine = next(g for g in profile.gates() if g.name == "jitter_ms.p99{codec=PCMU}")
     assert mine.source.endswith("mine.toml:8")
-    inherited = next(g for g in profile.gates() if g.name == "setup_ms.p99")
-    assert inherited.source == "smoke (built-in)"
+    # inherited gates name the built-in's line, however far up the chain
+    gates = {g.name: g.source for g in profile.gates()}
+    for name, builtin in (("setup_ms.p99", "smoke"), ("loss_ratio", "default")):
+        lines = builtin_text(builtin).splitlines()
+        line = next(
+            i for i, text in enumerate(lines, 1) if text.startswith(f'"{name}"')
+        )
+        assert gates[name] == f"{builtin} (built-in):{line}"
 
 
 def test_a_missing_file_names_the_builtins(tmp_path: Path) -> None:
@@ -95,6 +101,10 @@ def test_overrides_go_through_the_same_checks_and_name_the_flag() -> None:
     assert profile.matrix.values["codecs"] == ("PCMU", "PCMA")
     assert profile.thresholds["setup_ms.p99"] == ("< 200",)
     assert "latency_ms.p99" not in profile.thresholds
+    # the gate a flag replaced names the flag, not the line it replaced
+    sources = {g.name: g.source for g in profile.gates()}
+    assert sources["setup_ms.p99"] == "--threshold"
+    assert sources["jitter_ms.p99"].startswith("smoke (built-in):")
     assert profile.platform.faults == ("delay=5ms",)
     for flags, message in (
         ({"users": ("--users", "0")}, "--users: 0 is out of range"),
