@@ -438,8 +438,9 @@ class FrameFacts:
             missed[pos[hit]] = False
             self._bursts(log.keys[missed], log.group[missed])
         latency = arr_sorted[hit] - log.sent_ns[pos[hit]]
-        self._reduce("latency_ms", latency, g_sorted[hit])
+        # first: the samples take ``latency`` over (a spill may rewrite it in place)
         self._latency_over_time(arr_sorted[hit], latency, g_sorted[hit])
+        self._reduce("latency_ms", latency, g_sorted[hit])
         del latency
         del key, valid, first_of_key, pos, hit, log  # free before the next sort
 

@@ -40,6 +40,8 @@ _RC: Final[dict[RcKeyType, Any]] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "streamload",
     "font.size": 9,
+    # fewer fallbacks: each is repeated in every text element's style
+    "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial"],
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
@@ -50,15 +52,16 @@ _PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.S)
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
 
 
-def _svg(figure: Figure, *, tight: bool = True) -> str:
-    """Serialise ``figure`` as an ``<svg>`` element fit to inline in HTML
-    (``tight``: cropped to what is drawn, which costs a second layout pass)."""
+def _svg(figure: Figure) -> str:
+    """Serialise ``figure`` as an ``<svg>`` element fit to inline in HTML.
+
+    Not cropped to what is drawn (``bbox_inches="tight"``): that costs a
+    second layout pass, and constrained layout already fills the figure."""
     buffer = io.StringIO()
     with matplotlib.rc_context(_RC):
         figure.savefig(
             buffer,
             format="svg",
-            bbox_inches="tight" if tight else None,
             metadata={"Date": None},
         )
     text = _PROLOGUE.sub("", buffer.getvalue(), count=1)
@@ -475,4 +478,4 @@ def capacity(result: Mapping[str, Any]) -> str | None:
             ax.set_ylim(bottom=0)
         for ax in axes[1]:
             ax.set_xlabel("concurrent streams (users)")
-        return _svg(figure, tight=False)
+        return _svg(figure)
