@@ -239,7 +239,7 @@ def analyse_levels(
             Level(
                 run=part,
                 performance=_performance(
-                    part, sid_codecs[lv], level_codecs[lv], view, audio[lv]
+                    part, sid_codecs[lv], level_codecs[lv], view, audio[lv], plots=False
                 ),
                 frames=int(view.frames.sum()),
                 sent_frames=int(view.sent.sum()),
@@ -295,7 +295,10 @@ def _performance(
     codecs: list[str],
     facts: FrameFacts,
     audio: AudioFacts,
+    *,
+    plots: bool = True,
 ) -> Performance:
+    """``plots``: build the plots' series (a capacity level's are never drawn)."""
     times = _stream_times(run, sid_codec, codecs)
     counts = _stream_counts(run, sid_codec, facts.sids_with_frames)
     n_names = facts.n_names
@@ -325,7 +328,7 @@ def _performance(
         codecs=out,
         tracks=tracks,
         basis=facts.basis(),
-        plots=_plots(run, facts, out, times),
+        plots=_plots(run, facts, out, times) if plots else _NO_PLOTS,
         harness=summarise_harness(run.health, run.histograms, facts.pacing),
         receiver_histograms=summarise_histograms(run.histograms),
     )
@@ -441,7 +444,8 @@ def _plots(
     origin = over_time.origin_ns(run, facts.first_arrival_ns)
     latency: dict[str, tuple[list[float], list[float], list[float]]] = {}
     streams: Line = ([], [])
-    errors_bin_s, errors, harness = 1.0, {}, {}
+    errors_bin_s, errors = 1.0, dict[str, Line]()
+    harness: dict[str, tuple[list[float], list[float], list[float]]] = {}
     if origin is not None:
         shift = ((facts.first_arrival_ns or origin) - origin) / 1e9
         for codec, (xs, p50, p99) in facts.latency_over_time().items():
@@ -477,6 +481,9 @@ def _plots(
             "harness.lag_p99_ms": LAG_P99_SATURATED_NS / NS_PER_MS,
         },
     )
+
+
+_NO_PLOTS: Final = Plots({}, {}, 1.0, {}, ([], []), 1.0, {}, {}, {}, [], {})
 
 
 _LIMITED: Final = ("latency_ms", "jitter_ms", "setup_ms")

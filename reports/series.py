@@ -51,7 +51,8 @@ def bucket_of(values_ns: npt.NDArray[np.integer] | F64) -> I64:
     """Each value's bucket, clipped to ``[0, BUCKETS)``."""
     scaled = np.maximum(np.asarray(values_ns, np.float64), LOW_NS) / LOW_NS
     buckets = np.floor(np.log10(scaled) * PER_DECADE).astype(np.int64)
-    return np.clip(buckets, 0, BUCKETS - 1)
+    clipped: I64 = np.clip(buckets, 0, BUCKETS - 1)
+    return clipped
 
 
 def bucket_value_ns(buckets: I64) -> F64:

@@ -244,8 +244,17 @@ def latency_over_time(plots: Plots) -> str | None:
         handles = []
         for codec, (xs, p50, p99) in plots.latency_over_time.items():
             color = colors.get(codec)
-            ax.plot(xs, p99, color=color, linewidth=1.4)
-            ax.plot(xs, p50, color=color, linewidth=0.8, linestyle="--")
+            dots = "o" if len(xs) < 3 else None  # a line of one point is not drawn
+            ax.plot(xs, p99, color=color, linewidth=1.4, marker=dots, markersize=3)
+            ax.plot(
+                xs,
+                p50,
+                color=color,
+                linewidth=0.8,
+                linestyle="--",
+                marker=dots,
+                markersize=2,
+            )
             handles.append(Line2D([], [], color=color, linewidth=1.4, label=codec))
             values += [*p50, *p99]
         handles += [
@@ -338,7 +347,7 @@ def harness(plots: Plots) -> str | None:
             _gate(lag_ax, lag_limit, f"saturated above {lag_limit:g} ms")
         cpu_ax.set_ylim(0, 105)
         lag_ax.set_ylim(bottom=0)
-        cpu_ax.set_ylabel("event-loop CPU (% of a core)")
+        cpu_ax.set_ylabel("loop CPU (% of a core)")
         lag_ax.set_ylabel("loop lag p99 (ms)")
         lag_ax.set_xlabel(_time_label(0))
         for ax in figure.axes:
@@ -445,7 +454,8 @@ _CAPACITY: Final = (
 def capacity(result: Mapping[str, Any]) -> str | None:
     """Concurrent streams against p99 latency, jitter, setup time and the error
     ratio, one panel each, a point per level (red: it broke a gate), the gates'
-    limits dashed; ``None`` when no level has data."""
+    limits dashed, the answer (held, broke at) dotted; ``None`` when no level
+    has data."""
     levels = [lv for lv in result.get("levels", []) if lv.get("plot")]
     if not levels:
         return None
@@ -453,7 +463,7 @@ def capacity(result: Mapping[str, Any]) -> str | None:
     with matplotlib.rc_context(_RC):
         # a fixed layout: constrained layout and tight cropping cost seconds
         figure = Figure(figsize=(_SIZE[0], 4.4))
-        figure.subplots_adjust(left=0.09, right=0.98, top=0.94, bottom=0.1)
+        figure.subplots_adjust(left=0.09, right=0.98, top=0.89, bottom=0.1)
         figure.subplots_adjust(hspace=0.3, wspace=0.25)
         axes = figure.subplots(2, 2, sharex=True)
         for ax, (key, label) in zip(axes.flat, _CAPACITY, strict=True):
@@ -474,8 +484,29 @@ def capacity(result: Mapping[str, Any]) -> str | None:
                         )
             if key in limits:
                 ax.axhline(limits[key], color="tab:red", linestyle="--", linewidth=1)
+            _answer(ax, result)
             ax.set_title(label, fontsize=9)
             ax.set_ylim(bottom=0)
         for ax in axes[1]:
             ax.set_xlabel("concurrent streams (users)")
+        answer = [
+            f"{name} {result[key]} users"
+            for key, name in (("largest_held", "held"), ("first_broken", "broke at"))
+            if result.get(key) is not None
+        ]
+        if answer:
+            figure.suptitle(
+                "; ".join(answer) + " (dotted); gates dashed",
+                fontsize=8.5,
+                y=0.99,
+                va="top",
+            )
         return _svg(figure)
+
+
+def _answer(ax: Axes, result: Mapping[str, Any]) -> None:
+    """The search's answer as dotted verticals: the largest level that held
+    (green) and the least that broke for good (red)."""
+    for key, color in (("largest_held", "tab:green"), ("first_broken", "tab:red")):
+        if result.get(key) is not None:
+            ax.axvline(result[key], color=color, linestyle=":", linewidth=1.2)

@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from reports.capacity import knee
 from reports.load import load_run
 from reports.render import html
-from reports.render.plots import Figured, figures, harness, latency_percentiles
+from reports.render.plots import (
+    Figured,
+    capacity,
+    figures,
+    harness,
+    latency_percentiles,
+)
 from reports.summary import Report, build_report
 from tests.reports.helpers import DEFAULT_THRESHOLDS, MS, T0, RunBuilder
 
@@ -176,3 +183,20 @@ def test_a_long_run_stays_small(tmp_path: Path) -> None:
     assert len(plots.streams_over_time[0]) <= 600
     total = sum(len(f.svg or "") for f in figures(plots))
     assert total < 400_000
+
+
+def test_the_capacity_curve_marks_the_answer_and_the_gates() -> None:
+    levels = [
+        {
+            "users": users,
+            "result": result,
+            "failed": [{"name": "latency_ms.p99"}] if result == "fail" else [],
+            "plot": {"latency_ms.p99": p99, "requests.error_ratio": 0.0},
+        }
+        for users, p99, result in ((10, 20, "pass"), (20, 40, "pass"), (30, 90, "fail"))
+    ]
+    result = {**knee(levels, 1), "limits": {"latency_ms.p99": 50}}
+    svg = capacity(result)
+    assert svg is not None
+    assert ">held 20 users; broke at 30 users (dotted); gates dashed</text>" in svg
+    assert capacity({"levels": [{"users": 5, "result": "no-data"}]}) is None
