@@ -47,7 +47,6 @@ __all__ = [
 UNKNOWN: Final = "unknown"
 """Codec or track name when no record says which."""
 
-_MAX_RATE_BINS: Final = 1000
 _CDF_POINTS: Final = tuple(
     sorted(
         {
@@ -379,17 +378,14 @@ class FrameFacts:
         self.sids_with_frames = sorted(s for s in set(sid_names[used]) if s)
         """Stream sids that delivered at least one frame, sorted."""
 
-        # Frames per second over time, per codec, on bins from the run's first frame.
+        # Transit latency over time: counts per (timeline codec, time bin, log
+        # bucket), on bins from the run's first frame.
         t0, end = self._first_arrival or 0, self._last_arrival or 0
         seen = pieces.rows["frames"] > 0
         duration_s = (end - t0) / 1e9 if seen else 0.0
-        self.rate_bin_s = float(max(1, math.ceil(duration_s / _MAX_RATE_BINS)))
-        self._t0, self._bin_ns = t0, int(self.rate_bin_s * 1e9)
+        self._t0 = t0
         self.first_arrival_ns = t0 if seen else None
         """The first frame's arrival: where the time bins start."""
-        self._n_bins = (end - t0) // self._bin_ns + 1 if seen else 0
-        self.rate_counts = np.zeros((len(codecs), self._n_bins), np.int64)
-        # Transit latency over time: counts per (timeline codec, bin, log bucket).
         self.time_bin_s = float(max(1, math.ceil(duration_s / MAX_POINTS)))
         self._time_bin_ns = int(self.time_bin_s * 1e9)
         self._time_bins = (end - t0) // self._time_bin_ns + 1 if seen else 0
@@ -399,7 +395,7 @@ class FrameFacts:
 
     def _piece(self, piece: Piece) -> None:
         """Add the frames and send log of one piece of tracks to the totals."""
-        n_names, n = self.n_names, self.n_groups
+        n = self.n_groups
         frames, sent = piece.frames, piece.sent
         track, chunk, arrival = frames["track"], frames["chunk"], frames["arrival_ns"]
         self.span = span = (
@@ -459,13 +455,6 @@ class FrameFacts:
         del order, track
         self._walk(same, arr_sorted, ch_sorted, g_sorted)
         del same, arr_sorted, ch_sorted, g_sorted
-
-        if self._n_bins:
-            bins = (arrival - self._t0) // self._bin_ns
-            self.rate_counts += np.bincount(
-                (group // n_names) * self._n_bins + bins,
-                minlength=len(self.codecs) * self._n_bins,
-            ).reshape(len(self.codecs), self._n_bins)
 
     def _latency_over_time(self, arrival: I64, latency: I64, group: Codes) -> None:
         """Count each matched frame's transit in its codec's time bin and bucket."""
@@ -733,11 +722,6 @@ class FrameFacts:
             np.maximum(merged(self._gap_bursts[1], "max"), 0),
         )
         view.longest_burst = np.maximum(view.longest_burst, 0)
-        view.rate_counts = np.stack(
-            [self.rate_counts[k].sum(axis=0) for k in map(list, sources)]
-            if len(codecs)
-            else [],
-        ).reshape(len(codecs), self.rate_counts.shape[1])
         view.has_log = bool(view.sent.sum())
         if level is not None:  # the timeline is the whole run's
             view.latency_counts = np.zeros(0, np.int64)
@@ -864,16 +848,6 @@ class FrameFacts:
                 "bytes_per_s": _per_s(float(self.bytes[part].sum()), active_s),
                 "realtime_factor": _per_s(unique * FRAME_NS / 1e9, active_s),
             },
-        }
-
-    def rates(self) -> dict[str, tuple[list[float], list[float]]]:
-        """Codec -> (bin start in s from the first frame, frames per second)."""
-        n_bins = self.rate_counts.shape[1]
-        starts = [i * self.rate_bin_s for i in range(n_bins)]
-        return {
-            codec: (starts, (row / self.rate_bin_s).round(3).tolist())
-            for codec, row in zip(self.codecs, self.rate_counts, strict=True)
-            if row.sum()
         }
 
 

@@ -120,6 +120,11 @@ _NINES: Final = (
     (1e5, "99.999%"),
 )
 """Ticks of the percentile axis: ``1/(1-p)`` and its label."""
+_PALETTE: Final = (
+    "tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
+    "tab:olive", "tab:cyan", "tab:gray",
+)  # fmt: skip
+"""Line colors; red is kept for gates and failures."""
 _MAX_LINES: Final = 6
 """Per-track lines are drawn only when codec and track lines stay within this."""
 _LOG_Y_SPREAD: Final = 30.0
@@ -132,7 +137,7 @@ def _colors(plots: Plots) -> dict[str, str]:
         {*plots.latency_percentiles, *plots.latency_over_time, *plots.codec_bars}
         | set(plots.setup_counts)
     )
-    return {name: f"C{i % 10}" for i, name in enumerate(names)}
+    return {name: _PALETTE[i % len(_PALETTE)] for i, name in enumerate(names)}
 
 
 def _gate(ax: Axes, value: float, label: str, *, x: float | None = None) -> None:
@@ -334,7 +339,7 @@ def harness(plots: Plots) -> str | None:
         figure = _figure(height=4.0, rows=2)
         cpu_ax, lag_ax = figure.axes
         for i, (producer, (xs, cpu, lag)) in enumerate(plots.harness_over_time.items()):
-            color = f"C{i % 10}"
+            color = _PALETTE[i % len(_PALETTE)]
             cpu_ax.plot(
                 xs, [100 * c for c in cpu], color=color, linewidth=1, label=producer
             )

@@ -57,10 +57,10 @@ def test_nothing_failed_nothing_to_draw(tmp_path: Path) -> None:
 def test_harness_health_per_producer_cut_to_600_points(tmp_path: Path) -> None:
     build = RunBuilder(tmp_path)
     for s in range(1, 1201):
-        lag = 50 * MS if s == 700 else MS
+        lag_ns = 50 * MS if s == 700 else MS
         build.receiver.add(
             "health",
-            ("receiver-0", "receiver", T0 + s * S, S, S // 2, S // 4, 10, lag, lag,
+            ("receiver-0", "receiver", T0 + s * S, S, S // 2, S // 4, 10, lag_ns, lag_ns,
              0, 0, 0, 1),
         )  # fmt: skip
     run = load_run(build.write())
