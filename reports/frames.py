@@ -30,6 +30,7 @@ from harness.core.errors import HarnessError
 from reports.load import Run
 from reports.partition import Limits, Piece, Pieces
 from reports.samples import SamplePool, Samples, quantiles_of, summarise
+from reports.series import BUCKETS, MAX_POINTS, bucket_of, histogram_quantiles
 from reports.stats import NS_PER_MS, distribution, ratio
 
 
@@ -46,10 +47,21 @@ __all__ = [
 UNKNOWN: Final = "unknown"
 """Codec or track name when no record says which."""
 
-_MAX_RATE_BINS: Final = 1000
 _CDF_POINTS: Final = tuple(
-    sorted({*np.linspace(0.0, 1.0, 101).round(4).tolist(), 0.995, 0.999, 0.9999})
+    sorted(
+        {
+            *(1 - 10 ** -np.linspace(0.0, 5.0, 101)).round(7).tolist(),
+            0.5,
+            0.9,
+            0.99,
+            0.999,
+            0.9999,
+            0.99999,
+        }
+    )
 )
+"""Percentiles of the latency plot, evenly spread in "nines" (``1/(1-p)`` on a
+log axis, HdrHistogram style) from p0 to p99.999."""
 _DISTRIBUTIONS: Final = (
     "latency_ms",
     "lateness_ms",
@@ -171,6 +183,14 @@ class FrameFacts:
         )
         """Codec -> level (a capacity level's window; -1: none); see :meth:`level`."""
         self._by_level = levels is not None
+        self.timeline_codecs = views[0][0] if views else codecs
+        """The codecs of the latency timeline: the whole run's."""
+        self._timeline_codec = np.arange(len(codecs), dtype=np.int64)
+        """Codec -> its timeline codec (-1: none); with views, the first view's."""
+        if views:
+            self._timeline_codec[:] = -1
+            for c, sources in enumerate(views[0][1]):
+                self._timeline_codec[sources] = c
         hosts = run.producers["host"]
         self.one_host = int(hosts[hosts != ""].nunique()) <= 1
         self.dists: dict[str, list[Json]] = {}
@@ -178,6 +198,9 @@ class FrameFacts:
         self.codec_dists: dict[str, list[Json]] = {}
         """Metric -> distribution per codec."""
         self.cdf: dict[str, tuple[list[float], list[float]]] = {}
+        """Codec -> latency (ms) at each of its percentiles, and the percentiles."""
+        self.track_cdf: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+        """Codec -> track -> the same, for codecs with frames on several tracks."""
         platform = run.platform_streams
         rows = platform[platform["first_due_ns"] > 0].drop_duplicates("stream_sid")
         self.has_schedule = bool(len(rows))
@@ -355,18 +378,24 @@ class FrameFacts:
         self.sids_with_frames = sorted(s for s in set(sid_names[used]) if s)
         """Stream sids that delivered at least one frame, sorted."""
 
-        # Frames per second over time, per codec, on bins from the run's first frame.
+        # Transit latency over time: counts per (timeline codec, time bin, log
+        # bucket), on bins from the run's first frame.
         t0, end = self._first_arrival or 0, self._last_arrival or 0
         seen = pieces.rows["frames"] > 0
         duration_s = (end - t0) / 1e9 if seen else 0.0
-        self.rate_bin_s = float(max(1, math.ceil(duration_s / _MAX_RATE_BINS)))
-        self._t0, self._bin_ns = t0, int(self.rate_bin_s * 1e9)
-        self._n_bins = (end - t0) // self._bin_ns + 1 if seen else 0
-        self.rate_counts = np.zeros((len(codecs), self._n_bins), np.int64)
+        self._t0 = t0
+        self.first_arrival_ns = t0 if seen else None
+        """The first frame's arrival: where the time bins start."""
+        self.time_bin_s = float(max(1, math.ceil(duration_s / MAX_POINTS)))
+        self._time_bin_ns = int(self.time_bin_s * 1e9)
+        self._time_bins = (end - t0) // self._time_bin_ns + 1 if seen else 0
+        self.latency_counts = np.zeros(
+            len(self.timeline_codecs) * self._time_bins * BUCKETS, np.int64
+        )
 
     def _piece(self, piece: Piece) -> None:
         """Add the frames and send log of one piece of tracks to the totals."""
-        n_names, n = self.n_names, self.n_groups
+        n = self.n_groups
         frames, sent = piece.frames, piece.sent
         track, chunk, arrival = frames["track"], frames["chunk"], frames["arrival_ns"]
         self.span = span = (
@@ -404,9 +433,11 @@ class FrameFacts:
             missed = np.ones(len(log.keys), bool)
             missed[pos[hit]] = False
             self._bursts(log.keys[missed], log.group[missed])
-        self._reduce(
-            "latency_ms", arr_sorted[hit] - log.sent_ns[pos[hit]], g_sorted[hit]
-        )
+        latency = arr_sorted[hit] - log.sent_ns[pos[hit]]
+        # first: the samples take ``latency`` over (a spill may rewrite it in place)
+        self._latency_over_time(arr_sorted[hit], latency, g_sorted[hit])
+        self._reduce("latency_ms", latency, g_sorted[hit])
+        del latency
         del key, valid, first_of_key, pos, hit, log  # free before the next sort
 
         # Arrival order per track: interarrival, reordering, relative transit.
@@ -425,12 +456,38 @@ class FrameFacts:
         self._walk(same, arr_sorted, ch_sorted, g_sorted)
         del same, arr_sorted, ch_sorted, g_sorted
 
-        if self._n_bins:
-            bins = (arrival - self._t0) // self._bin_ns
-            self.rate_counts += np.bincount(
-                (group // n_names) * self._n_bins + bins,
-                minlength=len(self.codecs) * self._n_bins,
-            ).reshape(len(self.codecs), self._n_bins)
+    def _latency_over_time(self, arrival: I64, latency: I64, group: Codes) -> None:
+        """Count each matched frame's transit in its codec's time bin and bucket."""
+        if not len(latency) or not self._time_bins:
+            return
+        codec = self._timeline_codec[group // self.n_names]
+        bins = (arrival - self._t0) // self._time_bin_ns
+        flat = (codec * self._time_bins + bins) * BUCKETS + bucket_of(latency)
+        self.latency_counts += np.bincount(
+            flat[codec >= 0], minlength=self.latency_counts.size
+        )
+
+    def latency_over_time(
+        self,
+    ) -> dict[str, tuple[list[float], list[float], list[float]]]:
+        """Codec -> (bin start in s from the first frame, p50 ms, p99 ms), the bins
+        with a matched frame only; empty for a capacity level's view."""
+        if not self.latency_counts.size:
+            return {}
+        n_codecs = len(self.timeline_codecs)
+        counts = self.latency_counts.reshape(n_codecs, self._time_bins, BUCKETS)
+        out: dict[str, tuple[list[float], list[float], list[float]]] = {}
+        for c, codec in enumerate(self.timeline_codecs):
+            present = np.flatnonzero(counts[c].sum(axis=1))
+            if not len(present):
+                continue
+            qs = histogram_quantiles(counts[c][present], (0.5, 0.99)) / NS_PER_MS
+            out[codec] = (
+                (present * self.time_bin_s).tolist(),
+                qs[:, 0].round(3).tolist(),
+                qs[:, 1].round(3).tolist(),
+            )
+        return out
 
     def _narrow(self, codes: I64) -> Codes:
         """Group codes in the smallest integer type that holds them."""
@@ -607,11 +664,14 @@ class FrameFacts:
                 else:
                     codec_dists.append(summarise([samples[g] for g in present]))
                 if name == "latency_ms" and present:
-                    points = quantiles_of([samples[g] for g in present], _CDF_POINTS)
-                    self.cdf[codec] = (
-                        [v / NS_PER_MS for v in points],
-                        list(_CDF_POINTS),
-                    )
+                    self.cdf[codec] = _percentile_line([samples[g] for g in present])
+                    if len(present) > 1:
+                        self.track_cdf[codec] = {
+                            self.track_names[g % n_names]: _percentile_line(
+                                [samples[g]]
+                            )
+                            for g in present
+                        }
             self.dists[name] = dists
             self.codec_dists[name] = codec_dists
 
@@ -662,12 +722,9 @@ class FrameFacts:
             np.maximum(merged(self._gap_bursts[1], "max"), 0),
         )
         view.longest_burst = np.maximum(view.longest_burst, 0)
-        view.rate_counts = np.stack(
-            [self.rate_counts[k].sum(axis=0) for k in map(list, sources)]
-            if len(codecs)
-            else [],
-        ).reshape(len(codecs), self.rate_counts.shape[1])
         view.has_log = bool(view.sent.sum())
+        if level is not None:  # the timeline is the whole run's
+            view.latency_counts = np.zeros(0, np.int64)
         view.pacing = summarise(
             [
                 self._pacing
@@ -693,6 +750,7 @@ class FrameFacts:
         n_names, codecs = self.n_names, view.codecs
         empty = distribution(np.zeros(0, np.int64))
         view.dists, view.codec_dists, view.cdf = {}, {}, {}
+        view.track_cdf = {}
         for name in _DISTRIBUTIONS:
             held = [
                 [
@@ -712,12 +770,14 @@ class FrameFacts:
                 else:
                     codec_dists.append(summarise([x for g in present for x in held[g]]))
                 if name == "latency_ms" and present and level is None:
-                    parts = [x for g in present for x in held[g]]
-                    points = quantiles_of(parts, _CDF_POINTS)
-                    view.cdf[codec] = (
-                        [v / NS_PER_MS for v in points],
-                        list(_CDF_POINTS),
+                    view.cdf[codec] = _percentile_line(
+                        [x for g in present for x in held[g]]
                     )
+                    if len(present) > 1:
+                        view.track_cdf[codec] = {
+                            self.track_names[g % n_names]: _percentile_line(held[g])
+                            for g in present
+                        }
             view.dists[name] = dists
             view.codec_dists[name] = codec_dists
 
@@ -790,15 +850,14 @@ class FrameFacts:
             },
         }
 
-    def rates(self) -> dict[str, tuple[list[float], list[float]]]:
-        """Codec -> (bin start in s from the first frame, frames per second)."""
-        n_bins = self.rate_counts.shape[1]
-        starts = [i * self.rate_bin_s for i in range(n_bins)]
-        return {
-            codec: (starts, (row / self.rate_bin_s).round(3).tolist())
-            for codec, row in zip(self.codecs, self.rate_counts, strict=True)
-            if row.sum()
-        }
+
+def _percentile_line(parts: list[Samples]) -> tuple[list[float], list[float]]:
+    """Latency (ms) at each of :data:`_CDF_POINTS` the values can tell apart
+    (up to ``1 - 1/n`` of ``n`` values: beyond, the line is only the max), and
+    those percentiles."""
+    n = sum(p.count for p in parts)
+    qs = [q for q in _CDF_POINTS if q <= 1 - 1 / n] or [0.0]
+    return [v / NS_PER_MS for v in quantiles_of(parts, qs)], qs
 
 
 def _per_s(amount: float, span_s: float) -> float | None:

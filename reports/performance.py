@@ -38,13 +38,15 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from harness.core.codecs import FRAME_NS, ByteOrder
+from harness.core.health import CPU_SATURATED, LAG_P99_SATURATED_NS
+from reports import over_time
 from reports.audio import AudioFacts
 from reports.frames import UNKNOWN, FrameFacts, View
 from reports.health import summarise_harness
@@ -59,6 +61,7 @@ __all__ = [
     "Plots",
     "analyse",
     "analyse_levels",
+    "plot_limits",
     "stream_codecs",
 ]
 
@@ -70,19 +73,43 @@ Json = dict[str, Any]
 I64 = npt.NDArray[np.int64]
 
 
+Line = tuple[list[float], list[float]]
+"""A line's xs and ys."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Plots:
-    """Downsampled series for the HTML plots (never the raw frames)."""
+    """Downsampled series for the HTML plots (never the raw frames).
 
-    latency_cdf: dict[str, tuple[list[float], list[float]]]
-    """Codec -> (latency ms at each quantile, quantile)."""
-    rate_bin_s: float
-    """Width of one bin of :attr:`frames_per_second`, in seconds."""
-    frames_per_second: dict[str, tuple[list[float], list[float]]]
-    """Codec -> (bin start in seconds from the first frame, frames per second)."""
+    Times are seconds from the run's first request (else its first frame), as
+    in "What failed and when"; every time series has at most
+    :data:`reports.series.MAX_POINTS` points.
+    """
+
+    latency_percentiles: dict[str, Line]
+    """Codec -> (transit latency ms at each percentile, the percentile 0..1)."""
+    track_percentiles: dict[str, dict[str, Line]]
+    """Codec -> track -> the same, for codecs with frames on several tracks."""
+    time_bin_s: float
+    """Width of one bin of :attr:`latency_over_time`, in seconds."""
+    latency_over_time: dict[str, tuple[list[float], list[float], list[float]]]
+    """Codec -> (bin start s, p50 ms, p99 ms) of the frames that arrived in it."""
+    streams_over_time: Line
+    """(s, streams live at a receiver), as a step that holds until the next x."""
+    errors_bin_s: float
+    errors_over_time: dict[str, Line]
+    """What (failed start requests, ...) -> (bin start s, count in the bin)."""
+    harness_over_time: dict[str, tuple[list[float], list[float], list[float]]]
+    """Producer -> (s, event-loop CPU share of a core, loop lag p99 ms)."""
+    codec_bars: dict[str, dict[str, float | None]]
+    """Codec -> ``latency_ms.p50``/``.p99``, ``jitter_ms.p50``/``.p99``, ``loss_ratio``."""
     setup_edges_ms: list[float]
     setup_counts: dict[str, list[int]]
     """Codec -> streams per setup-latency bin (edges shared by all codecs)."""
+    limits: dict[str, float] = dataclasses.field(default_factory=dict)
+    """The tightest upper gate per plotted metric (``latency_ms.p99``,
+    ``loss_ratio``, ...; see :func:`plot_limits`), and the harness's own
+    saturation limits (``harness.loop_cpu``, ``harness.lag_p99_ms``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,7 +239,7 @@ def analyse_levels(
             Level(
                 run=part,
                 performance=_performance(
-                    part, sid_codecs[lv], level_codecs[lv], view, audio[lv]
+                    part, sid_codecs[lv], level_codecs[lv], view, audio[lv], plots=False
                 ),
                 frames=int(view.frames.sum()),
                 sent_frames=int(view.sent.sum()),
@@ -268,7 +295,10 @@ def _performance(
     codecs: list[str],
     facts: FrameFacts,
     audio: AudioFacts,
+    *,
+    plots: bool = True,
 ) -> Performance:
+    """``plots``: build the plots' series (a capacity level's are never drawn)."""
     times = _stream_times(run, sid_codec, codecs)
     counts = _stream_counts(run, sid_codec, facts.sids_with_frames)
     n_names = facts.n_names
@@ -298,12 +328,7 @@ def _performance(
         codecs=out,
         tracks=tracks,
         basis=facts.basis(),
-        plots=Plots(
-            latency_cdf=facts.cdf,
-            rate_bin_s=facts.rate_bin_s,
-            frames_per_second=facts.rates(),
-            **_setup_hist(times),
-        ),
+        plots=_plots(run, facts, out, times) if plots else _NO_PLOTS,
         harness=summarise_harness(run.health, run.histograms, facts.pacing),
         receiver_histograms=summarise_histograms(run.histograms),
     )
@@ -407,6 +432,87 @@ def _stream_counts(
     sids = sids[sids != ""]
     codecs = pd.Series(sids, index=sids).map(sid_codec).fillna(UNKNOWN)
     return {str(k): int(v) for k, v in codecs.value_counts().items()}
+
+
+def _plots(
+    run: Run,
+    facts: FrameFacts,
+    codecs: dict[str, Json],
+    times: dict[str, dict[str, npt.NDArray[Any]]],
+) -> Plots:
+    """The plots' series; times from the run's first request (else first frame)."""
+    origin = over_time.origin_ns(run, facts.first_arrival_ns)
+    latency: dict[str, tuple[list[float], list[float], list[float]]] = {}
+    streams: Line = ([], [])
+    errors_bin_s, errors = 1.0, dict[str, Line]()
+    harness: dict[str, tuple[list[float], list[float], list[float]]] = {}
+    if origin is not None:
+        shift = ((facts.first_arrival_ns or origin) - origin) / 1e9
+        for codec, (xs, p50, p99) in facts.latency_over_time().items():
+            latency[codec] = ([round(x + shift, 3) for x in xs], p50, p99)
+        streams = over_time.streams_live(run, origin)
+        end_s = max([0.0, *streams[0], *(xs[-1] for xs, _, _ in latency.values())])
+        errors_bin_s, errors = over_time.errors(run, origin, end_s)
+        harness = over_time.harness(run.health, origin)
+    bars = {
+        codec: {
+            "latency_ms.p50": entry["latency_ms"]["p50"],
+            "latency_ms.p99": entry["latency_ms"]["p99"],
+            "jitter_ms.p50": entry["jitter_ms"]["p50"],
+            "jitter_ms.p99": entry["jitter_ms"]["p99"],
+            "loss_ratio": entry["loss_ratio"],
+        }
+        for codec, entry in codecs.items()
+        if entry.get("frames") or entry.get("frames_sent")
+    }
+    return Plots(
+        latency_percentiles=facts.cdf,
+        track_percentiles=facts.track_cdf,
+        time_bin_s=facts.time_bin_s,
+        latency_over_time=latency,
+        streams_over_time=streams,
+        errors_bin_s=errors_bin_s,
+        errors_over_time=errors,
+        harness_over_time=harness,
+        codec_bars=bars,
+        **_setup_hist(times),
+        limits={
+            "harness.loop_cpu": CPU_SATURATED,
+            "harness.lag_p99_ms": LAG_P99_SATURATED_NS / NS_PER_MS,
+        },
+    )
+
+
+_NO_PLOTS: Final = Plots({}, {}, 1.0, {}, ([], []), 1.0, {}, {}, {}, [], {})
+
+
+_LIMITED: Final = ("latency_ms", "jitter_ms", "setup_ms")
+
+
+def plot_limits(gates: list[Json]) -> dict[str, float]:
+    """The tightest upper limit (``<``, ``<=``) of the gates on each plotted
+    per-codec metric: ``latency_ms.p99``, ``jitter_ms.p50``, ``setup_ms.p99``,
+    ``loss_ratio``..., from ``performance.codecs.*`` and ``performance.tracks.*``.
+    """
+    out: dict[str, float] = {}
+    for gate in gates:
+        parts = str(gate.get("metric", "")).split(".")
+        limit = gate.get("limit")
+        if (
+            len(parts) < 4
+            or parts[:2] not in (["performance", "codecs"], ["performance", "tracks"])
+            or gate.get("op") not in ("<", "<=")
+            or not isinstance(limit, int | float)
+        ):
+            continue
+        if parts[-2] in _LIMITED:
+            key = ".".join(parts[-2:])
+        elif parts[-1] == "loss_ratio":
+            key = "loss_ratio"
+        else:
+            continue
+        out[key] = min(out.get(key, float(limit)), float(limit))
+    return out
 
 
 def _setup_hist(times: dict[str, dict[str, npt.NDArray[Any]]]) -> Json:

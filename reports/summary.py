@@ -25,7 +25,7 @@ from reports.conformance import summarise_conformance
 from reports.gates import Threshold, evaluate, verdict
 from reports.join import joined_checks
 from reports.load import Parts, Run
-from reports.performance import Performance, Plots, analyse
+from reports.performance import Performance, Plots, analyse, plot_limits
 from reports.rest import summarise_requests
 
 
@@ -85,7 +85,9 @@ def build_report(
     gates = evaluate(summary, thresholds)
     summary["thresholds"] = gates
     summary["verdict"] = verdict(gates)
-    return Report(summary=summary, plots=performance.plots)
+    plots = performance.plots
+    limits = {**plots.limits, **plot_limits(gates)}  # the gates drawn on the plots
+    return Report(summary=summary, plots=dataclasses.replace(plots, limits=limits))
 
 
 def _run_info(run: Run) -> Json:

@@ -379,19 +379,24 @@ def _histograms(by_codec: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list
 
 
 def _plots(plots: Plots | None) -> list[str]:
+    """Every plot as inline SVG; one without data is a one-line "not shown" note."""
     if plots is None:
         return []
-    figures = (
-        ("Transit latency CDF per codec", svg.latency_cdf(plots)),
-        ("Frames received per second", svg.frames_per_second(plots)),
-        ("Setup latency", svg.setup_histogram(plots)),
-    )
-    items = [
-        f"<figure><figcaption>{_e(title)}</figcaption>"
-        f"{image if image else '<p class=muted>No data.</p>'}</figure>"
-        for title, image in figures
+    items = []
+    notes = []
+    for figure in svg.figures(plots):
+        if figure.svg is None:
+            notes.append(f"<li>{_e(figure.title)}: not shown: {_e(figure.why)}.</li>")
+        else:
+            items.append(
+                f"<figure><figcaption>{_e(figure.title)}</figcaption>"
+                f"{figure.svg}</figure>"
+            )
+    return [
+        "<h2>Plots</h2>",
+        *([f"<div class=plots>{''.join(items)}</div>"] if items else []),
+        *([f"<ul class=muted>{''.join(notes)}</ul>"] if notes else []),
     ]
-    return ["<h2>Plots</h2>", f"<div class=plots>{''.join(items)}</div>"]
 
 
 def _tracks(tracks: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[str]:

@@ -213,8 +213,9 @@ def test_a_run_with_no_media_has_no_codecs(tmp_path: Path) -> None:
     assert performance.codecs == {}
     assert performance.tracks == {}
     assert performance.basis == {"loss": None, "latency": None}
-    assert performance.plots.latency_cdf == {}
-    assert performance.plots.frames_per_second == {}
+    assert performance.plots.latency_percentiles == {}
+    assert performance.plots.latency_over_time == {}
+    assert performance.plots.codec_bars == {}
     assert performance.plots.setup_counts == {}
 
 
@@ -223,12 +224,15 @@ def test_plot_series_are_downsampled(tmp_path: Path) -> None:
     build.good_stream("MZ1", "req-1")
     plots = analyse(load_run(build.write())).plots
 
-    xs, qs = plots.latency_cdf["PCMU"]
-    assert len(xs) == len(qs) < 120
-    assert qs[0] == 0.0 and qs[-1] == 1.0 and xs[0] == 1.0
-    starts, rates = plots.frames_per_second["PCMU"]
-    assert plots.rate_bin_s == 1.0
-    assert starts == [0.0] and rates == [50.0]
+    ms, qs = plots.latency_percentiles["PCMU"]
+    assert len(ms) == len(qs) < 120
+    # 50 frames tell percentiles apart up to 1 - 1/50 (beyond: the max alone)
+    assert qs[0] == 0.0 and 0.97 < qs[-1] <= 0.98 and ms[0] == 1.0
+    assert plots.time_bin_s == 1.0
+    starts, p50, p99 = plots.latency_over_time["PCMU"]
+    # from the first request (T0) to the first frame's second; 1 ms in its bucket
+    assert starts == [0.121] and p50 == p99 and abs(p99[0] - 1.0) < 0.03
+    assert plots.codec_bars["PCMU"]["latency_ms.p99"] == 1.0
     assert sum(plots.setup_counts["PCMU"]) == 1
     assert len(plots.setup_edges_ms) == 31
 

@@ -58,7 +58,7 @@ def test_values_and_tables(failing_report: Report) -> None:
     assert '<span class="badge fail" id=verdict>FAIL</span>' in text
     assert "<code>performance.codecs.PCMA.loss_ratio</code>" in text
     assert "<code>WS-MEDIA-003</code>" in text
-    assert "Transit latency CDF per codec" in text
+    assert "Transit latency by percentile" in text
     assert "Media per codec and track" in text
 
 
