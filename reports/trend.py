@@ -384,7 +384,7 @@ def _plot(series: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> str:
         ax.set_xticks(xs, [r["name"][-18:] for r in runs], rotation=30, ha="right")
         if banded or hot:
             ax.legend(loc="upper left", fontsize=7)
-        return _svg(figure, tight=False)
+        return _svg(figure)
 
 
 _CSS: Final = (
