@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 
 from harness.core.errors import ConfigError
 from harness.core.exits import EXIT_FAIL, EXIT_PASS, EXIT_USAGE
+from harness.core.trend import at_path
 from reports.inputs import need, read_json
 
 
@@ -105,14 +106,6 @@ _RUN_METRICS: Final[tuple[tuple[str, str, Better, float], ...]] = (
 """Whole-run metrics compared: (label, summary path, better, floor)."""
 
 
-def _get(node: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -124,7 +117,7 @@ def _samples(entry: Any, path: str) -> int | None:
     head, _, stat = path.rpartition(".")
     if stat not in _MIN_SAMPLES:
         return None
-    count = _get(entry, f"{head}.count")
+    count = at_path(entry, f"{head}.count")
     return int(count) if isinstance(count, int) else 0
 
 
@@ -188,14 +181,14 @@ def compare_runs(
 ) -> Json:
     """Every compared metric of two summaries, and the regressions among them."""
     rows: list[Json] = []
-    base_codecs = _get(base, "performance.codecs") or {}
-    new_codecs = _get(new, "performance.codecs") or {}
+    base_codecs = at_path(base, "performance.codecs") or {}
+    new_codecs = at_path(new, "performance.codecs") or {}
     for codec in sorted(set(base_codecs) & set(new_codecs)):
         a, b = base_codecs[codec], new_codecs[codec]
         for path, better, floor in METRICS:
             row = judge(
-                _number(_get(a, path)),
-                _number(_get(b, path)),
+                _number(at_path(a, path)),
+                _number(at_path(b, path)),
                 better,
                 floor,
                 band,
@@ -204,8 +197,8 @@ def compare_runs(
             rows.append({"codec": codec, "metric": path, **row})
     for label, path, better, floor in _RUN_METRICS:
         row = judge(
-            _number(_get(base, path)),
-            _number(_get(new, path)),
+            _number(at_path(base, path)),
+            _number(at_path(new, path)),
             better,
             floor,
             band,
@@ -215,7 +208,7 @@ def compare_runs(
     saturated = [
         name
         for name, doc in (("BASE", base), ("NEW", new))
-        if _get(doc, "performance.harness.saturated") is True
+        if at_path(doc, "performance.harness.saturated") is True
     ]
     slack = max((_harness_delay_ms(d) for d in (base, new)), default=0.0)
     for r in rows:
@@ -233,8 +226,8 @@ def compare_runs(
     return {
         "saturated": saturated,
         "band": band,
-        "base": _get(base, "run.run_id"),
-        "new": _get(new, "run.run_id"),
+        "base": at_path(base, "run.run_id"),
+        "new": at_path(new, "run.run_id"),
         "base_verdict": base.get("verdict"),
         "new_verdict": new.get("verdict"),
         "codecs_only_in_base": sorted(set(base_codecs) - set(new_codecs)),
@@ -248,12 +241,12 @@ def compare_runs(
 
 def _harness_delay_ms(summary: Mapping[str, Any]) -> float:
     """The most delay the harness of a saturated run may have added (lag, pacing p99)."""
-    harness = _get(summary, "performance.harness")
+    harness = at_path(summary, "performance.harness")
     if not isinstance(harness, Mapping) or harness.get("saturated") is not True:
         return 0.0
-    values = [_number(_get(harness, "pacing_ms.p99"))]
+    values = [_number(at_path(harness, "pacing_ms.p99"))]
     values += [
-        _number(_get(p, "lag_ms.p99"))
+        _number(at_path(p, "lag_ms.p99"))
         for p in (harness.get("producers") or {}).values()
     ]
     return max((v for v in values if v is not None), default=0.0)
@@ -282,7 +275,7 @@ def compare_codecs(
     summary: Mapping[str, Any], baseline: str = "PCMU", band: float = 0.2
 ) -> Json:
     """Each codec of one run against ``baseline``, metric by metric."""
-    found = _get(summary, "performance.codecs") or {}
+    found = at_path(summary, "performance.codecs") or {}
     order = sorted(found, key=lambda name: (name != baseline, name))
     codecs = {name: found[name] for name in order if name != "unknown"}
     base = codecs.get(baseline)
@@ -290,7 +283,7 @@ def compare_codecs(
     for codec, entry in codecs.items():
         cells: dict[str, Json] = {}
         for path, better, floor in METRICS:
-            value = _number(_get(entry, path))
+            value = _number(at_path(entry, path))
             if base is None or codec == baseline:
                 cells[path] = {
                     "value": value,
@@ -298,7 +291,7 @@ def compare_codecs(
                 }
                 continue
             row = judge(
-                _number(_get(base, path)),
+                _number(at_path(base, path)),
                 value,
                 better,
                 floor,

@@ -39,6 +39,7 @@ from harness.core.trend import (
     trend,
 )
 from reports.inputs import read_json
+from reports.render.common import fmt
 
 
 __all__ = [
@@ -253,16 +254,8 @@ def _series_json(s: Series) -> Json:
 # --------------------------------------------------------------------- rendering
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.3f}".rstrip("0").rstrip(".")
-    return str(value)
-
-
 def _cell(point: Mapping[str, Any]) -> tuple[str, bool]:
-    text = _fmt(point["value"])
+    text = fmt(point["value"])
     mark = _MARK.get(point["flag"])
     return (f"{text} {mark}", point["flag"] in FLAGGED) if mark else (text, False)
 
@@ -325,8 +318,8 @@ def _flag_lines(res: Mapping[str, Any]) -> list[str]:
     for f in res["flagged"]:
         low, high = f["band"]
         out.append(
-            f"- {f['run']}: {f['metric']} = {_fmt(f['value'])}, {f['flag']} "
-            f"(band {_fmt(low)} .. {_fmt(high)})"
+            f"- {f['run']}: {f['metric']} = {fmt(f['value'])}, {f['flag']} "
+            f"(band {fmt(low)} .. {fmt(high)})"
         )
     return out
 

@@ -42,6 +42,7 @@ __all__ = [
     "Band",
     "Point",
     "Rule",
+    "at_path",
     "Series",
     "failed_gates",
     "floor_for",
@@ -74,8 +75,8 @@ verdict and failed gates beside them; ``verdict`` also works as a metric.)"""
 
 
 def _starts_per_s(doc: Mapping[str, Any]) -> float | None:
-    count = _number(_get(doc, "performance.requests.by_kind.start.count"))
-    seconds = _number(_get(doc, "run.duration_s"))
+    count = _number(at_path(doc, "performance.requests.by_kind.start.count"))
+    seconds = _number(at_path(doc, "run.duration_s"))
     if count is None or not seconds:
         return None
     return round(count / seconds, 3)
@@ -206,7 +207,8 @@ def label_for(spec: str) -> str:
     return key
 
 
-def _get(node: Any, path: str) -> Any:
+def at_path(node: Any, path: str) -> Any:
+    """The value at a dotted ``path`` in a summary, or None where any step is missing."""
     for part in path.split("."):
         if not isinstance(node, Mapping):
             return None
