@@ -1,4 +1,4 @@
-"""The garbage collector's longest pause in a receiver-shaped process: old thresholds vs new, same run.
+"""Stalls of ours in a producer's timed thread: old settings vs new, same run.
 
     .venv/bin/python scripts/bench_tails.py                       # 1,000 streams, 3 x 2 runs (~30 s)
     .venv/bin/python scripts/bench_tails.py --streams 2000 --objects 300 --repeat 2
@@ -26,7 +26,13 @@ host taking the core does not lengthen a pause). Two variants, interleaved, ``--
 * ``after``: :data:`harness.io.runtime.GC_THRESHOLDS`.
 
 Per run: passes per generation, the longest pause and the total; medians per
-variant and after/before ratios at the end. On the wall clock a pause is
+variant and after/before ratios at the end.
+
+Then the first flush of a :class:`harness.io.sink.RecordSink` (one ``requests``
+row), each variant in a fresh interpreter: ``before`` skips the warm-up at
+construction (as the code before did), so Arrow's lazy imports (pandas,
+``pyarrow.compute``) land in the first flush, which in a Locust process stops
+every user (gevent: one thread); ``after`` is the sink as it is. On the wall clock a pause is
 also as long as the host's other tenants hold the core; that is not the
 collector's, so CPU time is what is compared.
 """
@@ -39,6 +45,7 @@ import json
 import os
 import statistics
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -132,6 +139,39 @@ def child(variant: str, streams: int, objects: int, frames: int, cycle_every: in
     }
 
 
+def first_flush(variant: str) -> dict[str, Any]:
+    """CPU of making a sink and of its first flush, in this fresh interpreter."""
+    import harness.io.sink as sink
+
+    if variant == "before":
+        sink._warmed.append(True)  # noqa: SLF001 - the old sink: no warm-up when made
+    with tempfile.TemporaryDirectory(prefix="bench-tails-") as tmp:
+        t0 = time.thread_time_ns()
+        records = sink.RecordSink(Path(tmp), "scenario-1", "scenario")
+        t1 = time.thread_time_ns()
+        records.add("requests", ("run", "scenario-1-1", "start", "c", "PCMU",
+                                 "inbound_track", 10, 1, 2, 3, 200, "sid", "", "fp",
+                                 "corr", "acc"))  # fmt: skip
+        records.flush()
+        t2 = time.thread_time_ns()
+    return {
+        "variant": variant,
+        "make_ms": round((t1 - t0) / 1e6, 1),
+        "first_flush_ms": round((t2 - t1) / 1e6, 1),
+    }
+
+
+def _child_json(argv: list[str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, *argv], capture_output=True, text=True,
+        timeout=120, cwd=ROOT, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    doc: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return doc
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--streams", type=int, default=1000)
@@ -141,11 +181,15 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=3, help="runs per variant")
     p.add_argument("--cpu", type=int, help="pin each run to this CPU")
     p.add_argument("--child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
+    p.add_argument("--flush-child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     a = p.parse_args()
     if not (1 <= a.streams <= 20_000 and 2 <= a.objects <= 2000 and 1 <= a.repeat <= 5
             and 0 <= a.frames <= 5_000_000 and a.cycle_every >= 1):  # fmt: skip
         print("bench: out-of-range flags; see --help", file=sys.stderr)
         return 2
+    if a.flush_child:
+        print(json.dumps(first_flush(a.flush_child)), flush=True)
+        return 0
     if a.child:
         if a.cpu is not None:
             os.sched_setaffinity(0, {a.cpu})
@@ -156,23 +200,23 @@ def main() -> int:
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     for _ in range(a.repeat):
         for variant in VARIANTS:  # interleaved: a noisy neighbour hits both alike
-            argv = [sys.executable, __file__, "--child", variant, "--streams",
-                    str(a.streams), "--objects", str(a.objects), "--frames", str(a.frames),
-                    "--cycle-every", str(a.cycle_every)]  # fmt: skip
+            argv = ["--child", variant, "--streams", str(a.streams), "--objects",
+                    str(a.objects), "--frames", str(a.frames), "--cycle-every",
+                    str(a.cycle_every)]  # fmt: skip
             if a.cpu is not None:
                 argv += ["--cpu", str(a.cpu)]
-            done = subprocess.run(
-                argv, capture_output=True, text=True, timeout=120, cwd=ROOT,
-                stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-            if done.returncode != 0:
-                print(done.stderr[-2000:], file=sys.stderr)
-                return 3
-            doc = json.loads(done.stdout.strip().splitlines()[-1])
+            doc = _child_json(argv)
             runs[variant].append(doc)
+            print(json.dumps(doc), flush=True)
+    flushes: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    for _ in range(a.repeat):
+        for variant in VARIANTS:
+            doc = _child_json(["--flush-child", variant])
+            flushes[variant].append(doc["first_flush_ms"])
             print(json.dumps(doc), flush=True)
     medians = {
         v: {k: statistics.median(r[k] for r in rs) for k in ("max_ms", "total_ms")}
+        | {"first_flush_ms": statistics.median(flushes[v])}
         for v, rs in runs.items()
     }
     before, after = medians["before"], medians["after"]
