@@ -45,8 +45,8 @@ import json
 import os
 import statistics
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,9 @@ def _connection(objects: int) -> list[_Node]:
     return head
 
 
-def child(variant: str, streams: int, objects: int, frames: int, cycle_every: int) -> dict[str, Any]:
+def child(
+    variant: str, streams: int, objects: int, frames: int, cycle_every: int
+) -> dict[str, Any]:
     """Long because: one bounded measurement, its setup and its figures in one place."""
     gc.collect()
     gc.freeze()
@@ -118,7 +120,9 @@ def child(variant: str, streams: int, objects: int, frames: int, cycle_every: in
         for _ in range(20):
             n += 1
             frame(n)
-    for _ in range(frames):  # steady churn: one stream ends and another starts now and then
+    for _ in range(
+        frames
+    ):  # steady churn: one stream ends and another starts now and then
         n += 1
         frame(n)
         if n % 200 == 0:
@@ -175,9 +179,13 @@ def _child_json(argv: list[str]) -> dict[str, Any]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--streams", type=int, default=1000)
-    p.add_argument("--objects", type=int, default=200, help="tracked objects a stream keeps")
+    p.add_argument(
+        "--objects", type=int, default=200, help="tracked objects a stream keeps"
+    )
     p.add_argument("--frames", type=int, default=3_000_000, help="after the ramp")
-    p.add_argument("--cycle-every", type=int, default=50, help="frames per garbage cycle")
+    p.add_argument(
+        "--cycle-every", type=int, default=50, help="frames per garbage cycle"
+    )
     p.add_argument("--repeat", type=int, default=3, help="runs per variant")
     p.add_argument("--cpu", type=int, help="pin each run to this CPU")
     p.add_argument("--child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
@@ -196,7 +204,11 @@ def main() -> int:
         doc = child(a.child, a.streams, a.objects, a.frames, a.cycle_every)
         print(json.dumps(doc), flush=True)
         return 0
-    print(json.dumps({"load": os.getloadavg(), "streams": a.streams, "objects": a.objects}))
+    print(
+        json.dumps(
+            {"load": os.getloadavg(), "streams": a.streams, "objects": a.objects}
+        )
+    )
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     for _ in range(a.repeat):
         for variant in VARIANTS:  # interleaved: a noisy neighbour hits both alike
