@@ -84,6 +84,15 @@ class Forms:
             body += f"&Name={_quote(name)}"
         return body + cell.tail, expect
 
+    def same_as(self, other: Forms) -> bool:
+        """Whether ``other`` encodes every cell as this does (its cells may be reused)."""
+        return (
+            self.run_id == other.run_id
+            and self._urls == other._urls
+            and self._callback == other._callback
+            and self._bearer == other._bearer
+        )
+
     def fingerprint(self, combo: Combo) -> str:
         """What :attr:`_Cell.fingerprint` says for ``combo`` (its cell is built once)."""
         cell = self._cells.get(combo)

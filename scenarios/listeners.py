@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
+import time
 from typing import Any
 
 import gevent
@@ -99,6 +100,8 @@ def _on_init(environment: Any, **_: Any) -> None:
         print(f"streamload: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     environment.streamload = ctx
+    if record:  # a master starts no stream
+        ctx.prepare()  # before the run's clock starts
     if options.sl_ca_file:
         ca_file = options.sl_ca_file
         StreamUser.ssl_context_factory = staticmethod(
@@ -126,9 +129,19 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         if environment.runner is not None:
             environment.runner.quit()
         return
+    # the cells encoded at init are kept when they still hold: encoding them
+    # here would eat into the run's time (this runs inside the timed start)
+    forms = old.forms if fresh.forms.same_as(old.forms) else fresh.forms
     environment.streamload = dataclasses.replace(
-        fresh, sink=old.sink, producer=old.producer, _requests=old._requests
+        fresh,
+        sink=old.sink,
+        producer=old.producer,
+        _requests=old._requests,
+        forms=forms,
     )
+    pacer = environment.streamload.pacer
+    if pacer is not None:
+        pacer.begin(time.monotonic_ns())
 
 
 def _flush_forever(sink: RecordSink) -> None:

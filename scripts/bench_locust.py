@@ -10,8 +10,11 @@ takes its passing path):
    codec, track, 0/1/10/98 parameters short and long, StreamRealTime, bearer
    token, status callback), the correlation parameter, REST response checks,
    and request/rule records written to Parquet, as in a real run;
-2. a bare ``FastHttpUser`` posting one fixed start form (10 parameters) with
-   Basic auth and nothing else (docs/performance.md "Load generator": ~8,400/s here).
+2. a bare ``FastHttpUser`` posting the same start forms (the smoke matrix in
+   the order StreamUser walks it, encoded by :mod:`scenarios.forms` before the
+   load) to the same conferences with the same headers, and nothing else: no
+   checks, no records (docs/performance.md "Load generator": ~8,400/s here for
+   one fixed form).
 
 Locust runs as one process pinned to CPU 0, headless, for ``--seconds`` each;
 rates come from Locust's own stats CSV. Every child is ours, bounded by a
@@ -32,6 +35,9 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 ACCOUNT = str(uuid.uuid4())
@@ -112,27 +118,50 @@ FULL = textwrap.dedent(
 
 BARE = textwrap.dedent(
     """
-    import os
-    from urllib.parse import urlencode
+    import base64, os, random
     from locust import FastHttpUser, constant
 
+    from harness.core.secret import Secret
+    from harness.io.profile_file import load_profile
+    from scenarios.forms import Forms
+    from scenarios.matrix import Matrix
 
     ACCOUNT = os.environ["BENCH_ACCOUNT"]
-    CONFERENCE = os.environ["BENCH_CONFERENCE"]
-    PATH = f"/Accounts/{ACCOUNT}/Conferences/{CONFERENCE}/Streams"
-    BODY = urlencode(
-        [("Url", "wss://127.0.0.1:9/stream"), ("Track", "both_tracks"), ("StreamCodec", "PCMU")]
-        + [(f"Parameter{i}.{k}", f"{k.lower()}-{i}") for i in range(1, 11) for k in ("Name", "Value")]
+    CONFERENCES = os.environ["BENCH_CONFERENCES"].split(",")
+    # The very bodies StreamUser posts: the smoke matrix walked in its order,
+    # encoded by scenarios.forms, built before the load (a bare user builds nothing).
+    MATRIX = Matrix(load_profile("smoke").matrix)
+    FORMS = Forms(
+        run_id="bench", receiver_url="wss://127.0.0.1:9/stream",
+        receiver_url_open="wss://127.0.0.1:9/stream",
+        callback_url="https://127.0.0.1:9/callbacks",
+        bearer_token=Secret(os.environ["STREAMLOAD_BEARER_TOKEN"]),
     )
-    HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
-
-
-    def post(user):
-        user.client.post(PATH, data=BODY, headers=HEADERS, auth=(ACCOUNT, "bench-api-token"), name="create_stream")
+    BODIES = []
+    for i in range(max(MATRIX.cycle, 1000)):
+        combo = MATRIX.combo(i)
+        name = f"sl-bare-{i}" if combo.stop_by == "name" else None
+        BODIES.append(FORMS.start(combo, f"bare-{i}", name)[0])
+    PATHS = [f"/Accounts/{ACCOUNT}/Conferences/{c}/Streams" for c in CONFERENCES]
+    BASIC = base64.b64encode(f"{ACCOUNT}:bench-api-token".encode()).decode()
+    HEADERS = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": "application/json",
+        "Authorization": f"Basic {BASIC}",
+    }
 
 
     class Bare(FastHttpUser):
         wait_time = constant(0)
+        i = 0
+
+        def post(self):
+            self.i += 1
+            self.client.post(
+                random.choice(PATHS), data=BODIES[self.i % len(BODIES)],
+                headers=HEADERS, name="create_stream",
+            )
+
         tasks = [post]
     """
 )
@@ -158,7 +187,8 @@ def run_locust(
         "SIGNALWIRE_API_TOKEN": TOKEN,
         "STREAMLOAD_BEARER_TOKEN": "bench-bearer-token",
         "BENCH_ACCOUNT": ACCOUNT,
-        "BENCH_CONFERENCE": CONFERENCES[0],
+        "BENCH_CONFERENCES": ",".join(CONFERENCES),
+        "PYTHONPATH": str(ROOT),
     }
     with (out / "locust.log").open("wb") as log:
         proc = subprocess.Popen(

@@ -53,3 +53,12 @@ def test_bench_capacity_report_writes_a_run_both_reports_read() -> None:
         1,
     )  # 1: the tiny run misses [capacity] require
     assert doc["levels"] == 3
+
+
+@pytest.mark.e2e
+def test_bench_tails_compares_both_thresholds_in_one_run() -> None:
+    doc = _last_json(
+        ["scripts/bench_tails.py", "--streams", "20", "--objects", "20", "--frames",
+         "20000", "--repeat", "1"]
+    )  # fmt: skip
+    assert set(doc["medians"]) == {"before", "after"}

@@ -72,6 +72,7 @@ class RecordSink:
         self.loss = RecordLoss(producer, kind)
         """Rows this producer failed to write (or its writer dropped)."""
         self.batch_rows = batch_rows
+        warm_up()  # before any traffic: Locust's users share this process's one thread
         self._buffers: dict[str, list[tuple[object, ...]]] = {t: [] for t in TABLES}
         self._parts = itertools.count(1)
         self._pending = 0
@@ -178,15 +179,26 @@ class RecordSink:
         return final
 
 
-def warm_up() -> None:
-    """Pay Arrow's one-time costs now, before any traffic is timed.
+_warmed: list[bool] = []
+"""Set once :func:`warm_up` has run in this process."""
 
-    The first conversion of Python objects imports lazily (~0.2 s) and the
+
+def warm_up() -> None:
+    """Pay Arrow's one-time costs now, before any traffic is timed (once a process).
+
+    The first conversion of Python objects imports lazily (pandas and
+    ``pyarrow.compute``: ~0.2 s on a quiet VM, seconds on a busy one) and the
     first ``take`` initialises the compute kernels (~0.35 s on a small VM),
     both with the GIL held: left to the first flush on the writer thread, they
-    would stall the event loop, and the frames behind it, for that long.
+    would stall the event loop, and the frames behind it, for that long. In a
+    Locust process the first flush runs on the users' own thread (gevent), so
+    every user stopped for it, inside the measured load (issue 14: 17 % of a
+    10 s StreamUser benchmark's samples). :class:`RecordSink` calls this.
     """
+    if _warmed:
+        return
     pa.array(["warm-up"], pa.string()).take(np.zeros(1, np.int32))
+    _warmed.append(True)
 
 
 def _tuple_of(indices: list[int]) -> Callable[[tuple[object, ...]], tuple[Any, ...]]:

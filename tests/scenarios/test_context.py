@@ -177,3 +177,29 @@ def test_producer_names_differ_between_hosts_even_at_the_same_pid(
         names.add(context_from_options(options(), record=False).producer)
     assert len(names) == 2 and all(n.startswith("scenario-") for n in names)
     assert all(n.endswith("-1") for n in names)
+
+
+def test_prepare_encodes_every_cell_up_front_and_the_bodies_stay_the_same() -> None:
+    cold = context_from_options(options(), record=False)
+    warm = context_from_options(options(), record=False)
+    assert warm.prepare() == warm.matrix.cycle == 8
+    assert len(warm.forms._cells) == 8 and not cold.forms._cells
+    for i in range(8):
+        combo = cold.matrix.combo(i)
+        assert warm.forms.start(combo, f"r-{i}", None) == cold.forms.start(
+            combo, f"r-{i}", None
+        )
+
+
+def test_a_pacer_begun_at_the_run_start_hands_out_slots_from_there() -> None:
+    pacer = Pacer(10.0, 1.0)  # 100 ms apart for 1 s
+    pacer.begin(1_000)
+    # the first user arrives 250 ms late: the slots already due come at once
+    assert [pacer.take(250_001_000) for _ in range(3)] == [
+        1_000,
+        100_001_000,
+        200_001_000,
+    ]
+    rest = [pacer.take(2_000_000_000) for _ in range(8)]
+    assert rest[:7] == [300_001_000 + i * 100_000_000 for i in range(7)]
+    assert rest[7] is None  # the schedule ends a duration after the run's start

@@ -70,3 +70,20 @@ def test_requests_of_one_cell_differ_only_in_their_own_fields() -> None:
     a, _ = FORMS.start(combo, "r-1", None)
     b, _ = FORMS.start(combo, "r-2", None)
     assert a != b and a.replace("r-1", "r-2") == b
+
+
+def test_forms_with_the_same_settings_may_share_cells_and_others_may_not() -> None:
+    def forms(run_id: str = "run-1", bearer: str | None = "t0ken") -> Forms:
+        return Forms(
+            run_id=run_id,
+            receiver_url="wss://r/s",
+            receiver_url_open="wss://r/open",
+            callback_url="https://cb/x",
+            bearer_token=Secret(bearer) if bearer is not None else None,
+        )
+
+    assert forms().same_as(forms())
+    assert not forms().same_as(forms(run_id="run-2"))
+    assert not forms().same_as(forms(bearer="other"))
+    assert not forms().same_as(forms(bearer=None))
+    assert forms(bearer=None).same_as(forms(bearer=None))

@@ -21,3 +21,13 @@ def test_settle_freezes_what_exists_and_sets_thresholds_and_switch_interval() ->
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.split("\n")[0] == f"{GC_THRESHOLDS} {SWITCH_INTERVAL_S} True"
+
+
+def test_thresholds_bound_young_and_middle_passes_and_keep_full_ones_rare() -> None:
+    # What each pass may walk (scripts/bench_tails.py measures what that costs):
+    # young passes at most threshold0 objects, middle ones threshold0 x threshold1;
+    # full passes no more often than with the old (50_000, 20, 100).
+    young, middle, full = GC_THRESHOLDS
+    assert young <= 5_000
+    assert young * middle <= 20_000
+    assert young * middle * full >= 50_000 * 20 * 100

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +111,20 @@ def test_a_batch_writes_its_columnar_and_its_tuple_rows(tmp_path: Path) -> None:
     assert pq.read_table(records / "frames").column("chunk").to_pylist() == [1]
     assert pq.read_table(records / "histograms").column("count").to_pylist() == [1]
     assert pq.read_table(records / "producers").num_rows == 1
+
+
+def test_a_record_sink_pays_arrows_one_time_costs_when_made_not_at_its_first_flush(
+    tmp_path: Path,
+) -> None:
+    # In a child: the warm-up is once a process, and this one has had it.
+    code = (
+        "import sys\n"
+        "import harness.io.sink as sink\n"
+        "before = bool(sink._warmed)\n"
+        f"sink.RecordSink(__import__('pathlib').Path({str(tmp_path)!r}), 'p', 'scenario')\n"
+        "print(before, bool(sink._warmed), 'pyarrow.compute' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "True", "True"]
