@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Final
+from typing import Any, Final, cast
 
 from picows import (
     WSCloseCode,
@@ -218,8 +218,7 @@ class _Listening:
     def __init__(self, server: asyncio.AbstractServer, receiver: Receiver) -> None:
         self.server = server
         self.receiver = receiver
-        sockets = getattr(server, "sockets", ())
-        self.port: int = sockets[0].getsockname()[1]
+        self.port: int = cast(asyncio.Server, server).sockets[0].getsockname()[1]
 
     async def close(self) -> None:
         self.server.close()  # later upgrades get 503 (Receiver.admit)
@@ -254,7 +253,9 @@ async def listen(receiver: Receiver) -> _Listening:
         )
         return WSUpgradeResponseWithListener(response, None)
 
-    tls = {} if receiver.ssl_context is None else {"ssl_handshake_timeout": OPEN_TIMEOUT_S}
+    tls: dict[str, Any] = {}
+    if receiver.ssl_context is not None:
+        tls["ssl_handshake_timeout"] = OPEN_TIMEOUT_S
     server = await ws_create_server(
         admit,
         cfg.host,

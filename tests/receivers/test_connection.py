@@ -251,3 +251,95 @@ def test_a_flood_faster_than_real_time_is_recorded_in_full(
     row = stream_row(sink, sid)
     assert (row["frames"], row["violations"], row["close_code"]) == (5000, 0, 1000)
     assert len(sink.rows["frames"]) == 5000
+
+
+def test_a_fragmented_message_counts_whole_and_its_size_is_bounded(
+    transport: str, tls_files: TlsFiles
+) -> None:
+    """Fragments are one message: parsed once, and bounded by --max-size as a whole."""
+    sid, messages = stream_messages(3, stop=False)
+    big_sid, big = stream_messages(1, stop=False)
+    third = messages[4]  # the third media message, sent in three fragments
+
+    async def scenario() -> tuple[MemorySink, int | None]:
+        async with serving(tls_files, transport=transport, max_size=4096) as (
+            receiver,
+            sink,
+            _,
+        ):
+            async with client(receiver.url, tls_files) as ws:
+                await send_all(ws, messages[:4])
+                await ws.send([third[:10], third[10:40], third[40:]])
+                await ws.send(json.dumps({"event": "stop", "sequenceNumber": "5"}))
+            async with client(receiver.url, tls_files, max_size=None) as ws:
+                await send_all(ws, big)
+                # each fragment under the limit, the message over it
+                await ws.send(["x" * 3000, "y" * 3000])
+                with pytest.raises(ConnectionClosedError):
+                    await ws.recv()
+                seen = ws.close_code
+            await wait_for(lambda: len(sink.rows["streams"]) == 2)
+            return sink, seen
+
+    sink, seen = run_async(scenario)
+    row = stream_row(sink, sid)
+    assert (row["frames"], row["violations"], row["close_code"]) == (3, 0, 1000)
+    assert seen == 1009
+    assert stream_row(sink, big_sid)["close_code"] == 1009
+
+
+@pytest.mark.parametrize(
+    ("hostile", "code"),
+    [
+        ("2 MB frame", 1009),
+        ("not UTF-8", 1007),
+    ],
+)
+def test_a_hostile_frame_ends_only_its_own_stream(
+    transport: str, tls_files: TlsFiles, hostile: str, code: int
+) -> None:
+    sid, messages = stream_messages(2, stop=False)
+    other_sid, other = stream_messages(3)
+
+    async def scenario() -> tuple[MemorySink, int | None]:
+        async with serving(tls_files, transport=transport) as (receiver, sink, _):
+            async with client(receiver.url, tls_files, max_size=None) as ws:
+                await send_all(ws, messages)
+                if hostile == "2 MB frame":
+                    await ws.send("x" * 2_000_000)
+                else:
+                    await ws.send(b'{"event": "\xff\xfe"}', text=True)
+                with pytest.raises(ConnectionClosedError):
+                    await ws.recv()
+                seen = ws.close_code
+            async with client(receiver.url, tls_files) as ws:
+                await send_all(ws, other)
+            await wait_for(lambda: len(sink.rows["streams"]) == 2)
+            return sink, seen
+
+    sink, seen = run_async(scenario)
+    assert seen == code
+    row = stream_row(sink, sid)
+    assert (row["frames"], row["close_code"]) == (2, code)
+    assert rules_failed(sink, sid) == {"WS-STOP-001": 1}
+    assert stream_row(sink, other_sid)["violations"] == 0
+
+
+def test_deep_json_nesting_is_a_violation_and_the_stream_goes_on(
+    transport: str, tls_files: TlsFiles
+) -> None:
+    sid, messages = stream_messages(3)
+    messages.insert(3, "[" * 100_000 + "]" * 100_000)
+
+    async def scenario() -> MemorySink:
+        async with serving(tls_files, transport=transport) as (receiver, sink, _):
+            async with client(receiver.url, tls_files) as ws:
+                await send_all(ws, messages)
+            await wait_for(lambda: bool(sink.rows["streams"]))
+            return sink
+
+    sink = run_async(scenario)
+    row = stream_row(sink, sid)
+    assert (row["frames"], row["close_code"]) == (3, 1000)
+    assert rules_failed(sink, sid).get("WS-JSON-001") == 1  # the stream goes on
+    assert set(rules_failed(sink, sid)) <= {"WS-JSON-001", "WS-JSON-002"}

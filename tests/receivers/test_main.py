@@ -85,7 +85,10 @@ async def start(
         assert ready["pid"] == proc.pid and ready["ca_file"] is None
         assert set(ready) == {
             "event", "url", "listen", "local_url", "ca_file", "pid", "run_dir",
+            "transport",
         }  # fmt: skip
+        if "--transport" in flags:
+            assert ready["transport"] == flags[flags.index("--transport") + 1]
         assert ready["listen"] == urlsplit(url).netloc
         assert url.startswith("wss://127.0.0.1:")
     except BaseException:
@@ -96,14 +99,17 @@ async def start(
 
 
 def test_serves_records_and_flushes_on_sigterm(
-    tls_files: TlsFiles, tmp_path: Path
+    transport: str, tls_files: TlsFiles, tmp_path: Path
 ) -> None:
     sid, messages = stream_messages(30, track="both_tracks")
     open_sid, open_messages = stream_messages(5, stop=False)
 
     async def scenario() -> tuple[int, str, Process, int | None]:
         child, url = await start(
-            tls_files, tmp_path, "--stats-interval", "0.1", "--producer", "receiver-7"
+            tls_files,
+            tmp_path,
+            *("--stats-interval", "0.1", "--producer", "receiver-7"),
+            *("--transport", transport),
         )
         try:
             headers = {"Authorization": "Bearer anything"}  # no token configured
@@ -186,7 +192,7 @@ def test_serves_records_and_flushes_on_sigterm(
 
 
 def test_token_from_env_refuses_strangers_and_never_prints(
-    tls_files: TlsFiles, tmp_path: Path
+    transport: str, tls_files: TlsFiles, tmp_path: Path
 ) -> None:
     async def scenario() -> tuple[int, str, Process, list[int]]:
         child, url = await start(
@@ -196,6 +202,8 @@ def test_token_from_env_refuses_strangers_and_never_prints(
             "0.1",
             "--path",
             "/media",
+            "--transport",
+            transport,
             token=TOKEN,
         )
         statuses = []

@@ -298,3 +298,37 @@ def test_close_drops_a_peer_that_keeps_sending_and_never_answers(
     assert later == at_close
     (row,) = row_dicts(sink, "streams")
     assert row["close_code"] == -1  # recorded at the close: no close frame came
+
+
+def test_a_half_open_socket_is_dropped_after_the_open_timeout(
+    transport: str, tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer that connects and says nothing, before or after TLS, holds no socket."""
+    monkeypatch.setattr(f"receivers.transport_{transport}.OPEN_TIMEOUT_S", 0.3)
+
+    async def scenario() -> tuple[bytes, bytes, float, Receiver]:
+        async with serving(tls_files, transport=transport) as (receiver, _, _):
+            port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+            started = time.monotonic()
+            # no ClientHello at all
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            silent_tcp = await reader.read()
+            writer.close()
+            # TLS done, no upgrade request
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1",
+                port,
+                ssl=client_context(tls_files.ca_file),
+                server_hostname="127.0.0.1",
+            )
+            try:
+                silent_tls = await reader.read()
+            except (ConnectionError, OSError):
+                silent_tls = b""
+            writer.close()
+            return silent_tcp, silent_tls, time.monotonic() - started, receiver
+
+    silent_tcp, silent_tls, took, receiver = run_async(scenario)
+    assert (silent_tcp, silent_tls) == (b"", b"")  # closed by the receiver
+    assert took < seconds(5.0)
+    assert receiver.accepted == 0
