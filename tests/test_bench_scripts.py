@@ -53,3 +53,21 @@ def test_bench_capacity_report_writes_a_run_both_reports_read() -> None:
         1,
     )  # 1: the tiny run misses [capacity] require
     assert doc["levels"] == 3
+
+
+@pytest.mark.e2e
+def test_bench_receiver_measures_full_and_bare_on_each_transport() -> None:
+    doc = _last_json(
+        ["scripts/bench_receiver.py", "--streams", "10", "--seconds", "0.5",
+         "--warmup", "0.3", "--repeat", "1", "--attempts", "1", "--patience", "0",
+         "--floor-seconds", "0.1", "--every-count"]
+    )  # fmt: skip
+    assert set(doc["ratios"]) == {
+        "full_to_bare-picows",
+        "full_to_bare-websockets",
+        "full_picows_to_full_websockets",
+    }
+    assert set(doc["best"]) <= {
+        f"{k}-{t}" for k in ("full", "bare") for t in ("picows", "websockets")
+    }
+    assert "10" in doc["cpu"]
