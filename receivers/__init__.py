@@ -1,6 +1,7 @@
 """The receiving shell: the wss servers the platform dials, recording every stream.
 
-asyncio on uvloop with websockets around the sans-I/O :mod:`harness.core.session`;
+asyncio on uvloop with picows (or websockets, ``--transport``) around the sans-I/O
+:mod:`harness.core.session`;
 run it as ``python -m receivers``. It never imports locust, gevent or pandas.
 """
 

@@ -109,6 +109,7 @@ async def main(options: Options) -> int:
         receiver.port,
         options.ca_file,
         run_dir=str(options.run_dir),
+        transport=options.server.transport,
     )
 
     def report() -> None:
@@ -152,8 +153,10 @@ def run(argv: list[str] | None = None) -> int:
             return uvloop.run(supervise(options, options.processes))
         return uvloop.run(main(options))
 
-    # websockets logs request headers (Authorization too) at DEBUG: keep it above.
+    # websockets and picows log request headers (Authorization too) below
+    # INFO: keep them above (receivers.transport_picows sets its own).
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    logging.getLogger("picows").setLevel(logging.WARNING)
     return service.run(PROG, serve)
 
 

@@ -20,12 +20,13 @@ from harness.core.errors import ConfigError
 from harness.core.secret import Secret
 from harness.io.deploy import format_listen
 from receivers import service
-from receivers.server import ServerConfig
+from receivers.server import DEFAULT_TRANSPORT, TRANSPORTS, ServerConfig
 
 
 __all__ = [
     "PROG",
     "TOKEN_ENV",
+    "TRANSPORT_ENV",
     "Options",
     "argv",
     "flag_values",
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 TOKEN_ENV: Final = "STREAMLOAD_BEARER_TOKEN"
+TRANSPORT_ENV: Final = "STREAMLOAD_RECEIVER_TRANSPORT"
+"""The ``--transport`` default when the flag is not given, so a whole
+``streamload run`` (which starts the receivers) can pick the library."""
 PROG: Final = "streamload receive"
 _ALIASES: Final = frozenset({"help", "host", "port"})
 """Parser destinations :func:`flag_values` leaves out: ``--help``, and
@@ -92,6 +96,13 @@ def parser() -> argparse.ArgumentParser:
         default=1,
         help="receiver processes sharing one port, e.g. one per core (default 1)",
     )
+    p.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default=None,
+        help=f"WebSocket library: {TRANSPORTS[0]} (2x the streams per core) or "
+        f"{TRANSPORTS[1]} (default {DEFAULT_TRANSPORT}, or ${TRANSPORT_ENV})",
+    )
     p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     # a --processes worker is told the supervisor's throwaway CA, to echo it
     p.add_argument("--ca-file", type=Path, default=None, help=argparse.SUPPRESS)
@@ -119,6 +130,13 @@ def parse_args(
             "--processes", f"{a.processes} is out of range", "use 1..256 (one per core)"
         )
     token = env.get(TOKEN_ENV, "")
+    transport = a.transport or env.get(TRANSPORT_ENV) or DEFAULT_TRANSPORT
+    if transport not in TRANSPORTS:
+        raise ConfigError(
+            TRANSPORT_ENV,
+            f"{transport!r} is not a transport",
+            f"use one of {', '.join(TRANSPORTS)}",
+        )
     config = ServerConfig(
         host=a.host,
         port=a.port,
@@ -128,6 +146,7 @@ def parse_args(
         token=Secret(token) if token else None,
         reuse_port=a.reuse_port,
         behind_proxy=address.behind_proxy,
+        transport=transport,
     )
     return Options(
         server=config,
@@ -168,6 +187,7 @@ def flag_values(options: Options) -> dict[str, object]:
         "max_size": server.max_size,
         "idle_timeout": server.idle_timeout,
         "reuse_port": server.reuse_port,
+        "transport": server.transport,
         "processes": options.processes,
         "exit_with_parent": options.exit_with_parent,
         "ca_file": options.ca_file,

@@ -1,11 +1,19 @@
 """The wss server the platform dials: handshake policy, live connections, counts.
 
+Transport-independent: the WebSocket library (``--transport``) only frames
+bytes. :mod:`receivers.transport_picows` (the default: picows with aiofastnet's
+TLS, about twice the streams per core) and :mod:`receivers.transport_websockets`
+each listen, ask :meth:`Receiver.admit` whether to upgrade, and drive one
+:class:`receivers.connection.Connection` per accepted stream; everything else
+(the bearer check, counts, the idle sweep, shutdown, the records) lives here
+and in :mod:`receivers.connection`, once.
+
 The handshake admits only the configured path (404 otherwise) and, when a
 bearer token is configured, only an upgrade whose ``Authorization: Bearer``
 equals it (401 otherwise, contract §5.1). A refusal happens before any session
 exists, so it is counted here and recorded as a ``WS-HANDSHAKE-001`` failure of
 the ``handshake`` subject; admitted connections check the same rule in their
-session. Everything per message lives in :mod:`receivers.connection`.
+session.
 """
 
 from __future__ import annotations
@@ -13,28 +21,47 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import http
+import importlib
 import logging
 import ssl
 import time
-
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.http11 import Request, Response
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Final, Protocol
 
 from harness.core.checks_io import checker_rows
 from harness.core.records import RowSink
 from harness.core.rules import Checker
 from harness.core.secret import Secret
 from harness.io.deploy import forwarded_client, local_url
-from receivers.connection import Connection
 from receivers.distributions import Distributions
 
 
-__all__ = ["HANDSHAKE_SUBJECT", "Receiver", "ServerConfig"]
+if TYPE_CHECKING:
+    from receivers.connection import Connection
+
+
+__all__ = [
+    "DEFAULT_TRANSPORT",
+    "HANDSHAKE_SUBJECT",
+    "TRANSPORTS",
+    "Listening",
+    "Receiver",
+    "Refusal",
+    "ServerConfig",
+]
 
 logger = logging.getLogger("receivers.server")
 
 HANDSHAKE_SUBJECT = "handshake"
 """Subject of the refused handshakes' ``WS-HANDSHAKE-001`` outcomes."""
+TRANSPORTS: Final = ("picows", "websockets")
+"""``--transport`` values: the WebSocket library that frames the bytes."""
+DEFAULT_TRANSPORT: Final = "picows"
+"""picows with aiofastnet: the same checks at about twice the streams per core
+of websockets (docs/performance.md, the receiver section)."""
+OPEN_TIMEOUT_S: Final = 10.0
+"""Seconds a connection may take from accept to upgrade (TLS included): a peer
+that opens a socket and says nothing is dropped (websockets' ``open_timeout``)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -60,13 +87,33 @@ class ServerConfig:
     """Seconds to wait for the peer's close frame before dropping the socket."""
     behind_proxy: bool = False
     """A TLS terminator forwards to us: log the client it names (never trust it)."""
+    transport: str = DEFAULT_TRANSPORT
+    """One of :data:`TRANSPORTS`."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Refusal:
+    """The HTTP answer to an upgrade that is not admitted."""
+
+    status: int
+    body: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class Listening(Protocol):
+    """What a transport's :func:`listen` gives back: its port and a way to stop."""
+
+    port: int
+
+    async def close(self) -> None:
+        """Stop accepting, close open connections with 1001 and wait for them."""
 
 
 class Receiver:
     """Serve wss connections, each driving one stream session into ``sink``.
 
     Args:
-        config: listening address and handshake policy.
+        config: listening address, handshake policy and transport.
         ssl_context: the server's TLS context; ``None`` serves plain ws, for
             use behind a TLS terminator (WS-HANDSHAKE-002 is then not checked
             here: the terminator holds the TLS the platform saw).
@@ -81,6 +128,8 @@ class Receiver:
         sink: RowSink,
         dist: Distributions | None = None,
     ) -> None:
+        if config.transport not in TRANSPORTS:
+            raise ValueError(f"unknown transport {config.transport!r}")
         self.config = config
         self.ssl_context = ssl_context
         self.sink = sink
@@ -90,10 +139,12 @@ class Receiver:
         self.refused = 0
         self.accepted = 0
         self.open: set[Connection] = set()
+        self.bearer_ok = True if config.token else None
+        """What each admitted session records for WS-HANDSHAKE-001."""
+        self.closing = False
         self._closed_frames = 0
         self._closed_violations = 0
-        self._bearer_ok = True if config.token else None
-        self._server: Server | None = None
+        self._listening: Listening | None = None
         self.url = ""
         self.port = 0
         """The port listened on, once started."""
@@ -107,21 +158,11 @@ class Receiver:
             OSError: the address cannot be bound.
         """
         cfg = self.config
-        self._server = await serve(
-            self._handle,
-            cfg.host,
-            cfg.port,
-            ssl=self.ssl_context,
-            process_request=self._process_request,
-            compression=None,  # media is base64 audio: deflate costs CPU for little
-            max_size=cfg.max_size,
-            ping_interval=cfg.ping_interval,
-            close_timeout=cfg.close_timeout,
-            reuse_port=cfg.reuse_port,
-        )
-        self.port = port = self._server.sockets[0].getsockname()[1]
+        module = importlib.import_module(f"receivers.transport_{cfg.transport}")
+        self._listening = await module.listen(self)
+        self.port = self._listening.port
         scheme = "ws" if self.ssl_context is None else "wss"
-        self.url = local_url(scheme, cfg.host, port, cfg.path)
+        self.url = local_url(scheme, cfg.host, self.port, cfg.path)
         return self.url
 
     async def close(self, timeout: float) -> None:
@@ -134,12 +175,12 @@ class Receiver:
         frame) kept a saturated receiver busy for a minute after SIGTERM while
         its unwritten batch grew.
         """
-        if self._server is None:
+        if self._listening is None:
             return
-        self._server.close()  # 1001 to open connections, 503 to half-open ones
+        self.closing = True
         try:
             async with asyncio.timeout(timeout):
-                await self._server.wait_closed()
+                await self._listening.close()
         except TimeoutError:
             logger.warning(
                 "%d connection(s) still open after %.1f s; dropped",
@@ -148,7 +189,8 @@ class Receiver:
             )
         for conn in list(self.open):
             conn.finish(None)
-            conn.ws.transport.abort()  # nothing more is read from it
+            conn.drop()  # nothing more is read from it
+            self.release(conn)
 
     async def sweep(self, stop: asyncio.Event) -> None:
         """Close connections idle past the timeout, until ``stop`` is set."""
@@ -160,7 +202,7 @@ class Receiver:
             except TimeoutError:
                 pass
             oldest = time.monotonic_ns() - limit_ns
-            for conn in self.open:
+            for conn in list(self.open):
                 if conn.last_ns < oldest:
                     conn.expire()
 
@@ -169,6 +211,57 @@ class Receiver:
         if self.handshake.counts:
             for table, row in checker_rows("receiver", self.handshake):
                 self.sink.add(table, row)
+
+    # -- what transports call --------------------------------------------------
+
+    def admit(
+        self, path: str, authorization: Sequence[str], client: str
+    ) -> Refusal | None:
+        """Whether an upgrade to ``path`` with these ``Authorization`` values may
+        go on (``None``) or the answer that refuses it. ``client`` names the peer
+        in the log line; the token itself is never logged nor recorded."""
+        if self.closing:
+            return Refusal(http.HTTPStatus.SERVICE_UNAVAILABLE, "Shutting down.\n")
+        if path.partition("?")[0] != self.config.path:
+            self.refused += 1
+            return Refusal(http.HTTPStatus.NOT_FOUND, "No stream here.\n")
+        token = self.config.token
+        if token is None:
+            return None
+        problem = _bearer_problem(token, list(authorization))
+        if problem is None:
+            return None
+        self.refused += 1
+        logger.warning("refused an upgrade from %s: %s", client, problem)
+        self.handshake.check(
+            "WS-HANDSHAKE-001",
+            False,
+            expected="Authorization: Bearer <the token configured>",
+            actual=problem,
+            at_ns=time.monotonic_ns(),
+        )
+        return Refusal(
+            http.HTTPStatus.UNAUTHORIZED,
+            "Bearer token required.\n",
+            (("WWW-Authenticate", 'Bearer realm="streamload"'),),
+        )
+
+    def client(self, peer: str, headers: Mapping[str, str]) -> str:
+        """Who connected, for logs: the peer, and behind a proxy the client it names."""
+        named = forwarded_client(headers) if self.config.behind_proxy else None
+        return f"{named} (via {peer})" if named else peer
+
+    def accept(self, conn: Connection) -> None:
+        """An upgraded connection starts its session."""
+        self.open.add(conn)
+        self.accepted += 1
+
+    def release(self, conn: Connection) -> None:
+        """A connection ended (recorded): fold its counts into the totals, once."""
+        if conn in self.open:
+            self.open.discard(conn)
+            self._closed_frames += conn.session.frames
+            self._closed_violations += conn.session.violations
 
     # -- counts ----------------------------------------------------------------
 
@@ -186,67 +279,6 @@ class Receiver:
             "violations": violations,
             "refused": self.refused,
         }
-
-    # -- websockets callbacks --------------------------------------------------
-
-    def _process_request(
-        self, connection: ServerConnection, request: Request
-    ) -> Response | None:
-        """Admit the configured path and, when one is set, the bearer token."""
-        if request.path.partition("?")[0] != self.config.path:
-            self.refused += 1
-            return connection.respond(http.HTTPStatus.NOT_FOUND, "No stream here.\n")
-        token = self.config.token
-        if token is None:
-            return None
-        problem = _bearer_problem(token, request.headers.get_all("Authorization"))
-        if problem is None:
-            return None
-        self.refused += 1
-        logger.warning(
-            "refused an upgrade from %s: %s",
-            _client(connection, request, self.config.behind_proxy),
-            problem,
-        )
-        self.handshake.check(
-            "WS-HANDSHAKE-001",
-            False,
-            expected="Authorization: Bearer <the token configured>",
-            actual=problem,
-            at_ns=time.monotonic_ns(),
-        )
-        response = connection.respond(
-            http.HTTPStatus.UNAUTHORIZED, "Bearer token required.\n"
-        )
-        response.headers["WWW-Authenticate"] = 'Bearer realm="streamload"'
-        return response
-
-    async def _handle(self, ws: ServerConnection) -> None:
-        conn = Connection(
-            ws,
-            self.sink,
-            bearer_ok=self._bearer_ok,
-            dist=self.dist,
-            check_tls=self.ssl_context is not None,
-        )
-        self.open.add(conn)
-        self.accepted += 1
-        try:
-            await conn.run()
-        finally:
-            self.open.discard(conn)
-            self._closed_frames += conn.session.frames
-            self._closed_violations += conn.session.violations
-
-
-def _client(connection: ServerConnection, request: Request, behind_proxy: bool) -> str:
-    """Who connected, for logs: the peer, and behind a proxy the client it names."""
-    try:
-        peer = str(connection.remote_address[0])
-    except (OSError, TypeError, IndexError):
-        peer = "?"
-    client = forwarded_client(request.headers) if behind_proxy else None
-    return f"{client} (via {peer})" if client else peer
 
 
 def _bearer_problem(token: Secret, values: list[str]) -> str | None:

@@ -1,7 +1,8 @@
-"""How many paced streams one receiver process holds: full streamload vs bare websockets.
+"""How many paced streams one receiver process holds: full vs bare, per transport.
 
     flock /tmp/streamload-bench.lock .venv/bin/python scripts/bench_receiver.py
     .venv/bin/python scripts/bench_receiver.py --streams 500,700 --seconds 5
+    .venv/bin/python scripts/bench_receiver.py --transports websockets --kinds full
     .venv/bin/python scripts/bench_receiver.py --kinds full --tracks 2 --streams 250 \
         --seconds 600 --repeat 1          # memory over a 10-minute run
 
@@ -10,15 +11,16 @@ single-track PCMU ``media`` message every 20 ms, phases spread evenly over the
 20 ms. "Added latency" is the receiver's arrival stamp minus the sender's send
 stamp (both CLOCK_MONOTONIC, ``time.monotonic_ns``), over the messages sent
 after the warm-up. The receiver runs pinned to CPU 0, the sender to CPU 1. Two
-receivers, in the same run, through the same sender:
+receivers per transport (``--transports``: picows, websockets), all in the same
+run, through the same sender, so like is compared with like:
 
-* ``full``: ``python -m receivers``: every message checked by the session,
-  measured, histogrammed and recorded as Parquet (the product). Its arrival
-  stamps are the ``arrival_ns`` of its ``frames`` records, joined with the
-  sender's log on (stream, chunk);
-* ``bare``: websockets + uvloop, per message only a stamp, a msgspec JSON
-  parse, a strict base64 decode and one store (no checks, no records, no
-  echo); its arrival minus the message's own ``sendNs``.
+* ``full-T``: ``python -m receivers --transport T``: every message checked by
+  the session, measured, histogrammed and recorded as Parquet (the product).
+  Its arrival stamps are the ``arrival_ns`` of its ``frames`` records, joined
+  with the sender's log on (stream, chunk);
+* ``bare-T``: the library T + uvloop, per message only a stamp, a UTF-8 text,
+  a msgspec JSON parse, a strict base64 decode and one store (no checks, no
+  records, no echo); its arrival minus the message's own ``sendNs``.
 
 The sender is picows with aiofastnet (its default; docs/performance.md §3: 2000 paced
 streams on one core) on one 1 ms ticker, so it is not the limit; it stamps
@@ -29,10 +31,12 @@ receiver got fewer than 99.9 % of the measured sends is marked ``lost``.
 At each count both receivers run back to back, ``--repeat`` times each
 (interleaved); a point is the median run by p99. The scan stops for a
 receiver once its median p99 exceeds 5 ms; the highest passing count of each
-and their ratio are printed (and written as JSON with ``--out``). Where the
+and the ratios (each full over its bare; full picows over full websockets) are
+printed (and written as JSON with ``--out``). Where the
 host's own noise decides p99 (scripts/bench_floor.py), the steadier figure is
 the receivers' CPU at the same load: ``bare_over_full`` is bare's median CPU
-over full's, the share of bare's streams per core that full holds. Every run is
+over full's, the share of bare's streams per core that full holds, per
+transport (and ``cpu_full_websockets_over_picows`` across them). Every run is
 bounded in time; every child is ended by its pid. Each run also reports the
 receiver's peak resident memory (``VmHWM``), so a long ``--seconds`` run with
 ``--tracks 2`` shows whether it stays bounded.
@@ -71,6 +75,7 @@ from harness.core.correlation import PARAM_NAME, Expectation, digest  # noqa: E4
 from harness.core.lines import EVENT, READY, decode  # noqa: E402
 from harness.io.lines import emit  # noqa: E402
 from harness.io.tls import client_context, make_tls, server_context  # noqa: E402
+from receivers.server import TRANSPORTS  # noqa: E402
 from scripts.bench_floor import describe, floor  # noqa: E402
 
 
@@ -129,6 +134,61 @@ async def serve_bare(cert: Path, key: Path, out: Path) -> None:
         emit(READY, url=f"wss://127.0.0.1:{port}/stream")
         gc.freeze()
         await stop.wait()
+    np.savez(
+        out,
+        sent=np.frombuffer(sent, np.int64),
+        arrival=np.frombuffer(arrived, np.int64),
+    )
+
+
+async def serve_bare_picows(cert: Path, key: Path, out: Path) -> None:
+    """picows (aiofastnet's TLS) + uvloop, the same least work per message as
+    :func:`serve_bare`; latencies to ``out``."""
+    import msgspec
+    from picows import WSCloseCode, WSListener, WSMsgType, ws_create_server
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    sent = array("q")
+    arrived = array("q")
+    loads = msgspec.json.decode
+    a2b = binascii.a2b_base64
+    clock = time.monotonic_ns
+    text, close = WSMsgType.TEXT, WSMsgType.CLOSE
+
+    class Bare(WSListener):  # type: ignore[misc]
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            now = clock()
+            if frame.msg_type is not text:
+                if frame.msg_type is close:
+                    transport.send_close(WSCloseCode.OK)
+                    transport.disconnect()
+                return
+            try:
+                data = loads(frame.get_payload_as_utf8_text())
+                if data.get("event") != "media":
+                    return
+                a2b(data["media"]["payload"], strict_mode=True)
+                int(data["sequenceNumber"])
+                sent.append(data["sendNs"])
+                arrived.append(now)
+            except Exception:
+                pass
+
+    server = await ws_create_server(
+        lambda request: Bare(),
+        "127.0.0.1",
+        0,
+        ssl=server_context(cert, key),
+        max_frame_size=1 << 20,
+    )
+    port = server.sockets[0].getsockname()[1]
+    emit(READY, url=f"wss://127.0.0.1:{port}/stream")
+    gc.freeze()
+    await stop.wait()
+    server.close()
     np.savez(
         out,
         sent=np.frombuffer(sent, np.int64),
@@ -299,6 +359,9 @@ class Result:
     receiver_peak_mb: float
     """The receiver's peak resident memory (VmHWM) at the end of the run."""
     verdict: str
+    cpu_us_per_message: float = 0.0
+    """Receiver CPU per measured message: steadier than p99 on a busy host, where
+    other jobs' time on the pinned core shows as latency, not as our CPU."""
 
 
 def _cpu_ticks(pid: int) -> int:
@@ -366,14 +429,16 @@ def run_once(
     run_dir.mkdir()
     py = sys.executable
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if kind == "full":
+    level, transport = kind.split("-", 1)
+    if level == "full":
         argv = [py, "-m", "receivers", "--cert-file", str(tls.cert_file), "--key-file",
                 str(tls.key_file), "--run-dir", str(run_dir),
                 "--max-duration", str(args.warmup + args.seconds + 120),
-                "--stats-interval", "1"]  # fmt: skip
+                "--stats-interval", "1", "--transport", transport]  # fmt: skip
     else:
         argv = [py, __file__, "--serve-bare", str(run_dir / "bare.npz"),
-                "--cert", str(tls.cert_file), "--key", str(tls.key_file)]  # fmt: skip
+                "--cert", str(tls.cert_file), "--key", str(tls.key_file),
+                "--bare-transport", transport]  # fmt: skip
     receiver = subprocess.Popen(
         _pinned(0, argv), stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env
     )
@@ -417,7 +482,7 @@ def run_once(
     measured = slog["sent"] >= cutoff
     pacing = (slog["sent"] - slog["due"])[measured]
     pacing_p99 = float(np.quantile(pacing, 0.99)) / 1e6 if len(pacing) else 0.0
-    if kind == "bare":
+    if level == "bare":
         data = np.load(run_dir / "bare.npz")
         keep = data["sent"] >= cutoff
         latency = data["arrival"][keep] - data["sent"][keep]
@@ -437,7 +502,8 @@ def run_once(
     return Result(kind, n, len(latency), lost, round(p50, 3), round(p99, 3),
                   round(p999, 3), round(float(latency.max()) / 1e6, 3), round(cpu, 3),
                   round(sender_cpu, 3), round(pacing_p99, 3), round(others, 3),
-                  round(peak_mb, 1), verdict)  # fmt: skip
+                  round(peak_mb, 1), verdict,
+                  round(cpu * args.seconds / len(latency) * 1e6, 2))  # fmt: skip
 
 
 def _full_latency(run_dir: Path, slog: Any, cutoff: int) -> np.ndarray:
@@ -466,114 +532,150 @@ def _full_latency(run_dir: Path, slog: Any, cutoff: int) -> np.ndarray:
     return latency
 
 
+def _ratio(num: float | None, den: float | None) -> float | None:
+    return round(num / den, 3) if num and den else None
+
+
+def _cpu(runs: dict[str, list[Result]], n: int) -> dict[str, float]:
+    """At ``n`` streams, CPU per message at the same load (steadier than p99 on a
+    noisy host): bare over full per transport, full websockets over full picows."""
+    cpu = {k: float(np.median([r.receiver_cpu for r in rs])) for k, rs in runs.items()}
+    per_message = {
+        k: float(np.median([r.cpu_us_per_message for r in rs]))
+        for k, rs in runs.items()
+    }
+    out: dict[str, float] = {}
+    for kind in cpu:
+        level, transport = kind.split("-", 1)
+        if level == "full" and f"bare-{transport}" in cpu:
+            ratio = _ratio(cpu[f"bare-{transport}"], cpu[kind])
+            if ratio is not None:
+                out[f"bare_over_full-{transport}"] = ratio
+    ratio = _ratio(cpu.get("full-websockets"), cpu.get("full-picows"))
+    if ratio is not None:
+        out["full_websockets_over_picows"] = ratio
+    us = _ratio(per_message.get("full-websockets"), per_message.get("full-picows"))
+    if us is not None:
+        out["us_per_message_full_websockets_over_picows"] = us
+    for transport in TRANSPORTS:
+        us = _ratio(
+            per_message.get(f"bare-{transport}"), per_message.get(f"full-{transport}")
+        )
+        if us is not None:
+            out[f"us_per_message_bare_over_full-{transport}"] = us
+    print(
+        json.dumps({"streams": n, "cpu": cpu, "us_per_message": per_message, **out}),
+        flush=True,
+    )
+    return out
+
+
+def _summary(
+    machine: Any, best: dict[str, int], cpu: dict[int, dict[str, float]]
+) -> dict[str, Any]:
+    """The highest passing count of each receiver and the ratios the issue judges."""
+    ratios = {
+        f"full_to_bare-{t}": _ratio(best.get(f"full-{t}"), best.get(f"bare-{t}"))
+        for t in TRANSPORTS
+    }
+    ratios["full_picows_to_full_websockets"] = _ratio(
+        best.get("full-picows"), best.get("full-websockets")
+    )
+    return {"floor": machine, "best": best, "ratios": ratios, "cpu": cpu}
+
+
+def _scan(
+    args: argparse.Namespace, kinds: list[str], work: Path
+) -> tuple[list[Result], dict[str, int], dict[int, dict[str, float]]]:
+    """Every count while some receiver still passes; each kind interleaved per repeat."""
+    results: list[Result] = []
+    best: dict[str, int] = {}
+    cpu: dict[int, dict[str, float]] = {}
+    tls = make_tls(work / "tls")
+    live = list(kinds)
+    for n in [int(x) for x in args.streams.split(",")]:
+        if not live:
+            break
+        # interleaved, so a noisy neighbour hits every receiver alike
+        runs: dict[str, list[Result]] = {kind: [] for kind in live}
+        for i in range(args.repeat):
+            for kind in live:
+                for attempt in range(args.attempts):
+                    wait_idle(OTHERS_CPU_LIMIT, args.patience)
+                    r = run_once(kind, n, args, tls, work, i * 10 + attempt)
+                    if "contended" not in r.verdict:
+                        break
+                    print(json.dumps({"contended": dataclasses.asdict(r)}), flush=True)
+                runs[kind].append(r)
+                print(json.dumps(dataclasses.asdict(r)), flush=True)
+        cpu[n] = _cpu(runs, n)
+        for kind, rs in runs.items():
+            r = sorted(rs, key=lambda r: r.p99_ms)[len(rs) // 2]
+            results.append(r)
+            print(json.dumps({"median": dataclasses.asdict(r)}), flush=True)
+            if r.verdict == "ok":
+                best[kind] = n
+            elif r.p99_ms > LIMIT_P99_MS and not args.every_count:
+                live.remove(kind)
+    return results, best, cpu
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--streams", default="500,600,700,800,900,1000,1100")
-    p.add_argument("--kinds", default="bare,full")
-    p.add_argument("--seconds", type=float, default=5.0, help="measured, after warm-up")
-    p.add_argument("--warmup", type=float, default=2.0)
-    p.add_argument(
-        "--tracks", type=int, choices=(1, 2), default=1, help="media tracks per stream"
-    )
-    p.add_argument("--repeat", type=int, default=3, help="runs per point (median)")
-    p.add_argument(
-        "--attempts", type=int, default=3, help="tries per run while the host is busy"
-    )
-    p.add_argument(
-        "--patience", type=float, default=60.0, help="seconds to wait for an idle host"
-    )
-    p.add_argument("--out", type=Path, help="write the results as JSON here")
-    p.add_argument("--keep", type=Path, help="keep the records and logs here")
+    add = p.add_argument
+    add("--streams", default="500,600,700,800,900,1000,1100")
+    add("--kinds", default="bare,full", help="bare, full or both, per transport")
+    add("--transports", default=",".join(TRANSPORTS), help="picows, websockets")
+    add("--seconds", type=float, default=5.0, help="measured, after warm-up")
+    add("--warmup", type=float, default=2.0)
+    add("--tracks", type=int, choices=(1, 2), default=1, help="media tracks per stream")
+    add("--repeat", type=int, default=3, help="runs per point (median)")
+    add("--attempts", type=int, default=3, help="tries per run while the host is busy")
+    add("--patience", type=float, default=60.0, help="seconds to wait for an idle host")
+    add("--every-count", action="store_true", help="measure every count (CPU)")
+    add("--floor-seconds", type=float, default=3.0, help="host noise measured first")
+    add("--out", type=Path, help="write the results as JSON here")
+    add("--keep", type=Path, help="keep the records and logs here")
     # child modes
-    p.add_argument("--serve-bare", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--cert", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--key", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--send", help=argparse.SUPPRESS)
-    p.add_argument("--ca", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--total", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument(
-        "--for", dest="duration", type=float, default=0, help=argparse.SUPPRESS
-    )
-    p.add_argument("--log", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--track-count", type=int, default=1, help=argparse.SUPPRESS)
+    add("--serve-bare", type=Path, help=argparse.SUPPRESS)
+    add("--bare-transport", default="websockets", help=argparse.SUPPRESS)
+    add("--cert", type=Path, help=argparse.SUPPRESS)
+    add("--key", type=Path, help=argparse.SUPPRESS)
+    add("--send", help=argparse.SUPPRESS)
+    add("--ca", type=Path, help=argparse.SUPPRESS)
+    add("--total", type=int, default=0, help=argparse.SUPPRESS)
+    add("--for", dest="duration", type=float, default=0, help=argparse.SUPPRESS)
+    add("--log", type=Path, help=argparse.SUPPRESS)
+    add("--track-count", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args()
     import uvloop
 
     if args.serve_bare:
-        uvloop.run(serve_bare(args.cert, args.key, args.serve_bare))
+        bare = serve_bare_picows if args.bare_transport == "picows" else serve_bare
+        uvloop.run(bare(args.cert, args.key, args.serve_bare))
         return 0
     if args.send:
         uvloop.run(
-            send(
-                args.send,
-                args.ca,
-                args.total,
-                args.duration,
-                args.log,
-                args.track_count,
-            )
-        )
+            send(args.send, args.ca, args.total, args.duration, args.log,
+                 args.track_count)
+        )  # fmt: skip
         return 0
-    counts = [int(x) for x in args.streams.split(",")]
-    machine = floor(3.0, cpu=0)  # where the receiver runs
+    kinds = [
+        f"{level}-{transport}"
+        for transport in args.transports.split(",")
+        for level in args.kinds.split(",")
+    ]
+    machine = floor(args.floor_seconds, cpu=0)  # where the receiver runs
     print(json.dumps({"floor": machine}), flush=True)
     print(describe(machine), flush=True)
-    results: list[Result] = []
-    best: dict[str, int] = {}
-    cpu_ratios: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-receiver-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        tls = make_tls(work / "tls")
-        live = args.kinds.split(",")
-        for n in counts:
-            if not live:
-                break
-            # interleaved, so a noisy neighbour hits both receivers alike
-            runs: dict[str, list[Result]] = {kind: [] for kind in live}
-            for i in range(args.repeat):
-                for kind in live:
-                    for attempt in range(args.attempts):
-                        wait_idle(OTHERS_CPU_LIMIT, args.patience)
-                        r = run_once(kind, n, args, tls, work, i * 10 + attempt)
-                        if "contended" not in r.verdict:
-                            break
-                        print(
-                            json.dumps({"contended": dataclasses.asdict(r)}), flush=True
-                        )
-                    runs[kind].append(r)
-                    print(json.dumps(dataclasses.asdict(r)), flush=True)
-            if all(runs.get(k) for k in ("bare", "full")):
-                # CPU per message at the same load: steadier than p99 on a noisy host
-                cpu = {
-                    k: float(np.median([r.receiver_cpu for r in runs[k]]))
-                    for k in ("bare", "full")
-                }
-                cpu_ratios[n] = round(cpu["bare"] / cpu["full"], 3)
-                print(
-                    json.dumps(
-                        {"streams": n, "cpu": cpu, "bare_over_full": cpu_ratios[n]}
-                    )
-                )
-            for kind, rs in runs.items():
-                r = sorted(rs, key=lambda r: r.p99_ms)[len(rs) // 2]
-                results.append(r)
-                print(json.dumps({"median": dataclasses.asdict(r)}), flush=True)
-                if r.verdict == "ok":
-                    best[kind] = n
-                elif r.p99_ms > LIMIT_P99_MS:
-                    live.remove(kind)
-    summary = {
-        "floor": machine,
-        "best": best,
-        "cpu_bare_over_full": cpu_ratios,
-        "ratio_full_to_bare": round(best["full"] / best["bare"], 3)
-        if best.get("full") and best.get("bare")
-        else None,
-        "runs": [dataclasses.asdict(r) for r in results],
-    }
-    print(json.dumps({k: v for k, v in summary.items() if k != "runs"}))
+        results, best, cpu = _scan(args, kinds, work)
+    summary = _summary(machine, best, cpu)
+    print(json.dumps(summary))
     if args.out:
+        summary["runs"] = [dataclasses.asdict(r) for r in results]
         args.out.write_text(json.dumps(summary, indent=1))
     return 0
 

@@ -62,3 +62,21 @@ def test_bench_tails_compares_both_thresholds_in_one_run() -> None:
          "20000", "--repeat", "1"]
     )  # fmt: skip
     assert set(doc["medians"]) == {"before", "after"}
+
+
+@pytest.mark.e2e
+def test_bench_receiver_measures_full_and_bare_on_each_transport() -> None:
+    doc = _last_json(
+        ["scripts/bench_receiver.py", "--streams", "10", "--seconds", "0.5",
+         "--warmup", "0.3", "--repeat", "1", "--attempts", "1", "--patience", "0",
+         "--floor-seconds", "0.1", "--every-count"]
+    )  # fmt: skip
+    assert set(doc["ratios"]) == {
+        "full_to_bare-picows",
+        "full_to_bare-websockets",
+        "full_picows_to_full_websockets",
+    }
+    assert set(doc["best"]) <= {
+        f"{k}-{t}" for k in ("full", "bare") for t in ("picows", "websockets")
+    }
+    assert "10" in doc["cpu"]

@@ -142,6 +142,23 @@ def test_nothing_is_left_running(smoke_run: Run) -> None:
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
 
 
+def test_a_run_on_the_websockets_transport_passes_end_to_end(tmp_path: Path) -> None:
+    """The receivers' other transport, chosen for a whole run by the environment
+    (the smoke run above is on the default, picows; tests/receivers/test_main.py
+    shows a receiver process takes the variable)."""
+    out = tmp_path / "websockets"
+    proc = streamload(
+        *("run", "--profile", "smoke", "--out", str(out), "--duration", "3s"),
+        env={"STREAMLOAD_RECEIVER_TRANSPORT": "websockets"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sent = {
+        (r["stream_sid"], r["track"], r["chunk"]) for r in table(out, "sent_frames")
+    }
+    got = [(r["stream_sid"], r["track"], r["chunk"]) for r in table(out, "frames")]
+    assert sent and len(got) == len(set(got)) and set(got) == sent
+
+
 def test_an_impaired_platform_breaks_the_gate_and_names_it(impaired_run: Run) -> None:
     out, proc = impaired_run
     assert proc.returncode == 1, proc.stderr[-3000:]

@@ -21,11 +21,12 @@ from harness.core.correlation import PARAM_NAME, Expectation, digest
 from harness.core.messages import media_json
 from harness.core.records import MemorySink, columns
 from harness.io.tls import TlsFiles, client_context, server_context
-from receivers.server import Receiver, ServerConfig
+from receivers.server import TRANSPORTS, Receiver, ServerConfig
 from tests.conftest import seconds
 
 
 __all__ = [
+    "TRANSPORTS",
     "client",
     "read_table",
     "row_dicts",
@@ -118,7 +119,11 @@ async def send_all(ws: ClientConnection, messages: list[str]) -> None:
 async def serving(
     tls: TlsFiles, sink: MemorySink | None = None, **config: Any
 ) -> AsyncIterator[tuple[Receiver, MemorySink, asyncio.Event]]:
-    """A started receiver on loopback with its idle sweep; closed on exit."""
+    """A started receiver on loopback with its idle sweep; closed on exit.
+
+    ``config`` are :class:`ServerConfig` fields, ``transport`` among them
+    (tests parametrize it over :data:`TRANSPORTS` with the ``transport`` fixture).
+    """
     sink = sink if sink is not None else MemorySink()
     ctx: ssl.SSLContext = server_context(tls.cert_file, tls.key_file)
     receiver = Receiver(ServerConfig(**config), ctx, sink)

@@ -6,12 +6,11 @@ import json
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed, ConnectionClosedError
-from websockets.frames import Close
+from websockets.exceptions import ConnectionClosedError
 
 from harness.core.records import MemorySink
 from harness.io.tls import TlsFiles
-from receivers.connection import IDLE_CLOSE_CODE, close_code
+from receivers.connection import IDLE_CLOSE_CODE
 from tests.receivers.helpers import (
     client,
     row_dicts,
@@ -36,17 +35,13 @@ def stream_row(sink: MemorySink, sid: str) -> dict[str, Any]:
     return row
 
 
-def test_close_code_prefers_the_peers_then_ours_then_1006() -> None:
-    assert close_code(ConnectionClosed(Close(1000, ""), Close(1001, ""), True)) == 1000
-    assert close_code(ConnectionClosed(None, Close(1009, ""))) == 1009
-    assert close_code(ConnectionClosed(None, None)) == 1006
-
-
-def test_valid_stream_records_every_frame_and_no_violation(tls_files: TlsFiles) -> None:
+def test_valid_stream_records_every_frame_and_no_violation(
+    transport: str, tls_files: TlsFiles
+) -> None:
     sid, messages = stream_messages(20, track="both_tracks", params={"k": "v"})
 
     async def scenario() -> MemorySink:
-        async with serving(tls_files) as (receiver, sink, _):
+        async with serving(tls_files, transport=transport) as (receiver, sink, _):
             async with client(receiver.url, tls_files) as ws:
                 await send_all(ws, messages)
             await wait_for(lambda: not receiver.open and bool(sink.rows["streams"]))
@@ -85,14 +80,14 @@ def test_valid_stream_records_every_frame_and_no_violation(tls_files: TlsFiles) 
     ids=["malformed-json", "binary-frame", "numeric-sequence-number"],
 )
 def test_bad_message_is_a_violation_and_the_stream_goes_on(
-    tls_files: TlsFiles, bad: str | bytes, rule: str
+    transport: str, tls_files: TlsFiles, bad: str | bytes, rule: str
 ) -> None:
     sid, messages = stream_messages(4)
     messages.insert(3, bad)  # type: ignore[arg-type]  # after the first media
     other_sid, other = stream_messages(4)
 
     async def scenario() -> MemorySink:
-        async with serving(tls_files) as (receiver, sink, _):
+        async with serving(tls_files, transport=transport) as (receiver, sink, _):
             async with (
                 client(receiver.url, tls_files) as a,
                 client(receiver.url, tls_files) as b,
@@ -112,13 +107,18 @@ def test_bad_message_is_a_violation_and_the_stream_goes_on(
 
 
 def test_oversized_message_closes_with_1009_and_others_are_served(
+    transport: str,
     tls_files: TlsFiles,
 ) -> None:
     sid, messages = stream_messages(2, stop=False)
     other_sid, other = stream_messages(3)
 
     async def scenario() -> tuple[MemorySink, int | None]:
-        async with serving(tls_files, max_size=2048) as (receiver, sink, _):
+        async with serving(tls_files, transport=transport, max_size=2048) as (
+            receiver,
+            sink,
+            _,
+        ):
             async with client(receiver.url, tls_files) as ws:
                 await send_all(ws, messages)
                 await ws.send(json.dumps({"event": "media", "pad": "x" * 4096}))
@@ -139,12 +139,13 @@ def test_oversized_message_closes_with_1009_and_others_are_served(
 
 
 def test_abrupt_disconnect_keeps_the_frames_and_records_1006(
+    transport: str,
     tls_files: TlsFiles,
 ) -> None:
     sid, messages = stream_messages(6, stop=False)
 
     async def scenario() -> MemorySink:
-        async with serving(tls_files) as (receiver, sink, _):
+        async with serving(tls_files, transport=transport) as (receiver, sink, _):
             async with client(receiver.url, tls_files) as ws:
                 await send_all(ws, messages)
                 await wait_for(
@@ -164,11 +165,17 @@ def test_abrupt_disconnect_keeps_the_frames_and_records_1006(
     assert rules_failed(sink, sid) == {"WS-STOP-001": 1}
 
 
-def test_idle_connection_is_closed_with_4408(tls_files: TlsFiles) -> None:
+def test_idle_connection_is_closed_with_4408(
+    transport: str, tls_files: TlsFiles
+) -> None:
     sid, messages = stream_messages(2, stop=False)
 
     async def scenario() -> tuple[MemorySink, int | None]:
-        async with serving(tls_files, idle_timeout=0.2) as (receiver, sink, _):
+        async with serving(tls_files, transport=transport, idle_timeout=0.2) as (
+            receiver,
+            sink,
+            _,
+        ):
             async with client(receiver.url, tls_files) as ws:
                 await send_all(ws, messages)
                 await ws.wait_closed()  # bounded by run_async's timeout
@@ -196,14 +203,18 @@ class FailingSink(MemorySink):
 
 
 def test_an_error_in_one_connection_costs_only_that_stream(
-    tls_files: TlsFiles, caplog: pytest.LogCaptureFixture
+    transport: str, tls_files: TlsFiles, caplog: pytest.LogCaptureFixture
 ) -> None:
     bad_sid, bad = stream_messages(3)
     good_sid, good = stream_messages(3)
 
     async def scenario() -> tuple[MemorySink, int | None]:
         sink = FailingSink(bad_sid)
-        async with serving(tls_files, sink=sink) as (receiver, _, _):
+        async with serving(tls_files, transport=transport, sink=sink) as (
+            receiver,
+            _,
+            _,
+        ):
             async with (
                 client(receiver.url, tls_files) as a,
                 client(receiver.url, tls_files) as b,
@@ -223,12 +234,14 @@ def test_an_error_in_one_connection_costs_only_that_stream(
     assert "receiving on" in caplog.text
 
 
-def test_a_flood_faster_than_real_time_is_recorded_in_full(tls_files: TlsFiles) -> None:
+def test_a_flood_faster_than_real_time_is_recorded_in_full(
+    transport: str, tls_files: TlsFiles
+) -> None:
     """5,000 frames back to back (100 s of media at once): every one checked and kept."""
     sid, messages = stream_messages(2500, track="both_tracks")
 
     async def scenario() -> MemorySink:
-        async with serving(tls_files) as (receiver, sink, _):
+        async with serving(tls_files, transport=transport) as (receiver, sink, _):
             async with client(receiver.url, tls_files) as ws:
                 await send_all(ws, messages)
             await wait_for(lambda: len(sink.rows["streams"]) == 1, timeout=20)
@@ -238,3 +251,95 @@ def test_a_flood_faster_than_real_time_is_recorded_in_full(tls_files: TlsFiles) 
     row = stream_row(sink, sid)
     assert (row["frames"], row["violations"], row["close_code"]) == (5000, 0, 1000)
     assert len(sink.rows["frames"]) == 5000
+
+
+def test_a_fragmented_message_counts_whole_and_its_size_is_bounded(
+    transport: str, tls_files: TlsFiles
+) -> None:
+    """Fragments are one message: parsed once, and bounded by --max-size as a whole."""
+    sid, messages = stream_messages(3, stop=False)
+    big_sid, big = stream_messages(1, stop=False)
+    third = messages[4]  # the third media message, sent in three fragments
+
+    async def scenario() -> tuple[MemorySink, int | None]:
+        async with serving(tls_files, transport=transport, max_size=4096) as (
+            receiver,
+            sink,
+            _,
+        ):
+            async with client(receiver.url, tls_files) as ws:
+                await send_all(ws, messages[:4])
+                await ws.send([third[:10], third[10:40], third[40:]])
+                await ws.send(json.dumps({"event": "stop", "sequenceNumber": "5"}))
+            async with client(receiver.url, tls_files, max_size=None) as ws:
+                await send_all(ws, big)
+                # each fragment under the limit, the message over it
+                await ws.send(["x" * 3000, "y" * 3000])
+                with pytest.raises(ConnectionClosedError):
+                    await ws.recv()
+                seen = ws.close_code
+            await wait_for(lambda: len(sink.rows["streams"]) == 2)
+            return sink, seen
+
+    sink, seen = run_async(scenario)
+    row = stream_row(sink, sid)
+    assert (row["frames"], row["violations"], row["close_code"]) == (3, 0, 1000)
+    assert seen == 1009
+    assert stream_row(sink, big_sid)["close_code"] == 1009
+
+
+@pytest.mark.parametrize(
+    ("hostile", "code"),
+    [
+        ("2 MB frame", 1009),
+        ("not UTF-8", 1007),
+    ],
+)
+def test_a_hostile_frame_ends_only_its_own_stream(
+    transport: str, tls_files: TlsFiles, hostile: str, code: int
+) -> None:
+    sid, messages = stream_messages(2, stop=False)
+    other_sid, other = stream_messages(3)
+
+    async def scenario() -> tuple[MemorySink, int | None]:
+        async with serving(tls_files, transport=transport) as (receiver, sink, _):
+            async with client(receiver.url, tls_files, max_size=None) as ws:
+                await send_all(ws, messages)
+                if hostile == "2 MB frame":
+                    await ws.send("x" * 2_000_000)
+                else:
+                    await ws.send(b'{"event": "\xff\xfe"}', text=True)
+                with pytest.raises(ConnectionClosedError):
+                    await ws.recv()
+                seen = ws.close_code
+            async with client(receiver.url, tls_files) as ws:
+                await send_all(ws, other)
+            await wait_for(lambda: len(sink.rows["streams"]) == 2)
+            return sink, seen
+
+    sink, seen = run_async(scenario)
+    assert seen == code
+    row = stream_row(sink, sid)
+    assert (row["frames"], row["close_code"]) == (2, code)
+    assert rules_failed(sink, sid) == {"WS-STOP-001": 1}
+    assert stream_row(sink, other_sid)["violations"] == 0
+
+
+def test_deep_json_nesting_is_a_violation_and_the_stream_goes_on(
+    transport: str, tls_files: TlsFiles
+) -> None:
+    sid, messages = stream_messages(3)
+    messages.insert(3, "[" * 100_000 + "]" * 100_000)
+
+    async def scenario() -> MemorySink:
+        async with serving(tls_files, transport=transport) as (receiver, sink, _):
+            async with client(receiver.url, tls_files) as ws:
+                await send_all(ws, messages)
+            await wait_for(lambda: bool(sink.rows["streams"]))
+            return sink
+
+    sink = run_async(scenario)
+    row = stream_row(sink, sid)
+    assert (row["frames"], row["close_code"]) == (3, 1000)
+    assert rules_failed(sink, sid).get("WS-JSON-001") == 1  # the stream goes on
+    assert set(rules_failed(sink, sid)) <= {"WS-JSON-001", "WS-JSON-002"}

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosedOK, InvalidStatus
 from harness.core.live import FIELD, merge
 from harness.core.record_loss import RecordLoss
 from harness.io.tls import TlsFiles
-from receivers.options import TOKEN_ENV, parse_args
+from receivers.options import TOKEN_ENV, TRANSPORT_ENV, parse_args
 from tests.conftest import seconds
 from tests.receivers.helpers import (
     client,
@@ -59,11 +59,17 @@ class Process:
 
 
 async def start(
-    tls: TlsFiles, run_dir: Path, *flags: str, token: str | None = None
+    tls: TlsFiles,
+    run_dir: Path,
+    *flags: str,
+    token: str | None = None,
+    transport_env: str | None = None,
 ) -> tuple[Process, str]:
-    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in (TOKEN_ENV, TRANSPORT_ENV)}
     if token is not None:
         env[TOKEN_ENV] = token
+    if transport_env is not None:
+        env[TRANSPORT_ENV] = transport_env
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -86,7 +92,12 @@ async def start(
         assert ready["pid"] == proc.pid and ready["ca_file"] is None
         assert set(ready) == {
             "event", "url", "listen", "local_url", "ca_file", "pid", "run_dir",
+            "transport",
         }  # fmt: skip
+        if "--transport" in flags:
+            assert ready["transport"] == flags[flags.index("--transport") + 1]
+        else:
+            assert ready["transport"] == (transport_env or "picows")
         assert ready["listen"] == urlsplit(url).netloc
         assert url.startswith("wss://127.0.0.1:")
     except BaseException:
@@ -97,14 +108,17 @@ async def start(
 
 
 def test_serves_records_and_flushes_on_sigterm(
-    tls_files: TlsFiles, tmp_path: Path
+    transport: str, tls_files: TlsFiles, tmp_path: Path
 ) -> None:
     sid, messages = stream_messages(30, track="both_tracks")
     open_sid, open_messages = stream_messages(5, stop=False)
 
     async def scenario() -> tuple[int, str, Process, int | None]:
         child, url = await start(
-            tls_files, tmp_path, "--stats-interval", "0.1", "--producer", "receiver-7"
+            tls_files,
+            tmp_path,
+            *("--stats-interval", "0.1", "--producer", "receiver-7"),
+            *("--transport", transport),
         )
         try:
             headers = {"Authorization": "Bearer anything"}  # no token configured
@@ -192,7 +206,7 @@ def test_serves_records_and_flushes_on_sigterm(
 
 
 def test_token_from_env_refuses_strangers_and_never_prints(
-    tls_files: TlsFiles, tmp_path: Path
+    transport: str, tls_files: TlsFiles, tmp_path: Path
 ) -> None:
     async def scenario() -> tuple[int, str, Process, list[int]]:
         child, url = await start(
@@ -202,6 +216,8 @@ def test_token_from_env_refuses_strangers_and_never_prints(
             "0.1",
             "--path",
             "/media",
+            "--transport",
+            transport,
             token=TOKEN,
         )
         statuses = []
@@ -241,7 +257,10 @@ def test_token_from_env_refuses_strangers_and_never_prints(
 
 def test_max_duration_exits_by_itself(tls_files: TlsFiles, tmp_path: Path) -> None:
     async def scenario() -> tuple[int, str]:
-        child, _ = await start(tls_files, tmp_path, "--max-duration", "0.3")
+        # the transport a whole `streamload run` may choose by the environment
+        child, _ = await start(
+            tls_files, tmp_path, "--max-duration", "0.3", transport_env="websockets"
+        )
         return await child.finish()
 
     code, err = run_async(scenario)

@@ -5,12 +5,21 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from harness.core.errors import ConfigError
 from harness.core.target import is_loopback
 from harness.io.tls import TlsFiles
-from receivers.options import Options, argv, flag_values, parse_args, parser
-from receivers.server import ServerConfig
+from receivers.options import (
+    TRANSPORT_ENV,
+    Options,
+    argv,
+    flag_values,
+    parse_args,
+    parser,
+)
+from receivers.server import DEFAULT_TRANSPORT, TRANSPORTS, ServerConfig
 from receivers.workers import worker_argv
 
 
@@ -37,6 +46,7 @@ def options(draw: st.DrawFn, tls: TlsFiles) -> Options:
         idle_timeout=draw(seconds),
         reuse_port=draw(st.booleans()),
         behind_proxy=behind_proxy,
+        transport=draw(st.sampled_from(TRANSPORTS)),
     )
     return Options(
         server=server,
@@ -122,3 +132,18 @@ def test_the_token_stays_off_the_command_line() -> None:
     )
     assert o.server.token is not None
     assert not any("s3cret-token" in arg for arg in argv(o))
+
+
+def test_the_transport_is_the_flag_else_the_environment_else_picows(
+    tls_files: TlsFiles, tmp_path: Path
+) -> None:
+    base = ["--cert-file", str(tls_files.cert_file), "--key-file",
+            str(tls_files.key_file), "--run-dir", str(tmp_path)]  # fmt: skip
+    env = {TRANSPORT_ENV: "websockets"}
+    assert DEFAULT_TRANSPORT == "picows"
+    assert parse_args(base, environ={}).server.transport == "picows"
+    assert parse_args(base, environ=env).server.transport == "websockets"
+    flag = [*base, "--transport", "picows"]
+    assert parse_args(flag, environ=env).server.transport == "picows"
+    with pytest.raises(ConfigError, match=f"^{TRANSPORT_ENV}: 'ws' is not a transport"):
+        parse_args(base, environ={TRANSPORT_ENV: "ws"})

@@ -40,9 +40,9 @@ async def refused_status(url: str, tls: TlsFiles, **kwargs: object) -> int:
     return info.value.response.status_code
 
 
-def test_wrong_path_is_refused_with_404(tls_files: TlsFiles) -> None:
+def test_wrong_path_is_refused_with_404(transport: str, tls_files: TlsFiles) -> None:
     async def scenario() -> tuple[int, int, dict[str, int]]:
-        async with serving(tls_files) as (receiver, _, _):
+        async with serving(tls_files, transport=transport) as (receiver, _, _):
             base = receiver.url.removesuffix("/stream")
             status = await refused_status(base + "/other", tls_files)
             # a query string on the right path is fine (contract §5.1 URLs)
@@ -56,9 +56,15 @@ def test_wrong_path_is_refused_with_404(tls_files: TlsFiles) -> None:
     assert stats["streams_total"] == 1
 
 
-def test_bearer_token_missing_or_wrong_is_refused_with_401(tls_files: TlsFiles) -> None:
+def test_bearer_token_missing_or_wrong_is_refused_with_401(
+    transport: str, tls_files: TlsFiles
+) -> None:
     async def scenario() -> tuple[list[int], Receiver, MemorySink, str]:
-        async with serving(tls_files, token=Secret(TOKEN)) as (receiver, sink, _):
+        async with serving(tls_files, transport=transport, token=Secret(TOKEN)) as (
+            receiver,
+            sink,
+            _,
+        ):
             statuses = [
                 await refused_status(receiver.url, tls_files),
                 await refused_status(
@@ -103,10 +109,11 @@ def test_bearer_token_missing_or_wrong_is_refused_with_401(tls_files: TlsFiles) 
 
 
 def test_without_a_token_any_upgrade_is_accepted_and_nothing_is_checked(
+    transport: str,
     tls_files: TlsFiles,
 ) -> None:
     async def scenario() -> MemorySink:
-        async with serving(tls_files) as (receiver, sink, _):
+        async with serving(tls_files, transport=transport) as (receiver, sink, _):
             headers = {"Authorization": "Bearer whatever"}
             async with client(
                 receiver.url, tls_files, additional_headers=headers
@@ -121,7 +128,7 @@ def test_without_a_token_any_upgrade_is_accepted_and_nothing_is_checked(
 
 
 def test_streams_and_frames_land_in_parquet(
-    tls_files: TlsFiles, tmp_path: Path
+    transport: str, tls_files: TlsFiles, tmp_path: Path
 ) -> None:
     streams = [
         stream_messages(25),
@@ -131,7 +138,7 @@ def test_streams_and_frames_land_in_parquet(
     async def scenario() -> dict[str, int]:
         sink = Recorder(RecordSink(tmp_path, "receiver-t", "receiver"), "frames")
         ctx = server_context(tls_files.cert_file, tls_files.key_file)
-        receiver = Receiver(ServerConfig(), ctx, sink)
+        receiver = Receiver(ServerConfig(transport=transport), ctx, sink)
         await receiver.start()
         for _, messages in streams:
             async with client(receiver.url, tls_files) as ws:
@@ -170,12 +177,13 @@ def test_streams_and_frames_land_in_parquet(
 
 
 def test_close_ends_open_streams_with_1001_and_records_them(
+    transport: str,
     tls_files: TlsFiles,
 ) -> None:
     sid, messages = stream_messages(3, stop=False)
 
     async def scenario() -> tuple[MemorySink, int | None]:
-        async with serving(tls_files) as (receiver, sink, _):
+        async with serving(tls_files, transport=transport) as (receiver, sink, _):
             ws = await client(receiver.url, tls_files)
             await send_all(ws, messages)
             await wait_for(lambda: receiver.stats()["frames"] == 3)
@@ -191,25 +199,33 @@ def test_close_ends_open_streams_with_1001_and_records_them(
     assert (row["stream_sid"], row["frames"], row["close_code"]) == (sid, 3, 1001)
 
 
-def test_reuse_port_lets_two_receivers_share_one_port(tls_files: TlsFiles) -> None:
+def test_reuse_port_lets_two_receivers_share_one_port(
+    transport: str, tls_files: TlsFiles
+) -> None:
     async def scenario() -> tuple[str, str]:
-        async with serving(tls_files, reuse_port=True) as (first, _, _):
+        async with serving(tls_files, transport=transport, reuse_port=True) as (
+            first,
+            _,
+            _,
+        ):
             port = int(first.url.rsplit(":", 1)[1].split("/")[0])
-            async with serving(tls_files, port=port, reuse_port=True) as (second, _, _):
+            async with serving(
+                tls_files, transport=transport, port=port, reuse_port=True
+            ) as (second, _, _):
                 return first.url, second.url
 
     first, second = run_async(scenario)
     assert first == second
 
 
-def test_a_taken_port_raises_oserror(tls_files: TlsFiles) -> None:
+def test_a_taken_port_raises_oserror(transport: str, tls_files: TlsFiles) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
 
         async def scenario() -> None:
-            async with serving(tls_files, port=port):
+            async with serving(tls_files, transport=transport, port=port):
                 pass
 
         with pytest.raises(OSError):
@@ -251,6 +267,7 @@ def _firehose(
 
 
 def test_close_drops_a_peer_that_keeps_sending_and_never_answers(
+    transport: str,
     tls_files: TlsFiles,
 ) -> None:
     """A saturating peer cannot keep the receiver reading (and recording) after close."""
@@ -258,7 +275,7 @@ def test_close_drops_a_peer_that_keeps_sending_and_never_answers(
     stop = threading.Event()
 
     async def scenario() -> tuple[float, int, int, MemorySink]:
-        async with serving(tls_files) as (receiver, sink, _):
+        async with serving(tls_files, transport=transport) as (receiver, sink, _):
             port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
             peer = threading.Thread(
                 target=_firehose, args=(port, tls_files, messages, stop), daemon=True
@@ -281,3 +298,37 @@ def test_close_drops_a_peer_that_keeps_sending_and_never_answers(
     assert later == at_close
     (row,) = row_dicts(sink, "streams")
     assert row["close_code"] == -1  # recorded at the close: no close frame came
+
+
+def test_a_half_open_socket_is_dropped_after_the_open_timeout(
+    transport: str, tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer that connects and says nothing, before or after TLS, holds no socket."""
+    monkeypatch.setattr(f"receivers.transport_{transport}.OPEN_TIMEOUT_S", 0.3)
+
+    async def scenario() -> tuple[bytes, bytes, float, Receiver]:
+        async with serving(tls_files, transport=transport) as (receiver, _, _):
+            port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+            started = time.monotonic()
+            # no ClientHello at all
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            silent_tcp = await reader.read()
+            writer.close()
+            # TLS done, no upgrade request
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1",
+                port,
+                ssl=client_context(tls_files.ca_file),
+                server_hostname="127.0.0.1",
+            )
+            try:
+                silent_tls = await reader.read()
+            except (ConnectionError, OSError):
+                silent_tls = b""
+            writer.close()
+            return silent_tcp, silent_tls, time.monotonic() - started, receiver
+
+    silent_tcp, silent_tls, took, receiver = run_async(scenario)
+    assert (silent_tcp, silent_tls) == (b"", b"")  # closed by the receiver
+    assert took < seconds(5.0)
+    assert receiver.accepted == 0
