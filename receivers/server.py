@@ -32,6 +32,7 @@ from harness.core.checks_io import checker_rows
 from harness.core.records import RowSink
 from harness.core.rules import Checker
 from harness.core.secret import Secret
+from harness.core.transports import DEFAULT_TRANSPORT, TRANSPORTS
 from harness.io.deploy import forwarded_client, local_url
 from receivers.distributions import Distributions
 
@@ -54,11 +55,6 @@ logger = logging.getLogger("receivers.server")
 
 HANDSHAKE_SUBJECT = "handshake"
 """Subject of the refused handshakes' ``WS-HANDSHAKE-001`` outcomes."""
-TRANSPORTS: Final = ("picows", "websockets")
-"""``--transport`` values: the WebSocket library that frames the bytes."""
-DEFAULT_TRANSPORT: Final = "picows"
-"""picows with aiofastnet: the same checks at about twice the streams per core
-of websockets (docs/performance.md, the receiver section)."""
 OPEN_TIMEOUT_S: Final = 10.0
 """Seconds a connection may take from accept to upgrade (TLS included): a peer
 that opens a socket and says nothing is dropped (websockets' ``open_timeout``)."""

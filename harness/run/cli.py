@@ -34,6 +34,7 @@ from harness.core.exits import EXIT_INTERRUPTED, EXIT_PASS, EXIT_USAGE, help_tex
 from harness.core.profiles.profile import BUILTIN, Profile, apply_overrides
 from harness.core.tags import parse_tags
 from harness.core.target import Target, is_loopback, parse_target, parse_wss_url
+from harness.core.transports import DEFAULT_TRANSPORT, TRANSPORTS
 from harness.io.deploy import check_plain, check_public_url, format_listen, parse_listen
 from harness.io.profile_file import load_profile
 from harness.run import scaleout
@@ -121,6 +122,13 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="run Locust with its web UI on http://HOST:PORT (a Media tab shows the "
         "live media figures per codec); the load still starts and ends on its own",
+    )
+    run.add_argument(
+        "--receiver-transport",
+        choices=TRANSPORTS,
+        default=None,
+        help=f"the receivers' WebSocket library (default {DEFAULT_TRANSPORT}; "
+        "websockets to compare, or where picows will not install)",
     )
     run.add_argument(
         "--tag",
@@ -410,6 +418,7 @@ def _run_options(ns: argparse.Namespace, default_profile: str) -> RunOptions:
         scale_out=scale_out,
         metrics_listen=metrics,
         locust_ui=ui,
+        receiver_transport=ns.receiver_transport,
         tags=tags,
     )
 

@@ -105,6 +105,8 @@ class RunOptions:
     metrics_listen: tuple[str, int] | None = None
     """``--metrics-listen``: serve the live media metrics for Prometheus there."""
     locust_ui: tuple[str, int] | None = None
+    receiver_transport: str | None = None
+    """``--receiver-transport``: the receivers' WebSocket library (None: theirs)."""
     """``--ui``: Locust's web UI (with the Media tab) there, instead of headless."""
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
     """``--tag key=value`` labels, kept in ``run.json`` for the report."""
@@ -274,6 +276,11 @@ class _Run:
                 "rate": load.rate,
                 "processes": load.processes,
                 "receivers": load.receivers,
+                "receiver_transports": {
+                    r.name: str(r.ready.get("transport", ""))
+                    for r in self.receivers
+                    if r.ready is not None
+                },
                 "started_wall": time.strftime(
                     "%Y-%m-%dT%H:%M:%SZ",
                     time.gmtime(time.time() - (time.monotonic() - self.started)),
@@ -423,6 +430,8 @@ class _Run:
             ]  # fmt: skip
             if load.receivers > 1:
                 argv += ["--processes", str(load.receivers)]
+            if opts.receiver_transport is not None:
+                argv += ["--transport", opts.receiver_transport]
             # the open receiver takes streams without a bearer token
             env = self.env if i == 0 else {**self.env, "STREAMLOAD_BEARER_TOKEN": ""}
             feed = self.live.feeder(name) if self.live is not None else None

@@ -6,6 +6,7 @@ separate processes, as in CI.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -143,15 +144,16 @@ def test_nothing_is_left_running(smoke_run: Run) -> None:
 
 
 def test_a_run_on_the_websockets_transport_passes_end_to_end(tmp_path: Path) -> None:
-    """The receivers' other transport, chosen for a whole run by the environment
-    (the smoke run above is on the default, picows; tests/receivers/test_main.py
-    shows a receiver process takes the variable)."""
+    """The receivers' other transport, chosen for a whole run by
+    ``--receiver-transport`` (the smoke run above is on the default, picows)."""
     out = tmp_path / "websockets"
     proc = streamload(
         *("run", "--profile", "smoke", "--out", str(out), "--duration", "3s"),
-        env={"STREAMLOAD_RECEIVER_TRANSPORT": "websockets"},
+        *("--receiver-transport", "websockets"),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    used = json.loads((out / "run.json").read_text())["receiver_transports"]
+    assert used and set(used.values()) == {"websockets"}, used
     sent = {
         (r["stream_sid"], r["track"], r["chunk"]) for r in table(out, "sent_frames")
     }
