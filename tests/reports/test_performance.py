@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings, strategies as st
 
 from harness.io.sink import RecordSink
-
 from reports.load import load_run
 from reports.performance import analyse
 from tests.reports.helpers import MS, T0, RunBuilder
