@@ -239,7 +239,7 @@ def _write_reports(
     if run_json is not None and run_json.get("budget"):
         summary["run"]["budget"] = run_json["budget"]  # run_line shows a cap reached
     health = record_health.collect(
-        run_dir, run_json, summary["timeline"].get("start_ns")
+        run_dir, run_json, summary["timeline"].get("start_ns"), run.clock
     )
     record_health.apply(summary, health)  # last: voids every gate set above
     sections.append(

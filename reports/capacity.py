@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from harness.core.clocks import ClockPlan
 from reports.load import Run
 from reports.performance import Performance, analyse_levels
 
@@ -87,9 +88,18 @@ def _brief(gate: Mapping[str, Any]) -> Json:
     }
 
 
-def _bounds(shape: Mapping[str, Any]) -> list[tuple[Json, int, int]]:
+def shape_start_ns(shape: Mapping[str, Any], clock: ClockPlan) -> int:
+    """When the shape started, on the clock ``clock`` compares the records on: the
+    Locust master's monotonic clock (one host), or the wall clock (several hosts:
+    ``start_wall_ns``, written beside it; absent from shapes of older runs)."""
+    if clock.aligned and "start_wall_ns" in shape:
+        return int(shape["start_wall_ns"])
+    return int(shape["start_ns"])
+
+
+def _bounds(shape: Mapping[str, Any], clock: ClockPlan) -> list[tuple[Json, int, int]]:
     """Each level of ``shape`` with its start and end on the run's clock."""
-    start_ns = int(shape["start_ns"])
+    start_ns = shape_start_ns(shape, clock)
     return [
         (
             level,
@@ -115,7 +125,7 @@ def level_runs(
     Without it, the run and each window are left for the caller to analyse
     (the reference the one pass is tested against).
     """
-    windows = [_window(run, a, b) for _, a, b in _bounds(shape)]
+    windows = [_window(run, a, b) for _, a, b in _bounds(shape, run.clock)]
     if not one_pass:
         return None, [(part, None) for part, _ in windows]
     whole, levels = analyse_levels(run, windows)
@@ -171,7 +181,7 @@ def search(
         else level_runs(run, shape, one_pass=one_pass)[1]
     )
     for i, ((level, _, _), (part, performance)) in enumerate(
-        zip(_bounds(shape), parts, strict=True)
+        zip(_bounds(shape, run.clock), parts, strict=True)
     ):
         starts = int((part.requests["kind"] == "start").sum())
         entry: Json = {

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from harness.core.clocks import producer_of_part
 from harness.core.codecs import FRAME_NS
 from harness.core.errors import HarnessError
 from reports.load import Run
@@ -191,8 +192,15 @@ class FrameFacts:
             self._timeline_codec[:] = -1
             for c, sources in enumerate(views[0][1]):
                 self._timeline_codec[sources] = c
-        hosts = run.producers["host"]
-        self.one_host = int(hosts[hosts != ""].nunique()) <= 1
+        self.clock = run.clock
+        """How times of different hosts compare (:mod:`harness.core.clocks`)."""
+        writers = {
+            producer_of_part(path.name) or path.name
+            for path in (*run.frames.paths, *run.sent_frames.paths)
+        }
+        self.latency_comparable = run.clock.comparable(writers)
+        """False: a producer of frames or the send log on another host has no clock
+        anchor, so no latency is computed (``basis.latency`` says why)."""
         self.dists: dict[str, list[Json]] = {}
         """Metric -> distribution per group."""
         self.codec_dists: dict[str, list[Json]] = {}
@@ -433,6 +441,8 @@ class FrameFacts:
             missed = np.ones(len(log.keys), bool)
             missed[pos[hit]] = False
             self._bursts(log.keys[missed], log.group[missed])
+        if not self.latency_comparable:
+            hit = np.zeros(len(hit), bool)  # matched for loss above, never timed
         latency = arr_sorted[hit] - log.sent_ns[pos[hit]]
         # first: the samples take ``latency`` over (a spill may rewrite it in place)
         self._latency_over_time(arr_sorted[hit], latency, g_sorted[hit])
@@ -784,10 +794,7 @@ class FrameFacts:
     def basis(self) -> dict[str, str | None]:
         """How loss and latency were measured, for readers of the summary."""
         if self.has_log:
-            latency = (
-                "send-log" if self.one_host else "send-log, clocks of several hosts"
-            )
-            return {"loss": "send-log", "latency": latency}
+            return {"loss": "send-log", "latency": self.clock.label()}
         return {"loss": "chunk-gaps" if self.frames.sum() else None, "latency": None}
 
     def has_data(self, group: int) -> bool:

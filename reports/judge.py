@@ -34,7 +34,7 @@ from harness.core.profiles.profile import Profile
 from harness.io import lifeline
 from harness.io.lines import emit
 from harness.io.profile_file import load_profile
-from reports.capacity import window
+from reports.capacity import shape_start_ns, window
 from reports.gates import Threshold, conformance_gate
 from reports.load import Parts, Run, load_run
 from reports.summary import build_report
@@ -128,7 +128,8 @@ def _loop(run_dir: Path, profile: Profile, stop: list[bool]) -> None:
                 sent_frames=_recent(run.sent_frames, since_wall),
                 audio=dataclasses.replace(run.audio, paths=()),  # judged at the end
             )
-            result, failed, judged = judge_level(run, profile, a, b)
+            shift = shape_start_ns(shape, run.clock) - start  # 0 on one host
+            result, failed, judged = judge_level(run, profile, a + shift, b + shift)
         except Exception as exc:  # a level not judged must not stop the search
             traceback.print_exc()
             result, failed, judged = "no-data", [], []

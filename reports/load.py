@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from harness.core.clocks import INSTANTS, ClockPlan, plan, producer_of_part, to_common
 from harness.core.errors import ConfigError
 from harness.core.records import TABLES, ColumnType
 
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    "producers": ("producer", "kind", "host"),
+    "producers": ("producer", "kind", "host", "wall_ns", "mono_ns"),
     "requests": (
         "run_id",
         "request_id",
@@ -272,6 +273,8 @@ class Parts:
         default=None, compare=False
     )
     """Column -> :meth:`bounds`, when a pass already found them (no re-read)."""
+    clock: ClockPlan = dataclasses.field(default_factory=ClockPlan, compare=False)
+    """Moves each part's instants to the run's common clock (:mod:`harness.core.clocks`)."""
 
     def __len__(self) -> int:
         return self._rows if self.known_rows is None else self.known_rows
@@ -304,7 +307,7 @@ class Parts:
         keep = frozenset(sids)
         if self.sids is not None:
             keep &= self.sids
-        return Parts(self.table, self.paths, keep)
+        return Parts(self.table, self.paths, keep, clock=self.clock)
 
     def batches(
         self, columns: Sequence[str] | None = None, batch_rows: int = _BATCH_ROWS
@@ -344,13 +347,14 @@ class Parts:
                             path, self.table, f"row group {group} unreadable ({exc})"
                         )
                     ) from None
+                shift = self.clock.offset(producer_of_part(path.name))
                 for batch in batches:
                     data = _conform(batch, read, schema)
                     if self.sids is not None:
                         data = data.filter(_among(data.column("stream_sid"), self.sids))
                         data = data.select(names)
                     if data.num_rows:
-                        yield _filled(self.table, data)
+                        yield _shifted(self.table, _filled(self.table, data), shift)
 
     def bounds(self, column: str) -> tuple[int, int] | None:
         """The least and greatest positive value of an integer column (``None``: none).
@@ -361,10 +365,16 @@ class Parts:
         """
         if self.known_bounds is not None and column in self.known_bounds:
             return self.known_bounds[column]
+        if self.sids is None and self.clock.aligned:
+            return self._shifted_bounds(column)
         if self.sids is None:
             stored = self.stored_range(column)
             if stored is not None and stored[0] >= 1:
                 return stored
+        return self._scan_bounds(column)
+
+    def _scan_bounds(self, column: str) -> tuple[int, int] | None:
+        """:meth:`bounds` by reading the column."""
         low: int | None = None
         high: int | None = None
         for batch in self.batches([column], 1 << 20):
@@ -376,6 +386,30 @@ class Parts:
                 high = hi if high is None else max(high, hi)
         return None if low is None or high is None else (low, high)
 
+    def _shifted_bounds(self, column: str) -> tuple[int, int] | None:
+        """:meth:`bounds` on the common clock: each part's footer range, moved by
+        its producer's shift (read only where a footer does not tell)."""
+        moves = column in INSTANTS.get(self.table, frozenset())
+        low: int | None = None
+        high: int | None = None
+        for path, meta in zip(self.paths, self._metadata, strict=True):
+            stored = _footer_range([meta], column)
+            if stored is not None and stored[0] < 1:
+                stored = None
+            if stored is None:
+                found = Parts(self.table, (path,), clock=self.clock)._scan_bounds(
+                    column
+                )
+                if found is None:
+                    continue
+                lo, hi = found
+            else:
+                shift = self.clock.offset(producer_of_part(path.name)) if moves else 0
+                lo, hi = stored[0] + (shift or 0), stored[1] + (shift or 0)
+            low = lo if low is None else min(low, lo)
+            high = hi if high is None else max(high, hi)
+        return None if low is None or high is None else (low, high)
+
     def stored_range(self, column: str) -> tuple[int, int] | None:
         """Least and greatest value of an integer column in the parts, from their
         footers, before any stream filter (``None``: not known there)."""
@@ -383,7 +417,7 @@ class Parts:
 
     def to_pandas(self) -> pd.DataFrame:
         """The whole table as a DataFrame, as :func:`load_table` reads it (small runs)."""
-        return _read_table(self.paths, self.table, self.sids)
+        return _read_table(self.paths, self.table, self.sids, self.clock)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -403,6 +437,9 @@ class Run:
     histograms: pd.DataFrame
     audio: Parts
     """``audio_samples`` (payloads stay Arrow binary buffers, never Python bytes)."""
+    clock: ClockPlan = dataclasses.field(default_factory=ClockPlan)
+    """How times of different producers compare (:mod:`harness.core.clocks`): with
+    records of several hosts, every instant above is already on the wall clock."""
     bad_parts: tuple[BadPart, ...] = ()
     """Parts left out because they could not be read (:func:`check_parts`): the
     records are incomplete when this is not empty."""
@@ -494,6 +531,44 @@ def _filled(table: str, batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
+def _shifted(table: str, batch: pa.RecordBatch, shift: int | None) -> pa.RecordBatch:
+    """``batch`` (of one part) with its instants moved by ``shift`` (``None``: the
+    producer has no anchor; its times stay as stored, see :class:`ClockPlan`)."""
+    instants = INSTANTS.get(table, frozenset())
+    if not shift or not instants & set(batch.schema.names):
+        return batch
+    columns = [
+        pa.array(to_common(column.to_numpy(), shift)) if name in instants else column
+        for name, column in zip(batch.schema.names, batch.columns, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _shift_table(table: str, data: pa.Table, clock: ClockPlan) -> pa.Table:
+    """``data`` read with a trailing ``__filename`` column: each row's instants
+    moved by its part's producer's shift, and that column dropped.
+
+    One shift per part, taken per row through the file-name dictionary, and one
+    vectorised add per instant column: no loop over rows.
+    """
+    files = data.column("__filename").combine_chunks().dictionary_encode()
+    data = data.drop_columns(["__filename"])
+    shifts = np.array(
+        [
+            clock.offset(producer_of_part(Path(str(name)).name)) or 0
+            for name in files.dictionary.to_pylist()
+        ],
+        np.int64,
+    )
+    per_row = shifts[files.indices.to_numpy()]
+    for name in INSTANTS.get(table, frozenset()) & set(data.column_names):
+        i = data.column_names.index(name)
+        values = data.column(i).to_numpy()
+        moved = np.where(values > 0, values + per_row, values)
+        data = data.set_column(i, name, pa.array(moved))
+    return data
+
+
 def _footer_range(
     metadata: Sequence[pq.FileMetaData], column: str
 ) -> tuple[int, int] | None:
@@ -539,14 +614,24 @@ def load_table(run_dir: Path, table: str) -> pd.DataFrame:
 
 
 def _read_table(
-    parts: Sequence[Path], table: str, sids: frozenset[str] | None = None
+    parts: Sequence[Path],
+    table: str,
+    sids: frozenset[str] | None = None,
+    clock: ClockPlan | None = None,
 ) -> pd.DataFrame:
-    """:func:`load_table` of these parts, optionally only the rows of ``sids``."""
+    """:func:`load_table` of these parts, optionally only the rows of ``sids``,
+    instants on ``clock``'s common clock."""
     dataset = _dataset(parts, table)
     if dataset is None:
         return _frame(table, _schema(table).empty_table())
+    shifting = (
+        clock is not None
+        and clock.aligned
+        and bool(INSTANTS.get(table, frozenset()) & set(COLUMNS[table]))
+    )
+    names = [*COLUMNS[table], *(["__filename"] if shifting else [])]
     try:
-        data = dataset.to_table(columns=list(COLUMNS[table]))
+        data = dataset.to_table(columns=names)
     except (OSError, pa.ArrowException) as exc:
         # the footers were fine (check_parts), a row group was not: find its file
         raise RecordsError(_culprit(parts, table, exc)) from None
@@ -556,7 +641,18 @@ def _read_table(
             pa.bool_(),
         )
         data = data.filter(mask)
+    if shifting and clock is not None:
+        data = _shift_table(table, _filled_table(table, data), clock)
     return _frame(table, data)
+
+
+def _filled_table(table: str, data: pa.Table) -> pa.Table:
+    """``data``'s instant columns with nulls as 0 (none), before they move."""
+    for name in INSTANTS.get(table, frozenset()) & set(data.column_names):
+        i = data.column_names.index(name)
+        if data.column(i).null_count:
+            data = data.set_column(i, name, pc.fill_null(data.column(i), 0))
+    return data
 
 
 def _culprit(parts: Sequence[Path], table: str, exc: Exception) -> BadPart:
@@ -619,11 +715,40 @@ def load_run(run_dir: Path | str, exclude: Iterable[BadPart] = ()) -> Run:
     tables: dict[str, Any] = {}
     bad = list(exclude)
     skip = {b.path for b in bad}
+    found: dict[str, list[Path]] = {}
     for name in COLUMNS:
         paths = [p for p in find_parts(root, name) if p not in skip]
-        good, rejected = check_parts(name, paths)
+        found[name], rejected = check_parts(name, paths)
         bad += rejected
+    producers = _read_table(found["producers"], "producers")
+    clock = _clock_plan(producers, found)
+    for name, good in found.items():
         tables[_FIELDS.get(name, name)] = (
-            Parts(name, tuple(good)) if name in LAZY else _read_table(good, name)
+            Parts(name, tuple(good), clock=clock)
+            if name in LAZY
+            else producers
+            if name == "producers"
+            else _read_table(good, name, clock=clock)
         )
-    return Run(run_dir=root, **tables, bad_parts=tuple(bad))
+    return Run(run_dir=root, **tables, bad_parts=tuple(bad), clock=clock)
+
+
+def _clock_plan(producers: pd.DataFrame, parts: dict[str, list[Path]]) -> ClockPlan:
+    """The run's :class:`ClockPlan`: its anchors, and who wrote parts with instants."""
+    anchors = zip(
+        producers["producer"].astype(str),
+        producers["host"].astype(str),
+        producers["wall_ns"].astype("int64"),
+        producers["mono_ns"].astype("int64"),
+        strict=True,
+    )
+    writers = {
+        producer_of_part(path.name) or path.name
+        for table, paths in parts.items()
+        if INSTANTS.get(table)
+        for path in paths
+    }
+    return plan(
+        ((p, h, int(w), int(m)) for p, h, w, m in anchors),
+        writers,
+    )

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from harness.core.clocks import ClockPlan
+
 
 __all__ = ["VERDICT", "apply", "collect"]
 
@@ -35,12 +37,21 @@ Json = dict[str, Any]
 
 
 def collect(
-    run_dir: Path, run_json: Mapping[str, Any] | None, start_ns: int | None
+    run_dir: Path,
+    run_json: Mapping[str, Any] | None,
+    start_ns: int | None,
+    clock: ClockPlan | None = None,
 ) -> Json:
     """Every record fault, per producer, with when: seconds from the run's first
-    request (``start_ns``), else from the CLI's start (``run.json``'s events)."""
+    request (``start_ns``), else from the CLI's start (``run.json``'s events).
+
+    With records of several hosts, ``start_ns`` is on the wall clock
+    (:mod:`harness.core.clocks`): a producer's own times are then its manifest's
+    wall times, and the CLI's (monotonic only) are left without a when.
+    """
     faults: dict[str, Json] = {}
-    if start_ns is None:  # no request recorded: from the CLI's own start instead
+    wall = clock is not None and clock.aligned
+    if start_ns is None and not wall:  # no request recorded: the CLI's own start
         start_ns = _cli_start_ns(run_json)
 
     def entry(producer: str) -> Json:
@@ -81,7 +92,8 @@ def collect(
             item["problems"].append(
                 f"{dropped:,} rows dropped: its record writer fell behind"
             )
-        when(item, doc.get("first_mono_ns"), doc.get("last_mono_ns"))
+        clock_of = "wall" if wall else "mono"
+        when(item, doc.get(f"first_{clock_of}_ns"), doc.get(f"last_{clock_of}_ns"))
     for fault in (run_json or {}).get("record_faults", []) or []:
         if not isinstance(fault, Mapping):
             continue
@@ -89,11 +101,12 @@ def collect(
         what = str(fault.get("what") or "")
         if what and what not in item["problems"]:
             item["problems"].append(what)
-        when(
-            item,
-            fault.get("mono_ns"),
-            fault.get("until_mono_ns") or fault.get("mono_ns"),
-        )
+        if not wall:
+            when(
+                item,
+                fault.get("mono_ns"),
+                fault.get("until_mono_ns") or fault.get("mono_ns"),
+            )
     producers = sorted(faults.values(), key=lambda f: f["producer"])
     return {
         "complete": not producers,

@@ -75,10 +75,13 @@ def timeline(run: Run, run_json: Mapping[str, Any] | None = None) -> Json:
     ]
     incidents = _incidents(requests.assign(_bin=idx, _at=at), failed, errors, width)
     streams = _lost_streams(run, start_ns)
+    # records of several hosts are on the wall clock (harness.core.clocks): so is
+    # start_ns; an event without a wall time keeps the CLI's own at_s
+    clock = "wall_ns" if run.clock.aligned else "mono_ns"
     for event in events:
-        mono = event.get("mono_ns")
-        if isinstance(mono, int):
-            event["at_s"] = round((mono - start_ns) / 1e9, 3)
+        instant = event.get(clock)
+        if isinstance(instant, int):
+            event["at_s"] = round((instant - start_ns) / 1e9, 3)
     return {
         "start_ns": start_ns,
         "bin_s": width,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ def write_levels(
     start_ns: int,
     **driven: Any,
 ) -> None:
-    """Record the shape's levels with the monotonic time the shape started.
+    """Record the shape's levels with the monotonic time the shape started, and the
+    same instant on the wall clock (``start_wall_ns``: the clock a report of
+    several hosts compares records on, see harness/core/clocks.py).
 
     ``driven``: a capacity search's own ``levels`` (those run so far) and what
     it is (``search``, ``stopped``), instead of the spec's ladder.
@@ -39,6 +42,7 @@ def write_levels(
     doc = {
         "kind": spec.kind,
         "start_ns": start_ns,
+        "start_wall_ns": time.time_ns() - (time.monotonic_ns() - start_ns),
         "users": users,
         "duration_s": duration_s,
         "levels": [

@@ -45,6 +45,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 SERIAL: tuple[str, ...] = (
     "tests/benchmarks/",
     "tests/e2e/test_accuracy.py",
+    "tests/e2e/test_clocks.py",
     "tests/e2e/test_faults_hostile.py::test_hostile_peers_cost_a_good_stream_nothing",
     "tests/e2e/test_jitter_hold.py",
     "tests/scenarios/test_shapes.py",

@@ -5,7 +5,8 @@ process appends rows in batches, every batch its own file written atomically,
 so a crash loses nothing already flushed and several processes (or machines)
 merge by listing files. Times are integer nanoseconds of CLOCK_MONOTONIC
 (``time.monotonic_ns()``), one clock for every process on a host; each producer
-also writes a ``producers`` row pairing that clock with wall time.
+also writes a ``producers`` row pairing that clock with wall time, through which
+reports compare the records of several hosts (:mod:`harness.core.clocks`).
 """
 
 from __future__ import annotations

@@ -188,6 +188,7 @@ class _Run:
             {
                 "at_s": round(time.monotonic() - self.started, 3),
                 "mono_ns": time.monotonic_ns(),
+                "wall_ns": time.time_ns(),  # for reports of several hosts' records
                 "kind": kind,
                 "what": what,
             }

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from harness.core.clocks import ClockPlan
 from reports import capacity
 from reports.gates import Threshold, evaluate
 from reports.load import Run, load_run
@@ -231,3 +232,13 @@ def test_one_pass_gives_every_level_the_numbers_of_its_own_window(
     per_level = capacity.search(run, MIXED, gated, 2, one_pass=False)
     assert one_pass == per_level
     assert [lv["result"] for lv in one_pass["levels"]][-1] == "no-data"
+
+
+def test_levels_are_placed_on_the_clock_the_records_are_compared_on() -> None:
+    """Records of several hosts are on the wall clock: so are the levels' windows
+    (the shape's ``start_wall_ns``); on one host, the master's monotonic start."""
+    shape = {"start_ns": 5 * MS, "start_wall_ns": T0 * 1000}
+    several = ClockPlan(hosts=2, offsets={"scenario-1": 1})
+    assert capacity.shape_start_ns(shape, several) == T0 * 1000
+    assert capacity.shape_start_ns(shape, ClockPlan()) == 5 * MS
+    assert capacity.shape_start_ns({"start_ns": 5 * MS}, several) == 5 * MS

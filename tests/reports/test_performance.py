@@ -7,8 +7,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from hypothesis import given, settings, strategies as st
 
+from harness.io.sink import RecordSink
 from reports.load import load_run
 from reports.performance import analyse
 from tests.reports.helpers import MS, T0, RunBuilder
@@ -306,14 +309,72 @@ def test_frames_with_a_chunk_below_1_count_but_take_no_part_in_loss(
     assert pcmu["latency_ms"]["count"] == 10
 
 
-def test_clocks_of_several_hosts_are_flagged(tmp_path: Path) -> None:
-    """Transit across hosts compares two CLOCK_MONOTONICs: say so."""
-    build = RunBuilder(tmp_path)
-    build.good_stream("MZ1", "req-1")
-    build.receiver.add("producers", ("receiver-2", "receiver", 1, "elsewhere", 0, 0))
-    performance = analyse(load_run(build.write()))
+def _on_another_host(run: Path, producer: str, host: str, mono_shift: int) -> None:
+    """Rewrite ``producer``'s anchor as if it ran on ``host``, whose monotonic clock
+    reads ``mono_shift`` more than this one's at the same wall instant."""
+    for part in (run / "records" / "producers").glob(f"{producer}-*.parquet"):
+        rows = pq.read_table(part).to_pylist()
+        for row in rows:
+            row.update(host=host, mono_ns=row["mono_ns"] + mono_shift)
+        pq.write_table(pa.Table.from_pylist(rows, pq.read_schema(part)), part)
 
-    assert performance.basis["latency"] == "send-log, clocks of several hosts"
+
+def _receiver_on_another_host(tmp_path: Path, shift: int) -> Path:
+    """One good stream, 1 ms transit, the receiver's clock ``shift`` ahead."""
+    build = RunBuilder(tmp_path)
+    build.request("req-1", stream_sid="MZ1")
+    build.platform_stream("MZ1", "req-1", frames_sent=50)
+    build.stream(
+        "MZ1",
+        "req-1",
+        start_ns=T0 + 50 * MS + shift,
+        first_media_ns=T0 + 121 * MS + shift,
+        stop_ns=T0 + 5_000 * MS + shift,
+    )
+    for chunk in range(1, 51):
+        sent_ns = T0 + 120 * MS + (chunk - 1) * 20 * MS
+        build.sent("MZ1", "inbound", chunk, sent_ns)
+        build.frame("MZ1", "inbound", chunk, sent_ns + MS + shift)
+    run = build.write()
+    _on_another_host(run, "receiver-1", "rx-elsewhere", shift)
+    return run
+
+
+def test_clocks_of_several_hosts_are_aligned_by_their_wall_clocks(
+    tmp_path: Path,
+) -> None:
+    """The receiver's monotonic clock is an hour ahead of the platform's: through
+    both anchors the transit is still 1 ms (the anchors' own reads, taken
+    microseconds apart, are the only error here)."""
+    hour = 3600 * 10**9
+    performance = analyse(load_run(_receiver_on_another_host(tmp_path, hour)))
+
+    assert performance.basis["latency"] == (
+        "send-log; clocks of 2 hosts aligned by their wall clocks: "
+        "as accurate as their sync (NTP/PTP)"
+    )
+    latency = performance.codecs["PCMU"]["latency_ms"]
+    assert latency["count"] == 50
+    assert abs(latency["p50"] - 1.0) < 0.5, latency
+    assert abs(performance.codecs["PCMU"]["setup_ms"]["p50"] - 50.0) < 0.5
+
+
+def test_a_host_without_a_clock_anchor_gets_no_latency(tmp_path: Path) -> None:
+    """Receiver parts of a producer with no anchor row: latency not checked, with
+    the reason, never the raw difference of two hosts' clocks."""
+    run = _receiver_on_another_host(tmp_path, 3600 * 10**9)
+    second = RecordSink(run, "receiver-2", "receiver")
+    second.add("frames", ("MZ1", "inbound", 51, 0, 0, T0, 160, float("nan")))
+    second.flush()
+    (run / "records" / "producers" / "receiver-2-000001.parquet").unlink()
+    performance = analyse(load_run(run))
+
+    assert performance.basis["latency"] == (
+        "not checked: clocks of 2 hosts, and no clock anchor (producers row) "
+        "for receiver-2"
+    )
+    assert performance.codecs["PCMU"]["latency_ms"]["count"] == 0
+    assert performance.codecs["PCMU"]["frames"] == 51
 
 
 def test_streams_count_under_the_codec_their_request_asked_for(tmp_path: Path) -> None:

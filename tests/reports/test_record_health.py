@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.core.clocks import ClockPlan
 from harness.core.record_loss import RecordLoss
 from reports import record_health
 
@@ -97,3 +98,23 @@ def test_without_requests_times_count_from_the_cli_start(tmp_path: Path) -> None
     assert (
         item["from_s"] == 3.0 and "run directory at 3 s: disk full" in health["message"]
     )
+
+
+def test_records_of_several_hosts_time_faults_on_the_wall_clock(tmp_path: Path) -> None:
+    """The run's start is then a wall time: a producer's faults are placed by its
+    manifest's wall times; the CLI's monotonic-only faults get no when."""
+    wall0 = 1_700_000_000 * 10**9
+    loss = RecordLoss("receiver-0", "receiver")
+    loss.drop("frames", 30, 4_000_000_000, wall0 + 2_500_000_000)
+    (tmp_path / "producers").mkdir()
+    (tmp_path / "producers" / "receiver-0.json").write_text(json.dumps(loss.as_json()))
+    run_json = {
+        "record_faults": [
+            {"producer": "receiver-1", "what": "exited early", "mono_ns": 2 * 10**9}
+        ]
+    }
+    clock = ClockPlan(hosts=2, offsets={"receiver-0": 1})
+    health = record_health.collect(tmp_path, run_json, wall0, clock)
+    by_name = {p["producer"]: p for p in health["producers"]}
+    assert by_name["receiver-0"]["from_s"] == 2.5
+    assert by_name["receiver-1"]["from_s"] is None

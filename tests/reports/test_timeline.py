@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+from harness.core.clocks import ClockPlan
 from reports.load import load_run
 from reports.timeline import render_html, render_markdown, timeline
 from tests.reports.helpers import MS, T0, RunBuilder
@@ -116,3 +118,21 @@ def test_a_stream_that_arrived_in_between_splits_the_lost_ones(tmp_path: Path) -
         (3.0, 4.0, 2),
     ]
     assert all(s["top_reason"] == "" for s in spans)  # no platform records: no reason
+
+
+def test_events_of_a_run_across_hosts_are_placed_by_their_wall_time(
+    tmp_path: Path,
+) -> None:
+    """Records of several hosts are on the wall clock, so the CLI's events are
+    placed by their wall time; one without keeps the CLI's own ``at_s``."""
+    build = RunBuilder(tmp_path)
+    build.request("req-1", sent_ns=T0)
+    run = dataclasses.replace(
+        load_run(build.write()), clock=ClockPlan(hosts=2, offsets={"scenario-1": 0})
+    )
+    events = [
+        {"at_s": 9.0, "mono_ns": 5, "wall_ns": T0 + 2 * SECOND, "what": "a"},
+        {"at_s": 7.0, "mono_ns": 5, "what": "b"},
+    ]
+    doc = timeline(run, {"events": events})
+    assert [e["at_s"] for e in doc["events"]] == [2.0, 7.0]
