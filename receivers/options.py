@@ -100,7 +100,7 @@ def parser() -> argparse.ArgumentParser:
         "--transport",
         choices=TRANSPORTS,
         default=None,
-        help=f"WebSocket library: {TRANSPORTS[0]} (2x the streams per core) or "
+        help=f"WebSocket library: {TRANSPORTS[0]} (about 1.6x less CPU per message, docs/performance.md) or "
         f"{TRANSPORTS[1]} (default {DEFAULT_TRANSPORT}, or ${TRANSPORT_ENV})",
     )
     p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)

@@ -242,10 +242,19 @@ class Receiver:
             (("WWW-Authenticate", 'Bearer realm="streamload"'),),
         )
 
-    def client(self, peer: str, headers: Mapping[str, str]) -> str:
-        """Who connected, for logs: the peer, and behind a proxy the client it names."""
+    def client(self, peer: str | None, headers: Mapping[str, str]) -> str:
+        """Who connected, for logs: the peer, and behind a proxy the client it names.
+
+        ``peer`` is ``None`` where the transport does not show the socket at the
+        upgrade (picows' listener factory sees only the request); the line then
+        says so rather than inventing an address."""
         named = forwarded_client(headers) if self.config.behind_proxy else None
-        return f"{named} (via {peer})" if named else peer
+        if named:
+            return f"{named} (via {peer or 'the proxy'})"
+        return (
+            peer
+            or "a peer (this transport does not name it; --transport websockets does)"
+        )
 
     def accept(self, conn: Connection) -> None:
         """An upgraded connection starts its session."""

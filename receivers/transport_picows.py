@@ -244,7 +244,7 @@ async def listen(receiver: Receiver) -> _Listening:
             request.path.decode("latin-1"),
             headers.getall("Authorization", []),
             # picows shows the factory no socket: a proxy's header is all there is
-            receiver.client("a peer", headers),
+            receiver.client(None, headers),
         )
         if refusal is None:
             return _Listener(receiver)
