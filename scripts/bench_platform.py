@@ -242,6 +242,69 @@ def _point(
     }
 
 
+# -- the media send call (a child process) -------------------------------------------
+
+
+async def _send_cost(url: str, ca: Path, rounds: int) -> None:
+    """CPU per message of ``WsClient.send_text`` and ``send_media``, alternating.
+
+    One real platform connection (:func:`~harness.platform.wsclient.dial`, TLS)
+    to the sink; bursts of 1,000 media messages, each timed in this thread's
+    CPU time (what other processes on the core move least), with a pause
+    between bursts for the socket to drain.
+    """
+    from harness.platform.wsclient import dial
+
+    ws = await dial(
+        url,
+        ssl_context=client_context(ca),
+        headers=None,
+        timeout_s=10,
+        send_buffer_bytes=0,
+        on_message=None,
+        on_closed=lambda: None,
+    )
+    payload = base64.b64encode(encoded_frames(get_codec("PCMU"), "inbound")[0]).decode()
+    messages = [media_json(i, "inbound", i, i * 20, payload, "s") for i in range(1000)]
+    cost: dict[str, list[float]] = {"send_text": [], "send_media": []}
+    for _ in range(rounds):
+        for name in cost:
+            for _ in range(5):
+                send = getattr(ws, name)
+                started = time.thread_time_ns()
+                for message in messages:
+                    send(message)
+                cost[name].append((time.thread_time_ns() - started) / 1000 / 1000)
+                await asyncio.sleep(0.02)
+    ws.abort()
+    print(json.dumps({k: float(np.median(v)) for k, v in cost.items()}), flush=True)
+
+
+def send_ab(rounds: int, tls_dir: Path) -> None:
+    """Run :func:`_send_cost` pinned to CPU 1 against the sink on CPU 0."""
+    tls = make_tls(tls_dir)
+    py = sys.executable
+    sink = _start(
+        [py, __file__, "--sink", str(tls.cert_file), str(tls.key_file)], 0, {}
+    )
+    try:
+        port = _ready(sink, "the sink")["port"]
+        sender = _start(
+            [py, __file__, "--send-cost", f"wss://127.0.0.1:{port}/media",
+             str(tls.ca_file), str(rounds)],
+            1, dict(os.environ),
+        )  # fmt: skip
+        out = _end(sender, 120, signal_first=False).strip().splitlines()
+    finally:
+        _end(sink, 20)
+    r = json.loads(out[-1])
+    print(
+        f"CPU per message (median of {rounds * 5} bursts of 1,000, alternating): "
+        f"send_text {r['send_text']:.2f} µs, send_media {r['send_media']:.2f} µs "
+        f"({r['send_media'] / r['send_text']:.3f}x)"
+    )
+
+
 # -- the driver -------------------------------------------------------------------
 
 
@@ -412,11 +475,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="bare (the least a picows sender does: the machine's ceiling), platform",
     )
     parser.add_argument("--bare-send", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--send-cost", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--send-ab",
+        type=int,
+        metavar="ROUNDS",
+        help="instead: A/B the CPU of WsClient.send_text and send_media per message",
+    )
     args = parser.parse_args(argv)
     if args.sink:
         import uvloop
 
         uvloop.run(_serve_sink(Path(args.sink[0]), Path(args.sink[1])))
+        return 0
+    if args.send_cost:
+        import uvloop
+
+        url, ca, rounds = args.send_cost
+        uvloop.run(_send_cost(url, Path(ca), int(rounds)))
+        return 0
+    if args.send_ab:
+        with tempfile.TemporaryDirectory(prefix="bench-platform-tls-") as tls_dir:
+            send_ab(args.send_ab, Path(tls_dir))
         return 0
     if args.bare_send:
         import uvloop

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -86,9 +85,6 @@ class Recorder:
             summaries (histogram counts) that belong to the same batch.
         max_rows: rows that may wait (buffered plus handed over, not yet
             written); ``None``: :func:`max_rows_from_env`.
-        writer_nice: raise the writer thread's nice value by this much (Linux
-            niceness is per thread), so that on a core it shares with the loop
-            it runs in the loop's idle time instead of taking turns with it.
     """
 
     def __init__(
@@ -99,7 +95,6 @@ class Recorder:
         flush_rows: int = 50_000,
         before_flush: Sequence[Callable[[], object]] = (),
         max_rows: int | None = None,
-        writer_nice: int = 0,
     ) -> None:
         self.records = records
         self.loss: RecordLoss = records.loss
@@ -118,12 +113,7 @@ class Recorder:
         self._writes: set[asyncio.Future[None]] = set()
         """Writes handed to the thread and not yet done (never cancelled)."""
         warm_up()
-        self._executor = ThreadPoolExecutor(
-            max_workers=1,
-            thread_name_prefix="records",
-            initializer=_lower_priority,
-            initargs=(writer_nice,),
-        )
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records")
 
     def defer(self, table: str, build: Columns) -> None:
         """Have the writer build one part of ``table`` (see :meth:`Batch.defer`)."""
@@ -251,16 +241,3 @@ class Recorder:
                 "batch", len(batch), repr(exc), time.monotonic_ns(), time.time_ns()
             )
             logger.exception("writing records under %s failed", self.records.root)
-
-
-def _lower_priority(nice: int) -> None:
-    """Writer thread: raise its own nice value by ``nice`` (best effort, Linux)."""
-    if nice <= 0 or not hasattr(os, "setpriority"):
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(
-            os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice
-        )
-    except OSError as exc:  # not permitted: the writer runs at the loop's priority
-        logger.debug("could not lower the record writer's priority: %s", exc)

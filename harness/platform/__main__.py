@@ -60,7 +60,6 @@ from harness.platform.health import Health
 from harness.platform.server import Api
 from harness.platform.streamer import StreamerSettings
 from harness.platform.supervisor import Supervisor
-from harness.platform.ticker import WRITER_NICE
 from harness.platform.workers import WorkerPool
 
 
@@ -524,9 +523,7 @@ async def serve(options: Options) -> int:
     dialect = options.dialect
     registry = _registry(options)
     recorder = Recorder(
-        RecordSink(options.run_dir, options.producer, "platform"),
-        "sent_frames",
-        writer_nice=WRITER_NICE,
+        RecordSink(options.run_dir, options.producer, "platform"), "sent_frames"
     )
     callbacks = _callbacks(options, client_ssl)
     supervisor = _supervisor(options, registry, recorder, callbacks, client_ssl)

@@ -30,19 +30,13 @@ from typing import Protocol
 from harness.platform.alarm import Alarm
 
 
-__all__ = ["PERIOD_SLOTS", "RESOLUTION_NS", "WRITER_NICE", "Job", "Ticker"]
+__all__ = ["PERIOD_SLOTS", "RESOLUTION_NS", "Job", "Ticker"]
 
 log = logging.getLogger(__name__)
 
 RESOLUTION_NS = 1_000_000
 PERIOD_SLOTS = 20
 """A stream's period (20 ms, contract §5.5) in buckets: the phases :meth:`Ticker.reserve` spreads."""
-WRITER_NICE = 10
-"""How much lower the record writer thread runs than the loop (docs/performance.md
-§3, "Platform vs bare"): pinned to one core with the loop, at equal priority it
-took turns with it for each second's Parquet part, and every turn showed as
-5-30 ms of loop lag. At +10 it gets ~10 % of the core while both want it, and
-all the idle time it needs otherwise (it uses ~2 %)."""
 
 
 class Job(Protocol):

@@ -46,7 +46,7 @@ from harness.platform.core.faults import parse_faults, plan_stream, stream_rng
 from harness.platform.core.state import Stream
 from harness.platform.health import Health
 from harness.platform.streamer import Counters, EndReason, Streamer, StreamerSettings
-from harness.platform.ticker import WRITER_NICE, Ticker
+from harness.platform.ticker import Ticker
 
 
 __all__ = ["WorkerPool", "request_from_json", "request_to_json", "serve_worker"]
@@ -299,9 +299,7 @@ async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -
     settings = _settings(config)
     producer = f"{config['producer']}-w{config['index']}"
     recorder = Recorder(
-        RecordSink(Path(config["run_dir"]), producer, "platform"),
-        "sent_frames",
-        writer_nice=WRITER_NICE,
+        RecordSink(Path(config["run_dir"]), producer, "platform"), "sent_frames"
     )
     health = Health(producer, recorder)
     counters = Counters()

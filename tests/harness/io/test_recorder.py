@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -208,25 +207,3 @@ def test_the_bound_comes_from_the_environment_or_the_default() -> None:
     assert max_rows_from_env({BACKLOG_ENV: "50"}) == 50
     assert max_rows_from_env({BACKLOG_ENV: "-1"}) == MAX_ROWS
     assert max_rows_from_env({BACKLOG_ENV: "many"}) == MAX_ROWS
-
-
-def test_writer_nice_lowers_only_the_writer_threads_priority(tmp_path: Path) -> None:
-    """Linux niceness is per thread: the writer runs below the loop, the loop keeps its own."""
-    seen: list[int] = []
-
-    def build() -> list[list[object]]:  # runs on the writer thread
-        tid = threading.get_native_id()
-        seen.append(os.getpriority(os.PRIO_PROCESS, tid))
-        return EMPTY_HEALTH
-
-    async def main() -> None:
-        recorder = Recorder(
-            RecordSink(tmp_path, "p", "platform"), "sent_frames", writer_nice=3
-        )
-        recorder.defer("health", build)
-        await recorder.close()
-
-    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    run(main())
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_nice
-    assert seen == [min(loop_nice + 3, 19)]
