@@ -9,8 +9,10 @@ to CPU 1 with ``--workers 1``) is asked over its REST API for N single-track
 PCMU conference streams, all dialling one receiver: a bare sink (pinned to CPU
 0; picows with aiofastnet's TLS on uvloop, every frame dropped unread, ~3 µs
 a message, docs/performance.md §1) so that the receiver is never the bottleneck; its
-CPU share is reported beside the platform's. After the last create
-and a warm-up, the window of ``--seconds`` is measured from the platform's own
+CPU share is reported beside the platform's. After the last stream connected
+(not the last REST answer: the platform dials after answering, and that burst
+of TLS handshakes is not pacing) and a warm-up, the window of ``--seconds`` is
+measured from the platform's own
 records: send-time error = ``sent_ns - due_ns`` of every frame due in the
 window (the platform never sends early, so the error is a lateness), and the
 platform's ``health`` rows (CPU share of one core, event-loop lag). The
@@ -242,69 +244,6 @@ def _point(
     }
 
 
-# -- the media send call (a child process) -------------------------------------------
-
-
-async def _send_cost(url: str, ca: Path, rounds: int) -> None:
-    """CPU per message of ``WsClient.send_text`` and ``send_media``, alternating.
-
-    One real platform connection (:func:`~harness.platform.wsclient.dial`, TLS)
-    to the sink; bursts of 1,000 media messages, each timed in this thread's
-    CPU time (what other processes on the core move least), with a pause
-    between bursts for the socket to drain.
-    """
-    from harness.platform.wsclient import dial
-
-    ws = await dial(
-        url,
-        ssl_context=client_context(ca),
-        headers=None,
-        timeout_s=10,
-        send_buffer_bytes=0,
-        on_message=None,
-        on_closed=lambda: None,
-    )
-    payload = base64.b64encode(encoded_frames(get_codec("PCMU"), "inbound")[0]).decode()
-    messages = [media_json(i, "inbound", i, i * 20, payload, "s") for i in range(1000)]
-    cost: dict[str, list[float]] = {"send_text": [], "send_media": []}
-    for _ in range(rounds):
-        for name in cost:
-            for _ in range(5):
-                send = getattr(ws, name)
-                started = time.thread_time_ns()
-                for message in messages:
-                    send(message)
-                cost[name].append((time.thread_time_ns() - started) / 1000 / 1000)
-                await asyncio.sleep(0.02)
-    ws.abort()
-    print(json.dumps({k: float(np.median(v)) for k, v in cost.items()}), flush=True)
-
-
-def send_ab(rounds: int, tls_dir: Path) -> None:
-    """Run :func:`_send_cost` pinned to CPU 1 against the sink on CPU 0."""
-    tls = make_tls(tls_dir)
-    py = sys.executable
-    sink = _start(
-        [py, __file__, "--sink", str(tls.cert_file), str(tls.key_file)], 0, {}
-    )
-    try:
-        port = _ready(sink, "the sink")["port"]
-        sender = _start(
-            [py, __file__, "--send-cost", f"wss://127.0.0.1:{port}/media",
-             str(tls.ca_file), str(rounds)],
-            1, dict(os.environ),
-        )  # fmt: skip
-        out = _end(sender, 120, signal_first=False).strip().splitlines()
-    finally:
-        _end(sink, 20)
-    r = json.loads(out[-1])
-    print(
-        f"CPU per message (median of {rounds * 5} bursts of 1,000, alternating): "
-        f"send_text {r['send_text']:.2f} µs, send_media {r['send_media']:.2f} µs "
-        f"({r['send_media'] / r['send_text']:.3f}x)"
-    )
-
-
 # -- the driver -------------------------------------------------------------------
 
 
@@ -383,6 +322,17 @@ def _table(run_dir: Path, name: str) -> Any:
     return ds.dataset(str(path), format="parquet").to_table() if path.exists() else None
 
 
+def window_start(created_at_s: float, connected_ns: Sequence[int]) -> int:
+    """Where the measured window starts: ``WARMUP_S`` after the last stream connected.
+
+    Not after the last REST answer: the platform dials after answering, and
+    that burst of TLS handshakes, measured as pacing, was once most of a
+    run's p99 (issue 14). ``connected_ns`` 0 (never connected) is ignored.
+    """
+    last = max([int(created_at_s * 1e9), *connected_ns])
+    return last + int(WARMUP_S * 1e9)
+
+
 def measure(
     streams: int, seconds: float, workers: int, tls_dir: Path
 ) -> dict[str, Any]:
@@ -416,11 +366,9 @@ def measure(
         tail = _end(sink, 20).strip().splitlines()
     sink_stats = json.loads(tail[-1]) if tail else {}
     ended = _table(run_dir, "platform_streams")
-    # From the last connect, not the last REST answer: the dials (TLS handshakes)
-    # go on after it, and their burst of work was measured as pacing (issue 14).
-    connected = ended.column("connected_ns").to_numpy() if ended is not None else []
-    last_ns = max(int(created_at * 1e9), int(max(connected, default=0)))
-    start_ns = last_ns + int(WARMUP_S * 1e9)
+    connected = ended.column("connected_ns").to_pylist() if ended is not None else []
+    start_ns = window_start(created_at, connected)
+    last_ns = start_ns - int(WARMUP_S * 1e9)
     end_ns = start_ns + int(seconds * 1e9)
     frames = _table(run_dir, "sent_frames")
     if frames is None:
@@ -475,28 +423,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="bare (the least a picows sender does: the machine's ceiling), platform",
     )
     parser.add_argument("--bare-send", nargs=4, help=argparse.SUPPRESS)
-    parser.add_argument("--send-cost", nargs=3, help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--send-ab",
-        type=int,
-        metavar="ROUNDS",
-        help="instead: A/B the CPU of WsClient.send_text and send_media per message",
-    )
     args = parser.parse_args(argv)
     if args.sink:
         import uvloop
 
         uvloop.run(_serve_sink(Path(args.sink[0]), Path(args.sink[1])))
-        return 0
-    if args.send_cost:
-        import uvloop
-
-        url, ca, rounds = args.send_cost
-        uvloop.run(_send_cost(url, Path(ca), int(rounds)))
-        return 0
-    if args.send_ab:
-        with tempfile.TemporaryDirectory(prefix="bench-platform-tls-") as tls_dir:
-            send_ab(args.send_ab, Path(tls_dir))
         return 0
     if args.bare_send:
         import uvloop

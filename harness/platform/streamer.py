@@ -424,7 +424,7 @@ class Streamer:
         frames = self.sender.media(due, time.monotonic_ns())
         link = self._link
         if link is None:
-            send = ws.send_media
+            send = ws.send_text
             add = self._sink.add
             for message, row in frames:
                 send(message)
@@ -447,7 +447,7 @@ class Streamer:
         """Write frames released by the emulated network; log the first copy of each."""
         add = self._sink.add
         wire = time.monotonic_ns()
-        send = ws.send_media
+        send = ws.send_text
         for (message, row), first in frames:
             send(message)
             if first:

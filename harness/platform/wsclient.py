@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import socket
 import ssl
@@ -70,15 +69,11 @@ class WsClient(picows.WSListener):
         self.paused = False
         """The transport's buffer is over :data:`WRITE_LIMIT` (the receiver is not keeping up)."""
         self.disconnected = False
-        self.send_media: Callable[[str | bytes], None] = self.send_text
-        """:meth:`send_text` without its Python frame once connected (the
-        transport's own ``send`` with the type bound): the media hot path."""
 
     # -- picows callbacks -----------------------------------------------------
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
-        self.send_media = functools.partial(transport.send, WSMsgType.TEXT)
         transport.underlying_transport.set_write_buffer_limits(high=WRITE_LIMIT)
         self.open = True
 

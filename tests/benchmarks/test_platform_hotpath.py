@@ -81,8 +81,6 @@ class _CountingSocket:
     def send_text(self, message: str | bytes) -> None:
         self.sent += 1
 
-    send_media = send_text
-
 
 def _live_streamers(recorder: Recorder, n: int) -> list[Streamer]:
     settings = StreamerSettings(

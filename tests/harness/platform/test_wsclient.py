@@ -71,27 +71,6 @@ def test_text_frames_arrive_in_order_with_the_headers(tls_files: TlsFiles) -> No
     run(main())
 
 
-def test_send_media_sends_what_send_text_sends(tls_files: TlsFiles) -> None:
-    """The media hot path's bound ``send`` frames text exactly as :meth:`send_text`."""
-
-    async def main() -> None:
-        async with Receiver(tls_files) as rx:
-            ws = await connect(rx.url, tls_files)
-            assert ws.send_media != ws.send_text  # bound to the transport once open
-            for i in range(50):
-                send = ws.send_media if i % 2 else ws.send_text
-                send(json.dumps({"event": "media", "i": i}))
-            await rx.wait(
-                lambda: (
-                    len(rx.connections) == 1 and len(rx.connections[0].messages) == 50
-                )
-            )
-            assert [m["i"] for m in rx.connections[0].messages] == list(range(50))
-            assert await ws.close(seconds(5)) is True
-
-    run(main())
-
-
 def test_replies_reach_on_message_whole(tls_files: TlsFiles) -> None:
     def echo(message: dict[str, Any]) -> list[dict[str, Any]]:
         return [
