@@ -80,3 +80,18 @@ def test_bench_receiver_measures_full_and_bare_on_each_transport() -> None:
         f"{k}-{t}" for k in ("full", "bare") for t in ("picows", "websockets")
     }
     assert "10" in doc["cpu"]
+
+
+def test_bench_platform_measures_from_the_last_connect_not_the_last_answer() -> None:
+    """The dials go on after the REST answers; their burst is not pacing."""
+    from scripts.bench_platform import WARMUP_S, window_start
+
+    warmup = int(WARMUP_S * 1e9)
+    # connects after the last answer (at 10 s): the window follows the last one
+    assert (
+        window_start(10.0, [9_000_000_000, 12_500_000_000, 0])
+        == 12_500_000_000 + warmup
+    )
+    # every stream connected before the last answer, or none: from the answer
+    assert window_start(10.0, [9_000_000_000]) == 10_000_000_000 + warmup
+    assert window_start(10.0, []) == 10_000_000_000 + warmup
