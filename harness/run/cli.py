@@ -564,9 +564,12 @@ def _platform_records(ns: argparse.Namespace, target: Target | None) -> Path | N
 
 
 def _check_ports(listens: Sequence[tuple[str, tuple[str, int]]]) -> None:
-    """Each fixed port once, and free now: fail before any service starts."""
+    """Each fixed port once, and free now: fail before any service starts.
+
+    Every port is checked against the others before any is bound, so a clash
+    between two flags is named as such whatever else holds the port."""
     taken: dict[int, str] = {}
-    for flag, (h, p) in listens:
+    for flag, (_, p) in listens:
         if not p:
             continue
         if p in taken:  # one port, two services: only one would get it
@@ -576,7 +579,9 @@ def _check_ports(listens: Sequence[tuple[str, tuple[str, int]]]) -> None:
                 "give each service its own port",
             )
         taken[p] = flag
-        _try_bind(flag, h, p)
+    for flag, (h, p) in listens:
+        if p:
+            _try_bind(flag, h, p)
 
 
 def _public_url(flag: str, text: str | None, remote: bool, scheme: str = "wss") -> str:

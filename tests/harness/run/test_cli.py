@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import socket
 from pathlib import Path
 
 import pytest
@@ -252,6 +253,24 @@ REMOTE = [
     "--status-callback", "off", "--negative", "off",
 ]  # fmt: skip
 PUBLIC = ["--receiver-url", "wss://rx.example.com/stream"]
+
+
+def test_two_flags_on_one_port_are_named_even_when_another_process_holds_it(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("SIGNALWIRE_PROJECT_ID", "p")
+    monkeypatch.setenv("SIGNALWIRE_API_TOKEN", "PT-do-not-print")
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        listen = f"127.0.0.1:{port}"
+        argv = ["--receiver-listen", listen, "--receiver-open-listen", listen]
+        assert main(["run", *argv, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert f"--receiver-open-listen: port {port} is also --receiver-listen's" in err
 
 
 @pytest.mark.parametrize(
