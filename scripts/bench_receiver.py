@@ -56,6 +56,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from array import array
@@ -421,6 +422,15 @@ def _event(proc: subprocess.Popen[str], name: str, timeout: float) -> dict[str, 
     raise RuntimeError(f"no {name!r} line (exit {proc.poll()})")
 
 
+def _drain(proc: subprocess.Popen[str]) -> None:
+    """Read and drop ``proc``'s further stdout on a thread: a receiver prints
+    a stats line a second, and a pipe nobody reads fills (64 KiB) and blocks
+    its loop, so it would neither pace nor stop."""
+    out = proc.stdout
+    if out is not None:
+        threading.Thread(target=out.read, daemon=True).start()
+
+
 def run_once(
     kind: str, n: int, args: argparse.Namespace, tls: Any, work: Path, rep: int = 0
 ) -> Result:
@@ -447,6 +457,7 @@ def run_once(
     log = run_dir / "sender.npz"
     try:
         url = str(_event(receiver, "ready", 30)["url"])
+        _drain(receiver)
         sender = subprocess.Popen(
             _pinned(1, [py, __file__, "--send", url, "--ca", str(tls.ca_file),
                         "--total", str(n), "--for", str(seconds), "--log", str(log),
@@ -454,6 +465,7 @@ def run_once(
             stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env,
         )  # fmt: skip
         t0 = int(_event(sender, "go", 60)["t0"])
+        _drain(sender)
         # the receiver's CPU over the measured window (after the warm-up)
         start = t0 + int((args.warmup + 0.2) * 1e9)
         time.sleep(max(0.0, (start - time.monotonic_ns()) / 1e9))

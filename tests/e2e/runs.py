@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,3 +48,27 @@ def table(run: Path, name: str) -> list[dict[str, Any]]:
 def summary(run: Path) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((run / "summary.json").read_text())
     return doc
+
+
+def ready_line(
+    proc: subprocess.Popen[bytes] | subprocess.Popen[str],
+    timeout: float,
+    *,
+    event: str | None = "ready",
+) -> dict[str, Any]:
+    """The first JSON line on ``proc``'s stdout whose ``event`` is ``event``
+    (any line when ``None``); fails naming the exit code when it never comes."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if readable:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            doc: dict[str, Any] = json.loads(line)
+            if event is None or doc.get("event") == event:
+                return doc
+        elif proc.poll() is not None:
+            break
+    raise AssertionError(f"no ready line (exit {proc.poll()})")

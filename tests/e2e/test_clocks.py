@@ -14,18 +14,14 @@ difference (the report before clocks were aligned) is the offset.
 
 from __future__ import annotations
 
-import json
 import os
-import select
 import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -33,7 +29,7 @@ import pytest
 
 from harness.io.tls import TlsFiles
 from tests.conftest import seconds
-from tests.e2e.runs import SECRETS, summary
+from tests.e2e.runs import SECRETS, ready_line, summary
 
 
 pytestmark = pytest.mark.e2e
@@ -59,24 +55,6 @@ def _unavailable() -> str | None:
     if probe.returncode != 0:
         return f"unshare --time failed: {probe.stderr.strip()[:200]}"
     return None
-
-
-def _ready(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
-    """The platform's ready line."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        readable, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if readable:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            event: dict[str, Any] = json.loads(line)
-            if event.get("event") == "ready":
-                return event
-        elif proc.poll() is not None:
-            break
-    raise AssertionError(f"platform not ready (exit {proc.poll()})")
 
 
 @pytest.fixture
@@ -115,7 +93,7 @@ def platform(tmp_path: Path, tls_files: TlsFiles) -> Iterator[tuple[str, Path]]:
         start_new_session=True,
     )
     try:
-        yield str(_ready(proc, seconds(60))["url"]), run_dir
+        yield str(ready_line(proc, seconds(60))["url"]), run_dir
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import select
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ import pytest
 
 from tests.conftest import seconds
 from tests.e2e import netns
-from tests.e2e.runs import SECRETS, summary, table
+from tests.e2e.runs import SECRETS, ready_line, summary, table
 
 
 pytestmark = pytest.mark.e2e
@@ -79,23 +78,6 @@ class Deployment:
     """The platform, stopped before its records are read."""
 
 
-def _ready_line(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        readable, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if readable:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            event: dict[str, Any] = json.loads(line)
-            if event.get("event") == "ready":
-                return event
-        elif proc.poll() is not None:
-            break
-    raise AssertionError(f"no ready line (exit {proc.poll()})")
-
-
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
     why = netns.unavailable()
@@ -137,7 +119,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             ],
         )
         nginx.start(seconds(10))
-        ready = _ready_line(proc, seconds(60))
+        ready = ready_line(proc, seconds(60))
         yield Deployment(
             topology, platform, edge, load, certs, nginx, ready,
             platform_dir, tmp_path / "run", [proc],

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ import trustme
 from reports.join import joined_checks
 from reports.load import load_run
 from tests.conftest import REPO, seconds
+from tests.e2e.runs import ready_line
 from tests.independent.contract import DEFECTS, GLOBAL_DEFECTS
 
 
@@ -133,23 +132,6 @@ def _env() -> dict[str, str]:
     }
 
 
-def _ready_line(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            line = proc.stdout.readline()
-            if line:
-                doc: dict[str, Any] = json.loads(line)
-                return doc
-        if proc.poll() is not None:
-            break
-    raise AssertionError(
-        f"the independent platform gave no ready line (exit {proc.poll()})"
-    )
-
-
 def run_against(
     root: Path,
     certs: dict[str, Path],
@@ -185,7 +167,7 @@ def run_against(
             text=True,
         )
         try:
-            ready = _ready_line(platform, seconds(30))
+            ready = ready_line(platform, seconds(30), event=None)
             assert ready["account_sid"] == PROJECT and ready["conferences"]
             proc = subprocess.run(
                 [
@@ -480,7 +462,7 @@ def test_the_negative_suite_alone_judges_the_refusals(
         ) as platform,
     ):
         try:
-            ready = _ready_line(platform, seconds(30))
+            ready = ready_line(platform, seconds(30), event=None)
             assert str(ready["api_base"]).startswith("https://")
             proc = subprocess.run(
                 [

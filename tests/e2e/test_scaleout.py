@@ -23,10 +23,8 @@ real hosts. Nothing runs on loopback: every byte crosses veths and a bridge.
 from __future__ import annotations
 
 import dataclasses
-import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +34,7 @@ import pytest
 
 from tests.conftest import seconds
 from tests.e2e import netns
-from tests.e2e.runs import SECRETS, summary, table
+from tests.e2e.runs import SECRETS, ready_line, summary, table
 
 
 pytestmark = pytest.mark.e2e
@@ -70,19 +68,6 @@ def _env() -> dict[str, str]:
         "SIGNALWIRE_PROJECT_ID": PROJECT,
         "SIGNALWIRE_API_TOKEN": TOKEN,
     }
-
-
-def _ready(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, object]:
-    """The platform's ready line (it prints nothing else before it)."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        line = proc.stdout.readline()
-        if line:
-            event: dict[str, object] = json.loads(line)
-            if event.get("event") == "ready":
-                return event
-    raise AssertionError(f"no ready line from the platform (exit {proc.poll()})")
 
 
 def _start_platform(
@@ -155,7 +140,7 @@ def scale_out(tmp_path: Path) -> Iterator[ScaleOut]:
         _start_receiver(s, "rx1", RX1)
         _start_receiver(s, "rx2", RX2)
         haproxy.start(seconds(10))
-        conferences = _ready(platform, seconds(60))["conferences"]
+        conferences = ready_line(platform, seconds(60))["conferences"]
         assert isinstance(conferences, list) and conferences
         s.conferences = [str(c) for c in conferences]
         for name in ("rx1", "rx2"):
