@@ -1,7 +1,7 @@
 """How long the record writer stalls an event loop, with no network at all (issue 14).
 
-    .venv/bin/python scripts/bench_flush.py                       # 25k and 50k rows/s, 10 s, 3 rounds
-    .venv/bin/python scripts/bench_flush.py --rates 50000 --seconds 5 --rounds 2
+    .venv/bin/python scripts/bench_flush.py             # nice0 vs nice19, 25k and 50k rows/s
+    .venv/bin/python scripts/bench_flush.py --ab nice0,idle,none --rates 50000 --rounds 2
 
 The platform's send errors came as 5-32 ms excursions about once a second, the
 record flush's cadence (docs/performance.md "The platform sender against the
@@ -10,16 +10,19 @@ bare one"). This takes the network out: a child process runs a uvloop loop
 writes ``--rate`` rows/s of the platform's ``sent_frames`` shape (500 streams)
 into a real :class:`harness.io.recorder.Recorder` over a real
 :class:`harness.io.sink.RecordSink` in a temporary directory, flushed every
-second as the platform's is. It reports the ticker's lateness (loop lag) p50,
-p99, p99.9 and max, the share of late ticks (>= 2 ms) that fell while a write
-ran, and the CPU of the loop and of the writer thread.
+second as the platform's is. After the rows, each tick keeps the loop busy for
+``--busy`` of a millisecond (the platform's loop runs at ~0.8 core at 500
+streams). It reports the ticker's lateness (loop lag) p50, p99, p99.9 and max,
+the late ticks (>= 2 ms) and how many of them fell while a write ran
+(``late_in_write``: the writer's own share; the rest is the host's), and the
+CPU of the loop and of the writer thread.
 
-``--variant`` picks the writer under test (``main``: the Recorder as it is;
-the others: the candidate fixes this script was written to judge); the parent
-alternates the variants of ``--ab`` round by round, each in a fresh child
-pinned to ``--cpu`` (the platform's CPU in ``bench_platform.py``), and prints
-a JSON summary with the median of each figure and the ratios B/A. Every child
-is bounded in time and ended by its pid.
+The variants (:data:`VARIANTS`) are the writers under test; the parent
+alternates those of ``--ab`` round by round (the order reversed every other
+round), each in a fresh child pinned to ``--cpu`` (the platform's CPU in
+``bench_platform.py``), and prints a JSON summary: every run, the median of
+each figure per variant and rate, and the ratios of the second variant to the
+first. Every child is bounded in time and ended by its pid.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -139,7 +141,9 @@ async def _tick(
     return dues, lateness
 
 
-async def _child(variant: str, rate: int, seconds: float, busy: float) -> dict[str, Any]:
+async def _child(
+    variant: str, rate: int, seconds: float, busy: float
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-flush-") as tmp:
         recorder = _recorder(variant, Path(tmp))
         runtime.settle()
@@ -197,7 +201,14 @@ def _run_child(argv: list[str], cpu: int | None, timeout: float) -> dict[str, An
     return doc
 
 
-_FIGURES = ("lag_p99_ms", "lag_p999_ms", "lag_max_ms", "late_ticks", "writer_cpu_s")
+_FIGURES = (
+    "lag_p99_ms",
+    "lag_p999_ms",
+    "lag_max_ms",
+    "late_ticks",
+    "late_in_write",
+    "writer_cpu_s",
+)
 
 
 def _summary(runs: list[dict[str, Any]], ab: Sequence[str]) -> dict[str, Any]:
@@ -206,7 +217,9 @@ def _summary(runs: list[dict[str, Any]], ab: Sequence[str]) -> dict[str, Any]:
         medians.setdefault(f"{run['variant']}@{run['rate']}", {})
     for key in medians:
         mine = [r for r in runs if f"{r['variant']}@{r['rate']}" == key]
-        medians[key] = {f: float(statistics.median(r[f] for r in mine)) for f in _FIGURES}
+        medians[key] = {
+            f: float(statistics.median(r[f] for r in mine)) for f in _FIGURES
+        }
     ratios: dict[str, dict[str, float | None]] = {}
     if len(ab) == 2:
         a, b = ab
@@ -221,13 +234,17 @@ def _summary(runs: list[dict[str, Any]], ab: Sequence[str]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", default="25000,50000", help="rows/s, comma-separated")
+    parser.add_argument(
+        "--rates", default="25000,50000", help="rows/s, comma-separated"
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--ab", default="nice0,nice19", help=f"variants to alternate, of {VARIANTS}"
     )
-    parser.add_argument("--cpu", type=int, default=1, help="pin each child here; -1: no pin")
+    parser.add_argument(
+        "--cpu", type=int, default=1, help="pin each child here; -1: no pin"
+    )
     parser.add_argument(
         "--busy", type=float, default=0.6, help="share of each 1 ms tick the loop works"
     )

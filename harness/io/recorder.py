@@ -52,7 +52,14 @@ from harness.core.record_loss import RecordLoss
 from harness.io.sink import Batch, Columns, RecordSink, warm_up
 
 
-__all__ = ["BACKLOG_ENV", "MAX_ROWS", "WRITER_NICE", "Recorder", "max_rows_from_env"]
+__all__ = [
+    "BACKLOG_ENV",
+    "MAX_ROWS",
+    "WRITER_NICE",
+    "Recorder",
+    "lower_priority",
+    "max_rows_from_env",
+]
 
 logger = logging.getLogger(__name__)
 
