@@ -221,8 +221,8 @@ def _summary(runs: list[dict[str, Any]], ab: Sequence[str]) -> dict[str, Any]:
             f: float(statistics.median(r[f] for r in mine)) for f in _FIGURES
         }
     ratios: dict[str, dict[str, float | None]] = {}
-    if len(ab) == 2:
-        a, b = ab
+    a = ab[0]  # every other variant against the first
+    for b in ab[1:]:
         for rate in sorted({r["rate"] for r in runs}):
             ma, mb = medians.get(f"{a}@{rate}"), medians.get(f"{b}@{rate}")
             if ma and mb:
