@@ -95,3 +95,17 @@ def test_bench_platform_measures_from_the_last_connect_not_the_last_answer() -> 
     # every stream connected before the last answer, or none: from the answer
     assert window_start(10.0, [9_000_000_000]) == 10_000_000_000 + warmup
     assert window_start(10.0, []) == 10_000_000_000 + warmup
+
+
+@pytest.mark.e2e
+def test_bench_flush_alternates_variants_and_writes_real_parts() -> None:
+    """A tiny run: both variants measured in turn, every tick timed, parts written."""
+    doc = _last_json(
+        ["scripts/bench_flush.py", "--rates", "5000", "--seconds", "0.4",
+         "--rounds", "1", "--ab", "nice0,none", "--busy", "0.1", "--cpu", "-1"]
+    )  # fmt: skip
+    assert [r["variant"] for r in doc["runs"]] == ["nice0", "none"]
+    main, none = doc["runs"]
+    assert main["ticks"] == none["ticks"] == 400
+    assert main["parts"] >= 1 and none["parts"] == 0  # "none" discards its batches
+    assert set(doc["ratios"]) == {"none/nice0@5000"}

@@ -26,6 +26,16 @@ Two promises:
   socket reads would move the very latencies being measured.
 
 A failed write loses only its own rows, counted in the same :attr:`loss`.
+
+The writer thread runs at nice :data:`WRITER_NICE` (Linux, that thread only).
+It holds the GIL for almost none of its work (``py-spy --gil``: 3 of 2,288
+samples; Arrow and Parquet release it), but its CPU bursts (~12 ms of zstd and
+copies per 50,000 rows) shared the core of a busy loop at equal weight, and the
+loop's 1 ms timers waited behind them: 5-30 ms of loop lag once a second, the
+record flush's cadence (issue 14, ``scripts/bench_flush.py``,
+docs/performance.md "The record writer at nice 19"). At nice 19 the kernel
+runs it in the loop's idle time instead; a core saturated by others still
+gives it ~1.5 % of their share, and beyond that the bound below holds.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +52,14 @@ from harness.core.record_loss import RecordLoss
 from harness.io.sink import Batch, Columns, RecordSink, warm_up
 
 
-__all__ = ["BACKLOG_ENV", "MAX_ROWS", "Recorder", "max_rows_from_env"]
+__all__ = [
+    "BACKLOG_ENV",
+    "MAX_ROWS",
+    "WRITER_NICE",
+    "Recorder",
+    "lower_priority",
+    "max_rows_from_env",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +67,24 @@ MAX_ROWS = 2_000_000
 """Rows that may wait for the writer: ~45 s of a receiver's peak frame rate,
 ~100 MB of packed frames."""
 BACKLOG_ENV = "STREAMLOAD_RECORD_BACKLOG_ROWS"
+WRITER_NICE = 19
+"""The writer thread's nice value: the lowest priority short of ``SCHED_IDLE``
+(measured as good here, but 5x more easily starved by other processes)."""
+
+
+def lower_priority(nice: int) -> None:
+    """Set the calling thread's nice value (a thread pool's initializer).
+
+    Linux keeps a nice value per thread, so this leaves the event loop's thread
+    as it is; elsewhere it would be the whole process's, so it does nothing.
+    A refusal is logged, not raised: the records matter more than the lag.
+    """
+    if nice <= 0 or sys.platform != "linux":
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except OSError as exc:
+        logger.warning("record writer: could not set nice %d: %s", nice, exc)
 
 
 def max_rows_from_env(environ: Mapping[str, str] | None = None) -> int:
@@ -85,6 +121,8 @@ class Recorder:
             summaries (histogram counts) that belong to the same batch.
         max_rows: rows that may wait (buffered plus handed over, not yet
             written); ``None``: :func:`max_rows_from_env`.
+        writer_nice: the writer thread's nice value (:data:`WRITER_NICE`; 0:
+            the loop's priority, as before issue 14).
     """
 
     def __init__(
@@ -95,6 +133,7 @@ class Recorder:
         flush_rows: int = 50_000,
         before_flush: Sequence[Callable[[], object]] = (),
         max_rows: int | None = None,
+        writer_nice: int = WRITER_NICE,
     ) -> None:
         self.records = records
         self.loss: RecordLoss = records.loss
@@ -113,7 +152,12 @@ class Recorder:
         self._writes: set[asyncio.Future[None]] = set()
         """Writes handed to the thread and not yet done (never cancelled)."""
         warm_up()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records")
+        self._executor = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="records",
+            initializer=lower_priority,
+            initargs=(writer_nice,),
+        )
 
     def defer(self, table: str, build: Columns) -> None:
         """Have the writer build one part of ``table`` (see :meth:`Batch.defer`)."""

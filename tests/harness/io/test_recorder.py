@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from harness.core.records import TABLES
-from harness.io.recorder import BACKLOG_ENV, MAX_ROWS, Recorder, max_rows_from_env
+from harness.io.recorder import (
+    BACKLOG_ENV,
+    MAX_ROWS,
+    WRITER_NICE,
+    Recorder,
+    lower_priority,
+    max_rows_from_env,
+)
 from harness.io.sink import RecordSink
 from tests.harness.platform.support import run
 
@@ -207,3 +217,43 @@ def test_the_bound_comes_from_the_environment_or_the_default() -> None:
     assert max_rows_from_env({BACKLOG_ENV: "50"}) == 50
     assert max_rows_from_env({BACKLOG_ENV: "-1"}) == MAX_ROWS
     assert max_rows_from_env({BACKLOG_ENV: "many"}) == MAX_ROWS
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux", reason="a nice value per thread is Linux's"
+)
+def test_the_writer_thread_alone_runs_at_writer_nice(tmp_path: Path) -> None:
+    """Issue 14: the writer's CPU bursts must yield to the loop, not the loop to them."""
+    seen: list[tuple[int, int]] = []
+
+    def note() -> list[list[object]]:
+        seen.append((threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0)))
+        return EMPTY_HEALTH
+
+    async def main() -> None:
+        recorder = Recorder(RecordSink(tmp_path, "p", "platform"), "sent_frames")
+        loop_thread = threading.get_native_id()
+        recorder.defer("health", note)
+        await recorder.close()
+        seen.append((loop_thread, os.getpriority(os.PRIO_PROCESS, 0)))
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    run(main())
+    (writer, writer_nice), (loop, loop_nice) = seen
+    assert writer != loop
+    assert writer_nice == max(base, WRITER_NICE) and loop_nice == base
+    assert read(tmp_path, "producers")  # and it still writes
+
+
+def test_lower_priority_keeps_the_thread_as_it_is_for_zero() -> None:
+    done: list[int] = []
+
+    def probe() -> None:
+        before = os.getpriority(os.PRIO_PROCESS, 0)
+        lower_priority(0)
+        done.append(os.getpriority(os.PRIO_PROCESS, 0) - before)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join(5)
+    assert done == [0]
