@@ -20,8 +20,10 @@ from typing import Final
 
 __all__ = ["SOURCE_ROOT", "git_commit", "version"]
 
-SOURCE_ROOT: Final = Path(__file__).resolve().parents[2]
-"""The directory holding the ``harness`` package: a checkout's root when run from one."""
+SOURCE_ROOT: Final = Path(__file__).resolve().parent.parent.parent
+"""The directory holding the ``harness`` package (this file is
+``harness/io/provenance.py``): the repository's root when run from a clone;
+:func:`git_commit` asks git only about that directory and nothing above it."""
 _GIT_TIMEOUT_S: Final = 2.0
 _SHA: Final = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 

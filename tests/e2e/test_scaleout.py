@@ -16,7 +16,7 @@ The layout of docs/scale-out.md, on one machine:
   load, joins every other host's records (``--join-records``,
   ``--platform-records``) into one report.
 
-Every directory is on the one filesystem here, as a shared mount would be on
+Every directory is on the one filesystem here, as a network mount would be on
 real hosts. Nothing runs on loopback: every byte crosses veths and a bridge.
 """
 
@@ -32,7 +32,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import seconds
+from tests.conftest import REPO, seconds
 from tests.e2e import netns
 from tests.e2e.runs import SECRETS, ready_line, summary, table
 
@@ -43,7 +43,7 @@ PLATFORM, LB, RX1, RX2, W1, W2, MASTER = (f"198.18.0.{i}" for i in range(1, 8))
 RX_PORT, MASTER_PORT = 8443, 5557
 PROJECT = str(uuid.uuid4())
 TOKEN = "scaleout-api-token-Pq3Vn8"
-LOCUSTFILE = Path(__file__).resolve().parents[2] / "scenarios" / "locustfile.py"
+LOCUSTFILE = REPO / "scenarios" / "locustfile.py"
 SETUP_LIMIT_MS = 20_000
 """Each Locust user's first start waits out its worker's own start-up (see
 tests/e2e/test_deployed.py): a gate on a busy 2-core machine, not a finding."""
