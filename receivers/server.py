@@ -26,7 +26,7 @@ import logging
 import ssl
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from harness.core.checks_io import checker_rows
 from harness.core.records import RowSink
@@ -241,6 +241,14 @@ class Receiver:
             "Bearer token required.\n",
             (("WWW-Authenticate", 'Bearer realm="streamload"'),),
         )
+
+    def tls_options(self) -> dict[str, Any]:
+        """The listener's TLS keywords, the same on every transport: a peer that
+        opens a socket and never finishes its handshake is dropped after
+        :data:`OPEN_TIMEOUT_S` (none without TLS: the loop refuses the keyword)."""
+        if self.ssl_context is None:
+            return {}
+        return {"ssl_handshake_timeout": OPEN_TIMEOUT_S}
 
     def client(self, peer: str | None, headers: Mapping[str, str]) -> str:
         """Who connected, for logs: the peer, and behind a proxy the client it names.

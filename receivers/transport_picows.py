@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Final, cast
+from typing import Final, cast
 
 from picows import (
     WSCloseCode,
@@ -253,9 +253,6 @@ async def listen(receiver: Receiver) -> _Listening:
         )
         return WSUpgradeResponseWithListener(response, None)
 
-    tls: dict[str, Any] = {}
-    if receiver.ssl_context is not None:
-        tls["ssl_handshake_timeout"] = OPEN_TIMEOUT_S
     server = await ws_create_server(
         admit,
         cfg.host,
@@ -268,6 +265,6 @@ async def listen(receiver: Receiver) -> _Listening:
         auto_ping_idle_timeout=cfg.ping_interval or 20.0,
         auto_ping_reply_timeout=cfg.ping_interval or 20.0,
         logger_name=_PICOWS_LOG,
-        **tls,
+        **receiver.tls_options(),
     )
     return _Listening(server, receiver)

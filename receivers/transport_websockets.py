@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -138,10 +137,6 @@ async def listen(receiver: Receiver) -> _Listening:
         finally:
             receiver.release(conn)
 
-    # a peer that opens a socket and never finishes TLS is dropped too
-    tls: dict[str, Any] = {}
-    if receiver.ssl_context is not None:
-        tls["ssl_handshake_timeout"] = OPEN_TIMEOUT_S
     server = await serve(
         handle,
         cfg.host,
@@ -154,6 +149,6 @@ async def listen(receiver: Receiver) -> _Listening:
         close_timeout=cfg.close_timeout,
         open_timeout=OPEN_TIMEOUT_S,
         reuse_port=cfg.reuse_port,
-        **tls,
+        **receiver.tls_options(),
     )
     return _Listening(server)

@@ -305,6 +305,7 @@ def test_a_half_open_socket_is_dropped_after_the_open_timeout(
 ) -> None:
     """A peer that connects and says nothing, before or after TLS, holds no socket."""
     monkeypatch.setattr(f"receivers.transport_{transport}.OPEN_TIMEOUT_S", 0.3)
+    monkeypatch.setattr("receivers.server.OPEN_TIMEOUT_S", 0.3)  # the TLS handshake
 
     async def scenario() -> tuple[bytes, bytes, float, Receiver]:
         async with serving(tls_files, transport=transport) as (receiver, _, _):
