@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 import uvloop
 
@@ -31,7 +32,7 @@ from harness.io.lines import emit
 from harness.io.recorder import Recorder
 from harness.io.sink import RecordSink
 from receivers import service
-from receivers.distributions import Distributions, histogram_columns
+from receivers.distributions import Distributions, Frames, histogram_columns
 from receivers.health import Monitor
 from receivers.options import PROG, Options, parse_args
 from receivers.server import Receiver
@@ -55,6 +56,29 @@ def _stats(
         **monitor.stats(),
         FIELD: live,
     }
+
+
+def _histograms(
+    sink: Recorder, receiver: Receiver, dist: Distributions
+) -> Callable[[], None]:
+    """A ``before_flush`` hook: the flush's frames are counted into the
+    histograms on the writer thread (:meth:`Distributions.fold`), written as
+    ``histograms`` rows there, and handed back to the loop for the live lines."""
+    loop = asyncio.get_running_loop()
+    producer = dist.producer
+
+    def defer() -> None:
+        frames = sink.hot_rows  # this flush's: the batch is handed off next
+        codecs, ended = receiver.codecs()
+
+        def build() -> list[object]:
+            taken = dist.fold(Frames.of_buffer(frames), codecs, ended)
+            loop.call_soon_threadsafe(dist.deliver, taken)
+            return histogram_columns(producer, taken.snapshot) if taken.snapshot else []
+
+        sink.defer("histograms", build)
+
+    return defer
 
 
 async def _watch_parent(stop: asyncio.Event, period: float = 0.5) -> None:
@@ -84,17 +108,10 @@ async def main(options: Options) -> int:
     sink = Recorder(RecordSink(options.run_dir, options.producer, "receiver"), "frames")
     dist = Distributions(options.producer)
     monitor = Monitor(options.producer, "receiver", sink)
-    producer = options.producer
-
-    def defer_histograms() -> None:
-        snapshot = dist.take()
-        if snapshot:
-            sink.defer("histograms", lambda: histogram_columns(producer, snapshot))
-
-    sink.before_flush += [defer_histograms, monitor.drain]
+    receiver = Receiver(options.server, ctx, sink)
+    sink.before_flush += [_histograms(sink, receiver, dist), monitor.drain]
     await sink.flush()  # the producers row; also warms pyarrow before traffic
     runtime.settle()  # the collector and the GIL out of the arrival stamps
-    receiver = Receiver(options.server, ctx, sink, dist)
     try:
         url = await receiver.start()
     except OSError as exc:

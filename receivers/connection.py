@@ -29,7 +29,6 @@ from typing import Final
 
 from harness.core.records import RowSink
 from harness.core.session import StreamSession
-from receivers.distributions import Distributions, FrameTap
 
 
 __all__ = [
@@ -62,7 +61,6 @@ class Connection:
         tls: whether the connection came over TLS; ``None`` behind a TLS
             terminator, where the plain hop says nothing about what the
             platform dialed (WS-HANDSHAKE-002 is then not checked).
-        dist: the receiver's histograms, fed from this connection's frame rows.
     """
 
     __slots__ = ("last_ns", "session", "sink")
@@ -73,13 +71,10 @@ class Connection:
         *,
         bearer_ok: bool | None,
         tls: bool | None,
-        dist: Distributions | None = None,
     ) -> None:
         now = time.monotonic_ns()
         self.session = StreamSession(now, bearer_ok=bearer_ok, tls=tls)
-        self.sink: RowSink = (
-            sink if dist is None else FrameTap(sink, dist, self.session)
-        )
+        self.sink = sink
         self.last_ns = now
         """Arrival of the latest message (or the accept): the idle sweep reads it."""
 

@@ -1,8 +1,7 @@
 """Per-codec, per-track distributions kept by the receiver in bounded memory.
 
-Every frame row a session emits passes through a :class:`FrameTap` on its way
-to the sink; the tap adds the frame to three histograms of its codec and track
-(:mod:`harness.core.histogram`):
+Every frame the sessions record is counted in three histograms of its codec
+and track (:mod:`harness.core.histogram`):
 
 * ``interarrival_ns``: arrival minus the previous arrival on the same track;
 * ``jitter_ns``: the RFC 3550 estimate after the frame (the row's own value),
@@ -13,38 +12,49 @@ to the sink; the tap adds the frame to three histograms of its codec and track
   on the media clock. Signed; it needs no send log, so it works against a
   real platform.
 
+Counted a flush at a time, not a frame at a time: :meth:`Distributions.fold`
+takes the ``frames`` rows of one flush as arrays (the recorder already holds
+them packed, :class:`harness.io.sink.ColumnBuffer`) and counts them with a few
+numpy passes on the record writer's thread. Counted per frame on the event
+loop, the three histogram updates and the call that fed them were over a
+quarter of the receiver loop's time at 400 streams (docs/performance.md §2),
+in the very callbacks whose arrival stamps are measured. Frames are told
+apart by (stream sid, track), as the records tell them; each track's last
+arrival, first transit and highest chunk carry over from one flush to the
+next and are dropped once its stream has ended. The histograms count the
+frames the records hold: rows the recorder drops while its writer is behind
+(``harness.io.recorder``) are counted there as lost, not here.
+
 The histograms are process-wide, keyed by codec and track names a peer
 chose: at most :data:`MAX_HISTOGRAMS` distinct keys are kept, and frames of
 any further (codec, track) are counted under :data:`OVERFLOW` instead, so no
 peer can grow the receiver's memory by inventing names (the session bounds
 each stream's names and tracks: WS-LIMIT-001).
 
-Each flush writes the counts since the last one as ``histograms`` rows, so a
-run's rows from every receiver process sum to exact run-wide histograms. The
-flush only swaps the counts out (:meth:`Distributions.take`, a few dict moves
-on the loop); the writer thread turns them into columns
-(:func:`histogram_columns`): a few thousand buckets handed over as rows cost
-the loop milliseconds each second, a stall that showed in the receiver's own
-latency p99.
+Each flush writes its counts as ``histograms`` rows, so a run's rows from
+every receiver process sum to exact run-wide histograms; the writer thread
+builds their columns (:func:`histogram_columns`).
 
-The same counts also go live (:mod:`harness.core.live`): each flush's snapshot
-of the live metrics is kept by reference, and :meth:`Distributions.live`
-puts what changed since the previous ``stats`` line into the next, with the
-frames the chunk numbers say were due and the streams started per codec.
+The same counts also go live (:mod:`harness.core.live`): each fold's counts
+are handed back to the loop (:meth:`Distributions.deliver`) and
+:meth:`Distributions.live` puts what was delivered since the previous
+``stats`` line into the next, with the frames the chunk numbers say were due
+and the streams started per codec.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Final, cast
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
-from harness.core.histogram import Histogram
+from harness.core.histogram import MAX_ABS_NS, buckets_of
 from harness.core.live import LIVE_METRICS, receiver_doc
-from harness.core.records import RowSink
-from harness.core.session import StreamSession
+from harness.io.sink import ColumnBuffer
 
 
 __all__ = [
@@ -52,8 +62,9 @@ __all__ = [
     "METRICS",
     "OVERFLOW",
     "Distributions",
-    "FrameTap",
+    "Frames",
     "Snapshot",
+    "Taken",
     "histogram_columns",
 ]
 
@@ -64,80 +75,269 @@ metric of 512 codec-track pairs, far beyond the 5 codecs x 2 tracks of a run."""
 OVERFLOW: Final = "(other)"
 """Codec and track name of the histograms that take the frames past the bound."""
 _MS: Final = 1_000_000
+_TIMESTAMP_LIMIT_MS: Final = (1 << 60) // _MS
+"""A peer's ``media.timestamp`` is clipped to this many ms (36 years) so that
+transit arithmetic stays within int64 and :data:`MAX_ABS_NS`."""
+_SPAN: Final = 1 << 20
+"""Room per histogram in the combined (histogram, bucket) key: buckets of
+values within MAX_ABS_NS lie within +-2**16."""
 
 Snapshot = list[tuple[str, str, str, dict[int, int]]]
 """``(metric, codec, track, bucket -> count)`` of every histogram with counts."""
-_FrameRow = tuple[str, str, int, int, int, int, int, float]
-"""A ``frames`` row: sid, track, chunk, seq, timestamp_ms, arrival_ns, bytes, jitter."""
+Ints = npt.NDArray[np.int64]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Frames:
+    """One flush of ``frames`` rows as arrays: row i is track ``keys[key[i]]``."""
+
+    keys: Sequence[tuple[str, ...]]
+    """(stream sid, track) of each distinct track in the batch."""
+    key: npt.NDArray[np.int32]
+    chunk: Ints
+    timestamp_ms: Ints
+    arrival_ns: Ints
+    jitter_ns: npt.NDArray[np.float64]
+
+    @classmethod
+    def of_buffer(cls, buffer: ColumnBuffer) -> Frames:
+        """The rows a recorder holds for its hot ``frames`` table (no copy)."""
+        packed, index, keys = buffer.packed()
+        return cls(
+            keys,
+            index,
+            packed["chunk"],
+            packed["timestamp_ms"],
+            packed["arrival_ns"],
+            packed["jitter_ns"],
+        )
+
+    @classmethod
+    def of_rows(cls, rows: Iterable[tuple[object, ...]]) -> Frames:
+        """``frames`` rows as tuples (``MemorySink``'s), in ``TABLES`` order."""
+        codes: dict[tuple[str, ...], int] = {}
+        key, chunk, ts, arrival, jitter = [], [], [], [], []
+        for sid, track, c, _, t, a, _, j in rows:
+            key.append(codes.setdefault((str(sid), str(track)), len(codes)))
+            chunk.append(c)
+            ts.append(t)
+            arrival.append(a)
+            jitter.append(j)
+        return cls(
+            list(codes),
+            np.array(key, np.int32),
+            np.array(chunk, np.int64),
+            np.array(ts, np.int64),
+            np.array(arrival, np.int64),
+            np.array(jitter, np.float64),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Taken:
+    """What one fold counted, and the totals as of it (for the live lines)."""
+
+    snapshot: Snapshot
+    due: dict[tuple[str, str], int]
+    """(codec, track) -> frames due by the highest chunk of each track, in all."""
+    started: dict[str, int]
+    """Codec -> streams whose first frame came, in all."""
+
+
+class _Track:
+    __slots__ = ("anchor", "due", "highest", "ids", "last")
+
+    def __init__(self, anchor: int, ids: tuple[int, int, int], due: list[int]) -> None:
+        self.last: int | None = None
+        self.anchor = anchor
+        self.highest = 0
+        self.ids = ids
+        self.due = due
 
 
 class Distributions:
-    """Histograms keyed by (metric, codec, track), drained into records at flush."""
+    """Histograms keyed by (metric, codec, track), counted a flush at a time.
+
+    :meth:`fold` runs on one thread at a time (the record writer's);
+    :meth:`deliver` and :meth:`live` on the event loop.
+    """
 
     def __init__(self, producer: str) -> None:
         self.producer = producer
-        self.histograms: dict[tuple[str, str, str], Histogram] = {}
         self.overflowed = 0
         """Histograms asked for past :data:`MAX_HISTOGRAMS` (served by the overflow one)."""
+        # -- the folding thread's
+        self._ids: dict[tuple[str, str, str], int] = {}
+        self._names: list[tuple[str, str, str]] = []
+        self._tracks: dict[tuple[str, ...], _Track] = {}
+        self._by_sid: dict[str, list[tuple[str, ...]]] = {}
+        self._due: dict[tuple[str, str], list[int]] = {}
+        self._started: dict[str, int] = {}
+        # -- the loop's
         self._taken: list[Snapshot] = []
-        """Live metrics' counts taken since the last :meth:`live` (by reference)."""
+        """Live metrics' counts delivered since the last :meth:`live`."""
         self._due_taken: dict[tuple[str, str], int] = {}
         self._due_sent: dict[tuple[str, str], int] = {}
+        self._started_taken: dict[str, int] = {}
         self._started_sent: dict[str, int] = {}
         self._seq = 0
-        self.due: dict[tuple[str, str], list[int]] = {}
-        """(codec, track) -> [frames due by the highest chunk of each track]."""
-        self.started: dict[str, int] = {}
-        """Codec -> streams whose first frame came."""
 
-    def get(self, metric: str, codec: str, track: str) -> Histogram:
+    # -- the folding thread ----------------------------------------------------
+
+    def _id(self, metric: str, codec: str, track: str) -> int:
         key = (metric, codec, track)
-        histogram = self.histograms.get(key)
-        if histogram is None:
-            if len(self.histograms) >= MAX_HISTOGRAMS:
+        found = self._ids.get(key)
+        if found is None:
+            if len(self._ids) >= MAX_HISTOGRAMS:
                 self.overflowed += 1
                 key = (metric, OVERFLOW, OVERFLOW)
-                histogram = self.histograms.get(key)
-                if histogram is not None:
-                    return histogram
-            histogram = self.histograms[key] = Histogram()
-        return histogram
+                found = self._ids.get(key)
+                if found is not None:
+                    return found
+            found = self._ids[key] = len(self._names)
+            self._names.append(key)
+        return found
 
-    def take(self) -> Snapshot:
-        """Every count since the last take, leaving the histograms empty (O(histograms))."""
+    def _track(self, key: tuple[str, ...], codec: str, anchor: int) -> _Track:
+        sid, name = key[0], key[1]
+        if sid not in self._by_sid:  # the stream's first frame
+            if codec not in self._started and len(self._started) >= MAX_HISTOGRAMS:
+                codec = OVERFLOW  # a peer inventing codec names
+            self._started[codec] = self._started.get(codec, 0) + 1
+        self._by_sid.setdefault(sid, []).append(key)
+        ids = (
+            self._id(METRICS[0], codec, name),
+            self._id(METRICS[1], codec, name),
+            self._id(METRICS[2], codec, name),
+        )
+        due = self._due.get((codec, name))
+        if due is None:
+            full = len(self._due) >= MAX_HISTOGRAMS
+            due = self._due.setdefault(
+                (OVERFLOW, OVERFLOW) if full else (codec, name), [0]
+            )
+        track = self._tracks[key] = _Track(anchor, ids, due)
+        return track
+
+    def fold(
+        self,
+        frames: Frames,
+        codecs: Mapping[str, str],
+        ended: Iterable[str] = (),
+    ) -> Taken:
+        """Count one flush of frames; forget the tracks of ``ended`` streams after.
+
+        Args:
+            frames: the flush's rows, in arrival order per track.
+            codecs: stream sid -> codec (``""``: not started), for tracks new
+                in this flush.
+            ended: sids of the streams that ended before these rows were taken.
+
+        Long because: the per-track carry-over (last arrival, first transit,
+        highest chunk) is read and written around the vectorised passes, and
+        each pass mirrors one line of the per-frame definition in the module
+        docstring; split up, the arrays would travel through a dozen arguments.
+        """
+        snapshot: Snapshot = []
+        n = len(frames.key)
+        if n:
+            order = np.argsort(frames.key, kind="stable")
+            code = frames.key[order]
+            arrival = frames.arrival_ns[order]
+            chunk = frames.chunk[order]
+            timestamp = np.clip(
+                frames.timestamp_ms[order], -_TIMESTAMP_LIMIT_MS, _TIMESTAMP_LIMIT_MS
+            )
+            jitter = frames.jitter_ns[order]
+            starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
+            sizes = np.diff(np.append(starts, n))
+            transit = arrival - timestamp * _MS
+            tracks: list[_Track] = []
+            first_transit = transit[starts].tolist()
+            for g, c in enumerate(code[starts].tolist()):
+                key = frames.keys[c]
+                track = self._tracks.get(key)
+                if track is None:
+                    track = self._track(key, codecs.get(key[0], ""), first_transit[g])
+                tracks.append(track)
+            carried = np.array([t.last is not None for t in tracks], np.bool_)
+            last = np.array([t.last or 0 for t in tracks], np.int64)
+            anchor = np.array([t.anchor for t in tracks], np.int64)
+            highest = np.array([t.highest for t in tracks], np.int64)
+            ids = np.array([t.ids for t in tracks], np.int64).T
+            # interarrival: to the previous frame of the track, this flush's or the last's
+            inter = np.empty(n, np.int64)
+            inter[1:] = arrival[1:] - arrival[:-1]
+            inter[starts] = arrival[starts] - last
+            has_inter = np.ones(n, np.bool_)
+            has_inter[starts] = carried
+            settled = np.isfinite(jitter)  # NaN: the estimator's warm-up
+            row_ids = np.repeat(ids, sizes, axis=1)
+            combined = np.concatenate(
+                [
+                    _combine(row_ids[0][has_inter], inter[has_inter]),
+                    _combine(row_ids[1][settled], _ints(jitter[settled])),
+                    _combine(row_ids[2], transit - np.repeat(anchor, sizes)),
+                ]
+            )
+            snapshot = self._snapshot(combined)
+            newest = np.maximum(highest, np.maximum.reduceat(chunk, starts))
+            lasts = arrival[starts + sizes - 1].tolist()
+            for track, end, high in zip(tracks, lasts, newest.tolist(), strict=True):
+                track.last = end
+                if high > track.highest:
+                    track.due[0] += high - track.highest
+                    track.highest = high
+        for sid in ended:
+            for key in self._by_sid.pop(sid, ()):
+                self._tracks.pop(key, None)
+        return Taken(
+            snapshot,
+            {key: cell[0] for key, cell in self._due.items()},
+            dict(self._started),
+        )
+
+    def _snapshot(self, combined: Ints) -> Snapshot:
+        """Counts per histogram from combined (histogram, bucket) keys."""
+        keys, counts = np.unique(combined, return_counts=True)
+        if not len(keys):
+            return []
+        hist = keys // _SPAN
+        buckets = (keys - hist * _SPAN - _SPAN // 2).tolist()
+        bounds = np.flatnonzero(np.diff(hist)) + 1
         out: Snapshot = []
-        for (metric, codec, track), histogram in self.histograms.items():
-            if histogram.counts:
-                out.append((metric, codec, track, histogram.counts))
-                histogram.clear()
-        live = [item for item in out if item[0] in LIVE_METRICS]
-        if live:
-            self._taken.append(live)
-        # frames due as of these counts, so live loss compares like with like
-        self._due_taken = {key: cell[0] for key, cell in self.due.items()}
+        at = 0
+        for end in [*bounds.tolist(), len(keys)]:
+            metric, codec, track = self._names[int(hist[at])]
+            out.append(
+                (
+                    metric,
+                    codec,
+                    track,
+                    dict(zip(buckets[at:end], counts[at:end].tolist(), strict=True)),
+                )
+            )
+            at = end
         return out
 
-    def due_cell(self, codec: str, track: str) -> list[int]:
-        """The counter of frames due for (codec, track), bounded as histograms are."""
-        key = (codec, track)
-        cell = self.due.get(key)
-        if cell is None:
-            if len(self.due) >= MAX_HISTOGRAMS:
-                key = (OVERFLOW, OVERFLOW)
-            cell = self.due.setdefault(key, [0])
-        return cell
+    # -- the loop --------------------------------------------------------------
+
+    def deliver(self, taken: Taken) -> None:
+        """Keep a fold's counts for the next :meth:`live` (on the loop)."""
+        live = [item for item in taken.snapshot if item[0] in LIVE_METRICS]
+        if live:
+            self._taken.append(live)
+        self._due_taken = taken.due
+        self._started_taken = taken.started
 
     def live(self, open_codecs: Iterable[str]) -> dict[str, object]:
         """The ``live`` object of a stats line (:func:`harness.core.live.receiver_doc`):
-        the counts the flushes took since the previous one, the frames due and
+        the counts delivered since the previous one, the frames due and
         streams started since, and the streams open now per codec.
 
-        Only what the flushes took, not the counts still in the histograms: a
-        line then costs the buckets touched in one flush interval, without
-        copying or subtracting the current ones, and live figures lag the
-        frames by at most that interval (the final line, after the last flush,
-        has them all). ``open_codecs`` holds the codec of each open stream
-        (``""``: not started).
+        Live figures lag the frames by a flush and its write (the final line,
+        after the last flush, has them all). ``open_codecs`` holds the codec of
+        each open stream (``""``: not started).
         """
         taken, self._taken = self._taken, []
         if len(taken) == 1:  # the usual case: one flush since the last line
@@ -152,8 +352,9 @@ class Distributions:
         due_now = self._due_taken
         due = {key: n - self._due_sent.get(key, 0) for key, n in due_now.items()}
         self._due_sent = due_now
-        started = {c: n - self._started_sent.get(c, 0) for c, n in self.started.items()}
-        self._started_sent = dict(self.started)
+        started_now = self._started_taken
+        started = {c: n - self._started_sent.get(c, 0) for c, n in started_now.items()}
+        self._started_sent = started_now
         open_now: dict[str, int] = {}
         for codec in open_codecs:
             if codec:
@@ -161,25 +362,21 @@ class Distributions:
         self._seq += 1
         return receiver_doc(self._seq, delta, due, started, open_now)
 
-    def drain(self, sink: RowSink) -> int:
-        """Add every count since the last drain as rows; return how many rows.
 
-        The row-at-a-time spelling of :meth:`take` + :func:`histogram_columns`.
-        """
-        n = 0
-        producer = self.producer
-        for metric, codec, track, counts in self.take():
-            for bucket, count in sorted(counts.items()):
-                sink.add("histograms", (producer, metric, codec, track, bucket, count))
-                n += 1
-        return n
+def _ints(values_ns: npt.NDArray[np.float64]) -> Ints:
+    """Float ns to int64 as ``int()`` would (toward zero), within ``±MAX_ABS_NS``."""
+    return np.clip(values_ns, -MAX_ABS_NS, MAX_ABS_NS).astype(np.int64)
+
+
+def _combine(ids: Ints, values_ns: Ints) -> Ints:
+    """One int64 per (histogram, bucket): ``id * _SPAN + bucket + _SPAN / 2``."""
+    clipped = np.clip(values_ns, -MAX_ABS_NS, MAX_ABS_NS)
+    return ids * _SPAN + buckets_of(clipped) + _SPAN // 2
 
 
 def histogram_columns(producer: str, snapshot: Snapshot) -> list[object]:
-    """The ``histograms`` columns of a :meth:`Distributions.take` (buckets in order).
-
-    Vectorised, for the writer thread: the same rows as :meth:`Distributions.drain`.
-    """
+    """The ``histograms`` columns of a fold's counts (:attr:`Taken.snapshot`),
+    one row per (histogram, bucket), buckets in order; for the writer thread."""
     sizes = [len(counts) for *_, counts in snapshot]
     total = sum(sizes)
     buckets = np.empty(total, np.int64)
@@ -205,74 +402,3 @@ def histogram_columns(producer: str, snapshot: Snapshot) -> list[object]:
         buckets,
         counts_out,
     ]
-
-
-class _Track:
-    __slots__ = (
-        "anchor",
-        "due",
-        "highest",
-        "interarrival",
-        "jitter",
-        "last",
-        "transit",
-    )
-
-    def __init__(
-        self, dist: Distributions, codec: str, track: str, anchor: int
-    ) -> None:
-        self.last = 0
-        self.highest = 0
-        self.due = dist.due_cell(codec, track)
-        self.anchor = anchor
-        self.interarrival = dist.get(METRICS[0], codec, track)
-        self.jitter = dist.get(METRICS[1], codec, track)
-        self.transit = dist.get(METRICS[2], codec, track)
-
-
-class FrameTap:
-    """A :class:`RowSink` for one connection: measure frame rows, pass every row on.
-
-    Args:
-        sink: where the rows go.
-        dist: the receiver's shared histograms.
-        session: the connection's session (its codec is read at the first frame
-            of each track: ``start`` has announced it by then).
-    """
-
-    __slots__ = ("_dist", "_session", "_sink", "_tracks")
-
-    def __init__(
-        self, sink: RowSink, dist: Distributions, session: StreamSession
-    ) -> None:
-        self._sink = sink
-        self._dist = dist
-        self._session = session
-        self._tracks: dict[str, _Track] = {}
-
-    def add(self, table: str, row: tuple[object, ...]) -> None:
-        if table == "frames":
-            self._frame(row)
-        self._sink.add(table, row)
-
-    def _frame(self, row: tuple[object, ...]) -> None:
-        _, name, chunk, _, timestamp, arrival, _, jitter = cast("_FrameRow", row)
-        transit = arrival - timestamp * _MS
-        track = self._tracks.get(name)
-        if track is None:
-            codec = self._session.codec
-            if not self._tracks:  # the stream's first frame
-                started = self._dist.started
-                if codec not in started and len(started) >= MAX_HISTOGRAMS:
-                    codec = OVERFLOW  # a peer inventing codec names
-                started[codec] = started.get(codec, 0) + 1
-            track = self._tracks[name] = _Track(self._dist, codec, name, transit)
-        else:
-            track.interarrival.record(arrival - track.last)
-        track.last = arrival
-        if chunk > track.highest:
-            track.due[0] += chunk - track.highest
-            track.highest = chunk
-        if jitter == jitter:  # NaN (the warm-up) is unequal to itself
-            track.jitter.record(int(jitter))
-        track.transit.record(transit - track.anchor)

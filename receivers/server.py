@@ -34,7 +34,6 @@ from harness.core.rules import Checker
 from harness.core.secret import Secret
 from harness.core.transports import DEFAULT_TRANSPORT, TRANSPORTS
 from harness.io.deploy import forwarded_client, local_url
-from receivers.distributions import Distributions
 
 
 if TYPE_CHECKING:
@@ -114,7 +113,6 @@ class Receiver:
             use behind a TLS terminator (WS-HANDSHAKE-002 is then not checked
             here: the terminator holds the TLS the platform saw).
         sink: where sessions put their rows; called on the loop only.
-        dist: per-codec/track histograms fed by every connection, if kept.
     """
 
     def __init__(
@@ -122,14 +120,12 @@ class Receiver:
         config: ServerConfig,
         ssl_context: ssl.SSLContext | None,
         sink: RowSink,
-        dist: Distributions | None = None,
     ) -> None:
         if config.transport not in TRANSPORTS:
             raise ValueError(f"unknown transport {config.transport!r}")
         self.config = config
         self.ssl_context = ssl_context
         self.sink = sink
-        self.dist = dist
         self.handshake = Checker(HANDSHAKE_SUBJECT)
         """Refused upgrades, by rule (evidence never holds a presented token)."""
         self.refused = 0
@@ -140,6 +136,8 @@ class Receiver:
         self.closing = False
         self._closed_frames = 0
         self._closed_violations = 0
+        self._ended: dict[str, str] = {}
+        """Sid -> codec of the streams ended since the last :meth:`codecs`."""
         self._listening: Listening | None = None
         self.url = ""
         self.port = 0
@@ -275,8 +273,19 @@ class Receiver:
             self.open.discard(conn)
             self._closed_frames += conn.session.frames
             self._closed_violations += conn.session.violations
+            self._ended[conn.session.stream_sid] = conn.session.codec
 
     # -- counts ----------------------------------------------------------------
+
+    def codecs(self) -> tuple[dict[str, str], list[str]]:
+        """Each stream's codec by sid (the open ones and those ended since the
+        last call), and the ended sids: what :meth:`Distributions.fold
+        <receivers.distributions.Distributions.fold>` needs of the sessions."""
+        ended, self._ended = self._ended, {}
+        codecs = dict(ended)
+        for conn in self.open:
+            codecs[conn.session.stream_sid] = conn.session.codec
+        return codecs, list(ended)
 
     def stats(self) -> dict[str, int]:
         """Counts for the stats line (open sessions are summed now, not per message)."""

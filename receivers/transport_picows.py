@@ -78,7 +78,6 @@ class PicowsConnection(Connection):
             receiver.sink,
             bearer_ok=receiver.bearer_ok,
             tls=transport.is_secure if check_tls else None,
-            dist=receiver.dist,
         )
         self.transport = transport
         self._close_timeout = receiver.config.close_timeout

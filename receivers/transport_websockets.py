@@ -50,7 +50,6 @@ class WebsocketsConnection(Connection):
             receiver.sink,
             bearer_ok=receiver.bearer_ok,
             tls=tls if check_tls else None,
-            dist=receiver.dist,
         )
         self.ws = ws
         self._closing: asyncio.Task[None] | None = None

@@ -18,13 +18,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 
 __all__ = [
     "LINEAR_US",
+    "MAX_ABS_NS",
     "Histogram",
     "bucket_bounds_ns",
     "bucket_of",
+    "buckets_of",
 ]
 
 _BITS: Final = 11
@@ -45,6 +48,28 @@ def bucket_of(value_ns: int) -> int:
     us = -value_ns // _US
     e = us.bit_length() - _BITS
     return -1 - (us if e <= 0 else (e << _HALF) + (us >> e))
+
+
+MAX_ABS_NS: Final = (1 << 62) - 1
+"""The largest magnitude :func:`buckets_of` takes: its microseconds stay below
+2**53, where float64 (its bit length) is exact; callers clip to it."""
+
+
+def buckets_of(values_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """:func:`bucket_of` of each value at once, for values within ``±MAX_ABS_NS``.
+
+    The receiver histograms a second of frames in one call
+    (:mod:`receivers.distributions`) instead of a Python call per frame. The
+    bit length comes from ``frexp`` (exact below 2**53 microseconds).
+    """
+    v = np.asarray(values_ns, dtype=np.int64)
+    negative = v < 0
+    us = np.where(negative, -v, v) // _US
+    _, bits = np.frexp(us.astype(np.float64))  # frexp(0) gives 0
+    e = bits.astype(np.int64) - _BITS
+    shift = np.maximum(e, 0)
+    b = np.where(e <= 0, us, (e << _HALF) + (us >> shift))
+    return np.where(negative, -1 - b, b)
 
 
 def bucket_bounds_ns(bucket: int) -> tuple[int, int]:

@@ -49,7 +49,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from harness.core.record_loss import RecordLoss
-from harness.io.sink import Batch, Columns, RecordSink, warm_up
+from harness.io.sink import Batch, ColumnBuffer, Columns, RecordSink, warm_up
 
 
 __all__ = [
@@ -158,6 +158,16 @@ class Recorder:
             initializer=lower_priority,
             initargs=(writer_nice,),
         )
+
+    @property
+    def hot_rows(self) -> ColumnBuffer:
+        """The hot table's rows of the batch being filled.
+
+        A ``before_flush`` hook that reads it gets the rows about to be handed
+        off: read them on the writer thread (in a :meth:`defer` red build),
+        never after this batch is swapped out and written.
+        """
+        return self._batch.columns
 
     def defer(self, table: str, build: Columns) -> None:
         """Have the writer build one part of ``table`` (see :meth:`Batch.defer`)."""

@@ -271,11 +271,18 @@ class ColumnBuffer:
             code = keys[key] = len(keys)
         self._index.append(code)
 
-    def columns(self) -> list[object]:
-        """Arrow/numpy columns in ``TABLES`` order (on the writer thread)."""
+    def packed(self) -> tuple[np.ndarray, np.ndarray, list[tuple[str, ...]]]:
+        """The rows as they are held: numbers (a record array, fields named as
+        the table's number columns), each row's key index, and the keys (the
+        row's strings). Read-only views; for a reader on the writer thread,
+        once the buffer has been handed off."""
         packed = np.frombuffer(self._rows, dtype=self._dtype)
         index = np.frombuffer(self._index, dtype=np.int32)
-        keys = list(self._keys)
+        return packed, index, list(self._keys)
+
+    def columns(self) -> list[object]:
+        """Arrow/numpy columns in ``TABLES`` order (on the writer thread)."""
+        packed, index, keys = self.packed()
         out: list[object] = []
         string = 0
         for name, kind in TABLES[self.table]:
@@ -289,7 +296,8 @@ class ColumnBuffer:
 
 
 Columns = Callable[[], Sequence[object]]
-"""Builds one part's columns in ``TABLES`` order; called on the writer thread."""
+"""Builds one part's columns in ``TABLES`` order; called on the writer thread
+(an empty sequence: no part this time)."""
 
 
 class Batch:
@@ -334,7 +342,9 @@ class Batch:
         if len(self.columns):
             records.write_columns(self.columns.table, self.columns.columns())
         for table, build in self.deferred:
-            records.write_columns(table, build())
+            columns = build()
+            if columns:  # a summary with nothing to say this time
+                records.write_columns(table, columns)
         add = records.add
         for table, rows in self.rows.items():
             for row in rows:

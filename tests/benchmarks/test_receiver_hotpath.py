@@ -1,8 +1,11 @@
-"""The receiver's per-message path: session.receive alone vs with the frame tap.
+"""The receiver's per-message path, and what the histograms add to it.
 
-The tap (receivers.distributions) adds three histogram records per frame; it
-must stay a small share of the session's own cost. Interleaved rounds, best
-of each, so a noisy neighbour hits both alike.
+The loop pays ``session.receive`` into the recorder's batch per message; the
+three histograms are counted a flush at a time on the writer thread
+(:meth:`receivers.distributions.Distributions.fold`). Their cost per frame must
+stay a small share of the session's own. Interleaved rounds, best of each, so
+a noisy neighbour hits both alike; 400 streams a second, as the receiver
+benchmark's knee (docs/performance.md §2).
 """
 
 from __future__ import annotations
@@ -13,52 +16,67 @@ import time
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from harness.core.records import MemorySink, RowSink
 from harness.core.session import StreamSession
-from receivers.distributions import Distributions, FrameTap
+from harness.io.sink import Batch
+from receivers.distributions import Distributions, Frames
 from tests.streams import valid_stream
 
 
-ROUNDS = 15
-CHUNKS = 400
+ROUNDS = 9
+STREAMS = 400
+CHUNKS = 50  # one second of 20 ms frames
 
 
-def _pass(tap: bool) -> float:
-    """Nanoseconds per media message of one stream through a fresh session."""
-    texts, _ = valid_stream("PCMU", "both_tracks", 2, CHUNKS)
-    opening, media = texts[:2], texts[2:-1]
-    session = StreamSession(0)
-    sink: RowSink = MemorySink()
-    if tap:
-        sink = FrameTap(sink, Distributions("bench"), session)
-    for text in opening:
-        session.receive(text, 0, sink)
-    receive = session.receive
+def _streams() -> list[tuple[list[str], list[str]]]:
+    out = []
+    for i in range(STREAMS):
+        sid = f"{i:08x}-536d-4a45-b4fb-ed3d55be843b"
+        texts, _ = valid_stream("PCMU", "inbound_track", 2, CHUNKS, stream_sid=sid)
+        out.append((texts[:2], texts[2:-1]))
+    return out
+
+
+def _second(streams: list[tuple[list[str], list[str]]]) -> tuple[float, float]:
+    """Nanoseconds per media message: (sessions into a batch, the fold of it)."""
+    batch = Batch("frames")
+    sessions = []
+    for opening, _ in streams:
+        session = StreamSession(0)
+        for text in opening:
+            session.receive(text, 0, batch)
+        sessions.append(session)
     now = time.monotonic_ns()
     started = time.perf_counter_ns()
-    for text in media:
-        now += 10_000_000
-        receive(text, now, sink)
-    elapsed = time.perf_counter_ns() - started
-    assert session.checker.failures == 0
-    return elapsed / len(media)
+    for chunk in range(CHUNKS):  # arrivals interleaved as on the wire
+        for session, (_, media) in zip(sessions, streams, strict=True):
+            now += 50_000
+            session.receive(media[chunk], now, batch)
+    received = time.perf_counter_ns()
+    codecs = {s.stream_sid: s.codec for s in sessions}
+    taken = Distributions("bench").fold(Frames.of_buffer(batch.columns), codecs)
+    folded = time.perf_counter_ns()
+    assert all(s.checker.failures == 0 for s in sessions)
+    assert sum(sum(c.values()) for m, *_, c in taken.snapshot if m[0] == "t") == (
+        STREAMS * CHUNKS
+    )
+    n = STREAMS * CHUNKS
+    return (received - started) / n, (folded - received) / n
 
 
 @pytest.mark.skipif(
     not os.environ.get("STREAMLOAD_BENCH"),
     reason="a timing ratio: run with STREAMLOAD_BENCH=1 on a quiet machine",
 )
-def test_the_tap_costs_a_fraction_of_the_session() -> None:
-    bare, tapped = [], []
-    for _ in range(ROUNDS):
-        bare.append(_pass(False))
-        tapped.append(_pass(True))
-    b, t = min(bare), min(tapped)
-    print(f"\nsession.receive {b / 1000:.2f} µs, with the tap {t / 1000:.2f} µs")
-    assert t <= b * 1.6 + 500  # under ~1 µs on top of the session
+def test_the_histograms_cost_a_fraction_of_the_session() -> None:
+    streams = _streams()
+    rounds = [_second(streams) for _ in range(ROUNDS)]
+    session = min(r[0] for r in rounds)
+    fold = min(r[1] for r in rounds)
+    print(f"\nsession.receive {session / 1000:.2f} µs, the fold {fold / 1000:.3f} µs")
+    assert fold <= session * 0.15  # off the loop, and a small share even so
 
 
 @pytest.mark.benchmark(group="receiver per media message")
-@pytest.mark.parametrize("tap", [False, True], ids=["session", "session+tap"])
-def test_bench_receive(benchmark: BenchmarkFixture, tap: bool) -> None:
-    benchmark(_pass, tap)
+def test_bench_second_of_400_streams(benchmark: BenchmarkFixture) -> None:
+    streams = _streams()
+    benchmark(_second, streams)

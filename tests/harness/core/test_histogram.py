@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from harness.core.histogram import (
     LINEAR_US,
+    MAX_ABS_NS,
     Histogram,
     bucket_bounds_ns,
     bucket_of,
+    buckets_of,
 )
 
 
@@ -85,3 +88,21 @@ def test_empty_and_bounds() -> None:
     h.clear()
     assert h.total == 0 and h == Histogram()
     assert Histogram().__eq__(object()) is NotImplemented
+
+
+edges = st.sampled_from(
+    [0, 1, 999, 1000, 1001, -1, -999, -1000, -1001, MAX_ABS_NS, -MAX_ABS_NS]
+    + [
+        s * ((1 << k) * 1000 + d)
+        for k in range(10, 53)
+        for d in (-1, 0, 1)
+        for s in (1, -1)
+    ]
+)
+
+
+@given(st.lists(st.integers(-MAX_ABS_NS, MAX_ABS_NS) | edges, max_size=300))
+@settings(max_examples=300)
+def test_buckets_of_is_bucket_of_for_every_value(items: list[int]) -> None:
+    got = buckets_of(np.array(items, dtype=np.int64)).tolist()
+    assert got == [bucket_of(v) for v in items]
