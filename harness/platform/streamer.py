@@ -64,12 +64,14 @@ from harness.core.messages import (
 )
 from harness.core.secret import redact
 from harness.core.sender import Frame, Sender, WireDefects, payloads, with_wire
+from harness.io.recorder import Recorder
 from harness.io.sink import RowSink
 from harness.platform.core.dialect import Dialect
 from harness.platform.core.faults import Faults, StreamPlan
 from harness.platform.core.network import Link
 from harness.platform.core.playback import Playback
 from harness.platform.core.state import Stream
+from harness.platform.sendlog import SendLog
 from harness.platform.ticker import Ticker
 from harness.platform.wsclient import InvalidStatus, WsClient, dial
 
@@ -176,6 +178,18 @@ class Streamer:
         self._playback: Playback | None = None
         if stream.request.real_time:
             self._playback = Playback(self.sender.frame_bytes, FRAME_NS)
+        self._log: Recorder | None = None
+        """The recorder whose send log takes one record per chunk
+        (harness/platform/sendlog.py), when this stream's frames allow it."""
+        if (
+            isinstance(sink, Recorder)
+            and isinstance(sink.buffer, SendLog)
+            and self._link is None
+            and self.sender.packable
+        ):
+            self._log = sink
+        self._log_buffer: SendLog | None = None
+        self._log_key = 0
         self._next_due = 0
         self._live = False
         self._paused_since = 0
@@ -421,6 +435,54 @@ class Streamer:
         ``sent_ns`` is read once, as the chunk leaves the media pipeline; with
         the emulated network the frames go there instead of to the socket.
         """
+        recorder = self._log
+        if recorder is None:
+            self._send_rows(ws, due)
+        else:  # the hot path: one send-log record for the chunk
+            sender = self.sender
+            sent = time.monotonic_ns()
+            seq = sender.seq + 1
+            texts = sender.media_texts()
+            send = ws.send_text
+            count = 0
+            try:
+                for text in texts:
+                    send(text)
+                    count += 1
+            finally:  # a send that raised: log the frames before it, as rows would
+                if count:
+                    log = self._log_buffer
+                    if recorder.buffer is not log:
+                        log = self._log_window(recorder)
+                    log.chunk(
+                        self._log_key,
+                        count,
+                        sender.chunk,
+                        seq,
+                        due,
+                        sent,
+                        sender.frame_bytes,
+                    )
+                    self.frames_sent += count
+                    self._counters.frames_sent += count
+        playback = self._playback
+        if playback is not None:
+            marks = playback.advance(FRAME_NS)
+            if marks:
+                self._echo_marks(marks)
+
+    def _log_window(self, recorder: Recorder) -> SendLog:
+        """The recorder's send log has been handed off (a new flush window): key
+        this stream in the new one."""
+        log = recorder.buffer
+        assert isinstance(log, SendLog)
+        self._log_buffer = log
+        self._log_key = log.key(self.sender.sid, self.sender.track_names)
+        return log
+
+    def _send_rows(self, ws: WsClient, due: int) -> None:
+        """:meth:`_send_chunk` with a send-log row per frame (defects, the emulated
+        network, a sink that is not the platform's recorder)."""
         frames = self.sender.media(due, time.monotonic_ns())
         link = self._link
         if link is None:
@@ -437,11 +499,6 @@ class Streamer:
                 row = frame[1]
                 if not link.push(frame, row[1], row[2], row[5]):
                     self._sink.add("sent_frames", with_wire(row, 0))
-        playback = self._playback
-        if playback is not None:
-            marks = playback.advance(FRAME_NS)
-            if marks:
-                self._echo_marks(marks)
 
     def _write_frames(self, ws: WsClient, frames: list[tuple[Frame, bool]]) -> None:
         """Write frames released by the emulated network; log the first copy of each."""
