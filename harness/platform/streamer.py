@@ -73,7 +73,7 @@ from harness.platform.core.playback import Playback
 from harness.platform.core.state import Stream
 from harness.platform.sendlog import SendLog
 from harness.platform.ticker import Ticker
-from harness.platform.wsclient import InvalidStatus, WsClient, dial
+from harness.platform.wsclient import TEXT, InvalidStatus, WsClient, dial
 
 
 __all__ = [
@@ -190,6 +190,12 @@ class Streamer:
             self._log = sink
         self._log_buffer: SendLog | None = None
         self._log_key = 0
+        self._general = (
+            self._log is None
+            or self._playback is not None
+            or bool(self._plan.disconnect_chunk)
+        )
+        """Whether every tick takes :meth:`_tick_general` (what :meth:`tick` skips)."""
         self._next_due = 0
         self._live = False
         self._paused_since = 0
@@ -386,7 +392,71 @@ class Streamer:
             ticker.release(first_due)
 
     def tick(self, now_ns: int) -> int | None:
-        """Send what is due (the ticker's hot path: no awaits, locals, preformatted text)."""
+        """Send what is due (the ticker's hot path: no awaits, locals, preformatted text).
+
+        The common case runs here in one function: a live stream whose buffer
+        drains, without emulated network, playback or planned disconnect,
+        logging into the platform's packed send log. Its Python per frame was
+        the platform's distance to the bare sender (docs/performance.md, "The
+        send log per chunk"); everything else goes to :meth:`_tick_general`.
+        """
+        ws = self._ws
+        if (
+            self._general
+            or not self._live
+            or ws is None
+            or not ws.open
+            or ws.paused
+            or self._paused_since
+        ):
+            return self._tick_general(now_ns)
+        due = self._next_due
+        if due > now_ns:
+            return due
+        sender = self.sender
+        sent = time.monotonic_ns()
+        seq = sender.seq + 1
+        texts = sender.media_texts()
+        send = ws.send_frame
+        count = 0
+        try:
+            for text in texts:
+                send(TEXT, text)
+                count += 1
+        except Exception as exc:  # a transport that broke under us: this stream only
+            self._log_chunk(count, seq, due, sent)
+            self._gone(self._describe(exc))
+            return None
+        recorder = self._log
+        assert recorder is not None
+        log = self._log_buffer
+        if recorder.buffer is not log:
+            log = self._log_window(recorder)
+        log.chunk(
+            self._log_key, count, sender.chunk, seq, due, sent, sender.frame_bytes
+        )
+        self.frames_sent += count
+        self._counters.frames_sent += count
+        due += FRAME_NS
+        self._next_due = due
+        return due
+
+    def _log_chunk(self, count: int, seq: int, due: int, sent: int) -> None:
+        """Log the first ``count`` frames of the chunk just built (a send raised)."""
+        recorder = self._log
+        if count and recorder is not None:
+            log = self._log_buffer
+            if recorder.buffer is not log:
+                log = self._log_window(recorder)
+            sender = self.sender
+            log.chunk(
+                self._log_key, count, sender.chunk, seq, due, sent, sender.frame_bytes
+            )
+            self.frames_sent += count
+            self._counters.frames_sent += count
+
+    def _tick_general(self, now_ns: int) -> int | None:
+        """:meth:`tick` for every case: pauses, emulated network, playback, faults."""
         if not self._live:
             return None
         ws = self._ws
@@ -438,7 +508,7 @@ class Streamer:
         recorder = self._log
         if recorder is None:
             self._send_rows(ws, due)
-        else:  # the hot path: one send-log record for the chunk
+        else:  # one send-log record for the chunk
             sender = self.sender
             sent = time.monotonic_ns()
             seq = sender.seq + 1
@@ -450,21 +520,7 @@ class Streamer:
                     send(text)
                     count += 1
             finally:  # a send that raised: log the frames before it, as rows would
-                if count:
-                    log = self._log_buffer
-                    if recorder.buffer is not log:
-                        log = self._log_window(recorder)
-                    log.chunk(
-                        self._log_key,
-                        count,
-                        sender.chunk,
-                        seq,
-                        due,
-                        sent,
-                        sender.frame_bytes,
-                    )
-                    self.frames_sent += count
-                    self._counters.frames_sent += count
+                self._log_chunk(count, seq, due, sent)
         playback = self._playback
         if playback is not None:
             marks = playback.advance(FRAME_NS)

@@ -97,6 +97,9 @@ class _CountingSocket:
     def send_text(self, message: str | bytes) -> None:
         self.sent += 1
 
+    def send_frame(self, kind: object, message: str | bytes) -> None:
+        self.sent += 1
+
 
 def _live_streamers(recorder: Recorder, n: int) -> list[Streamer]:
     settings = StreamerSettings(
