@@ -3,6 +3,8 @@
     .venv/bin/python scripts/bench_platform.py                          # 250, 500, 1000
     .venv/bin/python scripts/bench_platform.py --streams 1000,1250 --seconds 10
     .venv/bin/python scripts/bench_platform.py --streams 1000 --workers 2
+    .venv/bin/python scripts/bench_platform.py --streams 500 --repeat 2 \
+        --src main=/tmp/main-tree --src branch=.          # A/B, alternated
 
 Method (docs/performance.md §3): a real ``python -m harness.platform`` process (pinned
 to CPU 1 with ``--workers 1``) is asked over its REST API for N single-track
@@ -19,6 +21,13 @@ platform's ``health`` rows (CPU share of one core, event-loop lag). The
 platform is then stopped with SIGTERM (it stops every stream and flushes).
 Everything runs on 127.0.0.1, bounded in time; every child is ended by its pid.
 The goal (issue 3): 1,000 streams in one process with p99 <= 2 ms.
+
+A/B (issue 14): ``--src NAME=DIR`` (repeatable) runs the platform from the
+source tree ``DIR`` (``python -m harness.platform`` with that directory first
+on the path, e.g. a ``git archive`` of main) under the kind ``platform:NAME``;
+``--repeat N`` runs every kind N times per count, the order of the platforms
+reversed every other round (A B, B A, ...), so each comparison is within one
+invocation. Each line gives the host's 1-minute load average when it ended.
 """
 
 from __future__ import annotations
@@ -256,7 +265,7 @@ def _pinned(cpu: int | None) -> Any:
 
 
 def _start(
-    argv: list[str], cpu: int | None, env: dict[str, str]
+    argv: list[str], cpu: int | None, env: dict[str, str], cwd: Path | None = None
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
         argv,
@@ -264,6 +273,7 @@ def _start(
         stderr=subprocess.DEVNULL,
         text=True,
         env=env,
+        cwd=cwd,
         preexec_fn=_pinned(cpu),
     )
 
@@ -334,12 +344,16 @@ def window_start(created_at_s: float, connected_ns: Sequence[int]) -> int:
 
 
 def measure(
-    streams: int, seconds: float, workers: int, tls_dir: Path
+    streams: int, seconds: float, workers: int, tls_dir: Path, src: Path = ROOT
 ) -> dict[str, Any]:
-    """One point: ``streams`` streams for ``seconds``; the platform's own numbers."""
+    """One point: ``streams`` streams for ``seconds``; the platform's own numbers.
+
+    ``src``: the source tree the platform runs from (its directory first on the path).
+    """
     tls = make_tls(tls_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALWIRE_")}
     env["SIGNALWIRE_API_TOKEN"] = TOKEN
+    env["PYTHONPATH"] = str(src)
     run_dir = Path(tempfile.mkdtemp(prefix=f"bench-platform-{streams}-"))
     py = sys.executable
     sink = _start(
@@ -354,6 +368,7 @@ def measure(
          *(["--workers", str(workers)] if workers != 1 else [])],
         1 if workers == 1 else None,
         env,
+        cwd=src,
     )  # fmt: skip
     try:
         port = _ready(sink, "the sink")["port"]
@@ -404,7 +419,7 @@ def measure(
     return point
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--streams", default="250,500,1000", help="comma-separated counts"
@@ -422,8 +437,101 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="bare,platform",
         help="bare (the least a picows sender does: the machine's ceiling), platform",
     )
+    parser.add_argument(
+        "--src",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="run the platform from source tree DIR as kind platform:NAME (repeatable: A/B)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of every kind per count (<= 5)"
+    )
     parser.add_argument("--bare-send", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.sink or args.bare_send:
+        return args
+    if not 0 < args.seconds <= 30:
+        parser.error("--seconds: use 1 to 30 (load runs stay short on a shared box)")
+    if not 0 < args.repeat <= 5:
+        parser.error("--repeat: use 1 to 5")
+    args.counts = [int(n) for n in args.streams.split(",")]
+    if any(not 0 < n <= 5000 for n in args.counts):
+        parser.error("--streams: use counts from 1 to 5000")
+    kinds = args.kinds.split(",")
+    if not kinds or any(k not in ("bare", "platform") for k in kinds):
+        parser.error("--kinds: use bare, platform or both")
+    sources: list[tuple[str, Path]] = []
+    for spec in args.src:
+        name, _, folder = spec.partition("=")
+        if not name or not (Path(folder) / "harness" / "platform").is_dir():
+            parser.error(f"--src {spec!r}: NAME=DIR, DIR a streamload source tree")
+        sources.append((f"platform:{name}", Path(folder).resolve()))
+    platforms = sources or [("platform", ROOT)]
+    args.plan = [("bare", ROOT)] if "bare" in kinds else []
+    args.platforms = platforms if "platform" in kinds else []
+    return args
+
+
+def _rounds(args: argparse.Namespace) -> list[tuple[int, str, Path]]:
+    """Every run in order: per count, ``repeat`` rounds, the platforms' order
+    reversed every other round so no variant always runs first."""
+    runs = []
+    for n in args.counts:
+        for r in range(args.repeat):
+            platforms = args.platforms if r % 2 == 0 else args.platforms[::-1]
+            runs += [(n, kind, src) for kind, src in [*args.plan, *platforms]]
+    return runs
+
+
+def _line(kind: str, n: int, r: dict[str, Any], seconds: float) -> str:
+    verdict = "ok" if r["ok"] else "fails"
+    if r.get("dialled_s", 0) > SETTLE_S:
+        verdict += f" (dialled {r['dialled_s']} s: window cut)"
+    if r.get("created", n) != n:
+        verdict += f" ({r['created']}/{n} created)"
+    return (
+        f"{kind:>15} {n:>7} {round(r['frames'] / seconds):>7} "
+        f"{r['err_p50_ms']:>8.3f} {r['err_p99_ms']:>8.3f} "
+        f"{r['err_p999_ms']:>7.2f} {r['err_max_ms']:>7.2f} "
+        f"{r['cpu_cores']:>6.2f} {r['cpu_us_per_msg']:>6.1f} "
+        f"{r['loop_lag_p99_ms']:>8.2f} "
+        f"{r['sink_cores']:>5.2f} {r['load']:>5.2f}  {verdict}"
+    )
+
+
+def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per kind and count, the median run's p99 and CPU per message; per kind,
+    the most streams whose median p99 met the goal; each platform against bare."""
+    cells: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in results:
+        cells.setdefault((r["kind"], r["streams"]), []).append(r)
+    medians = {}
+    best: dict[str, int] = {}
+    for (kind, n), runs in sorted(cells.items()):
+        p99 = float(np.median([r["err_p99_ms"] for r in runs]))
+        us = float(np.median([r["cpu_us_per_msg"] for r in runs]))
+        medians[f"{kind}@{n}"] = {"err_p99_ms": p99, "cpu_us_per_msg": us}
+        best.setdefault(kind, 0)
+        if p99 <= GOAL_P99_MS and all(r.get("created", n) == n for r in runs):
+            best[kind] = max(best[kind], n)
+    ratios: dict[str, Any] = {}
+    for kind in best:
+        if kind.startswith("platform") and "bare" in best:
+            ratios[f"{kind}/bare streams"] = (
+                round(best[kind] / best["bare"], 2) if best["bare"] else None
+            )
+            for key, cell in medians.items():
+                bare = medians.get("bare@" + key.rpartition("@")[2])
+                if key.startswith(kind + "@") and bare and bare["cpu_us_per_msg"]:
+                    ratios[f"{key} cpu/msg over bare"] = round(
+                        cell["cpu_us_per_msg"] / bare["cpu_us_per_msg"], 2
+                    )
+    return {"medians": medians, "best": best, "ratios": ratios}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
     if args.sink:
         import uvloop
 
@@ -435,67 +543,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         url, ca, total, seconds = args.bare_send
         uvloop.run(_bare_send(url, Path(ca), int(total), float(seconds)))
         return 0
-    if not 0 < args.seconds <= 30:
-        parser.error("--seconds: use 1 to 30 (load runs stay short on a shared box)")
-    counts = [int(n) for n in args.streams.split(",")]
-    if any(not 0 < n <= 5000 for n in counts):
-        parser.error("--streams: use counts from 1 to 5000")
-    kinds = args.kinds.split(",")
-    if not kinds or any(k not in ("bare", "platform") for k in kinds):
-        parser.error("--kinds: use bare, platform or both")
-    results = []
-    header = (
-        f"{'kind':>8} {'streams':>7} {'msgs/s':>7} {'err p50':>8} {'err p99':>8} "
-        f"{'p99.9':>7} {'max':>7} {'cores':>6} {'µs/msg':>6} {'lag p99':>8} "
-        f"{'sink':>5}  verdict"
-    )
     machine = floor(3.0, cpu=1)  # where the sender runs
     print(describe(machine))
-    print(header)
-    best: dict[str, int] = {}
+    print(
+        f"{'kind':>15} {'streams':>7} {'msgs/s':>7} {'err p50':>8} {'err p99':>8} "
+        f"{'p99.9':>7} {'max':>7} {'cores':>6} {'µs/msg':>6} {'lag p99':>8} "
+        f"{'sink':>5} {'load':>5}  verdict"
+    )
+    results = []
     with tempfile.TemporaryDirectory(prefix="bench-platform-tls-") as tls_dir:
-        for n in counts:
-            for kind in kinds:
-                if kind == "bare":
-                    r = measure_bare(n, args.seconds, Path(tls_dir))
-                else:
-                    r = measure(n, args.seconds, args.workers, Path(tls_dir))
-                r["kind"] = kind
-                results.append(r)
-                verdict = "ok" if r["ok"] else "fails"
-                if r.get("dialled_s", 0) > SETTLE_S:
-                    verdict += f" (dialled {r['dialled_s']} s: window cut)"
-                if r.get("created", n) != n:
-                    verdict += f" ({r['created']}/{n} created)"
-                if r["ok"]:
-                    best[kind] = max(best.get(kind, 0), n)
-                print(
-                    f"{kind:>8} {n:>7} {round(r['frames'] / args.seconds):>7} "
-                    f"{r['err_p50_ms']:>8.3f} {r['err_p99_ms']:>8.3f} "
-                    f"{r['err_p999_ms']:>7.2f} {r['err_max_ms']:>7.2f} "
-                    f"{r['cpu_cores']:>6.2f} {r['cpu_us_per_msg']:>6.1f} "
-                    f"{r['loop_lag_p99_ms']:>8.2f} "
-                    f"{r['sink_cores']:>5.2f}  {verdict}",
-                    flush=True,
-                )
+        for n, kind, src in _rounds(args):
+            if kind == "bare":
+                r = measure_bare(n, args.seconds, Path(tls_dir))
+            else:
+                r = measure(n, args.seconds, args.workers, Path(tls_dir), src)
+            r.update(kind=kind, load=round(os.getloadavg()[0], 2))
+            results.append(r)
+            print(_line(kind, n, r, args.seconds), flush=True)
     print(
         f"send-time error = sent - due over {args.seconds:g} s after a "
         f"{WARMUP_S:g} s warm-up; goal p99 <= {GOAL_P99_MS} ms; cores = the "
-        "sender's CPU in cores (µs/msg: per message sent); sink = the receiver's (picows wss, frames dropped)"
+        "sender's CPU in cores (µs/msg: per message sent); sink = the receiver's "
+        "(picows wss, frames dropped); load = 1-minute load average"
     )
-    if "bare" in kinds and "platform" in kinds:
-        ratio = (
-            round(best.get("platform", 0) / best["bare"], 2)
-            if best.get("bare")
-            else None
-        )
-        print(
-            f"most streams within the goal: bare {best.get('bare', 0)}, "
-            f"platform {best.get('platform', 0)}; platform / bare = {ratio}"
-        )
+    summary = summarize(results)
+    print(json.dumps(summary, indent=1))
     if args.out:
         Path(args.out).write_text(
-            json.dumps({"floor": machine, "runs": results}, indent=2)
+            json.dumps({"floor": machine, "runs": results, **summary}, indent=2)
         )
     return 0
 

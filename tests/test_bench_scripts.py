@@ -97,6 +97,37 @@ def test_bench_platform_measures_from_the_last_connect_not_the_last_answer() -> 
     assert window_start(10.0, []) == 10_000_000_000 + warmup
 
 
+def test_bench_platform_alternates_sources_and_forms_the_ratios_per_median(
+    tmp_path: Path,
+) -> None:
+    """A/B (issue 14): each round reverses the platforms' order; per kind and
+    count the median run decides; each platform's best over the bare one's."""
+    from scripts.bench_platform import _parse, _rounds, summarize
+
+    (tmp_path / "harness" / "platform").mkdir(parents=True)
+    args = _parse(
+        ["--streams", "500,600", "--repeat", "2",
+         "--src", f"a={tmp_path}", "--src", f"b={ROOT}"]
+    )  # fmt: skip
+    order = [(n, kind) for n, kind, _ in _rounds(args)]
+    round_1 = ["bare", "platform:a", "platform:b"]
+    round_2 = ["bare", "platform:b", "platform:a"]
+    assert order == [(n, k) for n in (500, 600) for k in round_1 + round_2]
+
+    def run(kind: str, n: int, p99: float, us: float) -> dict[str, Any]:
+        return {"kind": kind, "streams": n, "err_p99_ms": p99, "cpu_us_per_msg": us}
+
+    got = summarize(
+        [run("bare", 500, 0.5, 20), run("bare", 600, 1.0, 20),
+         run("platform:a", 500, 1.5, 30), run("platform:a", 500, 9.0, 34),
+         run("platform:a", 500, 1.9, 32), run("platform:a", 600, 5.0, 30)]
+    )  # fmt: skip
+    assert got["best"] == {"bare": 600, "platform:a": 500}
+    assert got["medians"]["platform:a@500"] == {"err_p99_ms": 1.9, "cpu_us_per_msg": 32}
+    assert got["ratios"]["platform:a/bare streams"] == 0.83
+    assert got["ratios"]["platform:a@500 cpu/msg over bare"] == 1.6
+
+
 @pytest.mark.e2e
 def test_bench_flush_alternates_variants_and_writes_real_parts() -> None:
     """A tiny run: both variants measured in turn, every tick timed, parts written."""

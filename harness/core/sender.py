@@ -209,6 +209,7 @@ class Sender:
         "frame_bytes",
         "global_chunk",
         "media",
+        "packable",
         "seq",
         "sid",
         "top_sid",
@@ -267,6 +268,9 @@ class Sender:
         self.global_chunk = 0
         """The ``chunk-global`` defect's counter across tracks."""
         self.media = self._media if defects.media_templated else self._media_defective
+        self.packable = defects.media_templated
+        """Whether :meth:`media_texts` may be used: every frame of a chunk shares
+        chunk, times and size, and their sequence numbers follow one another."""
 
     # -- the media (the hot path) -----------------------------------------
 
@@ -291,6 +295,26 @@ class Sender:
                     (sid, track, chunk, seq, due_ns, sent_ns, frame_bytes, sent_ns),
                 )
             )
+        self.seq = seq
+        return out
+
+    def media_texts(self) -> list[str]:
+        """The next chunk's messages alone, for a producer that logs the chunk itself.
+
+        Only for :attr:`packable` streams. Frame ``i`` (track
+        ``track_names[i]``) carries ``sequenceNumber`` ``seq_before + 1 + i`` and
+        chunk :attr:`chunk`, and its send-log row is what :meth:`media` would
+        have built for it: the platform's send log (harness/platform/sendlog.py)
+        stores one record per chunk instead of one tuple per frame.
+        """
+        chunk = self.chunk = self.chunk + 1
+        seq = self.seq
+        timestamp = (chunk - 1) * FRAME_MS
+        index = (chunk - 1) % FRAMES_PER_CYCLE
+        out = []
+        for _, template, frames in self._tracks:
+            seq += 1
+            out.append(template % (seq, chunk, timestamp, frames[index]))
         self.seq = seq
         return out
 

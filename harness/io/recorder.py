@@ -49,7 +49,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from harness.core.record_loss import RecordLoss
-from harness.io.sink import Batch, ColumnBuffer, Columns, RecordSink, warm_up
+from harness.io.sink import Batch, ColumnBuffer, Columns, HotBuffer, RecordSink, warm_up
 
 
 __all__ = [
@@ -123,6 +123,8 @@ class Recorder:
             written); ``None``: :func:`max_rows_from_env`.
         writer_nice: the writer thread's nice value (:data:`WRITER_NICE`; 0:
             the loop's priority, as before issue 14).
+        buffer: the hot table's buffer type (:class:`~harness.io.sink.ColumnBuffer`,
+            or a producer's own packing that it fills through :attr:`buffer`).
     """
 
     def __init__(
@@ -134,6 +136,7 @@ class Recorder:
         before_flush: Sequence[Callable[[], object]] = (),
         max_rows: int | None = None,
         writer_nice: int = WRITER_NICE,
+        buffer: Callable[[str], HotBuffer] = ColumnBuffer,
     ) -> None:
         self.records = records
         self.loss: RecordLoss = records.loss
@@ -141,10 +144,17 @@ class Recorder:
         self.flush_rows = flush_rows
         self.before_flush = list(before_flush)
         self.max_rows = max_rows_from_env() if max_rows is None else max_rows
-        self._batch = Batch(hot)
+        self._new_buffer = buffer
+        self._batch = Batch(hot, buffer)
         self.add: Callable[[str, tuple[object, ...]], None] = self._batch.add
         """Buffer one row (event-loop thread only): the current batch's own
         ``add`` while there is room, one call less per frame on the hot path."""
+        self.buffer: HotBuffer = self._batch.columns
+        """Where hot rows go (event-loop thread only): the current batch's
+        buffer, or while the backlog is full a spill buffer whose rows are
+        counted as dropped and discarded at every :meth:`check`. Replaced at
+        every hand-off and check, so a producer that packs its own rows reads
+        it at each write."""
         self._queued = 0
         """Rows handed to the writer and not yet written."""
         self._dropping = False
@@ -161,13 +171,19 @@ class Recorder:
 
     @property
     def hot_rows(self) -> ColumnBuffer:
-        """The hot table's rows of the batch being filled.
+        """The hot table's rows of the batch being filled (a :class:`ColumnBuffer`).
 
         A ``before_flush`` hook that reads it gets the rows about to be handed
         off: read them on the writer thread (in a :meth:`defer` red build),
         never after this batch is swapped out and written.
+
+        Raises:
+            TypeError: this recorder packs its hot rows its own way (``buffer``).
         """
-        return self._batch.columns
+        columns = self._batch.columns
+        if not isinstance(columns, ColumnBuffer):
+            raise TypeError(f"the hot rows are a {type(columns).__name__}")
+        return columns
 
     def defer(self, table: str, build: Columns) -> None:
         """Have the writer build one part of ``table`` (see :meth:`Batch.defer`)."""
@@ -190,16 +206,27 @@ class Recorder:
         else:
             self._batch.add(table, row)
 
+    def _count_spill(self) -> None:
+        """Count the rows written into the spill buffer as dropped, and empty it."""
+        if self._dropping and len(self.buffer):
+            self.loss.drop(
+                self.hot, len(self.buffer), time.monotonic_ns(), time.time_ns()
+            )
+            self.buffer = self._new_buffer(self.hot)
+
     def check(self) -> None:
         """Switch to dropping hot rows when the backlog is full, and back once it is not.
 
         Called on the loop at every tick of :meth:`run` and every flush, so the
-        bound holds to within one tick of rows.
+        bound holds to within one tick of rows (rows written straight into
+        :attr:`buffer` while dropping are counted here, at each tick).
         """
+        self._count_spill()
         full = self.backlog >= self.max_rows
         if full and not self._dropping:
             self._dropping = True
             self.add = self._drop
+            self.buffer = self._new_buffer(self.hot)
             logger.warning(
                 "%s: record writer behind (%d rows waiting, bound %d): dropping "
                 "%s rows from the records, counted, until it catches up",
@@ -211,6 +238,7 @@ class Recorder:
         elif not full and self._dropping:
             self._dropping = False
             self.add = self._batch.add
+            self.buffer = self._batch.columns
             logger.warning(
                 "%s: record writer caught up; %d %s rows dropped so far",
                 self.records.producer,
@@ -229,8 +257,10 @@ class Recorder:
         if not (len(batch) or force or not self._flushed):
             return
         self._flushed = True
-        self._batch = Batch(self.hot)
+        self._batch = Batch(self.hot, self._new_buffer)
         self.add = self._drop if self._dropping else self._batch.add
+        if not self._dropping:
+            self.buffer = self._batch.columns
         rows = len(batch)
         self._queued += rows
         loop = asyncio.get_running_loop()

@@ -19,7 +19,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +35,7 @@ __all__ = [
     "Batch",
     "ColumnBuffer",
     "Columns",
+    "HotBuffer",
     "MemorySink",
     "RecordSink",
     "RowSink",
@@ -300,6 +301,25 @@ Columns = Callable[[], Sequence[object]]
 (an empty sequence: no part this time)."""
 
 
+class HotBuffer(Protocol):
+    """One flush window of the hot table, packed (:class:`ColumnBuffer`, or a
+    producer's own layout such as the platform's send log)."""
+
+    table: str
+
+    def __len__(self) -> int:
+        """Rows held (what the recorder's backlog bound counts)."""
+        ...
+
+    def add(self, row: tuple[object, ...]) -> None:
+        """Buffer one row of :attr:`table` (the event loop's thread only)."""
+        ...
+
+    def columns(self) -> Sequence[object]:
+        """The rows as columns in ``TABLES`` order (on the writer thread)."""
+        ...
+
+
 class Batch:
     """One flush window of rows for a writer thread: the hot table columnar, the rest tuples.
 
@@ -313,8 +333,10 @@ class Batch:
 
     __slots__ = ("_add_hot", "_hot", "columns", "deferred", "rows")
 
-    def __init__(self, hot: str) -> None:
-        self.columns = ColumnBuffer(hot)
+    def __init__(
+        self, hot: str, buffer: Callable[[str], HotBuffer] = ColumnBuffer
+    ) -> None:
+        self.columns = buffer(hot)
         self.rows: dict[str, list[tuple[object, ...]]] = {
             table: [] for table in TABLES if table != hot
         }

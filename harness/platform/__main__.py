@@ -57,6 +57,7 @@ from harness.platform.core.dialect import DIALECTS, Dialect
 from harness.platform.core.faults import Faults, parse_faults
 from harness.platform.core.state import Call, Conference, Registry
 from harness.platform.health import Health
+from harness.platform.sendlog import SendLog
 from harness.platform.server import Api
 from harness.platform.streamer import StreamerSettings
 from harness.platform.supervisor import Supervisor
@@ -523,7 +524,9 @@ async def serve(options: Options) -> int:
     dialect = options.dialect
     registry = _registry(options)
     recorder = Recorder(
-        RecordSink(options.run_dir, options.producer, "platform"), "sent_frames"
+        RecordSink(options.run_dir, options.producer, "platform"),
+        "sent_frames",
+        buffer=SendLog,
     )
     callbacks = _callbacks(options, client_ssl)
     supervisor = _supervisor(options, registry, recorder, callbacks, client_ssl)

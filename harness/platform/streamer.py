@@ -64,14 +64,16 @@ from harness.core.messages import (
 )
 from harness.core.secret import redact
 from harness.core.sender import Frame, Sender, WireDefects, payloads, with_wire
+from harness.io.recorder import Recorder
 from harness.io.sink import RowSink
 from harness.platform.core.dialect import Dialect
 from harness.platform.core.faults import Faults, StreamPlan
 from harness.platform.core.network import Link
 from harness.platform.core.playback import Playback
 from harness.platform.core.state import Stream
+from harness.platform.sendlog import SendLog
 from harness.platform.ticker import Ticker
-from harness.platform.wsclient import InvalidStatus, WsClient, dial
+from harness.platform.wsclient import TEXT, InvalidStatus, WsClient, dial
 
 
 __all__ = [
@@ -176,6 +178,24 @@ class Streamer:
         self._playback: Playback | None = None
         if stream.request.real_time:
             self._playback = Playback(self.sender.frame_bytes, FRAME_NS)
+        self._log: Recorder | None = None
+        """The recorder whose send log takes one record per chunk
+        (harness/platform/sendlog.py), when this stream's frames allow it."""
+        if (
+            isinstance(sink, Recorder)
+            and isinstance(sink.buffer, SendLog)
+            and self._link is None
+            and self.sender.packable
+        ):
+            self._log = sink
+        self._log_buffer: SendLog | None = None
+        self._log_key = 0
+        self._general = (
+            self._log is None
+            or self._playback is not None
+            or bool(self._plan.disconnect_chunk)
+        )
+        """Whether every tick takes :meth:`_tick_general` (what :meth:`tick` skips)."""
         self._next_due = 0
         self._live = False
         self._paused_since = 0
@@ -372,7 +392,71 @@ class Streamer:
             ticker.release(first_due)
 
     def tick(self, now_ns: int) -> int | None:
-        """Send what is due (the ticker's hot path: no awaits, locals, preformatted text)."""
+        """Send what is due (the ticker's hot path: no awaits, locals, preformatted text).
+
+        The common case runs here in one function: a live stream whose buffer
+        drains, without emulated network, playback or planned disconnect,
+        logging into the platform's packed send log. Its Python per frame was
+        the platform's distance to the bare sender (docs/performance.md, "The
+        send log per chunk"); everything else goes to :meth:`_tick_general`.
+        """
+        ws = self._ws
+        if (
+            self._general
+            or not self._live
+            or ws is None
+            or not ws.open
+            or ws.paused
+            or self._paused_since
+        ):
+            return self._tick_general(now_ns)
+        due = self._next_due
+        if due > now_ns:
+            return due
+        sender = self.sender
+        sent = time.monotonic_ns()
+        seq = sender.seq + 1
+        texts = sender.media_texts()
+        send = ws.send_frame
+        count = 0
+        try:
+            for text in texts:
+                send(TEXT, text)
+                count += 1
+        except Exception as exc:  # a transport that broke under us: this stream only
+            self._log_chunk(count, seq, due, sent)
+            self._gone(self._describe(exc))
+            return None
+        recorder = self._log
+        assert recorder is not None
+        log = self._log_buffer
+        if recorder.buffer is not log:
+            log = self._log_window(recorder)
+        log.chunk(
+            self._log_key, count, sender.chunk, seq, due, sent, sender.frame_bytes
+        )
+        self.frames_sent += count
+        self._counters.frames_sent += count
+        due += FRAME_NS
+        self._next_due = due
+        return due
+
+    def _log_chunk(self, count: int, seq: int, due: int, sent: int) -> None:
+        """Log the first ``count`` frames of the chunk just built (a send raised)."""
+        recorder = self._log
+        if count and recorder is not None:
+            log = self._log_buffer
+            if recorder.buffer is not log:
+                log = self._log_window(recorder)
+            sender = self.sender
+            log.chunk(
+                self._log_key, count, sender.chunk, seq, due, sent, sender.frame_bytes
+            )
+            self.frames_sent += count
+            self._counters.frames_sent += count
+
+    def _tick_general(self, now_ns: int) -> int | None:
+        """:meth:`tick` for every case: pauses, emulated network, playback, faults."""
         if not self._live:
             return None
         ws = self._ws
@@ -421,6 +505,40 @@ class Streamer:
         ``sent_ns`` is read once, as the chunk leaves the media pipeline; with
         the emulated network the frames go there instead of to the socket.
         """
+        recorder = self._log
+        if recorder is None:
+            self._send_rows(ws, due)
+        else:  # one send-log record for the chunk
+            sender = self.sender
+            sent = time.monotonic_ns()
+            seq = sender.seq + 1
+            texts = sender.media_texts()
+            send = ws.send_text
+            count = 0
+            try:
+                for text in texts:
+                    send(text)
+                    count += 1
+            finally:  # a send that raised: log the frames before it, as rows would
+                self._log_chunk(count, seq, due, sent)
+        playback = self._playback
+        if playback is not None:
+            marks = playback.advance(FRAME_NS)
+            if marks:
+                self._echo_marks(marks)
+
+    def _log_window(self, recorder: Recorder) -> SendLog:
+        """The recorder's send log has been handed off (a new flush window): key
+        this stream in the new one."""
+        log = recorder.buffer
+        assert isinstance(log, SendLog)
+        self._log_buffer = log
+        self._log_key = log.key(self.sender.sid, self.sender.track_names)
+        return log
+
+    def _send_rows(self, ws: WsClient, due: int) -> None:
+        """:meth:`_send_chunk` with a send-log row per frame (defects, the emulated
+        network, a sink that is not the platform's recorder)."""
         frames = self.sender.media(due, time.monotonic_ns())
         link = self._link
         if link is None:
@@ -437,11 +555,6 @@ class Streamer:
                 row = frame[1]
                 if not link.push(frame, row[1], row[2], row[5]):
                     self._sink.add("sent_frames", with_wire(row, 0))
-        playback = self._playback
-        if playback is not None:
-            marks = playback.advance(FRAME_NS)
-            if marks:
-                self._echo_marks(marks)
 
     def _write_frames(self, ws: WsClient, frames: list[tuple[Frame, bool]]) -> None:
         """Write frames released by the emulated network; log the first copy of each."""

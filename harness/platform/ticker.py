@@ -148,7 +148,13 @@ class Ticker:
                     log.exception("ticker job %r failed; dropped", job)
                     continue
                 if after is not None:
-                    self.add(job, after)
+                    # add()'s common case inline: the job's next bucket exists
+                    # (its period's other streams are there), so no heap push
+                    bucket = buckets.get(-(-after // RESOLUTION_NS))
+                    if bucket is None:
+                        self.add(job, after)
+                    else:
+                        bucket.append(job)
             self.jobs_run += len(jobs)
             if slots and slots[0] * RESOLUTION_NS <= clock():
                 await asyncio.sleep(0)  # behind: still let reads and the API in

@@ -45,6 +45,7 @@ from harness.platform.core.dialect import DIALECTS
 from harness.platform.core.faults import parse_faults, plan_stream, stream_rng
 from harness.platform.core.state import Stream
 from harness.platform.health import Health
+from harness.platform.sendlog import SendLog
 from harness.platform.streamer import Counters, EndReason, Streamer, StreamerSettings
 from harness.platform.ticker import Ticker
 
@@ -299,7 +300,9 @@ async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -
     settings = _settings(config)
     producer = f"{config['producer']}-w{config['index']}"
     recorder = Recorder(
-        RecordSink(Path(config["run_dir"]), producer, "platform"), "sent_frames"
+        RecordSink(Path(config["run_dir"]), producer, "platform"),
+        "sent_frames",
+        buffer=SendLog,
     )
     health = Health(producer, recorder)
     counters = Counters()

@@ -31,7 +31,7 @@ import picows
 from picows import WSCloseCode, WSFrame, WSMsgType, WSTransport
 
 
-__all__ = ["InvalidStatus", "WsClient", "dial"]
+__all__ = ["TEXT", "InvalidStatus", "WsClient", "dial"]
 
 _PICOWS_LOG = logging.getLogger("harness.platform.wsclient.picows")
 # picows logs an INFO line per connection and, at its level 9, the upgrade
@@ -42,6 +42,9 @@ WRITE_LIMIT = 32 * 1024
 """Write-buffer high-water mark: websockets' default, so a stall is detected as before."""
 PING_INTERVAL_S = 20.0
 """Keepalive like websockets' default: a ping every 20 s, closed without a pong in 20 s."""
+
+TEXT = WSMsgType.TEXT
+"""The frame type of :attr:`WsClient.send_frame` for text."""
 
 OnMessage = Callable[[bytes], None]
 OnClosed = Callable[[], None]
@@ -55,6 +58,10 @@ class InvalidStatus(ConnectionError):
         self.status = status
 
 
+def _not_open(kind: WSMsgType, message: str | bytes) -> None:
+    raise RuntimeError("send before the WebSocket opened")
+
+
 class WsClient(picows.WSListener):
     """One open client connection; callbacks run on the event loop, never await."""
 
@@ -64,6 +71,9 @@ class WsClient(picows.WSListener):
         self._on_closed = on_closed
         self._fragments: list[bytes] | None = None
         self.transport: WSTransport | None = None
+        self.send_frame: Callable[[WSMsgType, str | bytes], None] = _not_open
+        """The transport's own ``send(kind, message)``: :meth:`send_text` without
+        its Python frame, for the media hot path (``send_frame(TEXT, text)``)."""
         self.open = False
         """True from the upgrade until a close frame is sent or received, or the socket goes."""
         self.paused = False
@@ -74,6 +84,7 @@ class WsClient(picows.WSListener):
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
+        self.send_frame = transport.send
         transport.underlying_transport.set_write_buffer_limits(high=WRITE_LIMIT)
         self.open = True
 

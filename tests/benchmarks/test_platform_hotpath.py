@@ -24,6 +24,7 @@ from harness.core.messages import media_json
 from harness.io.recorder import Recorder
 from harness.io.sink import RecordSink
 from harness.platform.core.dialect import DIALECTS
+from harness.platform.sendlog import SendLog
 from harness.platform.streamer import Counters, Streamer, StreamerSettings, payloads
 from tests.harness.platform.support import make_stream
 
@@ -63,6 +64,21 @@ def test_send_log_rows_cost_a_few_microseconds(tmp_path: Path) -> None:
     assert min(times) < 5_000  # ~0.6 µs on a quiet core; the box is shared
 
 
+def test_the_platform_send_log_costs_less_than_a_row_a_frame() -> None:
+    """The platform's own send log: one packed record per chunk (harness/platform/sendlog.py)."""
+    log = SendLog()
+    keys = [log.key(f"stream-{i}", ("inbound",)) for i in range(500)]
+    times = []
+    for _ in range(3):
+        started = time.perf_counter_ns()
+        for i in range(N):
+            log.chunk(keys[i % 500], 1, i, i, i, i, 160)
+        times.append((time.perf_counter_ns() - started) / N)
+    print(f"\nSendLog.chunk: {min(times):.0f} ns per chunk")
+    assert len(log) == 3 * N
+    assert min(times) < 3_000  # ~0.2 µs on a quiet core; the box is shared
+
+
 @pytest.mark.benchmark(group="platform per frame")
 def test_bench_media_json(benchmark: BenchmarkFixture) -> None:
     payload = payloads("PCMU", "big", "inbound")[0]
@@ -79,6 +95,9 @@ class _CountingSocket:
         self.sent = 0
 
     def send_text(self, message: str | bytes) -> None:
+        self.sent += 1
+
+    def send_frame(self, kind: object, message: str | bytes) -> None:
         self.sent += 1
 
 
@@ -113,8 +132,10 @@ def _tick_pass(streamers: list[Streamer], frames_each: int) -> int:
 
 @pytest.mark.benchmark(group="platform per frame")
 def test_bench_streamer_tick(benchmark: BenchmarkFixture, tmp_path: Path) -> None:
-    """The whole Python path of one paced frame: tick, format, send-log row."""
-    recorder = Recorder(RecordSink(tmp_path, "bench", "platform"), "sent_frames")
+    """The whole Python path of one paced frame: tick, format, send-log record."""
+    recorder = Recorder(
+        RecordSink(tmp_path, "bench", "platform"), "sent_frames", buffer=SendLog
+    )
     streamers = _live_streamers(recorder, 200)
     sent = benchmark.pedantic(_tick_pass, args=(streamers, 10), rounds=3, iterations=1)
     chunks = {s.sender.chunk for s in streamers}

@@ -17,7 +17,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from harness.core.session import StreamSession
-from harness.io.sink import Batch
+from harness.io.sink import Batch, ColumnBuffer
 from receivers.distributions import Distributions, Frames
 from tests.streams import valid_stream
 
@@ -53,6 +53,7 @@ def _second(streams: list[tuple[list[str], list[str]]]) -> tuple[float, float]:
             session.receive(media[chunk], now, batch)
     received = time.perf_counter_ns()
     codecs = {s.stream_sid: s.codec for s in sessions}
+    assert isinstance(batch.columns, ColumnBuffer)
     taken = Distributions("bench").fold(Frames.of_buffer(batch.columns), codecs)
     folded = time.perf_counter_ns()
     assert all(s.checker.failures == 0 for s in sessions)

@@ -164,11 +164,14 @@ def test_a_flush_cancelled_before_its_write_starts_loses_no_rows(
     assert [(r["chunk"], r["kind"]) for r in rows] == [(7, "duplicate")]
 
 
+@pytest.mark.parametrize("straight", [False, True], ids=["add", "buffer"])
 def test_a_writer_behind_bounds_the_backlog_and_counts_every_dropped_frame(
-    tmp_path: Path,
+    tmp_path: Path, straight: bool
 ) -> None:
     """A starved writer: at most the bound (plus one tick of rows) waits in
-    memory; frames beyond it are dropped, counted exactly; other rows are kept."""
+    memory; frames beyond it are dropped, counted exactly; other rows are kept.
+    Frames written straight into :attr:`Recorder.buffer` (as the platform's send
+    log is) are bounded and counted the same way."""
     bound, burst, bursts = 100, 40, 10
 
     async def main() -> tuple[Recorder, int]:
@@ -184,7 +187,10 @@ def test_a_writer_behind_bounds_the_backlog_and_counts_every_dropped_frame(
         for _ in range(bursts):
             for _ in range(burst):
                 chunk += 1
-                recorder.add("frames", frame(chunk))
+                if straight:
+                    recorder.buffer.add(frame(chunk))
+                else:
+                    recorder.add("frames", frame(chunk))
             recorder.add("impairments", IMPAIRMENT)  # never dropped
             peak = max(peak, recorder.backlog)
             await asyncio.sleep(0.03)

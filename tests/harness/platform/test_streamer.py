@@ -7,8 +7,10 @@ import base64
 import json
 import random
 import socket
+from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from harness.core.api import TRACK_MEDIA
@@ -17,11 +19,13 @@ from harness.core.codecs import FRAME_NS, get_codec
 from harness.core.correlation import Expectation
 from harness.core.messages import decoder
 from harness.core.secret import Secret
-from harness.io.sink import MemorySink
+from harness.io.recorder import Recorder
+from harness.io.sink import MemorySink, RecordSink
 from harness.io.tls import TlsFiles, client_context
 from harness.platform.core.dialect import DIALECTS
 from harness.platform.core.faults import StreamPlan, parse_faults
 from harness.platform.core.state import Stream
+from harness.platform.sendlog import SendLog
 from harness.platform.streamer import (
     Counters,
     Streamer,
@@ -34,6 +38,11 @@ from tests.harness.platform.support import Connection, Receiver, make_stream, ro
 
 
 ACCOUNT = "4f0c3a43-6b43-4c4b-9a3c-0e8b7a9d2f10"
+
+
+def read_records(run_dir: Path, table: str) -> list[dict[str, Any]]:
+    files = sorted((run_dir / "records" / table).glob("*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
 
 
 def settings(
@@ -832,3 +841,59 @@ def test_l16_little_endian(tls_files: TlsFiles) -> None:
         assert payload != encoded_frames(get_codec("L16@16000h"), "inbound")[1]
 
     run(main())
+
+
+def test_the_platform_recorder_logs_one_record_per_chunk_as_the_rows_were(
+    tls_files: TlsFiles, tmp_path: Path
+) -> None:
+    """With the platform's recorder (a :class:`SendLog` as its hot buffer) the send
+    log on disk holds exactly the frames the receiver got, as :func:`check_send_log`
+    requires of rows; a stream with a defect that bends the numbers logs rows."""
+
+    async def one(receiver: Receiver, recorder: Recorder, **kw: Any) -> Connection:
+        stream = make_stream(url=receiver.url, track="both_tracks")
+        streamer = Streamer(stream, settings(tls_files, **kw), recorder, Counters())
+        assert (streamer._log is not None) == (not kw)  # the packed path, or rows
+        task = asyncio.create_task(streamer.run())
+        index = len(receiver.connections)
+        await receiver.wait_media(index, 8)
+        await recorder.flush()  # a new flush window while the stream sends
+        await receiver.wait_media(index, 16)
+        streamer.stop("stopped")
+        await asyncio.wait_for(task, seconds(10))
+        return await receiver.wait_closed(index)
+
+    async def main() -> list[Connection]:
+        recorder = Recorder(
+            RecordSink(tmp_path, "p", "platform"), "sent_frames", buffer=SendLog
+        )
+        async with Receiver(tls_files) as receiver:
+            conns = [
+                await one(receiver, recorder),
+                await one(receiver, recorder, defects=frozenset({"seq-skip"})),
+            ]
+        await recorder.close()
+        return conns
+
+    conns = run(main())
+    sent = [tuple(r.values()) for r in read_records(tmp_path, "sent_frames")]
+    ended = {r["stream_sid"]: r for r in read_records(tmp_path, "platform_streams")}
+    assert len(ended) == 2
+    for conn in conns:
+        sid = conn.messages[1]["start"]["streamSid"]
+        log = [r for r in sent if r[0] == sid]
+        received = [
+            (
+                sid,
+                m["media"]["track"],
+                int(m["media"]["chunk"]),
+                int(m["sequenceNumber"]),
+            )
+            for m in conn.media()
+        ]
+        assert [r[:4] for r in log] == received
+        first_due = ended[sid]["first_due_ns"]
+        for _, _, chunk, _, due, sent_ns, size, wire in log:
+            assert due == first_due + (chunk - 1) * FRAME_NS
+            assert sent_ns >= due and wire == sent_ns and size == 160
+        assert ended[sid]["frames_sent"] == len(log)
