@@ -1,7 +1,7 @@
 """The receiver's self-measurement: the shared probe and the figures of its stats line.
 
 The probe (:class:`harness.io.health.Probe`) writes a ``health`` row a second;
-the receiver's :class:`receivers.sink.BatchSink` drains the lag histogram
+the receiver's recorder (:class:`harness.io.recorder.Recorder`) drains the lag histogram
 before each flush. The stats line shows the loop thread's CPU share (one
 receiver saturates one core: limits on the reference machine put the cliff
 near 90 %) and the loop lag.
