@@ -23,8 +23,8 @@ from harness.core.secret import Secret
 from harness.io.profile_file import load_profile
 from harness.io.sink import RecordSink
 from scenarios.forms import Forms
-from scenarios.records import ScenarioRecords
 from scenarios.matrix import Combo, Matrix, parse_list
+from scenarios.records import ScenarioRecords
 
 
 __all__ = [

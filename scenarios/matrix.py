@@ -23,9 +23,9 @@ from harness.core.profiles.profile import DIMENSIONS, MatrixSpec
 
 
 __all__ = [
+    "CACHED_CYCLE",
     "LONG_NAME",
     "LONG_VALUE",
-    "CACHED_CYCLE",
     "Combo",
     "Matrix",
     "StopBy",

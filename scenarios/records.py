@@ -59,7 +59,9 @@ MAX_PATTERNS = 10_000
 A peer cannot make more than a few dozen (readings and failure counts come
 from small sets), but the table must stay bounded whatever it sends."""
 
-Pattern = tuple[str, tuple[str, ...], tuple[int, ...], tuple[int, ...], tuple[tuple[str, str], ...]]
+Pattern = tuple[
+    str, tuple[str, ...], tuple[int, ...], tuple[int, ...], tuple[tuple[str, str], ...]
+]
 """(source, rules, checks, failures, readings): a checker's counts, hashable."""
 
 
@@ -186,7 +188,8 @@ class ScenarioRecords:
                     records.write_columns(table, list(zip(*rows, strict=True)))
             if len(batch.codes):
                 records.write_columns(
-                    "rule_checks", rule_check_columns(batch.subjects, batch.codes, patterns)
+                    "rule_checks",
+                    rule_check_columns(batch.subjects, batch.codes, patterns),
                 )
             records.flush()  # the producers row, written once
         except Exception as exc:  # RecordSink counts its own; this is a bug's
@@ -204,7 +207,13 @@ def rule_check_columns(
     Row for row what :func:`harness.core.checks_io.checker_rows` yields for each
     checker in turn: per subject, its pattern's rules in order.
     """
-    flat: list[list[object]] = [[], [], [], [], []]  # source, rule, checks, failures, reading
+    flat: list[list[object]] = [
+        [],
+        [],
+        [],
+        [],
+        [],
+    ]  # source, rule, checks, failures, reading
     starts = np.zeros(len(patterns), np.int64)
     lengths = np.zeros(len(patterns), np.int64)
     for p, (source, rules, checks, failures, readings) in enumerate(patterns):
