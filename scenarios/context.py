@@ -24,6 +24,7 @@ from harness.io.profile_file import load_profile
 from harness.io.sink import RecordSink
 from scenarios.forms import Forms
 from scenarios.matrix import Combo, Matrix, parse_list
+from scenarios.records import ScenarioRecords
 
 
 __all__ = [
@@ -188,7 +189,7 @@ class ScenarioContext:
     profile: Profile
     matrix: Matrix
     forms: Forms
-    sink: RecordSink | None
+    sink: ScenarioRecords | None
     producer: str
     conferences: list[str] = dataclasses.field(default_factory=list)
     pacer: Pacer | None = None
@@ -285,7 +286,7 @@ def context_from_options(options: object, *, record: bool) -> ScenarioContext:
     producer = f"scenario-{_host_tag()}-{os.getpid()}"
     run_dir = get("sl_run_dir")
     sink = (
-        RecordSink(Path(run_dir), producer, "scenario", batch_rows=20_000)
+        ScenarioRecords(RecordSink(Path(run_dir), producer, "scenario"))
         if record and run_dir
         else None
     )

@@ -40,6 +40,8 @@ class _Cell:
     digest: str
     tail: str
     """Fields after it (the bearer token), encoded."""
+    plain: tuple[str, str]
+    """The correlation value either side of the request id, as sent (decoded)."""
     fingerprint: str
     """The custom parameters as sent, streamload's last (its value masked): the
     ``requests.params`` record, one string shared by the cell's requests."""
@@ -83,6 +85,25 @@ class Forms:
         if name is not None:
             body += f"&Name={_quote(name)}"
         return body + cell.tail, expect
+
+    def request(
+        self, combo: Combo, request_id: str, name: str | None
+    ) -> tuple[str, str, str]:
+        """What a start sends and records: (body, correlation value, fingerprint).
+
+        :meth:`start`'s body; the correlation value is its
+        :class:`~harness.core.correlation.Expectation` encoded, and the
+        fingerprint :meth:`fingerprint`'s, from one look-up of the cell
+        (a start's hot path: ~2 µs less than building the expectation).
+        """
+        cell = self._cells.get(combo)
+        if cell is None:
+            cell = self._cells[combo] = self._cell(combo)
+        body = f"{cell.head}{cell.before}{_quote(request_id)}{cell.after}"
+        if name is not None:
+            body += f"&Name={_quote(name)}"
+        before, after = cell.plain
+        return body + cell.tail, f"{before}{request_id}{after}", cell.fingerprint
 
     def same_as(self, other: Forms) -> bool:
         """Whether ``other`` encodes every cell as this does (its cells may be reused)."""
@@ -135,6 +156,7 @@ class Forms:
             after=quote_plus(after),
             digest=params_digest,
             tail=tail,
+            plain=(before, after),
             fingerprint=fingerprint(
                 [
                     *custom_parameters(combo.n_params, combo.long_params),

@@ -19,8 +19,9 @@ from locust.runners import MasterRunner
 
 from harness.core.errors import ConfigError
 from harness.core.exits import EXIT_USAGE
-from harness.io.sink import RecordSink
+from harness.io import runtime
 from scenarios.context import context_from_options
+from scenarios.records import ScenarioRecords
 from scenarios.users import StreamUser
 
 
@@ -102,6 +103,10 @@ def _on_init(environment: Any, **_: Any) -> None:
     environment.streamload = ctx
     if record:  # a master starts no stream
         ctx.prepare()  # before the run's clock starts
+        # the collector's thresholds and the GIL's switch interval of every
+        # producer (harness/io/runtime.py): at Python's default (700) a young
+        # pass came every ~40 starts, walking the rows not yet written
+        runtime.settle()
     if options.sl_ca_file:
         ca_file = options.sl_ca_file
         StreamUser.ssl_context_factory = staticmethod(
@@ -144,14 +149,11 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         pacer.begin(time.monotonic_ns())
 
 
-def _flush_forever(sink: RecordSink) -> None:
+def _flush_forever(sink: ScenarioRecords) -> None:
+    """Hand the rows to the writer thread once a second; never waits for it."""
     while True:
         gevent.sleep(_FLUSH_EVERY_S)
-        if sink.pending:
-            try:
-                sink.flush()
-            except OSError:
-                logging.exception("streamload: cannot write records")
+        sink.hand_off()
 
 
 @events.test_stop.add_listener
@@ -161,11 +163,11 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
 
 @events.quitting.add_listener
 def _on_quitting(environment: Any, **_: Any) -> None:
-    _flush(environment)
     ctx = getattr(environment, "streamload", None)
     if ctx is not None and ctx.sink is not None:
-        # rows whose write failed (disk full) are counted in the sink: say so
-        ctx.sink.write_manifest()
+        # rows whose write failed (disk full) are counted in the sink: its
+        # manifest says so
+        ctx.sink.close()
 
 
 def _flush(environment: Any) -> None:

@@ -126,7 +126,7 @@ class StreamUser(FastHttpUser):
         request_id = ctx.next_request_id()
         conference = random.choice(self.conferences)
         name = f"sl-{request_id}" if combo.stop_by == "name" else None
-        body, expect = ctx.forms.start(combo, request_id, name)
+        body, correlation, params = ctx.forms.request(combo, request_id, name)
         path = f"/Accounts/{ctx.account_sid}/Conferences/{conference}/Streams"
         now = time.monotonic_ns()
         if ctx.pacer is None:
@@ -175,7 +175,7 @@ class StreamUser(FastHttpUser):
             sid,
             error,
             checker,
-            (ctx.forms.fingerprint(combo), expect.encode()),
+            (params, correlation),
         )
         return _Active(conference, sid, name, combo, request_id) if sid else None
 

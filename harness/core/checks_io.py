@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from harness.core.rules import Checker
 
 
-__all__ = ["checker_rows"]
+__all__ = ["checker_rows", "violation_rows"]
 
 
 def checker_rows(
@@ -26,6 +26,13 @@ def checker_rows(
                 checker.readings.get(rule, ""),
             ),
         )
+    yield from violation_rows(source, checker)
+
+
+def violation_rows(
+    source: str, checker: Checker
+) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """Yield the ``violations`` rows of a finished checker (its evidence)."""
     for v in checker.violations:
         # the checker's final subject: a stream's sid is known only after ``start``
         yield (

@@ -87,3 +87,18 @@ def test_forms_with_the_same_settings_may_share_cells_and_others_may_not() -> No
     assert not forms().same_as(forms(bearer="other"))
     assert not forms().same_as(forms(bearer=None))
     assert forms(bearer=None).same_as(forms(bearer=None))
+
+
+@pytest.mark.parametrize("name", [None, "sl-r 1&x"])
+@pytest.mark.parametrize("bearer", [True, False])
+def test_a_request_is_the_start_its_expectation_and_fingerprint(
+    name: str | None, bearer: bool
+) -> None:
+    """One look-up a start (issue 14) gives what the three separate calls give."""
+    combo = Combo("PCMU", "both_tracks", 10, "name", long_params=True, bearer=bearer)
+    body, expect = FORMS.start(combo, "scenario-ab12cd-9-42", name)
+    assert FORMS.request(combo, "scenario-ab12cd-9-42", name) == (
+        body,
+        expect.encode(),
+        FORMS.fingerprint(combo),
+    )

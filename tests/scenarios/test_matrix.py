@@ -101,3 +101,18 @@ def test_parse_list() -> None:
 def test_cells_are_shared_objects() -> None:
     matrix = Matrix(spec(codecs=["PCMU"]))
     assert all(a is b for a, b in itertools.pairwise(matrix.combo(i) for i in range(3)))
+
+
+def test_cells_by_position_are_the_walk_s_own(monkeypatch) -> None:
+    """The cache by position gives what the walk's arithmetic gives, within and past it."""
+    import scenarios.matrix as matrix_module
+
+    smoke = load_profile("smoke").matrix
+    cached, fresh = Matrix(smoke), Matrix(smoke)
+    picks = [*range(0, 2 * cached.cycle, 7), cached.cycle - 1, 10 * cached.cycle + 3]
+    assert [cached.combo(i) for i in picks] == [fresh._combo_at(i) for i in picks]
+    assert all(cached.combo(i) is cached.combo(i + cached.cycle) for i in picks)
+    monkeypatch.setattr(matrix_module, "CACHED_CYCLE", 10)
+    big = Matrix(smoke)
+    assert [big.combo(i) for i in picks] == [fresh._combo_at(i) for i in picks]
+    assert big._at == {}  # a cycle past the bound keeps nothing by position

@@ -226,3 +226,94 @@ def test_in_progress_conferences_reads_the_list_page_defensively() -> None:
     assert in_progress_conferences(page) == ["CF1", "CF3"]
     assert in_progress_conferences({"conferences": None}) == []
     assert in_progress_conferences([]) == []
+
+
+def _canonical_uuid(value: object) -> bool:
+    """The definition the regex replaced (issue 14), kept as the oracle."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+_HEXISH = st.text(alphabet="0123456789abcdefABCDEFgG-_{}:urn \n", max_size=40)
+
+
+@given(
+    st.one_of(
+        _HEXISH,
+        st.uuids().map(str),
+        st.uuids().map(lambda u: str(u).upper()),
+        st.uuids().map(lambda u: u.hex),
+        st.uuids().map(lambda u: "{" + str(u) + "}"),
+        st.uuids().map(lambda u: f"urn:uuid:{u}"),
+        st.uuids().map(lambda u: str(u) + "\n"),
+        st.uuids().map(lambda u: str(u).replace("-", "_", 1)),
+        st.text(max_size=40),
+    )
+)
+def test_uuid_sids_are_judged_as_uuid_module_did(value: str) -> None:
+    assert (sid_dialect(value) == "signalwire") == _canonical_uuid(value)
+
+
+def test_a_date_that_fits_the_pattern_but_is_no_date_fails_every_time() -> None:
+    """The parse is cached per distinct value: a bad one stays bad, a good one good."""
+    bad = good_body(date_updated="Mon, 31 Feb 2023 15:35:13 +0000")
+    for _ in range(3):
+        assert failed(check_create(200, bad)) == {"REST-CREATE-004"}
+        assert failed(check_create(200, good_body())) == set()
+
+
+def _evidence(checker: Checker) -> dict[str, tuple[str, str]]:
+    return {v.rule: (v.expected, v.actual) for v in checker.violations}
+
+
+def test_violations_carry_the_same_evidence_text() -> None:
+    """The evidence is built only for a failure, and reads as before issue 14."""
+    bad_sid = "b3877c40-da60-4998-90ad-b792e98472st"
+    other = str(uuid.uuid4())
+    assert _evidence(check_create(200, good_body(sid=bad_sid, conference_sid=other)))[
+        "REST-CREATE-003"
+    ] == (
+        f"uuid sid, account {ACC}, conference {CONF}",
+        f"sid {bad_sid}, account {ACC}, conference {other}",
+    )
+    date = "Tue, 25 Sept 2018 20:00:00 +0000"
+    evidence = _evidence(check_create(200, good_body(date_updated=date, uri="/x")))
+    assert evidence["REST-CREATE-004"] == ("e.g. Mon, 30 Oct 2023 15:35:13 +0000", date)
+    assert evidence["REST-CREATE-005"] == (
+        f".../Conferences/{CONF}/Streams/{SID}.json",
+        "/x",
+    )
+    assert _evidence(check_create(200, good_body(name="n")))["REST-CREATE-006"] == (
+        "None",
+        "n",
+    )
+    fields = sorted(
+        ["account_sid", "conference_sid", "date_updated", "name", "sid", "status"]
+    )
+    assert _evidence(check_create(200, good_body(extra=1)))["REST-CREATE-002"] == (
+        str(fields + ["uri"]),
+        str(sorted([*fields, "extra", "uri"])),
+    )
+    assert _evidence(check_create(200, good_body(sid=5)))["REST-CREATE-002"] == (
+        str(fields + ["uri"]),
+        "a field of the wrong type",
+    )
+    checker = Checker("req-1")
+    check_stream_response(
+        checker,
+        200,
+        good_body(),
+        kind="create",
+        account_sid=ACC,
+        conference_sid=CONF,
+        name=None,
+        content_type="text/html; charset=utf-8",
+    )
+    assert _evidence(checker)["REST-CREATE-008"] == (
+        "Content-Type application/json (create answer)",
+        "text/html; charset=utf-8",
+    )
