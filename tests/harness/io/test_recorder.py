@@ -263,3 +263,37 @@ def test_lower_priority_keeps_the_thread_as_it_is_for_zero() -> None:
     thread.start()
     thread.join(5)
     assert done == [0]
+
+
+def test_a_hook_reads_the_hot_rows_of_the_batch_about_to_be_handed_off(
+    tmp_path: Path,
+) -> None:
+    """The receiver's histograms read the flush's frames this way (receivers/__main__.py)."""
+    seen: list[int] = []
+
+    async def main() -> None:
+        recorder = Recorder(RecordSink(tmp_path, "r", "receiver"), "frames")
+        recorder.before_flush.append(lambda: seen.append(len(recorder.hot_rows)))
+        recorder.add("frames", frame(1))
+        recorder.add("frames", frame(2))
+        await recorder.flush()
+        recorder.add("frames", frame(3))
+        await recorder.close()
+
+    run(main())
+    assert seen == [2, 1]  # each flush's own rows, none twice
+    assert [r["chunk"] for r in read(tmp_path, "frames")] == [1, 2, 3]
+
+
+def test_hot_rows_refuses_a_producers_own_packing(tmp_path: Path) -> None:
+    from harness.platform.sendlog import SendLog
+
+    async def main() -> None:
+        recorder = Recorder(
+            RecordSink(tmp_path, "p", "platform"), "sent_frames", buffer=SendLog
+        )
+        with pytest.raises(TypeError, match="SendLog"):
+            recorder.hot_rows  # noqa: B018
+        await recorder.close()
+
+    run(main())
