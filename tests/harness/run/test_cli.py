@@ -76,11 +76,17 @@ def test_a_profile_mistake_names_file_line_and_fix(
     assert not (tmp_path / "r").exists()
 
 
-def test_a_remote_target_needs_a_public_receiver_url(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+@pytest.fixture
+def remote_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A remote target's credentials; the token must never reach the output."""
     monkeypatch.setenv("SIGNALWIRE_PROJECT_ID", "p")
     monkeypatch.setenv("SIGNALWIRE_API_TOKEN", "PT-do-not-print")
+
+
+@pytest.mark.usefixtures("remote_credentials")
+def test_a_remote_target_needs_a_public_receiver_url(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     argv = ["run", "--target", "https://x.signalwire.com", "--out", str(tmp_path / "r")]
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -255,13 +261,10 @@ REMOTE = [
 PUBLIC = ["--receiver-url", "wss://rx.example.com/stream"]
 
 
+@pytest.mark.usefixtures("remote_credentials")
 def test_two_flags_on_one_port_are_named_even_when_another_process_holds_it(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("SIGNALWIRE_PROJECT_ID", "p")
-    monkeypatch.setenv("SIGNALWIRE_API_TOKEN", "PT-do-not-print")
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         held.listen()
@@ -332,15 +335,10 @@ def test_two_flags_on_one_port_are_named_even_when_another_process_holds_it(
         ),
     ],
 )  # fmt: skip
+@pytest.mark.usefixtures("remote_credentials")
 def test_remote_run_preflight_exits_2_before_the_first_request(
-    argv: list[str],
-    message: str,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("SIGNALWIRE_PROJECT_ID", "p")
-    monkeypatch.setenv("SIGNALWIRE_API_TOKEN", "PT-do-not-print")
     out = tmp_path / "r"
     assert main(["run", *argv, "--out", str(out)]) == 2
     err = capsys.readouterr().err
