@@ -508,7 +508,7 @@ class Streamer:
         recorder = self._log
         if recorder is None:
             self._send_rows(ws, due)
-        else:  # one send-log record for the chunk
+        else:  # one send-log record for the chunk (tick() inlines the same steps)
             sender = self.sender
             sent = time.monotonic_ns()
             seq = sender.seq + 1
