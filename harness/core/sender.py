@@ -522,9 +522,11 @@ def _mangle_parameters(
     ):
         return parameters
     items = list(parameters.items())
-    others = [i for i, (name, _) in enumerate(items) if name != PARAM_NAME]
     if d.drop_correlation and items:
         items.pop()  # the last one sent: streamload's
+    # after the drop: with no correlation parameter sent, the one dropped was
+    # a user's, and indexing by the list before the drop ran past its end
+    others = [i for i, (name, _) in enumerate(items) if name != PARAM_NAME]
     if d.alter_correlation:
         items = [
             (n, v.replace(";req=", ";req=forged-", 1) if n == PARAM_NAME else v)

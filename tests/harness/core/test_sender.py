@@ -324,3 +324,38 @@ def test_custom_parameters_adds_one_when_only_streamloads_was_sent() -> None:
     sender = make(parameters=(("streamload", "v1"),), custom_parameters=True)
     got = json.loads(sender.start())["start"]["customParameters"]
     assert got == {"streamload": "v1", "streamload-extra": "added"}
+
+
+_PARAMETER_FLAGS = (
+    "drop_correlation",
+    "alter_correlation",
+    "extra_parameter",
+    "rename_parameter",
+    "reorder_parameters",
+)
+
+
+@given(
+    names=st.lists(st.text("abcxyz", min_size=1, max_size=3), unique=True, max_size=4),
+    correlation=st.booleans(),
+    flags=st.sets(st.sampled_from(_PARAMETER_FLAGS)),
+)
+@settings(max_examples=200, deadline=None)
+def test_parameter_switches_combine_on_any_parameters(
+    names: list[str], correlation: bool, flags: set[str]
+) -> None:
+    """Any mix of the parameter defects on any parameters builds a start.
+
+    drop-correlation with rename-parameter on a stream whose last parameter
+    was a user's once indexed past the end of the list (IndexError).
+    """
+    sent = tuple((n, f"v{i}") for i, n in enumerate(names))
+    if correlation:
+        sent += (("streamload", "v1;req=r1"),)
+    sender = make(parameters=sent, switches=WireDefects(**dict.fromkeys(flags, True)))
+    got = json.loads(sender.start())["start"].get("customParameters", {})
+    kept = sent[:-1] if "drop_correlation" in flags and sent else sent
+    # every parameter kept arrives once, under its name or a renamed one
+    assert len(got) == len(kept) + ("extra_parameter" in flags)
+    if "drop_correlation" in flags and sent:
+        assert sent[-1][0] not in got
