@@ -63,7 +63,7 @@ class Connection:
             platform dialed (WS-HANDSHAKE-002 is then not checked).
     """
 
-    __slots__ = ("last_ns", "session", "sink")
+    __slots__ = ("last_ns", "session", "shutdown", "sink")
 
     def __init__(
         self,
@@ -77,6 +77,8 @@ class Connection:
         self.sink = sink
         self.last_ns = now
         """Arrival of the latest message (or the accept): the idle sweep reads it."""
+        self.shutdown = False
+        """The receiver is closing this connection because it shuts down."""
 
     def feed(self, message: str | bytes, arrival_ns: int) -> None:
         """One complete message, stamped on arrival (may raise only on a bug)."""
@@ -90,7 +92,9 @@ class Connection:
     def finish(self, code: int | None) -> None:
         """Record the stream's row and rule outcomes (idempotent, never raises)."""
         try:
-            self.session.close(time.monotonic_ns(), code, self.sink)
+            self.session.close(
+                time.monotonic_ns(), code, self.sink, shutdown=self.shutdown
+            )
         except Exception:  # the core promises not to; guard anyway
             logger.exception("recording %s failed", self.session.subject)
 

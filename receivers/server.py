@@ -32,6 +32,7 @@ from harness.core.checks_io import checker_rows
 from harness.core.records import RowSink
 from harness.core.rules import Checker
 from harness.core.secret import Secret
+from harness.core.transitions import State
 from harness.core.transports import DEFAULT_TRANSPORT, TRANSPORTS
 from harness.io.deploy import forwarded_client, local_url
 
@@ -172,6 +173,17 @@ class Receiver:
         if self._listening is None:
             return
         self.closing = True
+        unstopped = sum(c.session.state is not State.STOPPED for c in self.open)
+        if unstopped:
+            # streams the platform has not stopped yet: closed by us, so
+            # WS-STOP-001 is not checked for them (StreamSession.close)
+            logger.warning(
+                "shutting down with %d stream(s) not stopped by the platform: "
+                "closed by the receiver, WS-STOP-001 not checked for them",
+                unstopped,
+            )
+        for conn in self.open:
+            conn.shutdown = True
         try:
             async with asyncio.timeout(timeout):
                 await self._listening.close()

@@ -267,6 +267,24 @@ def test_missing_stop_is_reported_at_close() -> None:
     assert failed_rules(sink) == {"WS-STOP-001"}
 
 
+@pytest.mark.parametrize("stopped", [False, True])
+def test_a_stream_our_shutdown_cut_short_is_not_judged_on_its_stop(
+    stopped: bool,
+) -> None:
+    """The receiver's own shutdown closed the socket: a stream not yet stopped
+    has WS-STOP-001 not checked (no check at all); a stopped one still passes."""
+    texts, _ = valid_stream(chunks=1)
+    session, sink = feed(list(texts if stopped else texts[:-1]), close=False)
+    session.close(10**12, 1001, sink, shutdown=True)
+    checks = {
+        str(r[2]): (int(r[3]), int(r[4]))  # type: ignore[call-overload]
+        for r in sink.rows["rule_checks"]
+    }
+    assert checks.get("WS-STOP-001") == ((1, 0) if stopped else None)
+    assert failed_rules(sink) == set()
+    assert len(sink.rows["streams"]) == 1
+
+
 def test_bearer_outcome_is_a_rule() -> None:
     session, sink = StreamSession(0, bearer_ok=False), MemorySink()
     session.close(1, None, sink)
