@@ -54,6 +54,11 @@ _ARROW_TYPES = {
 }
 _PACKED = {"int64": ("q", "=i8"), "int32": ("i", "=i4"), "float64": ("d", "=f8")}
 """struct and numpy codes of the types a :class:`ColumnBuffer` packs."""
+_STRINGS = {
+    table: [name for name, kind in schema if kind == "string"]
+    for table, schema in TABLES.items()
+}
+"""The string columns of each table: the ones Parquet dictionary-encodes."""
 
 
 class RecordSink:
@@ -171,7 +176,14 @@ class RecordSink:
         tmp = final.with_suffix(".tmp")
         try:
             pq.write_table(
-                pa.Table.from_arrays(data, schema=schema), tmp, compression="zstd"
+                pa.Table.from_arrays(data, schema=schema),
+                tmp,
+                compression="zstd",
+                # strings repeat (sids, tracks, rules); numbers mostly do not, and
+                # trying to dictionary-encode them cost a third of a frames part's
+                # write for a larger file (issue 14: 8.1 -> 5.3 ms, 430 -> 299 KB
+                # per 25,000 rows)
+                use_dictionary=_STRINGS[table],
             )
             os.replace(tmp, final)
         except BaseException:
