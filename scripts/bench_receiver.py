@@ -3,6 +3,8 @@
     flock /tmp/streamload-bench.lock .venv/bin/python scripts/bench_receiver.py
     .venv/bin/python scripts/bench_receiver.py --streams 500,700 --seconds 5
     .venv/bin/python scripts/bench_receiver.py --transports websockets --kinds full
+    .venv/bin/python scripts/bench_receiver.py --transports picows --streams 500 \
+        --base-src /tmp/rxmain            # before (main) and after, interleaved
     .venv/bin/python scripts/bench_receiver.py --kinds full --tracks 2 --streams 250 \
         --seconds 600 --repeat 1          # memory over a 10-minute run
 
@@ -18,6 +20,9 @@ run, through the same sender, so like is compared with like:
   the session, measured, histogrammed and recorded as Parquet (the product).
   Its arrival stamps are the ``arrival_ns`` of its ``frames`` records, joined
   with the sender's log on (stream, chunk);
+* ``base-T`` (with ``--base-src DIR``): ``full-T`` as the source tree DIR has
+  it, interleaved with the others: a before/after in one run
+  (``bare_over_base`` beside ``bare_over_full``);
 * ``bare-T``: the library T + uvloop, per message only a stamp, a UTF-8 text,
   a msgspec JSON parse, a strict base64 decode and one store (no checks, no
   records, no echo); its arrival minus the message's own ``sendNs``.
@@ -440,7 +445,11 @@ def run_once(
     py = sys.executable
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     level, transport = kind.split("-", 1)
-    if level == "full":
+    cwd = ROOT
+    if level == "base":  # the full receiver of another source tree (--base-src)
+        cwd = args.base_src
+        env["PYTHONPATH"] = str(cwd)
+    if level in ("full", "base"):
         argv = [py, "-m", "receivers", "--cert-file", str(tls.cert_file), "--key-file",
                 str(tls.key_file), "--run-dir", str(run_dir),
                 "--max-duration", str(args.warmup + args.seconds + 120),
@@ -450,7 +459,7 @@ def run_once(
                 "--cert", str(tls.cert_file), "--key", str(tls.key_file),
                 "--bare-transport", transport]  # fmt: skip
     receiver = subprocess.Popen(
-        _pinned(0, argv), stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env
+        _pinned(0, argv), stdout=subprocess.PIPE, text=True, cwd=cwd, env=env
     )
     sender: subprocess.Popen[str] | None = None
     seconds = args.warmup + args.seconds
@@ -559,10 +568,10 @@ def _cpu(runs: dict[str, list[Result]], n: int) -> dict[str, float]:
     out: dict[str, float] = {}
     for kind in cpu:
         level, transport = kind.split("-", 1)
-        if level == "full" and f"bare-{transport}" in cpu:
+        if level in ("full", "base") and f"bare-{transport}" in cpu:
             ratio = _ratio(cpu[f"bare-{transport}"], cpu[kind])
             if ratio is not None:
-                out[f"bare_over_full-{transport}"] = ratio
+                out[f"bare_over_{level}-{transport}"] = ratio
     ratio = _ratio(cpu.get("full-websockets"), cpu.get("full-picows"))
     if ratio is not None:
         out["full_websockets_over_picows"] = ratio
@@ -648,6 +657,13 @@ def main() -> int:
     add("--floor-seconds", type=float, default=3.0, help="host noise measured first")
     add("--out", type=Path, help="write the results as JSON here")
     add("--keep", type=Path, help="keep the records and logs here")
+    add(
+        "--base-src",
+        type=Path,
+        help="also run the full receiver of this source tree (kind base-T, e.g. "
+        "main's: git archive main | tar -x -C DIR), interleaved with the rest, "
+        "for a before/after in one run",
+    )
     # child modes
     add("--serve-bare", type=Path, help=argparse.SUPPRESS)
     add("--bare-transport", default="websockets", help=argparse.SUPPRESS)
@@ -672,10 +688,11 @@ def main() -> int:
                  args.track_count)
         )  # fmt: skip
         return 0
+    levels = args.kinds.split(",") + (["base"] if args.base_src else [])
     kinds = [
         f"{level}-{transport}"
         for transport in args.transports.split(",")
-        for level in args.kinds.split(",")
+        for level in levels
     ]
     machine = floor(args.floor_seconds, cpu=0)  # where the receiver runs
     print(json.dumps({"floor": machine}), flush=True)

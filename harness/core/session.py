@@ -125,6 +125,12 @@ _TWILIO_ID = {
 }
 
 _MEDIA: Final = m.Media
+# the fast path's constants as module globals (a negation or an attribute
+# lookup less per message each)
+_a2b: Final = binascii.a2b_base64
+_BAD_NUMBER_OR_BASE64: Final = (ValueError, binascii.Error)
+_SLACK_LOW: Final = -_TIMESTAMP_SLACK_MS
+_BOUND_LOW: Final = -TIMESTAMP_BOUND_MS
 _STREAMING: Final = State.STREAMING  # a module constant: enum member lookups are slow
 
 _FAST_RULES: Final = (
@@ -343,8 +349,8 @@ class StreamSession:
                     seq = int(message.sequence_number)
                     chunk = int(media.chunk)
                     timestamp = int(media.timestamp)
-                    payload = binascii.a2b_base64(media.payload, strict_mode=True)
-                except (ValueError, binascii.Error):
+                    payload = _a2b(media.payload, strict_mode=True)
+                except _BAD_NUMBER_OR_BASE64:
                     seq = -1
                 size = len(payload) if seq >= 0 else -1
                 if (
@@ -352,13 +358,11 @@ class StreamSession:
                     and chunk == track.highest + 1
                     and timestamp >= track.last_timestamp
                     and size == self._frame_bytes
-                    and -_TIMESTAMP_SLACK_MS
+                    and _SLACK_LOW
                     <= (offset := timestamp - (chunk - 1) * FRAME_MS)
                     <= _TIMESTAMP_SLACK_MS
                     and track.first_offset is not None
-                    and -TIMESTAMP_BOUND_MS
-                    <= offset - track.first_offset
-                    <= TIMESTAMP_BOUND_MS
+                    and _BOUND_LOW <= offset - track.first_offset <= TIMESTAMP_BOUND_MS
                 ):
                     self._next_seq = seq + 1
                     track.highest = chunk
