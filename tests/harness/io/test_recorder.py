@@ -13,7 +13,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from harness.core.frame_run import FrameRun
 from harness.core.records import TABLES
 from harness.io.recorder import (
     BACKLOG_ENV,
@@ -298,46 +297,3 @@ def test_hot_rows_refuses_a_producers_own_packing(tmp_path: Path) -> None:
         await recorder.close()
 
     run(main())
-
-
-def test_runs_of_a_watched_session_reach_each_hand_off_in_order(tmp_path: Path) -> None:
-    """A receiver session's in-order frames wait as runs (harness.core.frame_run)
-    until the recorder drains them at the hand-off, after the rows before them;
-    a closed session is forgotten; while the writer is behind they are dropped
-    and counted like any frame."""
-    held: list[FrameRun] = []
-    calls: list[int] = []
-
-    def source(recorder: Recorder) -> bool:
-        calls.append(len(held))
-        while held:
-            recorder.add_run(held.pop(0))
-        return len(calls) < 2  # "closed" after its second drain
-
-    def run_of(first: int, n: int) -> FrameRun:
-        values = [v for c in range(first, first + n) for v in (c + 1, 20 * c, 100 + c)]
-        return FrameRun("sid-1", "inbound", first, 160, values, [0.5] * n)
-
-    async def main() -> Recorder:
-        recorder = Recorder(RecordSink(tmp_path, "r", "receiver"), "frames")
-        recorder.watch(source)
-        recorder.add("frames", frame(1))
-        held.append(run_of(2, 3))
-        await recorder.flush()
-        recorder.add("frames", frame(5))
-        held.append(run_of(6, 2))
-        await recorder.flush()
-        held.append(run_of(8, 1))  # never drained: the source said it closed
-        await recorder.flush()
-        recorder.max_rows = 1
-        recorder.add("frames", frame(9))
-        recorder.check()  # behind: dropping
-        recorder.add_run(run_of(10, 4))
-        await recorder.close()
-        return recorder
-
-    recorder = run(main())
-    assert calls == [1, 1]
-    assert [f["chunk"] for f in read(tmp_path, "frames")] == [1, 2, 3, 4, 5, 6, 7, 9]
-    assert [f["seq"] for f in read(tmp_path, "frames")][1:4] == [3, 4, 5]
-    assert recorder.loss.dropped["frames"] == 4
