@@ -87,6 +87,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_clock = time.monotonic_ns
+"""The send log's clock, bound once (read per chunk on the hot path)."""
+
 EndReason = Literal["stopped", "shutdown", "connect-failed", "disconnected"]
 """``platform_streams.end_reason`` (harness/core/records.py)."""
 
@@ -392,7 +395,7 @@ class Streamer:
             ticker.release(first_due)
 
     def tick(self, now_ns: int) -> int | None:
-        """Send what is due (the ticker's hot path: no awaits, locals, preformatted text).
+        """Send what is due (the ticker's hot path: no awaits, locals, preformatted bytes).
 
         The common case runs here in one function: a live stream whose buffer
         drains, without emulated network, playback or planned disconnect,
@@ -414,15 +417,18 @@ class Streamer:
         if due > now_ns:
             return due
         sender = self.sender
-        sent = time.monotonic_ns()
+        sent = _clock()
         seq = sender.seq + 1
-        texts = sender.media_texts()
         send = ws.send_frame
         count = 0
         try:
-            for text in texts:
-                send(TEXT, text)
-                count += 1
+            if sender.single:  # one track: its message without a list
+                send(TEXT, sender.media_one())
+                count = 1
+            else:
+                for message in sender.media_wire():
+                    send(TEXT, message)
+                    count += 1
         except Exception as exc:  # a transport that broke under us: this stream only
             self._log_chunk(count, seq, due, sent)
             self._gone(self._describe(exc))
@@ -512,12 +518,12 @@ class Streamer:
             sender = self.sender
             sent = time.monotonic_ns()
             seq = sender.seq + 1
-            texts = sender.media_texts()
+            messages = sender.media_wire()
             send = ws.send_text
             count = 0
             try:
-                for text in texts:
-                    send(text)
+                for message in messages:
+                    send(message)
                     count += 1
             finally:  # a send that raised: log the frames before it, as rows would
                 self._log_chunk(count, seq, due, sent)
