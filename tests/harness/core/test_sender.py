@@ -107,7 +107,11 @@ def test_send_log_rows_come_from_the_senders_state() -> None:
 @pytest.mark.parametrize("track", ["inbound_track", "outbound_track", "both_tracks"])
 @pytest.mark.parametrize(
     "switches",
-    [WireDefects(), WireDefects(payload_size=True), WireDefects(stream_sid_mismatch=True)],
+    [
+        WireDefects(),
+        WireDefects(payload_size=True),
+        WireDefects(stream_sid_mismatch=True),
+    ],
 )
 def test_media_wire_is_the_old_str_builder_encoded(
     dialect: str, track: str, switches: WireDefects
