@@ -334,7 +334,7 @@ class Sender:
         for it: the platform's send log (harness/platform/sendlog.py) stores one
         record per chunk instead of one tuple per frame. Bytes formatting is
         also ~40 % cheaper than ``str`` formatting (docs/performance.md "The
-        platform's frame in bytes").
+        platform's frame in bytes and its bucket pass").
         """
         chunk = self.chunk = self.chunk + 1
         seq = self.seq

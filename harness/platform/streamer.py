@@ -408,10 +408,11 @@ class Streamer:
         packed send log, its chunk due at the bucket's time; its next chunk is
         due one period later. The other jobs are left to :meth:`tick`. The
         Python around each frame (a ``tick`` call, its re-bucketing, a send-log
-        call) was the platform's distance to the bare sender (docs/performance.md
-        "The platform's bucket pass"), hence one loop with locals and the chunk's
-        record packed inline (:data:`harness.platform.sendlog.RECORD`, as
-        :meth:`SendLog.chunk` packs it).
+        call) is part of the platform's distance to the bare sender, so: one
+        loop with locals and the chunk's record packed inline
+        (:data:`harness.platform.sendlog.RECORD`, as :meth:`SendLog.chunk` packs
+        it); a third less Python a frame (docs/performance.md "The platform's
+        frame in bytes and its bucket pass").
         """
         again: list[Job] = []
         rest: list[Job] = []

@@ -21,8 +21,8 @@ A job's :meth:`Job.tick` must not await: it writes without waiting (see
 A :data:`Burst` (the streamer's :meth:`~harness.platform.streamer.Streamer.tick_bucket`)
 runs the common case of a whole bucket in one pass, without a ``tick`` call and
 a re-bucketing per job: the jobs it ran are due again exactly one period later
-and move to that bucket together (docs/performance.md "The platform's bucket
-pass"); the ticker calls ``tick`` on the others as before.
+and move to that bucket together (docs/performance.md "The platform's frame in
+bytes and its bucket pass"); the ticker calls ``tick`` on the others as before.
 """
 
 from __future__ import annotations
