@@ -37,13 +37,15 @@ import pyarrow as pa
 from harness.core.records import TABLES
 
 
-__all__ = ["SendLog"]
+__all__ = ["RECORD", "SendLog"]
 
 log = logging.getLogger(__name__)
 
 TABLE = "sent_frames"
-_RECORD = struct.Struct("=iiqqqqiq")
-"""key, frames, chunk, first seq, due_ns, sent_ns, payload bytes, wire_ns."""
+RECORD = struct.Struct("=iiqqqqiq")
+"""key, frames, chunk, first seq, due_ns, sent_ns, payload bytes, wire_ns: one
+chunk's record, as :meth:`SendLog.chunk` packs it (the streamer's bucket pass,
+:meth:`harness.platform.streamer.Streamer.tick_bucket`, packs it inline)."""
 _DTYPE = np.dtype(
     [
         ("key", "=i4"),
@@ -76,7 +78,7 @@ class SendLog:
     buffer does; :meth:`chunk` is the streamer's fast path.
     """
 
-    __slots__ = ("_keys", "_records", "_rows", "_sids", "_tracks", "table")
+    __slots__ = ("_keys", "_sids", "_tracks", "records", "rows", "table")
 
     def __init__(self, table: str = TABLE) -> None:
         if table != TABLE:
@@ -86,11 +88,13 @@ class SendLog:
         self._sids: list[str] = []
         self._tracks: list[str] = []
         """Per key: the stream and track a row of that key belongs to."""
-        self._records = bytearray()
-        self._rows = 0
+        self.records = bytearray()
+        """The packed records (:data:`RECORD`), in send order."""
+        self.rows = 0
+        """The rows the records stand for (``len``); whoever appends a record adds its frames."""
 
     def __len__(self) -> int:
-        return self._rows
+        return self.rows
 
     def key(self, sid: str, tracks: tuple[str, ...]) -> int:
         """The key of ``sid``'s first track in this window; its others follow it.
@@ -117,25 +121,25 @@ class SendLog:
     ) -> None:
         """Log one chunk: ``frames`` frames, track ``i`` with key ``key + i`` and
         ``sequenceNumber`` ``seq + i``; ``wire_ns == sent_ns`` (no emulated network)."""
-        self._records += _RECORD.pack(
+        self.records += RECORD.pack(
             key, frames, chunk, seq, due_ns, sent_ns, payload_bytes, sent_ns
         )
-        self._rows += frames
+        self.rows += frames
 
     def add(self, row: tuple[object, ...]) -> None:
         """Log one row as it is; one whose number does not fit is dropped, alone."""
         sid, track, chunk, seq, due, sent, size, wire = row
         key = self.key(str(sid), (str(track),))
         try:
-            self._records += _RECORD.pack(key, 1, chunk, seq, due, sent, size, wire)
+            self.records += RECORD.pack(key, 1, chunk, seq, due, sent, size, wire)
         except struct.error:
             log.warning("dropped a %s row with an out-of-range number", TABLE)
             return
-        self._rows += 1
+        self.rows += 1
 
     def columns(self) -> Sequence[object]:
         """The rows as columns in ``TABLES`` order (on the writer thread)."""
-        records = np.frombuffer(self._records, dtype=_DTYPE)
+        records = np.frombuffer(self.records, dtype=_DTYPE)
         frames = records["frames"].astype(np.int64)
         which = np.repeat(np.arange(len(records)), frames)
         # each row's place within its chunk: 0 for the first track, 1 for the next

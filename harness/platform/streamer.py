@@ -71,8 +71,8 @@ from harness.platform.core.faults import Faults, StreamPlan
 from harness.platform.core.network import Link
 from harness.platform.core.playback import Playback
 from harness.platform.core.state import Stream
-from harness.platform.sendlog import SendLog
-from harness.platform.ticker import Ticker
+from harness.platform.sendlog import RECORD, SendLog
+from harness.platform.ticker import PERIOD_SLOTS, RESOLUTION_NS, Job, Ticker
 from harness.platform.wsclient import TEXT, InvalidStatus, WsClient, dial
 
 
@@ -86,6 +86,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_clock = time.monotonic_ns
+"""The send log's clock, bound once (read per chunk on the hot path)."""
+
+assert PERIOD_SLOTS * RESOLUTION_NS == FRAME_NS, "tick_bucket: one frame a period"
 
 EndReason = Literal["stopped", "shutdown", "connect-failed", "disconnected"]
 """``platform_streams.end_reason`` (harness/core/records.py)."""
@@ -195,7 +200,7 @@ class Streamer:
             or self._playback is not None
             or bool(self._plan.disconnect_chunk)
         )
-        """Whether every tick takes :meth:`_tick_general` (what :meth:`tick` skips)."""
+        """Whether every chunk takes :meth:`tick` (what :meth:`tick_bucket` leaves)."""
         self._next_due = 0
         self._live = False
         self._paused_since = 0
@@ -240,7 +245,7 @@ class Streamer:
     async def run(self) -> None:
         """Run the whole session; never raises for anything the receiver does."""
         if self._ticker is None:
-            self._ticker = Ticker()
+            self._ticker = Ticker(burst=Streamer.tick_bucket)
         try:
             if await self._start_faults():
                 ws = await self._connect()
@@ -391,55 +396,84 @@ class Streamer:
             self._live = False
             ticker.release(first_due)
 
-    def tick(self, now_ns: int) -> int | None:
-        """Send what is due (the ticker's hot path: no awaits, locals, preformatted text).
+    @staticmethod
+    def tick_bucket(
+        jobs: list[Job], slot_ns: int, now_ns: int
+    ) -> tuple[list[Job], list[Job]]:
+        """The ticker's :data:`~harness.platform.ticker.Burst`: send the chunk of
+        every stream of one bucket that is in the common case, in one pass.
 
-        The common case runs here in one function: a live stream whose buffer
-        drains, without emulated network, playback or planned disconnect,
-        logging into the platform's packed send log. Its Python per frame was
-        the platform's distance to the bare sender (docs/performance.md, "The
-        send log per chunk"); everything else goes to :meth:`_tick_general`.
+        The common case: a live stream whose buffer drains, without emulated
+        network, playback or planned disconnect, logging into the platform's
+        packed send log, its chunk due at the bucket's time; its next chunk is
+        due one period later. The other jobs are left to :meth:`tick`. The
+        Python around each frame (a ``tick`` call, its re-bucketing, a send-log
+        call) is part of the platform's distance to the bare sender, so: one
+        loop with locals and the chunk's record packed inline
+        (:data:`harness.platform.sendlog.RECORD`, as :meth:`SendLog.chunk` packs
+        it); a third less Python a frame (docs/performance.md "The platform's
+        frame in bytes and its bucket pass").
         """
-        ws = self._ws
-        if (
-            self._general
-            or not self._live
-            or ws is None
-            or not ws.open
-            or ws.paused
-            or self._paused_since
-        ):
-            return self._tick_general(now_ns)
-        due = self._next_due
-        if due > now_ns:
-            return due
-        sender = self.sender
-        sent = time.monotonic_ns()
-        seq = sender.seq + 1
-        texts = sender.media_texts()
-        send = ws.send_frame
-        count = 0
-        try:
-            for text in texts:
-                send(TEXT, text)
-                count += 1
-        except Exception as exc:  # a transport that broke under us: this stream only
-            self._log_chunk(count, seq, due, sent)
-            self._gone(self._describe(exc))
-            return None
-        recorder = self._log
-        assert recorder is not None
-        log = self._log_buffer
-        if recorder.buffer is not log:
-            log = self._log_window(recorder)
-        log.chunk(
-            self._log_key, count, sender.chunk, seq, due, sent, sender.frame_bytes
-        )
-        self.frames_sent += count
-        self._counters.frames_sent += count
-        due += FRAME_NS
-        self._next_due = due
-        return due
+        again: list[Job] = []
+        rest: list[Job] = []
+        clock = _clock
+        pack = RECORD.pack
+        for job in jobs:
+            if type(job) is not Streamer:
+                rest.append(job)
+                continue
+            ws = job._ws
+            if (
+                job._general
+                or not job._live
+                or ws is None
+                or not ws.open
+                or ws.paused
+                or job._paused_since
+                or job._next_due != slot_ns
+            ):
+                rest.append(job)
+                continue
+            sender = job.sender
+            sent = clock()
+            seq = sender.seq + 1
+            send = ws.send_frame
+            count = 0
+            try:
+                if sender.single:  # one track: its message without a list
+                    send(TEXT, sender.media_one())
+                    count = 1
+                else:
+                    for message in sender.media_wire():
+                        send(TEXT, message)
+                        count += 1
+            except (
+                Exception
+            ) as exc:  # a transport that broke under us: this stream only
+                job._log_chunk(count, seq, slot_ns, sent)
+                job._gone(job._describe(exc))
+                continue  # leaves the ticker, as a tick returning None
+            recorder = job._log
+            assert recorder is not None
+            log = job._log_buffer
+            if recorder.buffer is not log:
+                log = job._log_window(recorder)
+            log.records += pack(
+                job._log_key,
+                count,
+                sender.chunk,
+                seq,
+                slot_ns,
+                sent,
+                sender.frame_bytes,
+                sent,
+            )
+            log.rows += count
+            job.frames_sent += count
+            job._counters.frames_sent += count
+            job._next_due = slot_ns + FRAME_NS
+            again.append(job)
+        return again, rest
 
     def _log_chunk(self, count: int, seq: int, due: int, sent: int) -> None:
         """Log the first ``count`` frames of the chunk just built (a send raised)."""
@@ -455,8 +489,9 @@ class Streamer:
             self.frames_sent += count
             self._counters.frames_sent += count
 
-    def _tick_general(self, now_ns: int) -> int | None:
-        """:meth:`tick` for every case: pauses, emulated network, playback, faults."""
+    def tick(self, now_ns: int) -> int | None:
+        """Send what is due, in every case (pauses, emulated network, playback,
+        faults); the common case of a whole bucket takes :meth:`tick_bucket`."""
         if not self._live:
             return None
         ws = self._ws
@@ -512,12 +547,12 @@ class Streamer:
             sender = self.sender
             sent = time.monotonic_ns()
             seq = sender.seq + 1
-            texts = sender.media_texts()
+            messages = sender.media_wire()
             send = ws.send_text
             count = 0
             try:
-                for text in texts:
-                    send(text)
+                for message in messages:
+                    send(message)
                     count += 1
             finally:  # a send that raised: log the frames before it, as rows would
                 self._log_chunk(count, seq, due, sent)

@@ -48,7 +48,7 @@ class Supervisor:
         self.settings = settings
         self.seed = seed
         self.counters = Counters()
-        self.ticker = Ticker()
+        self.ticker = Ticker(burst=Streamer.tick_bucket)
         self._ordinal = 0
         self._sink = sink
         self._callbacks = callbacks

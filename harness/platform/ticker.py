@@ -17,6 +17,12 @@ at the bucket's exact time) instead: it wakes on time without spinning.
 
 A job's :meth:`Job.tick` must not await: it writes without waiting (see
 :mod:`harness.platform.streamer`), so one slow receiver never delays the others.
+
+A :data:`Burst` (the streamer's :meth:`~harness.platform.streamer.Streamer.tick_bucket`)
+runs the common case of a whole bucket in one pass, without a ``tick`` call and
+a re-bucketing per job: the jobs it ran are due again exactly one period later
+and move to that bucket together (docs/performance.md "The platform's frame in
+bytes and its bucket pass"); the ticker calls ``tick`` on the others as before.
 """
 
 from __future__ import annotations
@@ -25,12 +31,13 @@ import asyncio
 import heapq
 import logging
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from harness.platform.alarm import Alarm
 
 
-__all__ = ["PERIOD_SLOTS", "RESOLUTION_NS", "Job", "Ticker"]
+__all__ = ["PERIOD_SLOTS", "RESOLUTION_NS", "Burst", "Job", "Ticker"]
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +54,26 @@ class Job(Protocol):
         ...
 
 
+Burst = Callable[[list[Job], int, int], tuple[list[Job], list[Job]]]
+"""``burst(jobs, slot_ns, now_ns) -> (again, rest)``: run what it can of the bucket
+due at ``slot_ns`` (at ``now_ns``); ``again`` are the jobs it ran, each due again at
+``slot_ns + PERIOD_SLOTS * RESOLUTION_NS``, in order; ``rest`` the jobs it left,
+whose :meth:`Job.tick` the ticker then calls. Every job is in exactly one of them."""
+
+
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
 
 
 class Ticker:
-    """Run every job's :meth:`~Job.tick` at (never before) the time it asked for."""
+    """Run every job's :meth:`~Job.tick` at (never before) the time it asked for.
 
-    def __init__(self) -> None:
+    ``burst``: runs a bucket's common case in one pass (:data:`Burst`).
+    """
+
+    def __init__(self, burst: Burst | None = None) -> None:
+        self._burst = burst
         self._buckets: dict[int, list[Job]] = {}
         self._slots: list[int] = []
         self._waiter: asyncio.Future[None] | None = None
@@ -141,6 +159,9 @@ class Ticker:
             lag = now - due
             if lag > self.max_lag_ns:
                 self.max_lag_ns = lag
+            self.jobs_run += len(jobs)
+            if self._burst is not None:
+                jobs = self._run_burst(self._burst, jobs, slot, now)
             for job in jobs:
                 try:
                     after = job.tick(now)
@@ -155,9 +176,30 @@ class Ticker:
                         self.add(job, after)
                     else:
                         bucket.append(job)
-            self.jobs_run += len(jobs)
             if slots and slots[0] * RESOLUTION_NS <= clock():
                 await asyncio.sleep(0)  # behind: still let reads and the API in
+
+    def _run_burst(
+        self, burst: Burst, jobs: list[Job], slot: int, now: int
+    ) -> list[Job]:
+        """Run ``burst`` on bucket ``slot``; queue what it ran one period on and
+        return the jobs left for their own ``tick`` (all of them if it raised:
+        a job it ran already moved its own schedule on, so its ``tick`` only
+        says when it is next due)."""
+        try:
+            again, rest = burst(jobs, slot * RESOLUTION_NS, now)
+        except Exception:  # a bug in the pass must not stop every stream
+            log.exception("ticker burst failed; ticking the bucket's jobs one by one")
+            return jobs
+        if again:
+            later = slot + PERIOD_SLOTS
+            bucket = self._buckets.get(later)
+            if bucket is None:
+                self._buckets[later] = again
+                heapq.heappush(self._slots, later)
+            else:
+                bucket.extend(again)
+        return rest
 
     async def _sleep(self, slot: int | None) -> None:
         """Sleep until bucket ``slot`` is due (forever if ``None``), or until :meth:`add` wakes it."""

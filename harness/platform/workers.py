@@ -306,7 +306,7 @@ async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -
     )
     health = Health(producer, recorder)
     counters = Counters()
-    ticker = Ticker()
+    ticker = Ticker(burst=Streamer.tick_bucket)
     reporter = _Reporter(emit)
     streamers: dict[str, tuple[Streamer, asyncio.Task[None]]] = {}
     seed = int(config["seed"])

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from harness.core.api import StartStreamRequest
 from harness.core.codecs import CODEC_NAMES, FRAME_NS, get_codec
-from harness.core.messages import DtmfBody, decoder
+from harness.core.messages import DtmfBody, decoder, media_json
 from harness.core.sender import (
     NAMES,
     Sender,
@@ -101,6 +101,53 @@ def test_send_log_rows_come_from_the_senders_state() -> None:
     row = frames[0][1]
     assert with_wire(row, 0) == (*row[:7], 0)  # lost in the emulated network
     assert with_wire(row, 9) == (*row[:7], 9)
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+@pytest.mark.parametrize("track", ["inbound_track", "outbound_track", "both_tracks"])
+@pytest.mark.parametrize(
+    "switches",
+    [
+        WireDefects(),
+        WireDefects(payload_size=True),
+        WireDefects(stream_sid_mismatch=True),
+    ],
+)
+def test_media_wire_is_the_old_str_builder_encoded(
+    dialect: str, track: str, switches: WireDefects
+) -> None:
+    """The hot path's bytes (:meth:`Sender.media_wire`, :meth:`Sender.media_one`)
+    are what :func:`media_json` built for the same chunk, byte for byte and as JSON."""
+    fast, wire, old = (
+        make(dialect, track, codec="L16@16000h", switches=switches) for _ in range(3)
+    )
+    for s in (fast, wire, old):
+        s.start()
+    assert fast.single == (track != "both_tracks")
+    for _ in range(120):  # past the 50-frame test-signal cycle
+        seq, chunk = old.seq, old.chunk + 1
+        expected = []
+        for i, name in enumerate(old.track_names):
+            frames = payloads("L16@16000h", "big", name, switches.payload_size)
+            expected.append(
+                media_json(
+                    seq + 1 + i,
+                    name,
+                    chunk,
+                    (chunk - 1) * 20,
+                    frames[(chunk - 1) % 50],
+                    old.top_sid,
+                ).encode()
+            )
+        assert [m.encode() for m, _ in old.media(0, 0)] == expected
+        got = wire.media_wire()
+        assert got == expected
+        assert [json.loads(m) for m in got] == [json.loads(m) for m in expected]
+        if fast.single:
+            assert [fast.media_one()] == expected
+        else:
+            assert fast.media_wire() == expected
+    assert (fast.seq, fast.chunk) == (old.seq, old.chunk) == (wire.seq, wire.chunk)
 
 
 # -- the counters over any schedule -------------------------------------------

@@ -84,9 +84,9 @@ def test_chunk_records_expand_to_the_rows_media_builds(
         s = packed[index]
         if wire is None:
             seq = s.seq + 1
-            texts = s.media_texts()
+            messages = s.media_wire()
             key = log.key(s.sid, s.track_names)
-            log.chunk(key, len(texts), s.chunk, seq, due, due + late, s.frame_bytes)
+            log.chunk(key, len(messages), s.chunk, seq, due, due + late, s.frame_bytes)
             expected += rows
         else:  # rows one by one, with a wire time: the emulated network's path
             s.media(due, due + late)
@@ -97,10 +97,10 @@ def test_chunk_records_expand_to_the_rows_media_builds(
     assert as_rows(log.columns()) == expected
 
 
-def test_media_texts_are_the_messages_media_builds() -> None:
+def test_media_wire_is_the_messages_media_builds_encoded() -> None:
     a, b = twins("both_tracks")
     for _ in range(60):  # past the 50-frame test-signal cycle
-        assert a.media_texts() == [m for m, _ in b.media(0, 0)]
+        assert a.media_wire() == [m.encode() for m, _ in b.media(0, 0)]
     assert (a.seq, a.chunk) == (b.seq, b.chunk)
     assert a.packable
     assert not twins("inbound_track", WireDefects(seq_skip=True))[0].packable

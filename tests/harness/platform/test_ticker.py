@@ -113,3 +113,67 @@ def test_reserve_spreads_new_streams_over_the_period() -> None:
         ticker.release(due)
     assert ticker.reserve(now + 5 * MS) % MS == 0
     ticker.release(7 * MS)  # releasing an empty phase is harmless
+
+
+def _burst_of_repeats(
+    jobs: list[Repeat], slot_ns: int, now_ns: int
+) -> tuple[list[Repeat], list[Repeat]]:
+    """A burst that runs every :class:`Repeat` on a 20 ms period due at the slot
+    itself (as the streamer's bucket pass does) and leaves the others."""
+    again, rest = [], []
+    for job in jobs:
+        if job.period == 20 * MS and job.due == slot_ns and job.left > 1:
+            job.calls.append((job.due, time.monotonic_ns()))
+            job.left -= 1
+            job.due += job.period
+            again.append(job)
+        else:
+            rest.append(job)
+    return again, rest
+
+
+def test_a_burst_runs_its_jobs_one_period_on_and_leaves_the_rest_to_tick() -> None:
+    """Jobs the burst ran come back one period later, in order, never early; the
+    others (another period, a last call) get their own ``tick`` in the same bucket."""
+
+    async def main() -> None:
+        ticker = Ticker(burst=_burst_of_repeats)  # type: ignore[arg-type]
+        start = ceil_ms(time.monotonic_ns()) + 5 * MS
+        paced = [Repeat(start + (i % 3) * MS, 20 * MS, 6) for i in range(6)]
+        other = Repeat(start, 7 * MS, 6)
+        for job in [*paced, other]:
+            ticker.add(job, job.due)
+        async with asyncio.timeout(seconds(5)):
+            for job in [*paced, other]:
+                await job.finished.wait()
+        await ticker.close()
+        for job in [*paced, other]:
+            dues = [due for due, _ in job.calls]
+            assert dues == [job.calls[0][0] + k * job.period for k in range(6)]
+            assert all(actual >= due for due, actual in job.calls)  # never early
+        assert ticker.jobs_run == 42
+
+    run(main())
+
+
+def test_a_failing_burst_leaves_the_whole_bucket_to_tick() -> None:
+    """A bug in the burst ends no job: each is ticked on its own instead."""
+
+    def broken(
+        jobs: list[Repeat], slot_ns: int, now_ns: int
+    ) -> tuple[list[Repeat], list[Repeat]]:
+        raise RuntimeError("boom")
+
+    async def main() -> None:
+        ticker = Ticker(burst=broken)  # type: ignore[arg-type]
+        now = ceil_ms(time.monotonic_ns()) + MS
+        jobs = [Repeat(now, 20 * MS, 3) for _ in range(3)]
+        for job in jobs:
+            ticker.add(job, now)
+        async with asyncio.timeout(seconds(3)):
+            for job in jobs:
+                await job.finished.wait()
+        await ticker.close()
+        assert all(len(job.calls) == 3 for job in jobs)
+
+    run(main())
