@@ -23,6 +23,7 @@ from harness.core.api import check_stream_response, in_progress_conferences
 from harness.core.rules import Checker
 from scenarios.context import ScenarioContext
 from scenarios.matrix import Combo
+from scenarios.rest import RestPoster
 
 
 __all__ = ["StreamUser"]
@@ -58,6 +59,7 @@ class StreamUser(FastHttpUser):
     conferences: list[str]
     active: _Active | None
     _headers: dict[str, str]
+    _rest: RestPoster
 
     def on_start(self) -> None:
         self.ctx = self.environment.streamload
@@ -65,6 +67,7 @@ class StreamUser(FastHttpUser):
         # Basic auth encoded once per user, not per request (thousands a second)
         basic = base64.b64encode(":".join(self._auth()).encode()).decode()
         self._headers = {**_FORM, "Authorization": f"Basic {basic}"}
+        self._rest = RestPoster(self, self._headers)
         self.conferences = list(self.ctx.conferences) or self._discover()
         if not self.conferences:
             raise StopUser("no in-progress conference to stream from")
@@ -139,30 +142,23 @@ class StreamUser(FastHttpUser):
             if due > now:
                 gevent.sleep((due - now) / 1e9)
         sent = time.monotonic_ns()
-        with self.client.post(
-            path,
-            data=body,
-            headers=self._headers,
-            name="create_stream",
-            catch_response=True,
-        ) as resp:
-            done = time.monotonic_ns()
-            checker = Checker(request_id)
-            doc = check_stream_response(
-                checker,
-                resp.status_code,
-                resp.content or b"",
-                kind="create",
-                account_sid=ctx.account_sid,
-                conference_sid=conference,
-                name=name,
-                at_ns=done,
-                content_type=_content_type(resp),
-            )
-            sid = str(doc["sid"]) if doc and isinstance(doc.get("sid"), str) else ""
-            error = "" if sid else _error_text(resp)
-            if not sid:
-                resp.failure(error)
+        reply = self._rest.post(path, body, "create_stream")
+        done = time.monotonic_ns()
+        checker = Checker(request_id)
+        doc = check_stream_response(
+            checker,
+            reply.status,
+            reply.content,
+            kind="create",
+            account_sid=ctx.account_sid,
+            conference_sid=conference,
+            name=name,
+            at_ns=done,
+            content_type=reply.content_type,
+        )
+        sid = str(doc["sid"]) if doc and isinstance(doc.get("sid"), str) else ""
+        error = "" if sid else reply.error_text()
+        self._rest.report(reply, error or None)
         self._record(
             "start",
             request_id,
@@ -171,7 +167,7 @@ class StreamUser(FastHttpUser):
             due,
             sent,
             done,
-            resp.status_code,
+            reply.status,
             sid,
             error,
             checker,
@@ -189,30 +185,25 @@ class StreamUser(FastHttpUser):
         )
         path = f"/Accounts/{ctx.account_sid}/Conferences/{active.conference}/Streams/{quote(target)}"
         due = sent = time.monotonic_ns()
-        with self.client.post(
-            path,
-            data="Status=stopped",
-            headers=self._headers,
-            name=f"stop_stream_by_{active.combo.stop_by}",
-            catch_response=True,
-        ) as resp:
-            done = time.monotonic_ns()
-            checker = Checker(active.request_id)
-            doc = check_stream_response(
-                checker,
-                resp.status_code,
-                resp.content or b"",
-                kind="stop",
-                account_sid=ctx.account_sid,
-                conference_sid=active.conference,
-                name=active.name,
-                stream_sid=active.sid,
-                at_ns=done,
-                content_type=_content_type(resp),
-            )
-            error = "" if doc is not None else _error_text(resp)
-            if doc is None:
-                resp.failure(error)
+        reply = self._rest.post(
+            path, "Status=stopped", f"stop_stream_by_{active.combo.stop_by}"
+        )
+        done = time.monotonic_ns()
+        checker = Checker(active.request_id)
+        doc = check_stream_response(
+            checker,
+            reply.status,
+            reply.content,
+            kind="stop",
+            account_sid=ctx.account_sid,
+            conference_sid=active.conference,
+            name=active.name,
+            stream_sid=active.sid,
+            at_ns=done,
+            content_type=reply.content_type,
+        )
+        error = "" if doc is not None else reply.error_text()
+        self._rest.report(reply, error or None)
         self._record(
             "stop",
             active.request_id,
@@ -221,7 +212,7 @@ class StreamUser(FastHttpUser):
             due,
             sent,
             done,
-            resp.status_code,
+            reply.status,
             active.sid,
             error,
             checker,
@@ -268,18 +259,3 @@ class StreamUser(FastHttpUser):
             ),
         )
         sink.add_checker("scenario", checker)
-
-
-def _content_type(resp: Any) -> str:
-    """The answer's Content-Type header (``""``: none), for REST-CREATE-008."""
-    headers = getattr(resp, "headers", None)
-    value = headers.get("Content-Type") if headers is not None else None
-    return str(value) if value else ""
-
-
-def _error_text(resp: Any) -> str:
-    """A short, secret-free description of a failed answer."""
-    if resp.status_code in (0, None):
-        return f"no answer: {type(resp.error).__name__ if resp.error else 'connection failed'}"
-    body = (resp.text or "")[:200]
-    return f"HTTP {resp.status_code}: {body}"

@@ -31,6 +31,15 @@ core each here).
 
 ``--tree DIR`` measures another checkout's ``scenarios/`` with this script
 (an A/B against a worktree of main, in one invocation, under one lock).
+
+``--interleaved N`` measures the same two in one gevent process instead
+(pinned to CPU 0, no Locust runner or TaskSet loop): 20 StreamUsers firing
+starts and 20 bare FastHttpUsers posting the same forms take turns, 3,000
+requests a turn, N turns each; it prints each one's median CPU a start and
+the ratio. The host's other tenants then move both alike (the two phases of a
+normal run here drifted by up to 1.5x between runs), so this ratio is the
+one to trust on a busy host (docs/performance.md "Locust: where StreamUser's
+extra CPU went").
 """
 
 from __future__ import annotations
@@ -208,6 +217,119 @@ BARE = textwrap.dedent(
     """
 )
 
+INTERLEAVED = textwrap.dedent(
+    """
+    import base64, json, os, random, sys, tempfile, time
+    from gevent import monkey
+    monkey.patch_all()
+    import gevent
+    from types import SimpleNamespace
+    from locust.contrib.fasthttp import FastHttpUser
+    from locust.env import Environment
+    import scenarios.users as users
+    from harness.io import runtime
+    from scenarios.context import context_from_options
+
+    host, rounds = sys.argv[1], int(sys.argv[2])
+    account, conferences = os.environ["BENCH_ACCOUNT"], os.environ["BENCH_CONFERENCES"]
+    run_dir = tempfile.mkdtemp(prefix="bench-interleaved-")
+    options = SimpleNamespace(
+        sl_profile="smoke", sl_run_dir=run_dir, sl_run_id="bench", sl_account_sid=account,
+        sl_receiver_url="wss://127.0.0.1:9/stream", sl_receiver_url_open="",
+        sl_callback_url="https://127.0.0.1:9/callbacks", sl_conferences=conferences,
+        sl_workers="1", run_time=None,
+    )
+    ctx = context_from_options(options, record=True)
+    ctx.prepare()
+    runtime.settle()  # as scenarios.listeners does in a Locust process
+
+    class Full(users.StreamUser):
+        host = sys.argv[1]
+
+    class Bare(FastHttpUser):
+        host = sys.argv[1]
+
+    env = Environment(user_classes=[Full, Bare])
+    env.create_local_runner()
+    env.streamload = ctx
+    bodies = []
+    for i in range(ctx.matrix.cycle):  # the very forms, built before (as BARE)
+        combo = ctx.matrix.combo(i)
+        name = f"sl-bare-{i}" if combo.stop_by == "name" else None
+        bodies.append(ctx.forms.start(combo, f"bare-{i}", name)[0])
+    paths = [f"/Accounts/{account}/Conferences/{c}/Streams" for c in ctx.conferences]
+    basic = base64.b64encode(f"{account}:{os.environ['SIGNALWIRE_API_TOKEN']}".encode())
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json",
+        "Authorization": "Basic " + basic.decode(),
+    }
+
+    def full(user, n):
+        for _ in range(n):
+            user.create_stream()
+
+    def bare(user, n):
+        for _ in range(n):
+            user.i = getattr(user, "i", 0) + 1  # the forms in turn, as BARE
+            user.client.post(random.choice(paths), data=bodies[user.i % len(bodies)],
+                             headers=headers, name="create_stream")
+
+    groups = {"StreamUser": (full, [Full(env) for _ in range(20)]),
+              "bare FastHttpUser": (bare, [Bare(env) for _ in range(20)])}
+    for user in groups["StreamUser"][1]:
+        user.on_start()
+
+    def flush_forever():
+        while True:
+            gevent.sleep(1.0)
+            ctx.sink.hand_off()
+
+    flusher = gevent.spawn(flush_forever)
+    cpu = {name: [] for name in groups}
+    for turn in range(2 * rounds):
+        name = list(groups)[turn % 2 if turn // 2 % 2 == 0 else 1 - turn % 2]
+        fn, group = groups[name]
+        started, before = time.process_time(), env.stats.total.num_requests
+        gevent.joinall([gevent.spawn(fn, user, 150) for user in group])
+        done = env.stats.total.num_requests - before
+        cpu[name].append(1e6 * (time.process_time() - started) / done)
+    flusher.kill()
+    ctx.sink.close()
+    print(json.dumps({"cpu_us": cpu, "failures": env.stats.total.num_failures}))
+    """
+)
+
+
+def interleaved(host: str, rounds: int, tree: Path) -> int:
+    """Both users in one process, taking turns: (median CPU a start) each, and the ratio."""
+    env = {
+        **os.environ,
+        "SIGNALWIRE_API_TOKEN": TOKEN,
+        "STREAMLOAD_BEARER_TOKEN": "bench-bearer-token",
+        "BENCH_ACCOUNT": ACCOUNT,
+        "BENCH_CONFERENCES": ",".join(CONFERENCES),
+        "PYTHONPATH": str(tree),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", INTERLEAVED, host, str(rounds)],
+        env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        timeout=60 + 20 * rounds, preexec_fn=_pin_cpu0, cwd=tree,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"the interleaved run failed: {proc.stderr[-2000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    medians = {}
+    for name, values in result["cpu_us"].items():
+        ordered = sorted(values)
+        medians[name] = ordered[len(ordered) // 2]
+        shown = ", ".join(f"{v:.0f}" for v in values)
+        print(f"{name}: median {medians[name]:.0f} µs CPU a start (turns: {shown})")
+    if result["failures"]:
+        print(f"  warning: {result['failures']} failed requests", file=sys.stderr)
+    full, bare = medians["StreamUser"], medians["bare FastHttpUser"]
+    print(f"ratio of CPU a start, bare / StreamUser: {bare / full:.2f}")
+    return 0
+
 
 def _pin_cpu0() -> None:
     os.sched_setaffinity(0, {0})
@@ -237,12 +359,14 @@ def run_locust(
         "BENCH_ACCOUNT": ACCOUNT,
         "BENCH_CONFERENCES": ",".join(CONFERENCES),
         "BENCH_PROBE": str(out / "probe.json"),
+        # and cwd=tree: ``python -m``/``-c`` put the working directory ahead
+        # of PYTHONPATH, so from this checkout --tree used to measure this one
         "PYTHONPATH": str(tree),
     }
     with (out / "locust.log").open("wb") as log:
         proc = subprocess.Popen(
             argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
-            preexec_fn=_pin_cpu0,
+            preexec_fn=_pin_cpu0, cwd=tree,
         )  # fmt: skip
         try:
             proc.wait(timeout=seconds + 60)
@@ -274,7 +398,17 @@ def main() -> int:
         default=ROOT,
         help="checkout whose scenarios/ and harness/ to measure (default: this one)",
     )
+    parser.add_argument(
+        "--interleaved",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: both users in one process, N turns each (see above)",
+    )
     args = parser.parse_args()
+    if not 0 <= args.interleaved <= 50:
+        print("bench: keep --interleaved in 0..50", file=sys.stderr)
+        return 2
     if not 5 <= args.seconds <= 60 or not 1 <= args.users <= 200:
         print("bench: keep --seconds in 5..60 and --users in 1..200", file=sys.stderr)
         return 2
@@ -293,6 +427,8 @@ def main() -> int:
             if not line:
                 raise SystemExit("the endpoint did not start")
             host = f"http://127.0.0.1:{json.loads(line)['port']}/api/laml/2010-04-01"
+            if args.interleaved:
+                return interleaved(host, args.interleaved, args.tree)
             results = {}
             for name, locustfile, extra in (
                 (

@@ -77,6 +77,29 @@ class _Client:
         return _Answer(json.dumps(doc).encode())
 
 
+class _Rest:
+    """A :class:`scenarios.rest.RestPoster` stand-in: ``_Client``'s answer as a Reply.
+
+    ``report`` fires nothing, as ``_Answer`` (the with-block of older trees) did not.
+    """
+
+    def __init__(self, client: _Client) -> None:
+        self.client = client
+
+    def post(self, path: str, body: str, name: str) -> Any:
+        from scenarios.rest import Reply
+
+        answer = self.client.post(path, body)
+        reply = Reply(name, path, 0.0)
+        reply.status, reply.content = answer.status_code, answer.content
+        reply.response = answer  # type: ignore[assignment]  # headers is all it reads
+        return reply
+
+    def report(self, reply: Any, failure: str | None) -> None:
+        if failure is not None:
+            raise SystemExit(f"a check failed: {failure}")
+
+
 def _user(run_dir: Path) -> tuple[Any, Any]:
     """A StreamUser of the tree under test, on the bench's options, and its context."""
     from locust.env import Environment
@@ -100,8 +123,10 @@ def _user(run_dir: Path) -> tuple[Any, Any]:
     environment = Environment(user_classes=[User])
     environment.streamload = ctx
     user = User(environment)
+    user.on_start()  # a tree with scenarios/rest.py makes its poster from the session
     user.client = _Client(account)
-    user.on_start()
+    if hasattr(user, "_rest"):
+        user._rest = _Rest(user.client)
     return user, ctx
 
 
