@@ -295,6 +295,7 @@ INTERLEAVED = textwrap.dedent(
         cpu[name].append(1e6 * (time.process_time() - started) / done)
     flusher.kill()
     ctx.sink.close()
+    __import__("shutil").rmtree(run_dir, ignore_errors=True)
     print(json.dumps({"cpu_us": cpu, "failures": env.stats.total.num_failures}))
     """
 )

@@ -140,3 +140,33 @@ def test_bench_flush_alternates_variants_and_writes_real_parts() -> None:
     assert main["ticks"] == none["ticks"] == 400
     assert main["parts"] >= 1 and none["parts"] == 0  # "none" discards its batches
     assert set(doc["ratios"]) == {"none/nice0@5000"}
+
+
+def _bench_locust(*args: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "scripts/bench_locust.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "failed requests" not in done.stderr, done.stderr[-3000:]
+    return done.stdout.splitlines()
+
+
+@pytest.mark.e2e
+def test_bench_locust_runs_both_users_phase_by_phase_and_interleaved() -> None:
+    """Both modes fire real starts at the bench's endpoint without a failure
+    (StreamUser's checks pass on its answers) and print the ratios they promise."""
+    lines = _bench_locust("--seconds", "5", "--users", "2")
+    assert lines[0].startswith("StreamUser (full matrix, checks, records): ")
+    assert lines[1].startswith("bare FastHttpUser (same endpoint): ")
+    assert float(lines[2].rpartition(": ")[2]) > 0  # starts a second, full / bare
+    lines = _bench_locust("--interleaved", "1")
+    assert [line.partition(":")[0] for line in lines] == [
+        "StreamUser",
+        "bare FastHttpUser",
+        "ratio of CPU a start, bare / StreamUser",
+    ]
