@@ -344,17 +344,29 @@ def window_start(created_at_s: float, connected_ns: Sequence[int]) -> int:
 
 
 def measure(
-    streams: int, seconds: float, workers: int, tls_dir: Path, src: Path = ROOT
+    streams: int,
+    seconds: float,
+    workers: int,
+    tls_dir: Path,
+    src: Path = ROOT,
+    keep: bool = False,
 ) -> dict[str, Any]:
     """One point: ``streams`` streams for ``seconds``; the platform's own numbers.
 
     ``src``: the source tree the platform runs from (its directory first on the path).
+    The platform's run directory (3-4 MB at 500 streams) goes with ``tls_dir``
+    when the benchmark ends, unless ``keep`` (``--keep``: under /tmp, its path
+    in the point's ``run_dir``).
     """
     tls = make_tls(tls_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALWIRE_")}
     env["SIGNALWIRE_API_TOKEN"] = TOKEN
     env["PYTHONPATH"] = str(src)
-    run_dir = Path(tempfile.mkdtemp(prefix=f"bench-platform-{streams}-"))
+    run_dir = Path(
+        tempfile.mkdtemp(
+            prefix=f"bench-platform-{streams}-", dir=None if keep else tls_dir
+        )
+    )
     py = sys.executable
     sink = _start(
         [py, __file__, "--sink", str(tls.cert_file), str(tls.key_file)], 0, env
@@ -429,6 +441,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=1, help="platform --workers")
     parser.add_argument("--out", help="also write the results as JSON here")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep each platform run directory under /tmp (default: removed at the end)",
+    )
     parser.add_argument(
         "--sink", nargs=2, metavar=("CERT", "KEY"), help=argparse.SUPPRESS
     )
@@ -556,7 +573,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if kind == "bare":
                 r = measure_bare(n, args.seconds, Path(tls_dir))
             else:
-                r = measure(n, args.seconds, args.workers, Path(tls_dir), src)
+                r = measure(
+                    n, args.seconds, args.workers, Path(tls_dir), src, args.keep
+                )
             r.update(kind=kind, load=round(os.getloadavg()[0], 2))
             results.append(r)
             print(_line(kind, n, r, args.seconds), flush=True)
