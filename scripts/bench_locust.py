@@ -383,10 +383,26 @@ def run_locust(
                 failures = int(row["Failure Count"])
                 if failures:
                     print(f"  warning: {failures} failed requests", file=sys.stderr)
-                probe = json.loads((out / "probe.json").read_text())
-                cpu_us = 1e6 * probe["cpu_s"] / max(probe["requests"], 1)
-                return float(row["Requests/s"]), cpu_us
+                return float(row["Requests/s"]), _cpu_us(out / "probe.json")
     raise SystemExit(f"no create_stream row in the stats; see {out / 'locust.log'}")
+
+
+def _cpu_us(probe_file: Path) -> float:
+    """CPU µs a start from the phase's probe; NaN (and a warning) without one.
+
+    The probe writes once users have run 3 s past the test's start: a phase
+    whose users ran less (a short ``--seconds`` on a busy host, where Locust's
+    start-up eats the time) has no CPU window, but its rate still stands.
+    """
+    try:
+        probe = json.loads(probe_file.read_text())
+    except FileNotFoundError:
+        print(
+            "  warning: no CPU window (users ran under 3 s): use a longer --seconds",
+            file=sys.stderr,
+        )
+        return float("nan")
+    return 1e6 * probe["cpu_s"] / max(probe["requests"], 1)
 
 
 def main() -> int:

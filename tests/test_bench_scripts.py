@@ -159,7 +159,10 @@ def _bench_locust(*args: str) -> list[str]:
 @pytest.mark.e2e
 def test_bench_locust_runs_both_users_phase_by_phase_and_interleaved() -> None:
     """Both modes fire real starts at the bench's endpoint without a failure
-    (StreamUser's checks pass on its answers) and print the ratios they promise."""
+    (StreamUser's checks pass on its answers) and print the ratios they promise.
+
+    (At 5 s a phase a busy host may leave no CPU window: the bench then says so
+    and prints the rates; the CPU figures are not judged here.)"""
     lines = _bench_locust("--seconds", "5", "--users", "2")
     assert lines[0].startswith("StreamUser (full matrix, checks, records): ")
     assert lines[1].startswith("bare FastHttpUser (same endpoint): ")
