@@ -107,6 +107,11 @@ def _on_init(environment: Any, **_: Any) -> None:
         # producer (harness/io/runtime.py): at Python's default (700) a young
         # pass came every ~40 starts, walking the rows not yet written
         runtime.settle()
+        # gevent's loop caches "now" (libev) and has not run during this init:
+        # Locust arms --run-time right after it, from that stale time, so a run
+        # ended early by as long as the init took (2-3 s of a 3 s run on a busy
+        # host, where the forms' encoding is slow); refresh it
+        gevent.get_hub().loop.update_now()
     if options.sl_ca_file:
         ca_file = options.sl_ca_file
         StreamUser.ssl_context_factory = staticmethod(
