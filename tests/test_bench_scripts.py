@@ -19,7 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _last_json(argv: list[str]) -> dict[str, Any]:
+def _script(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run one script from the repo's root; it must exit 0 (bounded: 240 s)."""
     done = subprocess.run(
         [sys.executable, *argv],
         cwd=ROOT,
@@ -29,6 +30,11 @@ def _last_json(argv: list[str]) -> dict[str, Any]:
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _last_json(argv: list[str]) -> dict[str, Any]:
+    done = _script(argv)
     doc = json.loads(done.stdout.strip().splitlines()[-1])
     assert isinstance(doc, dict)
     return doc
@@ -143,15 +149,7 @@ def test_bench_flush_alternates_variants_and_writes_real_parts() -> None:
 
 
 def _bench_locust(*args: str) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "scripts/bench_locust.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _script(["scripts/bench_locust.py", *args])
     assert "failed requests" not in done.stderr, done.stderr[-3000:]
     return done.stdout.splitlines()
 
