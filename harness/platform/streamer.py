@@ -447,9 +447,8 @@ class Streamer:
                     for message in sender.media_wire():
                         send(TEXT, message)
                         count += 1
-            except (
-                Exception
-            ) as exc:  # a transport that broke under us: this stream only
+            except Exception as exc:
+                # a transport that broke under us: this stream only
                 job._log_chunk(count, seq, slot_ns, sent)
                 job._gone(job._describe(exc))
                 continue  # leaves the ticker, as a tick returning None
