@@ -217,7 +217,6 @@ class Sender:
         "_parameters",
         "_sample_rate",
         "_tracks",
-        "_wire",
         "chunk",
         "defects",
         "frame_bytes",
@@ -229,6 +228,7 @@ class Sender:
         "single",
         "top_sid",
         "track_names",
+        "wire",
     )
 
     media: Callable[[int, int], list[Frame]]
@@ -276,13 +276,17 @@ class Sender:
             )
             for t in self.track_names
         )
-        self._wire: tuple[_WireTrack, ...] = tuple(
+        self.wire: tuple[_WireTrack, ...] = tuple(
             (
                 template.encode(),
                 wire_payloads(codec.name, byte_order, t, defects.payload_size),
             )
             for t, template, _ in self._tracks
         )
+        """Per track, its media template and payloads as UTF-8 bytes: what
+        :meth:`media_wire` fills in (``sequenceNumber``, chunk, timestamp,
+        payload), and the platform's pacing lane the same way
+        (harness/platform/lane.py)."""
         self.single = len(self._tracks) == 1
         """One track: :meth:`media_one` builds its chunk (no list)."""
         self.seq = 0
@@ -341,7 +345,7 @@ class Sender:
         timestamp = (chunk - 1) * FRAME_MS
         index = (chunk - 1) % FRAMES_PER_CYCLE
         out = []
-        for template, frames in self._wire:
+        for template, frames in self.wire:
             seq += 1
             out.append(template % (seq, chunk, timestamp, frames[index]))
         self.seq = seq
@@ -351,7 +355,7 @@ class Sender:
         """:meth:`media_wire` of a :attr:`single` track stream: its one message, no list."""
         chunk = self.chunk = self.chunk + 1
         seq = self.seq = self.seq + 1
-        template, frames = self._wire[0]
+        template, frames = self.wire[0]
         return template % (
             seq,
             chunk,

@@ -45,7 +45,7 @@ TABLE = "sent_frames"
 RECORD = struct.Struct("=iiqqqqiq")
 """key, frames, chunk, first seq, due_ns, sent_ns, payload bytes, wire_ns: one
 chunk's record, as :meth:`SendLog.chunk` packs it (the streamer's bucket pass,
-:meth:`harness.platform.streamer.Streamer.tick_bucket`, packs it inline)."""
+:func:`harness.platform.lane.run_bucket`, packs it inline)."""
 _DTYPE = np.dtype(
     [
         ("key", "=i4"),

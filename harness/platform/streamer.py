@@ -71,9 +71,10 @@ from harness.platform.core.faults import Faults, StreamPlan
 from harness.platform.core.network import Link
 from harness.platform.core.playback import Playback
 from harness.platform.core.state import Stream
-from harness.platform.sendlog import RECORD, SendLog
+from harness.platform.lane import Lane, run_bucket
+from harness.platform.sendlog import SendLog
 from harness.platform.ticker import PERIOD_SLOTS, RESOLUTION_NS, Job, Ticker
-from harness.platform.wsclient import TEXT, InvalidStatus, WsClient, dial
+from harness.platform.wsclient import InvalidStatus, WsClient, dial
 
 
 __all__ = [
@@ -87,10 +88,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_clock = time.monotonic_ns
-"""The send log's clock, bound once (read per chunk on the hot path)."""
-
-assert PERIOD_SLOTS * RESOLUTION_NS == FRAME_NS, "tick_bucket: one frame a period"
+assert PERIOD_SLOTS * RESOLUTION_NS == FRAME_NS, "run_bucket: one frame a period"
 
 EndReason = Literal["stopped", "shutdown", "connect-failed", "disconnected"]
 """``platform_streams.end_reason`` (harness/core/records.py)."""
@@ -200,7 +198,10 @@ class Streamer:
             or self._playback is not None
             or bool(self._plan.disconnect_chunk)
         )
-        """Whether every chunk takes :meth:`tick` (what :meth:`tick_bucket` leaves)."""
+        """Whether every chunk takes :meth:`tick` (no :class:`Lane`)."""
+        self._lane: Lane | None = None
+        """While a stream in the common case paces: its hot state, which the
+        ticker's bucket pass sends from (harness/platform/lane.py)."""
         self._next_due = 0
         self._live = False
         self._paused_since = 0
@@ -233,7 +234,7 @@ class Streamer:
         if self._stop_reason is not None or self.done:
             return
         self._stop_reason = reason
-        self._live = False
+        self._halt()
         self._wake()
         ws = self._ws
         if ws is not None:
@@ -245,14 +246,14 @@ class Streamer:
     async def run(self) -> None:
         """Run the whole session; never raises for anything the receiver does."""
         if self._ticker is None:
-            self._ticker = Ticker(burst=Streamer.tick_bucket)
+            self._ticker = Ticker(burst=run_bucket)
         try:
             if await self._start_faults():
                 ws = await self._connect()
                 if ws is not None:
                     await self._stream(ws)
         finally:
-            self._live = False
+            self._halt()
             if self._abort_handle is not None:
                 self._abort_handle.cancel()
             if not self.done:
@@ -375,7 +376,7 @@ class Streamer:
             log.exception("stream %s failed", self.stream.sid)
             self._finish(self._stop_reason or "disconnected", self._describe(exc))
         finally:
-            self._live = False
+            self._halt()
             ws.abort()
 
     async def _pace(self) -> None:
@@ -387,92 +388,62 @@ class Streamer:
         self.first_due_ns = self._next_due = first_due
         self._live = True
         waiter = self._waiter = loop.create_future()
-        ticker.add(self, first_due)
+        job: Job = self
+        if not self._general:
+            assert self._ws is not None and self._log is not None
+            job = self._lane = Lane(
+                self, self._ws, self.sender, self._log, self._counters, first_due
+            )
+        ticker.add(job, first_due)
         try:
             # Woken by stop(), the receiver leaving, or a failure in tick().
             await waiter
         finally:
             self._waiter = None
-            self._live = False
+            self._halt()
+            self._release_lane()
             ticker.release(first_due)
 
-    @staticmethod
-    def tick_bucket(
-        jobs: list[Job], slot_ns: int, now_ns: int
-    ) -> tuple[list[Job], list[Job]]:
-        """The ticker's :data:`~harness.platform.ticker.Burst`: send the chunk of
-        every stream of one bucket that is in the common case, in one pass.
+    def _halt(self) -> None:
+        """The stream is no longer live: nothing more is sent from here on."""
+        self._live = False
+        if self._lane is not None:
+            self._lane.fast = False
 
-        The common case: a live stream whose buffer drains, without emulated
-        network, playback or planned disconnect, logging into the platform's
-        packed send log, its chunk due at the bucket's time; its next chunk is
-        due one period later. The other jobs are left to :meth:`tick`. The
-        Python around each frame (a ``tick`` call, its re-bucketing, a send-log
-        call) is part of the platform's distance to the bare sender, so: one
-        loop with locals and the chunk's record packed inline
-        (:data:`harness.platform.sendlog.RECORD`, as :meth:`SendLog.chunk` packs
-        it); a third less Python a frame (docs/performance.md "The platform's
-        frame in bytes and its bucket pass").
-        """
-        again: list[Job] = []
-        rest: list[Job] = []
-        clock = _clock
-        pack = RECORD.pack
-        for job in jobs:
-            if type(job) is not Streamer:
-                rest.append(job)
-                continue
-            ws = job._ws
-            if (
-                job._general
-                or not job._live
-                or ws is None
-                or not ws.open
-                or ws.paused
-                or job._paused_since
-                or job._next_due != slot_ns
-            ):
-                rest.append(job)
-                continue
-            sender = job.sender
-            sent = clock()
-            seq = sender.seq + 1
-            send = ws.send_frame
-            count = 0
-            try:
-                if sender.single:  # one track: its message without a list
-                    send(TEXT, sender.media_one())
-                    count = 1
-                else:
-                    for message in sender.media_wire():
-                        send(TEXT, message)
-                        count += 1
-            except Exception as exc:
-                # a transport that broke under us: this stream only
-                job._log_chunk(count, seq, slot_ns, sent)
-                job._gone(job._describe(exc))
-                continue  # leaves the ticker, as a tick returning None
-            recorder = job._log
-            assert recorder is not None
-            log = job._log_buffer
-            if recorder.buffer is not log:
-                log = job._log_window(recorder)
-            log.records += pack(
-                job._log_key,
-                count,
-                sender.chunk,
-                seq,
-                slot_ns,
-                sent,
-                sender.frame_bytes,
-                sent,
-            )
-            log.rows += count
-            job.frames_sent += count
-            job._counters.frames_sent += count
-            job._next_due = slot_ns + FRAME_NS
-            again.append(job)
-        return again, rest
+    def _release_lane(self) -> None:
+        """Take the counters and the schedule back from the lane, for good."""
+        lane = self._lane
+        if lane is not None:
+            self._lane = None
+            lane.fast = False
+            self.frames_sent += lane.sync(self.sender)
+            self._next_due = lane.due
+
+    def tick_lane(self, lane: Lane, now_ns: int) -> int | None:
+        """:meth:`tick` for this stream's lane, where the bucket pass left it: the
+        counters come back for the tick and go to the lane again after."""
+        if lane is not self._lane:
+            return None  # the stream has stopped pacing
+        self.frames_sent += lane.sync(self.sender)
+        self._next_due = lane.due
+        after = self.tick(now_ns)
+        if self._lane is lane:
+            lane.borrow(self.sender, self._next_due)
+            lane.fast = self._live and not self._paused_since
+        return after
+
+    def lane_failed(
+        self, lane: Lane, count: int, due_ns: int, sent_ns: int, exc: Exception
+    ) -> None:
+        """A send of the bucket pass raised: log the chunk's first ``count``
+        frames, as :meth:`_send_chunk` would, and end this stream."""
+        self._release_lane()  # the chunks before this one
+        sender = self.sender
+        seq = sender.seq + 1
+        sender.chunk += 1  # the chunk was built, as media_wire builds it
+        sender.seq += len(sender.wire)
+        self._log_chunk(count, seq, due_ns, sent_ns)
+        self._gone(self._describe(exc))
 
     def _log_chunk(self, count: int, seq: int, due: int, sent: int) -> None:
         """Log the first ``count`` frames of the chunk just built (a send raised)."""
@@ -490,7 +461,7 @@ class Streamer:
 
     def tick(self, now_ns: int) -> int | None:
         """Send what is due, in every case (pauses, emulated network, playback,
-        faults); the common case of a whole bucket takes :meth:`tick_bucket`."""
+        faults); a lane's common case takes the bucket pass (harness/platform/lane.py)."""
         if not self._live:
             return None
         ws = self._ws
@@ -542,7 +513,7 @@ class Streamer:
         recorder = self._log
         if recorder is None:
             self._send_rows(ws, due)
-        else:  # one send-log record for the chunk (tick() inlines the same steps)
+        else:  # one send-log record for the chunk (the lane's pass packs the same)
             sender = self.sender
             sent = time.monotonic_ns()
             seq = sender.seq + 1
@@ -628,7 +599,7 @@ class Streamer:
 
     def _gone(self, failure: str) -> None:
         """End the stream from inside the ticker: the peer left, or ``failure`` aborts it."""
-        self._live = False
+        self._halt()
         if failure:
             self._failure = failure
         else:
@@ -639,7 +610,7 @@ class Streamer:
         """The connection has gone (its close handshake done, or lost): a peer that left ends the stream."""
         if self._stop_reason is None:
             self._peer_gone = True
-            self._live = False
+            self._halt()
             self._wake()
 
     def _reply(self, decoder: msgspec.json.Decoder[Reply], raw: bytes) -> None:

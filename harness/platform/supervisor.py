@@ -21,6 +21,7 @@ from harness.platform.callbacks import Callbacks
 from harness.platform.core.dialect import Dialect
 from harness.platform.core.faults import plan_stream, stream_rng
 from harness.platform.core.state import Registry, Stream, StreamKind
+from harness.platform.lane import run_bucket
 from harness.platform.streamer import Counters, EndReason, Streamer, StreamerSettings
 from harness.platform.ticker import Ticker
 from harness.platform.workers import WorkerPool
@@ -48,7 +49,7 @@ class Supervisor:
         self.settings = settings
         self.seed = seed
         self.counters = Counters()
-        self.ticker = Ticker(burst=Streamer.tick_bucket)
+        self.ticker = Ticker(burst=run_bucket)
         self._ordinal = 0
         self._sink = sink
         self._callbacks = callbacks

@@ -18,11 +18,12 @@ at the bucket's exact time) instead: it wakes on time without spinning.
 A job's :meth:`Job.tick` must not await: it writes without waiting (see
 :mod:`harness.platform.streamer`), so one slow receiver never delays the others.
 
-A :data:`Burst` (the streamer's :meth:`~harness.platform.streamer.Streamer.tick_bucket`)
-runs the common case of a whole bucket in one pass, without a ``tick`` call and
-a re-bucketing per job: the jobs it ran are due again exactly one period later
-and move to that bucket together (docs/performance.md "The platform's frame in
-bytes and its bucket pass"); the ticker calls ``tick`` on the others as before.
+A :data:`Burst` (:func:`harness.platform.lane.run_bucket`, over each stream's
+:class:`~harness.platform.lane.Lane`) runs the common case of a whole bucket in
+one pass, without a ``tick`` call and a re-bucketing per job: the jobs it ran
+are due again exactly one period later and move to that bucket together
+(docs/performance.md "The platform's frame in bytes and its bucket pass"); the
+ticker calls ``tick`` on the others as before.
 """
 
 from __future__ import annotations

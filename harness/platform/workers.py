@@ -45,6 +45,7 @@ from harness.platform.core.dialect import DIALECTS
 from harness.platform.core.faults import parse_faults, plan_stream, stream_rng
 from harness.platform.core.state import Stream
 from harness.platform.health import Health
+from harness.platform.lane import run_bucket
 from harness.platform.sendlog import SendLog
 from harness.platform.streamer import Counters, EndReason, Streamer, StreamerSettings
 from harness.platform.ticker import Ticker
@@ -306,7 +307,7 @@ async def serve_worker(config: dict[str, Any], commands: asyncio.StreamReader) -
     )
     health = Health(producer, recorder)
     counters = Counters()
-    ticker = Ticker(burst=Streamer.tick_bucket)
+    ticker = Ticker(burst=run_bucket)
     reporter = _Reporter(emit)
     streamers: dict[str, tuple[Streamer, asyncio.Task[None]]] = {}
     seed = int(config["seed"])

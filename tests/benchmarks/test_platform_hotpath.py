@@ -24,6 +24,7 @@ from harness.core.messages import media_json
 from harness.io.recorder import Recorder
 from harness.io.sink import RecordSink
 from harness.platform.core.dialect import DIALECTS
+from harness.platform.lane import Lane, run_bucket
 from harness.platform.sendlog import SendLog
 from harness.platform.streamer import Counters, Streamer, StreamerSettings, payloads
 from tests.harness.platform.support import make_stream
@@ -121,16 +122,26 @@ def _live_streamers(recorder: Recorder, n: int) -> list[Streamer]:
     return out
 
 
-def _tick_pass(streamers: list[Streamer], frames_each: int) -> int:
+def _lanes(streamers: list[Streamer], recorder: Recorder) -> list[Lane]:
+    """Each stream paced through its lane, as ``Streamer._pace`` sets it up."""
+    for streamer in streamers:
+        assert streamer._ws is not None
+        streamer._lane = Lane(
+            streamer, streamer._ws, streamer.sender, recorder, streamer._counters, 0
+        )
+    return [s._lane for s in streamers if s._lane is not None]
+
+
+def _tick_pass(lanes: list[Lane], frames_each: int) -> int:
     """Every stream's chunk, a bucket of 25 at a time, as the ticker runs them."""
     for k in range(frames_each):
         now = k * 20_000_000
-        for streamer in streamers:
-            streamer._next_due = now
-        for i in range(0, len(streamers), 25):
-            again, rest = Streamer.tick_bucket(streamers[i : i + 25], now, now)  # type: ignore[arg-type]
-            assert len(again) == len(streamers[i : i + 25]) and not rest
-    return sum(s.frames_sent for s in streamers)
+        for lane in lanes:
+            lane.due = now
+        for i in range(0, len(lanes), 25):
+            again, rest = run_bucket(lanes[i : i + 25], now, now)  # type: ignore[arg-type]
+            assert len(again) == len(lanes[i : i + 25]) and not rest
+    return sum(lane.chunk for lane in lanes)
 
 
 @pytest.mark.benchmark(group="platform per frame")
@@ -140,7 +151,10 @@ def test_bench_streamer_tick(benchmark: BenchmarkFixture, tmp_path: Path) -> Non
         RecordSink(tmp_path, "bench", "platform"), "sent_frames", buffer=SendLog
     )
     streamers = _live_streamers(recorder, 200)
-    sent = benchmark.pedantic(_tick_pass, args=(streamers, 10), rounds=3, iterations=1)
+    lanes = _lanes(streamers, recorder)
+    sent = benchmark.pedantic(_tick_pass, args=(lanes, 10), rounds=3, iterations=1)
+    for streamer in streamers:
+        streamer._release_lane()
     chunks = {s.sender.chunk for s in streamers}
     assert len(chunks) == 1 and chunks.pop() % 10 == 0  # one chunk per stream a tick
     assert sent == 200 * streamers[0].sender.chunk

@@ -10,8 +10,6 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -900,66 +898,3 @@ def test_the_platform_recorder_logs_one_record_per_chunk_as_the_rows_were(
             assert sent_ns >= due and wire == sent_ns and size == 160
         assert ended[sid]["frames_sent"] == len(log)
 
-
-class _Capture:
-    """An open, draining connection that keeps what the streamer wrote (a stand-in:
-    this compares two code paths' output; the wss tests above send for real)."""
-
-    open = True
-    paused = False
-
-    def __init__(self) -> None:
-        self.sent: list[str | bytes] = []
-
-    def send_text(self, message: str | bytes) -> None:
-        self.sent.append(message)
-
-    def send_frame(self, kind: object, message: str | bytes) -> None:
-        self.sent.append(message)
-
-
-@pytest.mark.parametrize("dialect", ["signalwire", "twilio"])
-@pytest.mark.parametrize("track", ["inbound_track", "both_tracks"])
-def test_the_bucket_pass_sends_and_logs_what_tick_does(
-    tmp_path: Path, dialect: str, track: str
-) -> None:
-    """:meth:`Streamer.tick_bucket` (the common case, inline) and :meth:`Streamer.tick`
-    (every case) give the same bytes on the wire and the same send-log rows."""
-    stream = make_stream(track=track, codec="PCMU")
-    out = []
-    for name in ("bucket", "tick"):
-        recorder = Recorder(
-            RecordSink(tmp_path / name, "t", "platform"), "sent_frames", buffer=SendLog
-        )
-        streamer = Streamer(stream, settings(None, dialect), recorder, Counters())
-        capture = _Capture()
-        streamer._ws = capture  # type: ignore[assignment]
-        streamer._live = True
-        due = 1_000 * FRAME_NS
-        for _ in range(60):  # past the 50-frame test-signal cycle
-            streamer._next_due = due
-            if name == "bucket":
-                again, rest = Streamer.tick_bucket([streamer], due, due + 300_000)
-                assert again == [streamer] and rest == []
-                assert streamer._next_due == due + FRAME_NS
-            else:
-                assert streamer.tick(due + 300_000) == due + FRAME_NS
-            due += FRAME_NS
-        log = recorder.buffer
-        assert isinstance(log, SendLog)
-        columns = [
-            c.to_pylist() if isinstance(c, pa.Array) else np.asarray(c).tolist()
-            for c in log.columns()
-        ]
-        out.append((capture.sent, columns, streamer.frames_sent))
-    for _, columns, _ in out:
-        assert columns[5] == columns[7]  # wire_ns == sent_ns: no emulated network
-        del columns[7], columns[5]  # the clock's readings differ between the runs
-    (sent, columns, frames), reference = out
-    assert (sent, columns, frames) == reference
-    assert frames == 60 * len(TRACK_MEDIA[track])
-    assert all(isinstance(m, bytes) for m in sent)  # one text frame each, as before
-    first = json.loads(sent[0])
-    assert first["sequenceNumber"] == "1" and first["media"]["chunk"] == "1"
-    assert columns[2][-1] == 60  # chunk
-    assert set(columns[5]) == {160}  # payload bytes
