@@ -65,6 +65,19 @@ def _not_open(kind: WSMsgType, message: str | bytes) -> None:
 class WsClient(picows.WSListener):
     """One open client connection; callbacks run on the event loop, never await."""
 
+    __slots__ = (
+        "_fragments",
+        "_on_closed",
+        "_on_message",
+        "disconnected",
+        "open",
+        "paused",
+        "send_frame",
+        "transport",
+    )
+    # slots: the pacing lane reads ``open`` and ``paused`` once a frame
+    # (harness/platform/lane.py), on a core where each object it touches counts
+
     def __init__(self, on_message: OnMessage | None, on_closed: OnClosed) -> None:
         super().__init__()
         self._on_message = on_message
