@@ -469,9 +469,8 @@ class Streamer:
         if not ws.open:
             self._gone("")
             return None
-        if (
-            ws.paused
-        ):  # the receiver is not reading: its buffer is over the high-water mark
+        # paused: the receiver is not reading, its buffer is over the high-water mark
+        if ws.paused:
             if not self._paused_since:
                 self._paused_since = now_ns
             elif now_ns - self._paused_since > self._settings.stall_timeout_s * 1e9:

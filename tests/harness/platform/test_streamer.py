@@ -897,4 +897,3 @@ def test_the_platform_recorder_logs_one_record_per_chunk_as_the_rows_were(
             assert due == first_due + (chunk - 1) * FRAME_NS
             assert sent_ns >= due and wire == sent_ns and size == 160
         assert ended[sid]["frames_sent"] == len(log)
-
