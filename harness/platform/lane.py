@@ -147,6 +147,9 @@ def run_bucket(
     :meth:`~harness.platform.streamer.Streamer.tick`); its record goes into
     the recorder's current window (:data:`~harness.platform.sendlog.RECORD`, as
     :meth:`SendLog.chunk` packs it). A send that raises ends that stream alone.
+
+    Long because: this is the per-frame hot path, one loop on purpose; a
+    helper called per frame is what the lane exists to save (module docstring).
     """
     again: list[Job] = []
     rest: list[Job] = []
