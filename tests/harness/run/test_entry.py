@@ -13,6 +13,10 @@ from harness.core.exits import EXIT_INTERRUPTED
 _CHILD = """
 import importlib.abc, os, signal, sys
 
+# as in a terminal: a shell that runs this suite in the background ignores
+# SIGINT for its children, and Python then keeps it ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 class CtrlC(importlib.abc.MetaPathFinder):
     # a real SIGINT, delivered just as the CLI's module starts loading
     def find_spec(self, name, path, target=None):
