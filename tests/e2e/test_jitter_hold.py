@@ -154,8 +154,16 @@ def test_two_second_and_long_holds_read_the_same_jitter(run_dir: Path) -> None:
         assert abs(got["p50"] - exact) <= 0.0015, (codec, got, exact)
         truth[codec] = settled_ms(by_track(sent, sids[codec], "wire_ns"))
 
-    # the definition's point: the hold time does not move it
-    assert abs(short["p50"] - long["p50"]) <= 0.05 * long["p50"], (short, long)
+    # RFC 3550 over the send log: what the emulated path did
+    want = {codec: nearest(values, 0.5) for codec, values in truth.items()}
+    apart = abs(want[SHORT[0]] - want[LONG[0]])
+    # the definition's point: the hold time does not move it, beyond what the
+    # platform itself sent differently (a busy host times the groups apart)
+    assert abs(short["p50"] - long["p50"]) <= 0.05 * long["p50"] + apart, (
+        short,
+        long,
+        want,
+    )
     # and over every frame (the old definition) the 2 s holds read well below
     everything = [
         j / 1e6
@@ -164,10 +172,7 @@ def test_two_second_and_long_holds_read_the_same_jitter(run_dir: Path) -> None:
     ]
     assert float(np.quantile(everything, 0.5)) < 0.95 * long["p50"]
 
-    # RFC 3550 over the send log: what the emulated path did
-    want = {codec: nearest(values, 0.5) for codec, values in truth.items()}
     noise = nearest(delivery_ms(run_dir), 0.5)
-    apart = abs(want[SHORT[0]] - want[LONG[0]])
     if apart > 0.05 * want[LONG[0]] and noise > 0.05 * want[LONG[0]]:
         # the platform's own send timing is the host's: a busy host sends the
         # two hold times differently, which says nothing of the receiver
