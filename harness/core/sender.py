@@ -225,7 +225,6 @@ class Sender:
         "packable",
         "seq",
         "sid",
-        "single",
         "top_sid",
         "track_names",
         "wire",
@@ -287,8 +286,6 @@ class Sender:
         :meth:`media_wire` fills in (``sequenceNumber``, chunk, timestamp,
         payload), and the platform's pacing lane the same way
         (harness/platform/lane.py)."""
-        self.single = len(self._tracks) == 1
-        """One track: :meth:`media_one` builds its chunk (no list)."""
         self.seq = 0
         """The last ``sequenceNumber`` built (0 before ``start``)."""
         self.chunk = 0
@@ -350,18 +347,6 @@ class Sender:
             out.append(template % (seq, chunk, timestamp, frames[index]))
         self.seq = seq
         return out
-
-    def media_one(self) -> bytes:
-        """:meth:`media_wire` of a :attr:`single` track stream: its one message, no list."""
-        chunk = self.chunk = self.chunk + 1
-        seq = self.seq = self.seq + 1
-        template, frames = self.wire[0]
-        return template % (
-            seq,
-            chunk,
-            (chunk - 1) * FRAME_MS,
-            frames[(chunk - 1) % FRAMES_PER_CYCLE],
-        )
 
     def _media_defective(self, due_ns: int, sent_ns: int) -> list[Frame]:
         """:data:`media` with the switches of :attr:`defects` applied."""

@@ -38,7 +38,7 @@ from harness.core.codecs import FRAME_MS, FRAME_NS
 from harness.core.sender import Sender
 from harness.io.recorder import Recorder
 from harness.platform.sendlog import RECORD, SendLog
-from harness.platform.ticker import Job
+from harness.platform.ticker import PERIOD_SLOTS, RESOLUTION_NS, Job
 from harness.platform.wsclient import TEXT, WsClient
 
 
@@ -50,6 +50,8 @@ __all__ = ["Lane", "run_bucket"]
 
 _clock = time.monotonic_ns
 """The send log's clock, bound once (read per chunk)."""
+
+assert PERIOD_SLOTS * RESOLUTION_NS == FRAME_NS, "run_bucket: one frame a period"
 
 
 class Lane:

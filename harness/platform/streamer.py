@@ -73,7 +73,7 @@ from harness.platform.core.playback import Playback
 from harness.platform.core.state import Stream
 from harness.platform.lane import Lane, run_bucket
 from harness.platform.sendlog import SendLog
-from harness.platform.ticker import PERIOD_SLOTS, RESOLUTION_NS, Job, Ticker
+from harness.platform.ticker import Job, Ticker
 from harness.platform.wsclient import InvalidStatus, WsClient, dial
 
 
@@ -87,8 +87,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-assert PERIOD_SLOTS * RESOLUTION_NS == FRAME_NS, "run_bucket: one frame a period"
 
 EndReason = Literal["stopped", "shutdown", "connect-failed", "disconnected"]
 """``platform_streams.end_reason`` (harness/core/records.py)."""
@@ -416,16 +414,19 @@ class Streamer:
         if lane is not None:
             self._lane = None
             lane.fast = False
-            self.frames_sent += lane.sync(self.sender)
-            self._next_due = lane.due
+            self._take_back(lane)
+
+    def _take_back(self, lane: Lane) -> None:
+        """The lane's counters and schedule, back in the sender and the streamer."""
+        self.frames_sent += lane.sync(self.sender)
+        self._next_due = lane.due
 
     def tick_lane(self, lane: Lane, now_ns: int) -> int | None:
         """:meth:`tick` for this stream's lane, where the bucket pass left it: the
         counters come back for the tick and go to the lane again after."""
         if lane is not self._lane:
             return None  # the stream has stopped pacing
-        self.frames_sent += lane.sync(self.sender)
-        self._next_due = lane.due
+        self._take_back(lane)
         after = self.tick(now_ns)
         if self._lane is lane:
             lane.borrow(self.sender, self._next_due)
