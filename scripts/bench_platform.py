@@ -123,7 +123,10 @@ async def _bare_send(url: str, ca: Path, total: int, seconds: float) -> None:
 
     picows with aiofastnet's TLS, as the platform; one 1 ms ticker woken by the
     same timerfd :class:`~harness.platform.alarm.Alarm`; each frame formatted
-    with the platform's own :func:`~harness.core.messages.media_json`. No REST API,
+    with the platform's own :func:`~harness.core.messages.media_json`, the same
+    bytes the platform sends in its default (SignalWire) dialect: no top-level
+    ``streamSid`` (until 2026-12-03 the bare frames carried one, 25 bytes more
+    a frame than the platform's, 348 against 323). No REST API,
     no send log, no checks, no emulated network, no health sampling: what is
     left is the cost of pacing and sending, which bounds any sender here.
     Prints the send-time error of the frames due after the warm-up, and its CPU.
@@ -142,10 +145,9 @@ async def _bare_send(url: str, ca: Path, total: int, seconds: float) -> None:
         base64.b64encode(f).decode()
         for f in encoded_frames(get_codec("PCMU"), "inbound")
     ]
-    sids = [f"bare-{i:05d}" for i in range(total)]
-    by_ms: list[list[tuple[Any, str]]] = [[] for _ in range(20)]
+    by_ms: list[list[Any]] = [[] for _ in range(20)]
     for i, transport in enumerate(transports):  # phases spread evenly, whole ms
-        by_ms[(i * 20) // total].append((transport.send, sids[i]))
+        by_ms[(i * 20) // total].append(transport.send)
     loop = asyncio.get_running_loop()
     wake: asyncio.Future[None] | None = None
 
@@ -178,8 +180,8 @@ async def _bare_send(url: str, ca: Path, total: int, seconds: float) -> None:
         chunk = slot // 20 + 1
         payload = payloads[(chunk - 1) % 50]
         timestamp = (chunk - 1) * 20
-        for send, sid in by_ms[slot % 20]:
-            send(text, media_json(chunk, "inbound", chunk, timestamp, payload, sid))
+        for send in by_ms[slot % 20]:
+            send(text, media_json(chunk, "inbound", chunk, timestamp, payload))
             errors[k] = clock() - due
             k += 1
         slot += 1

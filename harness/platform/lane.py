@@ -13,7 +13,7 @@ the bare sender's 208 for the same frames), although the same code runs in
 and each bytecode counts there. So a stream in the common case (live, its
 buffer draining, no emulated network, playback or planned disconnect) is
 paced through a :class:`Lane`: one object with slots holding what the pass
-reads, checked with one flag and the client's two states; a frame is the
+reads, checked with one flag that the streamer and the client clear; a frame is the
 sender's template filled in; the send log's record is packed inline; the
 counters are added once a pass. Measured in one platform process, buckets
 alternating between the two passes: 22.0-22.6 µs a frame against 26.1-27.8
@@ -114,9 +114,12 @@ class Lane:
         """:attr:`chunk` when the streamer last took the counters back."""
         self.due = due_ns
         """When the next chunk is due (the streamer's schedule, borrowed)."""
-        self.fast = True
-        """The streamer is live and not waiting out a full buffer: the pass may
-        send; cleared by the streamer (stop, end, a pause), then :meth:`tick` runs."""
+        self.fast = ws.open and not ws.paused
+        """The stream is live, its connection open and draining: the pass may send.
+        Cleared by the streamer (stop, end, a stall it waits out) and by the
+        client (:meth:`WsClient._lane_off`: closed, paused); then :meth:`tick`
+        runs, and the streamer sets it again when all of it holds."""
+        ws.lane = self
 
     def tick(self, now_ns: int) -> int | None:
         """Everything the pass leaves: the streamer's own ``tick`` (:class:`Job`)."""
@@ -143,8 +146,8 @@ def run_bucket(
     """The ticker's :data:`~harness.platform.ticker.Burst`: one chunk of every
     :class:`Lane` of a bucket that may send, in one loop; the rest go to ``tick``.
 
-    A lane sends when its streamer lets it (:attr:`Lane.fast`), its chunk is
-    due at this bucket and its connection is open and draining. The chunk's
+    A lane sends when its streamer and its connection let it (:attr:`Lane.fast`:
+    live, open, draining) and its chunk is due at this bucket. The chunk's
     ``sent_ns`` is read once, before its frames are formatted (as
     :meth:`~harness.platform.streamer.Streamer.tick`); its record goes into
     the recorder's current window (:data:`~harness.platform.sendlog.RECORD`, as
@@ -165,8 +168,7 @@ def run_bucket(
         if type(lane) is not Lane:
             rest.append(lane)
             continue
-        ws = lane.ws
-        if not lane.fast or lane.due != slot_ns or not ws.open or ws.paused:
+        if not lane.fast or lane.due != slot_ns:
             rest.append(lane)
             continue
         if lane.recorder is not recorder:

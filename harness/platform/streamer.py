@@ -414,6 +414,8 @@ class Streamer:
         if lane is not None:
             self._lane = None
             lane.fast = False
+            if lane.ws.lane is lane:
+                lane.ws.lane = None
             self._take_back(lane)
 
     def _take_back(self, lane: Lane) -> None:
@@ -430,6 +432,7 @@ class Streamer:
         after = self.tick(now_ns)
         if self._lane is lane:
             lane.borrow(self.sender, self._next_due)
+            # tick read the client: live means open, no pause since means draining
             lane.fast = self._live and not self._paused_since
         return after
 

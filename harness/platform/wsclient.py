@@ -26,9 +26,14 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import picows
 from picows import WSCloseCode, WSFrame, WSMsgType, WSTransport
+
+
+if TYPE_CHECKING:
+    from harness.platform.lane import Lane
 
 
 __all__ = ["TEXT", "InvalidStatus", "WsClient", "dial"]
@@ -70,13 +75,16 @@ class WsClient(picows.WSListener):
         "_on_closed",
         "_on_message",
         "disconnected",
+        "lane",
         "open",
         "paused",
         "send_frame",
         "transport",
     )
-    # slots: the pacing lane reads ``open`` and ``paused`` once a frame
-    # (harness/platform/lane.py), on a core where each object it touches counts
+    # slots, and the lane told of a close or a pause instead of reading
+    # ``open`` and ``paused`` once a frame: on a core where TLS and the kernel
+    # evict the pacing pass's objects, each object it touches counts
+    # (harness/platform/lane.py)
 
     def __init__(self, on_message: OnMessage | None, on_closed: OnClosed) -> None:
         super().__init__()
@@ -92,6 +100,16 @@ class WsClient(picows.WSListener):
         self.paused = False
         """The transport's buffer is over :data:`WRITE_LIMIT` (the receiver is not keeping up)."""
         self.disconnected = False
+        self.lane: Lane | None = None
+        """The pacing lane sending on this connection, if any: it leaves the bucket
+        pass (:attr:`Lane.fast` cleared) when the connection closes or pauses."""
+
+    def _lane_off(self) -> None:
+        """Send the lane, if any, to its streamer's ``tick``, which reads ``open``
+        and ``paused`` and decides (a close, a stall)."""
+        lane = self.lane
+        if lane is not None:
+            lane.fast = False
 
     # -- picows callbacks -----------------------------------------------------
 
@@ -120,6 +138,7 @@ class WsClient(picows.WSListener):
         elif kind is WSMsgType.CLOSE:
             # RFC 6455 §5.5.1: answer with the same code, then the TCP close follows.
             self.open = False
+            self._lane_off()
             if not transport.is_close_frame_sent:
                 code = frame.get_close_code()
                 transport.send_close(
@@ -129,11 +148,13 @@ class WsClient(picows.WSListener):
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.open = False
+        self._lane_off()
         self.disconnected = True
         self._on_closed()
 
     def pause_writing(self) -> None:
         self.paused = True
+        self._lane_off()
 
     def resume_writing(self) -> None:
         self.paused = False
@@ -179,6 +200,7 @@ class WsClient(picows.WSListener):
         if not transport.is_close_frame_sent:
             transport.send_close(WSCloseCode.OK)
         self.open = False
+        self._lane_off()
         try:
             async with asyncio.timeout(timeout_s):
                 await transport.wait_disconnected()
@@ -190,6 +212,7 @@ class WsClient(picows.WSListener):
     def abort(self) -> None:
         """Drop the connection now, unsent data included."""
         self.open = False
+        self._lane_off()
         if self.transport is not None and not self.disconnected:
             self.transport.disconnect(graceful=False)
 

@@ -30,6 +30,7 @@ from harness.platform.lane import Lane, run_bucket
 from harness.platform.sendlog import SendLog
 from harness.platform.streamer import Counters, Streamer, StreamerSettings
 from harness.platform.ticker import Job
+from harness.platform.wsclient import WsClient
 from tests.harness.platform.support import make_stream, run
 
 
@@ -48,6 +49,18 @@ class _Capture:
         self.paused = False
         self.buffered = 0
         self.fail_at = -1
+        self.lane: Lane | None = None
+
+    # the client's own code: a pause sends the lane to ``tick``
+    # (tests/harness/platform/test_wsclient.py checks it on a real connection)
+    def pause_writing(self) -> None:
+        WsClient.pause_writing(self)  # type: ignore[arg-type]
+
+    def resume_writing(self) -> None:
+        WsClient.resume_writing(self)  # type: ignore[arg-type]
+
+    def _lane_off(self) -> None:
+        WsClient._lane_off(self)  # type: ignore[arg-type]
 
     def send_text(self, message: str | bytes) -> None:
         self.send_frame(None, message)
@@ -96,9 +109,9 @@ def _drive(
         fast = 0
         for i, step in enumerate(steps):
             if step == "pause":
-                capture.paused = True
+                capture.pause_writing()
             elif step == "resume":
-                capture.paused = False
+                capture.resume_writing()
             elif step == "window":
                 recorder.hand_off(force=True)  # a new send-log window
             elif step == "fail":  # the chunk's last frame fails

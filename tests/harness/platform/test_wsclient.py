@@ -23,6 +23,18 @@ from tests.harness.platform.support import Receiver, run
 OnMessage = Callable[[bytes], None]
 
 
+class _Lane:
+    """What the client knows of a pacing lane (harness/platform/lane.py): its flag."""
+
+    fast = True
+
+
+def with_lane(ws: WsClient) -> _Lane:
+    lane = _Lane()
+    ws.lane = lane  # type: ignore[assignment]
+    return lane
+
+
 async def connect(
     url: str,
     tls: TlsFiles,
@@ -64,9 +76,10 @@ def test_text_frames_arrive_in_order_with_the_headers(tls_files: TlsFiles) -> No
             assert len(conn.messages[200]["pad"]) == 70_000
             assert conn.headers["Authorization"] == "Bearer t-1"
             assert conn.path == "/media"
+            lane = with_lane(ws)
             assert await ws.close(seconds(5)) is True  # the receiver answered
             await rx.wait_closed(0)
-            assert not ws.open
+            assert not ws.open and not lane.fast
 
     run(main())
 
@@ -102,10 +115,12 @@ def test_the_receivers_close_is_echoed_and_reported(tls_files: TlsFiles) -> None
         closed = asyncio.Event()
         async with Receiver(tls_files, drop_after=2) as rx:
             ws = await connect(rx.url, tls_files, closed=closed)
+            lane = with_lane(ws)
             ws.send_text('{"event":"connected"}')
             ws.send_text('{"event":"start"}')
             await asyncio.wait_for(closed.wait(), seconds(5))
             assert not ws.open and ws.disconnected
+            assert not lane.fast  # the lane leaves the bucket pass for tick
             assert (ws.close_code, ws.close_reason) == (1011, "test drop")
             ws.send_text('{"event":"late"}')  # dropped, never raises
             assert await ws.close(seconds(1)) is False  # already gone
@@ -167,14 +182,18 @@ def test_a_receiver_that_stops_reading_pauses_the_client(tls_files: TlsFiles) ->
         async with Receiver(tls_files, stall=True) as rx:
             closed = asyncio.Event()
             ws = await connect(rx.url, tls_files, closed=closed)
+            lane = with_lane(ws)
             chunk = "z" * 16_384
             async with asyncio.timeout(seconds(10)):
                 while not ws.paused:
+                    assert lane.fast  # open and draining until the pause
                     ws.send_text(chunk)
                     await asyncio.sleep(0)
             assert ws.buffered > 32 * 1024
+            assert not lane.fast  # the pause sends the lane to tick
+            lane.fast = True  # (as if the streamer had seen it drain)
             ws.abort()  # what the streamer does after its stall timeout
-            assert not ws.open
+            assert not ws.open and not lane.fast
             await asyncio.wait_for(closed.wait(), seconds(5))
 
     run(main())
