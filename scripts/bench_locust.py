@@ -402,7 +402,7 @@ def _cpu_us(probe_file: Path) -> float:
             file=sys.stderr,
         )
         return float("nan")
-    return 1e6 * probe["cpu_s"] / max(probe["requests"], 1)
+    return 1e6 * float(probe["cpu_s"]) / max(int(probe["requests"]), 1)
 
 
 def main() -> int:

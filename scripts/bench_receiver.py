@@ -164,7 +164,7 @@ async def serve_bare_picows(cert: Path, key: Path, out: Path) -> None:
     clock = time.monotonic_ns
     text, close = WSMsgType.TEXT, WSMsgType.CLOSE
 
-    class Bare(WSListener):  # type: ignore[misc]
+    class Bare(WSListener):
         def on_ws_frame(self, transport: Any, frame: Any) -> None:
             now = clock()
             if frame.msg_type is not text:

@@ -50,8 +50,8 @@ class _Answer:
     def __enter__(self) -> _Answer:
         return self
 
-    def __exit__(self, *_: object) -> bool:
-        return False
+    def __exit__(self, *_: object) -> None:
+        return None
 
 
 class _Client:
@@ -117,12 +117,12 @@ def _user(run_dir: Path) -> tuple[Any, Any]:
     ctx = context_from_options(options, record=True)
     ctx.prepare()
 
-    class User(users.StreamUser):  # type: ignore[misc]
+    class User(users.StreamUser):
         host = "http://127.0.0.1:9"
 
     environment = Environment(user_classes=[User])
-    environment.streamload = ctx
-    user = User(environment)
+    environment.streamload = ctx  # type: ignore[attr-defined]
+    user: Any = User(environment)
     user.on_start()  # a tree with scenarios/rest.py makes its poster from the session
     user.client = _Client(account)
     if hasattr(user, "_rest"):

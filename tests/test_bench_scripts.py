@@ -8,6 +8,7 @@ timings themselves are not judged here).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,28 @@ def test_bench_receiver_measures_full_and_bare_on_each_transport() -> None:
         f"{k}-{t}" for k in ("full", "bare") for t in ("picows", "websockets")
     }
     assert "10" in doc["cpu"]
+
+
+def test_bench_live_folds_and_prints_both_line_kinds() -> None:
+    """bench_live drives the receivers' real ``Distributions`` (it had called
+    methods that no longer existed); deltas stay smaller than running totals."""
+    done = _script(["scripts/bench_live.py", "--soak-s", "5", "--streams", "10,40"])
+    docs = [json.loads(line) for line in done.stdout.strip().splitlines()]
+    assert [d["streams"] for d in docs] == [10, 40]
+    for doc in docs:
+        assert doc["fold_ms_per_flush"] > 0 and doc["delta_ms_per_line"] > 0
+        assert 0 < doc["delta_bytes"] < doc["totals_bytes"]
+
+
+def test_bench_start_cpu_times_the_trees_own_create_stream() -> None:
+    out = _script(["scripts/bench_start_cpu.py", "--starts", "3000"]).stdout
+    found = re.search(
+        r"([\d.]+) µs CPU a start \(every thread\), ([\d.]+) µs on the users' thread",
+        out,
+    )
+    assert found, out
+    every, users = float(found[1]), float(found[2])
+    assert 0 < users <= every
 
 
 def test_bench_platform_measures_from_the_last_connect_not_the_last_answer() -> None:
