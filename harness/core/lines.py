@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+import msgspec
+
 
 __all__ = ["EVENT", "READY", "STATS", "decode", "encode", "ready_fields"]
 
@@ -28,20 +30,51 @@ STATS: Final = "stats"
 """Printed every stats interval and once on exit: counters, the latest figures."""
 
 
+_ENCODER: Final = msgspec.json.Encoder()
+_DECODER: Final = msgspec.json.Decoder()
+
+
 def encode(event: str, fields: Mapping[str, object]) -> str:
-    """One line (no newline): ``{"event":EVENT,...fields}``, compact."""
-    return json.dumps({EVENT: event, **fields}, separators=(",", ":"))
+    """One line (no newline): ``{"event":EVENT,...fields}``, compact.
+
+    msgspec writes it: a receiver prints its live histograms on its event loop
+    every second, and at 500 streams of five codecs and two tracks, widely
+    spread, that line is ~200 KB: ~1 ms with msgspec against 5-14 ms with the
+    standard library (``scripts/bench_live.py``; docs/performance.md §5), a
+    stall the frames arriving meanwhile would carry as latency. Where the two
+    would write different documents, the standard library writes the line:
+    msgspec writes non-ASCII text as UTF-8 (``json`` escapes it, so a line stays
+    ASCII whatever stdout's encoding is) and NaN and infinities as ``null``
+    (``json`` as ``NaN``/``Infinity``, which :func:`decode` reads back); it
+    refuses keys ``json`` would convert (``None``, booleans) and objects it does
+    not know. A line with none of these is the same document either way
+    (``tests/harness/core/test_lines.py``).
+    """
+    doc = {EVENT: event, **fields}
+    try:
+        data = _ENCODER.encode(doc)
+    except (TypeError, ValueError, OverflowError):
+        data = b"null"  # the standard library's turn
+    if data.isascii() and b"null" not in data:  # (None, NaN, or the word in text)
+        return data.decode("ascii")
+    return json.dumps(doc, separators=(",", ":"))
 
 
 def decode(raw: bytes | str) -> dict[str, Any] | None:
     """The object on one line, or ``None`` for anything that is not a JSON object.
 
     A service may print other text (a library's warning); the reader skips it.
+    msgspec reads it (the CLI reads every receiver's live line); what msgspec
+    refuses, the standard library tries: ``NaN``, ``Infinity`` and numbers
+    past a float's range, which :func:`encode` may write.
     """
     try:
-        doc = json.loads(raw)
-    except ValueError:  # also UnicodeDecodeError
-        return None
+        doc = _DECODER.decode(raw)
+    except msgspec.DecodeError:
+        try:
+            doc = json.loads(raw)
+        except ValueError:  # also UnicodeDecodeError
+            return None
     return doc if isinstance(doc, dict) else None
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given, strategies as st
 
@@ -23,6 +25,52 @@ def test_a_line_decodes_to_its_event_and_fields(
     assert "\n" not in line and line.startswith(f'{{"{EVENT}":')
     assert decode(line) == {EVENT: event, **values}
     assert decode(line.encode()) == {EVENT: event, **values}
+
+
+documents = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()  # NaN and infinities too
+    | st.text(),  # any code point, control characters and non-ASCII included
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _canonical(doc: Any) -> str:
+    """``doc`` as the standard library writes it (NaN-safe equality)."""
+    return json.dumps(doc)
+
+
+@given(st.sampled_from([READY, STATS]), st.dictionaries(st.text(), documents))
+def test_the_line_is_the_document_the_standard_library_writes(
+    event: str, values: dict[str, Any]
+) -> None:
+    """msgspec writes the line, or the standard library where they differ:
+    either way the same document as ``json.dumps`` (the independent reading),
+    ASCII only, read back whole by ``decode``."""
+    values.pop(EVENT, None)
+    line = encode(event, values)
+    assert line.isascii() and "\n" not in line
+    reference = json.dumps({EVENT: event, **values}, separators=(",", ":"))
+    assert _canonical(json.loads(line)) == _canonical(json.loads(reference))
+    assert _canonical(decode(line)) == _canonical(json.loads(reference))
+    assert _canonical(decode(reference.encode())) == _canonical(json.loads(reference))
+
+
+def test_a_live_line_of_ints_takes_msgspec_and_equals_the_standard_library() -> None:
+    live = {
+        "seq": 3,
+        "tracks": {
+            c: {t: {"j": [list(range(-50, 300, 7)), [1] * 50]} for t in ("in", "out")}
+            for c in ("PCMU", "L16@16000h")
+        },
+    }
+    line = encode(STATS, {"live": live})
+    assert line == json.dumps({EVENT: STATS, "live": live}, separators=(",", ":"))
 
 
 def test_anything_but_a_json_object_is_skipped() -> None:
