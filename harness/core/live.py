@@ -16,7 +16,8 @@ receivers send what each flush took, so bounded by a second's traffic),
 never the whole run's history. Measured (``scripts/bench_live.py``, 10
 histograms of widely spread values, after 10 minutes): running totals cost
 the receiver's event loop 33 ms a line at 50 streams, 66 ms at 500, time its
-latency figures would have shown; deltas 2-5 ms and 10-15 ms. The reader
+latency figures would have shown; deltas 2-5 ms and 10-15 ms (1 and 4 ms
+since msgspec writes the lines, :func:`harness.core.lines.encode`). The reader
 (:class:`Live`, fed every line) keeps the totals.
 
 Summing every line of every receiver gives exactly the histograms the report
