@@ -84,6 +84,8 @@ values within MAX_ABS_NS lie within +-2**16."""
 
 Snapshot = list[tuple[str, str, str, dict[int, int]]]
 """``(metric, codec, track, bucket -> count)`` of every histogram with counts."""
+Encoded = dict[tuple[str, str, str], list[list[int]]]
+"""``(metric, codec, track) -> [bucket deltas, counts]`` (:func:`harness.core.live.encode_counts`)."""
 Ints = npt.NDArray[np.int64]
 
 
@@ -142,6 +144,13 @@ class Taken:
     """(codec, track) -> frames due by the highest chunk of each track, in all."""
     started: dict[str, int]
     """Codec -> streams whose first frame came, in all."""
+    encoded: dict[tuple[str, str, str], list[list[int]]] = dataclasses.field(
+        default_factory=dict
+    )
+    """The :data:`~harness.core.live.LIVE_METRICS` histograms of :attr:`snapshot`
+    as a ``live`` line carries them (:func:`~harness.core.live.encode_counts`),
+    built on the folding thread so the loop need not (the usual line follows
+    one fold)."""
 
 
 class _Track:
@@ -174,8 +183,9 @@ class Distributions:
         self._due: dict[tuple[str, str], list[int]] = {}
         self._started: dict[str, int] = {}
         # -- the loop's
-        self._taken: list[Snapshot] = []
-        """Live metrics' counts delivered since the last :meth:`live`."""
+        self._taken: list[tuple[Snapshot, Encoded]] = []
+        """Live metrics' counts delivered since the last :meth:`live`, each
+        fold's with their encoded form."""
         self._due_taken: dict[tuple[str, str], int] = {}
         self._due_sent: dict[tuple[str, str], int] = {}
         self._started_taken: dict[str, int] = {}
@@ -239,6 +249,7 @@ class Distributions:
         docstring; split up, the arrays would travel through a dozen arguments.
         """
         snapshot: Snapshot = []
+        encoded: Encoded = {}
         n = len(frames.key)
         if n:
             order = np.argsort(frames.key, kind="stable")
@@ -280,7 +291,7 @@ class Distributions:
                     _combine(row_ids[2], transit - np.repeat(anchor, sizes)),
                 ]
             )
-            snapshot = self._snapshot(combined)
+            snapshot, encoded = self._snapshot(combined)
             newest = np.maximum(highest, np.maximum.reduceat(chunk, starts))
             lasts = arrival[starts + sizes - 1].tolist()
             for track, end, high in zip(tracks, lasts, newest.tolist(), strict=True):
@@ -295,30 +306,38 @@ class Distributions:
             snapshot,
             {key: cell[0] for key, cell in self._due.items()},
             dict(self._started),
+            encoded,
         )
 
-    def _snapshot(self, combined: Ints) -> Snapshot:
-        """Counts per histogram from combined (histogram, bucket) keys."""
+    def _snapshot(self, combined: Ints) -> tuple[Snapshot, Encoded]:
+        """Counts per histogram from combined (histogram, bucket) keys; the
+        live metrics' also as a ``live`` line carries them.
+
+        ``np.unique`` leaves each histogram's buckets sorted and its counts
+        positive, which is :func:`~harness.core.live.encode_counts`'s form: its
+        bucket deltas are one ``np.diff`` away.
+        """
         keys, counts = np.unique(combined, return_counts=True)
         if not len(keys):
-            return []
+            return [], {}
         hist = keys // _SPAN
-        buckets = (keys - hist * _SPAN - _SPAN // 2).tolist()
+        bucket_values = keys - hist * _SPAN - _SPAN // 2
+        buckets = bucket_values.tolist()
         bounds = np.flatnonzero(np.diff(hist)) + 1
         out: Snapshot = []
+        encoded: Encoded = {}
         at = 0
         for end in [*bounds.tolist(), len(keys)]:
-            metric, codec, track = self._names[int(hist[at])]
+            name = self._names[int(hist[at])]
+            metric, codec, track = name
+            n = counts[at:end].tolist()
             out.append(
-                (
-                    metric,
-                    codec,
-                    track,
-                    dict(zip(buckets[at:end], counts[at:end].tolist(), strict=True)),
-                )
+                (metric, codec, track, dict(zip(buckets[at:end], n, strict=True)))
             )
+            if metric in LIVE_METRICS:
+                encoded[name] = [np.diff(bucket_values[at:end], prepend=0).tolist(), n]
             at = end
-        return out
+        return out, encoded
 
     # -- the loop --------------------------------------------------------------
 
@@ -326,7 +345,7 @@ class Distributions:
         """Keep a fold's counts for the next :meth:`live` (on the loop)."""
         live = [item for item in taken.snapshot if item[0] in LIVE_METRICS]
         if live:
-            self._taken.append(live)
+            self._taken.append((live, taken.encoded))
         self._due_taken = taken.due
         self._started_taken = taken.started
 
@@ -340,11 +359,13 @@ class Distributions:
         each open stream (``""``: not started).
         """
         taken, self._taken = self._taken, []
+        encoded: Encoded | None = None
         if len(taken) == 1:  # the usual case: one flush since the last line
-            delta = {(m, c, t): counts for m, c, t, counts in taken[0]}
+            snapshot, encoded = taken[0]
+            delta = {(m, c, t): counts for m, c, t, counts in snapshot}
         else:
             delta = {}
-            for snapshot in taken:
+            for snapshot, _ in taken:
                 for metric, codec, track, counts in snapshot:
                     out = delta.setdefault((metric, codec, track), {})
                     for bucket, count in counts.items():
@@ -360,7 +381,7 @@ class Distributions:
             if codec:
                 open_now[codec] = open_now.get(codec, 0) + 1
         self._seq += 1
-        return receiver_doc(self._seq, delta, due, started, open_now)
+        return receiver_doc(self._seq, delta, due, started, open_now, encoded)
 
 
 def _ints(values_ns: npt.NDArray[np.float64]) -> Ints:

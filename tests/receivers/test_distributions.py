@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings, strategies as st
 
 from harness.core.histogram import Histogram
-from harness.core.live import Live, merge
+from harness.core.live import LIVE_METRICS, Live, encode_counts, merge
 from harness.core.metrics.jitter import WARMUP_FRAMES
 from harness.core.records import MemorySink
 from harness.core.session import StreamSession
@@ -225,6 +225,12 @@ def test_the_fold_counts_what_the_frame_at_a_time_definition_counts(
             got.setdefault((metric, codec, track), Histogram()).add_counts(
                 counts.items()
             )
+        # the live metrics come encoded too, as the loop would encode them
+        assert taken.encoded == {
+            (m, c, t): encode_counts(counts)
+            for m, c, t, counts in taken.snapshot
+            if m in LIVE_METRICS
+        }
     want = {k: h for k, h in oracle.hist.items() if h.total}
     assert got == want
     assert {k: v for k, v in taken.due.items() if v} == {
