@@ -81,9 +81,15 @@ def _histograms(
     return defer
 
 
-async def _watch_parent(stop: asyncio.Event, period: float = 0.5) -> None:
+_PARENT = os.getppid()
+"""The process that started this one, read as the module loads (``-m``: at start).
+Read later, once the loop runs, it may already be the re-parenting init."""
+
+
+async def _watch_parent(
+    stop: asyncio.Event, period: float = 0.5, parent: int = _PARENT
+) -> None:
     """Set ``stop`` once the parent that started us is gone (we were re-parented)."""
-    parent = os.getppid()
     while not stop.is_set():
         if os.getppid() != parent:
             logger.warning("parent %d is gone; stopping", parent)

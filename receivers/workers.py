@@ -29,6 +29,7 @@ from harness.core.errors import ConfigError
 from harness.core.exits import EXIT_HARNESS, EXIT_PASS
 from harness.core.lines import EVENT, READY, STATS, decode
 from harness.core.live import FIELD
+from harness.io import lifeline
 from harness.io.lines import emit
 from receivers.options import Options, argv
 
@@ -156,6 +157,11 @@ async def supervise(options: Options, processes: int) -> int:
                 *worker_argv(options, port, i),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
+                # tied to this supervisor (harness/io/lifeline.py) even when it
+                # was started by hand, not by streamload: a supervisor killed
+                # before a worker's own watch had read its parent's pid left
+                # that worker serving until --max-duration (CI, 2026-12-03)
+                env={**os.environ, **lifeline.child_env()},
             )
             worker = _Worker(proc, live_sum)
             workers.append(worker)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from harness.core.live import FIELD, merge
+from harness.io import lifeline
 from harness.io.tls import TlsFiles
 from receivers.options import parse_args
 from receivers.workers import merge_stats, worker_argv
@@ -144,15 +145,47 @@ def test_workers_stop_when_the_supervisor_is_killed(
         pids = [int(p) for p in ready["workers"]]  # type: ignore[attr-defined]
         child.proc.kill()  # no chance to forward anything
         await child.proc.wait()
-        async with asyncio.timeout(seconds(15)):
-            while any(_alive(p) for p in pids):
-                await asyncio.sleep(0.05)
+        try:
+            async with asyncio.timeout(seconds(15)):
+                while any(_alive(p) for p in pids):
+                    await asyncio.sleep(0.05)
+        finally:  # a worker left alive holds the pipes: fail, do not hang
+            for pid in pids:
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
         return pids
 
     pids = run_async(scenario, timeout=40)
     assert not any(_alive(p) for p in pids)
     # each worker still flushed what it had: its producers row
     assert len(read_table(tmp_path, "producers")) == 2
+
+
+def test_a_supervisor_started_by_hand_ties_its_workers_to_itself(
+    tls_files: TlsFiles, tmp_path: Path
+) -> None:
+    """Not armed itself (no streamload above it), the supervisor still hands its
+    workers its pid (harness/io/lifeline.py), so a worker ends with it even if it
+    is killed before the worker's own watch has read its parent: CI once waited
+    on such a worker (``test_workers_stop_when_the_supervisor_is_killed``)."""
+    assert lifeline.ENV not in os.environ  # the supervisor below is not armed
+
+    async def scenario() -> tuple[int, list[list[bytes]]]:
+        child, ready = await _start(tls_files, tmp_path, 2)
+        try:
+            pids = [int(p) for p in ready["workers"]]  # type: ignore[attr-defined]
+            environs = [
+                Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") for pid in pids
+            ]
+            return child.proc.pid, environs
+        finally:
+            child.proc.send_signal(signal.SIGTERM)
+            await child.proc.wait()
+
+    supervisor, environs = run_async(scenario, timeout=40)
+    assert len(environs) == 2
+    for environ in environs:
+        assert f"{lifeline.ENV}={supervisor}".encode() in environ
 
 
 def test_merge_leaves_the_live_objects_to_the_supervisor() -> None:
