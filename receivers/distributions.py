@@ -144,9 +144,7 @@ class Taken:
     """(codec, track) -> frames due by the highest chunk of each track, in all."""
     started: dict[str, int]
     """Codec -> streams whose first frame came, in all."""
-    encoded: dict[tuple[str, str, str], list[list[int]]] = dataclasses.field(
-        default_factory=dict
-    )
+    encoded: Encoded = dataclasses.field(default_factory=dict)
     """The :data:`~harness.core.live.LIVE_METRICS` histograms of :attr:`snapshot`
     as a ``live`` line carries them (:func:`~harness.core.live.encode_counts`),
     built on the folding thread so the loop need not (the usual line follows
