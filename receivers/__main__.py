@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import sys
 from collections.abc import Callable
 
@@ -81,26 +80,6 @@ def _histograms(
     return defer
 
 
-_PARENT = os.getppid()
-"""The process that started this one, read as the module loads (``-m``: at start).
-Read later, once the loop runs, it may already be the re-parenting init."""
-
-
-async def _watch_parent(
-    stop: asyncio.Event, period: float = 0.5, parent: int = _PARENT
-) -> None:
-    """Set ``stop`` once the parent that started us is gone (we were re-parented)."""
-    while not stop.is_set():
-        if os.getppid() != parent:
-            logger.warning("parent %d is gone; stopping", parent)
-            stop.set()
-            return
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=period)
-        except TimeoutError:
-            pass
-
-
 async def main(options: Options) -> int:
     """Serve until a signal or ``max_duration``; return the exit code.
 
@@ -144,8 +123,6 @@ async def main(options: Options) -> int:
         asyncio.create_task(service.every(options.stats_interval, stop, report)),
         asyncio.create_task(monitor.run(stop)),
     ]
-    if options.exit_with_parent:
-        tasks.append(asyncio.create_task(_watch_parent(stop)))
     try:
         await stop.wait()
     finally:

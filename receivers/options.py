@@ -60,8 +60,6 @@ class Options:
     flush_interval: float = 1.0
     processes: int = 1
     """Receiver processes sharing the port; 1 serves in this process."""
-    exit_with_parent: bool = False
-    """Stop when the parent process goes away (set on ``--processes`` workers)."""
     tls: bool = True
     """``--tls``: off serves plain ws, for use behind a TLS terminator."""
     behind_proxy: bool = False
@@ -103,7 +101,6 @@ def parser() -> argparse.ArgumentParser:
         help=f"WebSocket library: {TRANSPORTS[0]} (about 1.6x less CPU per message, docs/performance.md) or "
         f"{TRANSPORTS[1]} (default {DEFAULT_TRANSPORT}, or ${TRANSPORT_ENV})",
     )
-    p.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     # a --processes worker is told the supervisor's throwaway CA, to echo it
     p.add_argument("--ca-file", type=Path, default=None, help=argparse.SUPPRESS)
     return p
@@ -157,7 +154,6 @@ def parse_args(
         max_duration=a.max_duration,
         stats_interval=a.stats_interval,
         processes=a.processes,
-        exit_with_parent=a.exit_with_parent,
         tls=address.tls,
         behind_proxy=address.behind_proxy,
         public_url=address.public_url,
@@ -189,7 +185,6 @@ def flag_values(options: Options) -> dict[str, object]:
         "reuse_port": server.reuse_port,
         "transport": server.transport,
         "processes": options.processes,
-        "exit_with_parent": options.exit_with_parent,
         "ca_file": options.ca_file,
     }
 

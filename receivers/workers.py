@@ -64,15 +64,15 @@ def worker_argv(options: Options, port: int, index: int) -> list[str]:
     """The command line of worker ``index`` (0-based), without the interpreter.
 
     The supervisor's own options, but for what makes it a worker: the reserved
-    port shared with SO_REUSEPORT, one process, its own producer name, and a
-    stop when the supervisor goes away.
+    port shared with SO_REUSEPORT, one process and its own producer name. The
+    supervisor's pid goes in its environment (:func:`supervise`), so it stops
+    when the supervisor goes away (harness/io/lifeline.py).
     """
     worker = dataclasses.replace(
         options,
         server=dataclasses.replace(options.server, port=port, reuse_port=True),
         producer=f"{options.producer}-{index + 1}",
         processes=1,
-        exit_with_parent=True,
     )
     return ["-m", "receivers", *argv(worker)]
 
@@ -158,9 +158,9 @@ async def supervise(options: Options, processes: int) -> int:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 # tied to this supervisor (harness/io/lifeline.py) even when it
-                # was started by hand, not by streamload: a supervisor killed
-                # before a worker's own watch had read its parent's pid left
-                # that worker serving until --max-duration (CI, 2026-12-03)
+                # was started by hand, not by streamload. (A worker's own watch
+                # of getppid(), used until 2026-12-03, could read init's pid if
+                # the supervisor was killed as the worker started, and serve on.)
                 env={**os.environ, **lifeline.child_env()},
             )
             worker = _Worker(proc, live_sum)

@@ -57,7 +57,6 @@ def options(draw: st.DrawFn, tls: TlsFiles) -> Options:
         max_duration=draw(seconds),
         stats_interval=draw(seconds),
         processes=draw(st.integers(1, 256)),
-        exit_with_parent=draw(st.booleans()),
         tls=on,
         behind_proxy=behind_proxy,
         public_url=draw(
@@ -89,11 +88,7 @@ def test_worker_argv_gives_the_worker_s_options(tls_files: TlsFiles) -> None:
         assert line[:2] == ["-m", "receivers"]
         worker = parse_args(line[2:], environ={})
         assert (worker.server.port, worker.server.reuse_port) == (port, True)
-        assert (worker.producer, worker.processes, worker.exit_with_parent) == (
-            f"{o.producer}-{index + 1}",
-            1,
-            True,
-        )
+        assert (worker.producer, worker.processes) == (f"{o.producer}-{index + 1}", 1)
         # everything else is the supervisor's own
         assert (
             dataclasses.replace(
@@ -103,7 +98,6 @@ def test_worker_argv_gives_the_worker_s_options(tls_files: TlsFiles) -> None:
                 ),
                 producer=o.producer,
                 processes=o.processes,
-                exit_with_parent=o.exit_with_parent,
             )
             == o
         )

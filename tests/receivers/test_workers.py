@@ -55,11 +55,7 @@ def test_worker_argv_parses_back_to_the_same_settings(
     assert argv[:2] == ["-m", "receivers"]
     worker = parse_args(argv[2:], environ={})
     assert (worker.server.port, worker.server.reuse_port) == (4321, True)
-    assert (worker.producer, worker.processes, worker.exit_with_parent) == (
-        "rx-2",
-        1,
-        True,
-    )
+    assert (worker.producer, worker.processes) == ("rx-2", 1)
     assert (worker.server.path, worker.server.idle_timeout) == ("/media", 7.5)
 
 
@@ -166,8 +162,8 @@ def test_a_supervisor_started_by_hand_ties_its_workers_to_itself(
 ) -> None:
     """Not armed itself (no streamload above it), the supervisor still hands its
     workers its pid (harness/io/lifeline.py), so a worker ends with it even if it
-    is killed before the worker's own watch has read its parent: CI once waited
-    on such a worker (``test_workers_stop_when_the_supervisor_is_killed``)."""
+    is killed as the worker starts. CI once waited on a worker whose own watch
+    had read init as its parent (``test_workers_stop_when_the_supervisor_is_killed``)."""
     assert lifeline.ENV not in os.environ  # the supervisor below is not armed
 
     async def scenario() -> tuple[int, list[list[bytes]]]:
